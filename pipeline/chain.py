@@ -1,0 +1,61 @@
+"""One sample end to end: generate → render → add visual QA → verify → shard row, or a Reject with its reason."""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import ValidationError
+
+from pipeline.template import add_visual_qa, draft_sample, sample_id
+from pipeline.verify import check_answer
+from renderers import render
+from schemas import QARecord, Reject, Rendered, RunConfig, Sample, ShardRow, Turn
+
+
+def to_row(sample: Sample, rendered: Rendered) -> ShardRow:
+    turns: list[Turn] = []
+    for i, qa in enumerate(sample.qa):
+        turns += [Turn(from_="human", value=("<image>\n" if i == 0 else "") + qa.question), Turn(from_="gpt", value=qa.answer)]
+    return ShardRow(
+        id=sample.id,
+        image={"bytes": rendered.png, "path": f"{sample.id}.png"},
+        lang=sample.lang,
+        chart_type=sample.spec.chart_type.value,
+        renderer=sample.renderer,
+        persona=sample.persona.role,
+        topic=sample.topic.text,
+        description=sample.description.text,
+        spec=sample.spec.model_dump_json(),
+        style=sample.style.model_dump_json(),
+        qa=[QARecord(**qa.model_dump(exclude={"program"}), program=qa.program.model_dump_json()) for qa in sample.qa],
+        conversations=turns,
+        elements=json.dumps([e.model_dump() for e in rendered.elements], ensure_ascii=False),
+        render_checks=rendered.checks.model_dump_json(),
+        provenance=sample.provenance.model_dump_json(),
+    )
+
+
+def verify_sample(sample: Sample, rendered: Rendered) -> Sample | Reject:
+    """Mark every QA verified, or reject the whole sample naming the first failing question."""
+    for qa in sample.qa:
+        failure = check_answer(qa, sample.spec, rendered.elements, sample.lang)
+        if failure is not None:
+            reason, detail = failure
+            return Reject(id=sample.id, sample_index=sample.provenance.sample_index, stage="verify", reason=reason,
+                          detail=f"{qa.question} → {qa.answer}: {detail}", sample=sample.model_dump(mode="json"))
+    return sample.model_copy(update={"qa": [qa.model_copy(update={"verified": True}) for qa in sample.qa]})
+
+
+def make_sample(config: RunConfig, index: int) -> ShardRow | Reject:
+    try:
+        sample = draft_sample(config, index)
+    except ValidationError as error:
+        return Reject(id=sample_id(config.seed, index), sample_index=index, stage="validate", reason="invalid_spec",
+                      detail=str(error))
+    rendered = render(sample.spec, sample.style, sample.renderer, sample.lang)
+    if rendered.checks.missing_glyphs:
+        return Reject(id=sample.id, sample_index=index, stage="render", reason="missing_glyphs",
+                      detail=f"{rendered.checks.missing_glyphs} glyphs missing in font {sample.style.font_family!r}",
+                      sample=sample.model_dump(mode="json"))
+    checked = verify_sample(add_visual_qa(sample, rendered.elements), rendered)
+    return checked if isinstance(checked, Reject) else to_row(checked, rendered)

@@ -1,0 +1,162 @@
+"""Plan a run into shards and make the missing ones. One shard is the unit of work, retry and resume.
+
+The CLI and the Prefect flows call `build_shard` / `generate`; nothing else writes a dataset directory.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from pipeline import __version__
+from pipeline.chain import make_sample
+from pipeline.shards import atomic_write_bytes, sha256_file, write_shard
+from schemas import Manifest, Reject, RunConfig, ShardEntry, ShardRow
+
+MANIFEST = "manifest.json"
+MapFn = Callable[[Callable, Iterable[int]], Iterator]
+
+
+class DatasetDirError(RuntimeError):
+    """The output directory cannot be used as asked; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    index: int
+    start: int
+    stop: int
+
+    @property
+    def file(self) -> str:
+        return f"data/shard-{self.index:05d}.parquet"
+
+    @property
+    def rejects_file(self) -> str:
+        return f"rejects/shard-{self.index:05d}.jsonl"
+
+
+@dataclass
+class RunStats:
+    rows: int = 0
+    rejects: Counter = field(default_factory=Counter)
+    kept_shards: int = 0
+    built_shards: int = 0
+    seconds: float = 0.0
+
+    @property
+    def samples_per_second(self) -> float:
+        made = self.rows + sum(self.rejects.values())
+        return made / self.seconds if self.seconds else 0.0
+
+
+def plan(config: RunConfig) -> list[ShardPlan]:
+    k = config.shard_size
+    return [ShardPlan(i, start, min(start + k, config.n)) for i, start in enumerate(range(0, config.n, k))]
+
+
+def read_manifest(out: Path) -> Manifest | None:
+    path = out / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        return Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+    except (ValidationError, ValueError) as error:
+        raise DatasetDirError(f"{path}: not a chartsynth manifest ({error.__class__.__name__}: {error})") from error
+
+
+def write_manifest(out: Path, manifest: Manifest) -> None:
+    atomic_write_bytes(out / MANIFEST, manifest.model_dump_json(indent=2).encode())
+
+
+def build_shard(config: RunConfig, shard: ShardPlan, out: Path, map_fn: MapFn = map) -> tuple[ShardEntry, Counter]:
+    """Generate, render and verify the shard's samples, then write rejects and rows atomically."""
+    rows: list[ShardRow] = []
+    rejects: list[Reject] = []
+    for result in map_fn(partial(make_sample, config), range(shard.start, shard.stop)):
+        (rejects if isinstance(result, Reject) else rows).append(result)
+    lines = "".join(r.model_dump_json() + "\n" for r in rejects)
+    atomic_write_bytes(out / shard.rejects_file, lines.encode())
+    sha = write_shard(out / shard.file, rows)
+    entry = ShardEntry(index=shard.index, file=shard.file, start=shard.start, stop=shard.stop, rows=len(rows),
+                       rejects=len(rejects), sha256=sha)
+    return entry, Counter(r.reason for r in rejects)
+
+
+def prepare(config: RunConfig, out: Path) -> tuple[Manifest, list[ShardPlan]]:
+    """Check `out` against `config` and return the manifest to extend and the shards still to build."""
+    try:
+        (out / "data").mkdir(parents=True, exist_ok=True)
+        (out / "rejects").mkdir(exist_ok=True)
+    except OSError as error:
+        raise DatasetDirError(f"cannot write to output directory {out}: {error.strerror}") from error
+    manifest = read_manifest(out)
+    if manifest is None:
+        manifest = Manifest(package_version=__version__, config=config)
+    elif manifest.config.identity() != config.identity():
+        theirs, ours = manifest.config.identity(), config.identity()
+        diff = ", ".join(f"{k}={theirs[k]!r} (asked {ours[k]!r})" for k in theirs if theirs[k] != ours[k])
+        raise DatasetDirError(f"{out} was generated with {diff}; use another --out or the same options to resume")
+    elif config.n < manifest.config.n:
+        raise DatasetDirError(f"{out} holds a run of n={manifest.config.n}; resume with --n {manifest.config.n} or more")
+    planned = plan(config)
+    done = {e.index: e for e in manifest.shards}
+    keep, todo = [], []
+    for shard in planned:
+        entry = done.get(shard.index)
+        path = out / shard.file
+        intact = (entry is not None and (entry.start, entry.stop) == (shard.start, shard.stop) and path.exists()
+                  and (out / shard.rejects_file).exists() and sha256_file(path) == entry.sha256)
+        (keep if intact else todo).append(entry if intact else shard)
+    manifest = manifest.model_copy(update={"config": config, "shards": keep, "package_version": __version__})
+    write_manifest(out, manifest)
+    return manifest, todo
+
+
+@contextmanager
+def sample_pool(workers: int) -> Iterator[MapFn]:
+    """A map over samples: in-process for one worker, else a process pool (spawned: no inherited threads)."""
+    if workers <= 1:
+        yield map
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield partial(pool.map, chunksize=4)
+
+
+def generate(config: RunConfig, out: Path, workers: int = 1,
+             on_shard: Callable[[ShardEntry, int], None] | None = None) -> tuple[Manifest, RunStats]:
+    """Build every missing shard of the run into `out`; finished shards are kept (resume)."""
+    started = time.perf_counter()
+    manifest, todo = prepare(config, out)
+    stats = RunStats(kept_shards=len(manifest.shards))
+    for entry in manifest.shards:
+        stats.rows += entry.rows
+        stats.rejects.update(reject_reasons(out, entry))
+    with sample_pool(workers) as map_fn:
+        for shard in todo:
+            entry, reasons = build_shard(config, shard, out, map_fn)
+            manifest = manifest.model_copy(update={"shards": sorted([*manifest.shards, entry], key=lambda e: e.index)})
+            write_manifest(out, manifest)
+            stats.rows += entry.rows
+            stats.rejects.update(reasons)
+            stats.built_shards += 1
+            if on_shard:
+                on_shard(entry, shard.stop - shard.start)
+    stats.seconds = time.perf_counter() - started
+    return manifest, stats
+
+
+def reject_reasons(out: Path, entry: ShardEntry) -> Counter:
+    path = out / f"rejects/shard-{entry.index:05d}.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    return Counter(json.loads(line)["reason"] for line in lines)

@@ -1,0 +1,256 @@
+"""matplotlib renderer: every chart family, drawn on a bare Figure (no pyplot state), measured after one draw."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+from matplotlib import rc_context
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+from PIL import Image
+
+from renderers.checks import text_box_problems
+from renderers.fonts import font_path
+from renderers.numbers import format_number
+from schemas.chart import ChartSpec, ChartType
+from schemas.render import Element, RenderChecks, Rendered
+from schemas.style import NumberFormat, StyleSpec
+
+# (artist or data point, kind, row, col, colour, axes)
+Mark = tuple[object, str, str, str, str, Axes]
+POINT_RADIUS_PX = 3.0
+
+
+def _tick_formatter(style: StyleSpec) -> FuncFormatter:
+    sep = "," if style.number_format is NumberFormat.THOUSANDS else ""
+    return FuncFormatter(lambda v, _pos: f"{v:{sep}.3f}".rstrip("0").rstrip("."))
+
+
+def _color(style: StyleSpec, i: int) -> str:
+    return style.palette[i % len(style.palette)].hex
+
+
+def _bar_labels(ax: Axes, container, values, spec: ChartSpec, style: StyleSpec, lang: str, center=False) -> None:
+    labels = [format_number(v, spec.decimals, style, lang) for v in values]
+    ax.bar_label(container, labels=labels, label_type="center" if center else "edge", padding=2,
+                 fontsize=style.font_size * 0.85)
+
+
+def _bars(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, horizontal: bool, stacked: bool) -> list[Mark]:
+    table = spec.data
+    columns = [c for c in table.columns if c not in spec.secondary_series]
+    x = np.arange(len(table.index))
+    width = style.bar_width if stacked else style.bar_width / len(columns)
+    bottom = np.zeros(len(x))
+    marks: list[Mark] = []
+    for j, col in enumerate(columns):
+        values = np.array(table.column(col))
+        offset = 0.0 if stacked else (j - (len(columns) - 1) / 2) * width
+        color = _color(style, j)
+        if horizontal:
+            container = ax.barh(x + offset, values, height=width, left=bottom, color=color, label=col)
+        else:
+            container = ax.bar(x + offset, values, width=width, bottom=bottom, color=color, label=col)
+        if style.value_labels:
+            _bar_labels(ax, container, values, spec, style, lang, center=stacked)
+        marks += [(p, "bar", row, col, color, ax) for p, row in zip(container.patches, table.index)]
+        if stacked:
+            bottom = bottom + values
+    category_axis = ax.yaxis if horizontal else ax.xaxis
+    category_axis.set_ticks(x, labels=table.index)
+    if horizontal:
+        ax.invert_yaxis()  # first category on top, the order people read
+    return marks
+
+
+def _lines(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, columns: list[str], fill: bool,
+           color_offset: int = 0) -> list[Mark]:
+    table = spec.data
+    x = np.arange(len(table.index))
+    marks: list[Mark] = []
+    for j, col in enumerate(columns):
+        values = table.column(col)
+        color = _color(style, j + color_offset)
+        ax.plot(x, values, color=color, marker="o" if style.markers else None, markersize=4, label=col)
+        if fill:
+            ax.fill_between(x, values, alpha=0.25, color=color)
+        if style.value_labels:
+            for xi, v in zip(x, values):
+                ax.annotate(format_number(v, spec.decimals, style, lang), (xi, v), textcoords="offset points",
+                            xytext=(0, 5), ha="center", fontsize=style.font_size * 0.8)
+        marks += [((xi, v), "point", row, col, color, ax) for xi, v, row in zip(x, values, table.index)]
+    ax.set_xticks(x, labels=table.index)
+    return marks
+
+
+def _pie(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, donut: bool) -> list[Mark]:
+    table = spec.data
+    col = table.columns[0]
+    values = table.column(col)
+    colors = [_color(style, i) for i in range(len(values))]
+    labels = [
+        f"{row}\n{format_number(v, spec.decimals, style, lang)}{spec.unit}" if style.value_labels else row
+        for row, v in zip(table.index, values)
+    ]
+    wedges, _texts = ax.pie(values, labels=labels, colors=colors, startangle=90, counterclock=False,
+                            wedgeprops={"width": 0.45} if donut else None, textprops={"fontsize": style.font_size * 0.9})
+    ax.set_aspect("equal")
+    return [(w, "slice", row, col, c, ax) for w, row, c in zip(wedges, table.index, colors)]
+
+
+def _scatter(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
+    table = spec.data
+    xcol, ycol = table.columns
+    color = _color(style, 0)
+    xs, ys = table.column(xcol), table.column(ycol)
+    ax.scatter(xs, ys, color=color, s=30)
+    for name, x, y in zip(table.index, xs, ys):
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=style.font_size * 0.8)
+    ax.set_xlabel(spec.x_title or xcol)
+    ax.set_ylabel(spec.y_title or ycol)
+    return [((x, y), "point", row, ycol, color, ax) for x, y, row in zip(xs, ys, table.index)]
+
+
+def _bar_line(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
+    marks = _bars(ax, spec, style, lang, horizontal=False, stacked=False)
+    right = ax.twinx()
+    n_bars = len(spec.data.columns) - len(spec.secondary_series)
+    marks += _lines(right, spec, style, lang, spec.secondary_series, fill=False, color_offset=n_bars)
+    right.set_ylabel(spec.series_unit[spec.secondary_series[0]])
+    right.yaxis.set_major_formatter(_tick_formatter(style))
+    return marks
+
+
+DRAW: dict[ChartType, Callable[[Axes, ChartSpec, StyleSpec, str], list[Mark]]] = {
+    ChartType.BAR: lambda ax, s, st, l: _bars(ax, s, st, l, horizontal=False, stacked=False),
+    ChartType.GROUPED_BAR: lambda ax, s, st, l: _bars(ax, s, st, l, horizontal=False, stacked=False),
+    ChartType.BARH: lambda ax, s, st, l: _bars(ax, s, st, l, horizontal=True, stacked=False),
+    ChartType.STACKED_BAR: lambda ax, s, st, l: _bars(ax, s, st, l, horizontal=False, stacked=True),
+    ChartType.LINE: lambda ax, s, st, l: _lines(ax, s, st, l, s.data.columns, fill=False),
+    ChartType.AREA: lambda ax, s, st, l: _lines(ax, s, st, l, s.data.columns, fill=True),
+    ChartType.PIE: lambda ax, s, st, l: _pie(ax, s, st, l, donut=False),
+    ChartType.DONUT: lambda ax, s, st, l: _pie(ax, s, st, l, donut=True),
+    ChartType.SCATTER: _scatter,
+    ChartType.BAR_LINE: _bar_line,
+}
+SUPPORTED = frozenset(DRAW)
+
+
+def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec) -> None:
+    if style.title_loc != "none":
+        ax.set_title(spec.title, loc=style.title_loc, fontsize=style.font_size * 1.25)
+    round_chart = spec.chart_type in (ChartType.PIE, ChartType.DONUT)
+    if round_chart:
+        return
+    horizontal = spec.chart_type is ChartType.BARH
+    if spec.chart_type is not ChartType.SCATTER:
+        (ax.set_ylabel if horizontal else ax.set_xlabel)(spec.x_title)
+        (ax.set_xlabel if horizontal else ax.set_ylabel)(spec.y_title)
+    value_axis = ax.xaxis if horizontal else ax.yaxis
+    value_axis.set_major_formatter(_tick_formatter(style))
+    ax.grid(style.grid, axis="x" if horizontal else "y", linewidth=0.5, alpha=0.6)
+    ax.set_axisbelow(True)
+    if style.label_rotation and not horizontal:
+        for label in ax.get_xticklabels():
+            label.set_rotation(style.label_rotation)
+            label.set_horizontalalignment("center" if style.label_rotation == 90 else "right")
+    handles, labels = [], []
+    for axes in fig.axes:
+        h, l = axes.get_legend_handles_labels()
+        handles, labels = handles + h, labels + l
+    if style.legend == "none" or len(labels) < 2:
+        return
+    if style.legend == "upper left":
+        ax.legend(handles, labels, loc="upper left", fontsize=style.font_size * 0.85)
+    else:
+        where = {"right": "outside right upper", "top": "outside upper center", "bottom": "outside lower center"}
+        ncols = 1 if style.legend == "right" else min(len(labels), 4)
+        fig.legend(handles, labels, loc=where[style.legend], ncols=ncols, fontsize=style.font_size * 0.85)
+
+
+def _pixel_box(extent, height: int) -> tuple[float, float, float, float]:
+    return (float(extent.x0), float(height - extent.y1), float(extent.x1), float(height - extent.y0))
+
+
+def _mark_elements(marks: list[Mark], height: int) -> list[Element]:
+    elements = []
+    for artist, kind, row, col, color, ax in marks:
+        if kind == "point":
+            px, py = ax.transData.transform(artist)
+            r = POINT_RADIUS_PX
+            box = (float(px - r), float(height - py - r), float(px + r), float(height - py + r))
+        else:
+            box = _pixel_box(artist.get_window_extent(), height)
+        elements.append(Element(kind=kind, bbox=box, color=color, row=row, col=col))
+    return elements
+
+
+def _visible_texts(fig: Figure) -> list:
+    texts = []
+    for ax in fig.axes:
+        texts += [ax.title, ax._left_title, ax.xaxis.label, ax.yaxis.label, *ax.texts]
+        for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            lo, hi = min(lo, hi), max(lo, hi)
+            for tick in axis.get_major_ticks():
+                if lo - 1e-9 <= tick.get_loc() <= hi + 1e-9 and tick.label1.get_visible():
+                    texts.append(tick.label1)
+            if axis is ax.yaxis:
+                texts += [t.label2 for t in axis.get_major_ticks() if t.label2.get_visible() and lo <= t.get_loc() <= hi]
+        if ax.get_legend():
+            texts += ax.get_legend().get_texts()
+    for legend in fig.legends:
+        texts += legend.get_texts()
+    return [t for t in texts if t.get_visible() and t.get_text().strip()]
+
+
+def _text_elements(fig: Figure, renderer, height: int) -> list[Element]:
+    """Each drawn text once: twin axes share their category labels, which would otherwise count as overlaps."""
+    elements = {}
+    for t in _visible_texts(fig):
+        box = _pixel_box(t.get_window_extent(renderer), height)
+        elements.setdefault((t.get_text(), tuple(round(v) for v in box)), Element(kind="text", bbox=box, text=t.get_text()))
+    return list(elements.values())
+
+
+def png_bytes(canvas: FigureCanvasAgg) -> bytes:
+    """Encode the drawn canvas without metadata, so equal pixels give equal bytes."""
+    image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    out = io.BytesIO()
+    image.convert("RGB").save(out, format="PNG", compress_level=6)
+    return out.getvalue()
+
+
+def draw_figure(style: StyleSpec, paint: Callable[[Figure], list[Element]]) -> Rendered:
+    """Create a figure of the style's size, let `paint` draw and measure it, and collect glyph and text checks."""
+    font_path(style.font_family)  # fail loudly if the font is missing instead of drawing tofu
+    fig = Figure(figsize=(style.width_px / style.dpi, style.height_px / style.dpi), dpi=style.dpi, layout="constrained")
+    canvas = FigureCanvasAgg(fig)
+    rc = {"font.family": style.font_family, "font.size": style.font_size, "axes.unicode_minus": False}
+    with rc_context(rc), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        elements = paint(fig)
+    missing = sum(1 for w in caught if "Glyph" in str(w.message) and "missing" in str(w.message))
+    width, height = canvas.get_width_height()
+    overlaps, off_canvas = text_box_problems(elements, width, height)
+    checks = RenderChecks(missing_glyphs=missing, overlapping_text=overlaps, off_canvas_text=off_canvas)
+    return Rendered(png=png_bytes(canvas), width=width, height=height, elements=elements, checks=checks)
+
+
+def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
+    if spec.chart_type not in DRAW:
+        raise ValueError(f"matplotlib renderer does not draw chart_type={spec.chart_type!r}")
+
+    def paint(fig: Figure) -> list[Element]:
+        ax = fig.add_subplot()
+        marks = DRAW[spec.chart_type](ax, spec, style, lang)
+        _decorate(fig, ax, spec, style)
+        fig.canvas.draw()
+        height = fig.canvas.get_width_height()[1]
+        return _mark_elements(marks, height) + _text_elements(fig, fig.canvas.get_renderer(), height)
+
+    return draw_figure(style, paint)

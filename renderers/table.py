@@ -1,0 +1,74 @@
+"""Table renderer: a grid drawn from patches, with merged header cells (結合セル) above the column headers."""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from renderers.mpl import _pixel_box, _text_elements, draw_figure
+from renderers.numbers import format_number
+from schemas.chart import ChartSpec, ChartType
+from schemas.render import Element, Rendered
+from schemas.style import StyleSpec
+
+STRIPE = "#f2f2f2"
+
+
+def render_table(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
+    if spec.chart_type is not ChartType.TABLE:
+        raise ValueError(f"table renderer draws chart_type='table', not {spec.chart_type!r}")
+    table = spec.data
+    header_rows = 2 if spec.header_groups else 1
+    n_rows = header_rows + len(table.index)
+    first_width = 1.6  # the label column is wider than a number column
+    unit_width = 1.0 / (first_width + len(table.columns))
+    xs = [0.0, first_width * unit_width] + [(first_width + j + 1) * unit_width for j in range(len(table.columns))]
+    row_h = 1.0 / n_rows
+    header_color = style.palette[0].hex
+
+    def paint(fig: Figure) -> list[Element]:
+        ax = fig.add_axes((0.03, 0.03, 0.94, 0.84 if style.title_loc != "none" else 0.94))
+        ax.set_axis_off()
+        if style.title_loc != "none":
+            fig.text(0.03 if style.title_loc == "left" else 0.5, 0.93, spec.title, fontsize=style.font_size * 1.25,
+                     ha="left" if style.title_loc == "left" else "center", va="center")
+        cells: list[tuple[Rectangle, str, str]] = []
+
+        def cell(col0: int, col1: int, row: int, text: str, fill: str, header: bool) -> Rectangle:
+            y = 1.0 - (row + 1) * row_h
+            rect = Rectangle((xs[col0], y), xs[col1] - xs[col0], row_h, facecolor=fill, edgecolor="#808080",
+                             linewidth=0.6, transform=ax.transAxes)
+            ax.add_patch(rect)
+            align = "center" if header or col0 == 0 else "right"
+            x = {"center": (xs[col0] + xs[col1]) / 2, "right": xs[col1] - 0.01}[align]
+            if col0 == 0 and not header:
+                x, align = xs[0] + 0.01, "left"
+            ax.text(x, y + row_h / 2, text, ha=align, va="center", transform=ax.transAxes,
+                    color="white" if header else "black", fontsize=style.font_size)
+            return rect
+
+        if spec.header_groups:
+            cell(0, 1, 0, "", header_color, header=True)
+            start = 1
+            for group in spec.header_groups:
+                cell(start, start + group.span, 0, group.label, header_color, header=True)
+                start += group.span
+        cell(0, 1, header_rows - 1, spec.x_title or "", header_color, header=True)
+        for j, col in enumerate(table.columns):
+            cell(j + 1, j + 2, header_rows - 1, col, header_color, header=True)
+        for i, (label, values) in enumerate(zip(table.index, table.data)):
+            fill = STRIPE if i % 2 else "white"
+            cell(0, 1, header_rows + i, label, fill, header=False)
+            for j, (col, value) in enumerate(zip(table.columns, values)):
+                rect = cell(j + 1, j + 2, header_rows + i, format_number(value, spec.decimals, style, lang), fill, False)
+                cells.append((rect, label, col))
+        fig.canvas.draw()
+        height = fig.canvas.get_width_height()[1]
+        renderer = fig.canvas.get_renderer()
+        marks = [Element(kind="cell", bbox=_pixel_box(r.get_window_extent(renderer), height), row=row, col=col)
+                 for r, row, col in cells]
+        titles = [Element(kind="text", bbox=_pixel_box(t.get_window_extent(renderer), height), text=t.get_text())
+                  for t in fig.texts]
+        return marks + _text_elements(fig, renderer, height) + titles
+
+    return draw_figure(style, paint)

@@ -1,0 +1,166 @@
+"""The data a chart is drawn from, and what makes it drawable and askable.
+
+A ChartSpec is the one object every generator (template or LLM) must produce and every renderer draws.
+Its validators reject specs that cannot be drawn or asked about honestly; each message names the value.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+MAX_LABEL = 40
+MAX_TITLE = 80
+MAX_AXIS_TITLE = 60
+MAX_UNIT = 20
+MAX_CATEGORIES = 60
+MAX_SERIES = 12
+
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL)]
+
+
+class ChartType(StrEnum):
+    BAR = "bar"
+    BARH = "barh"
+    GROUPED_BAR = "grouped_bar"
+    STACKED_BAR = "stacked_bar"
+    LINE = "line"
+    AREA = "area"
+    PIE = "pie"
+    DONUT = "donut"
+    SCATTER = "scatter"
+    BAR_LINE = "bar_line"
+    TABLE = "table"
+
+
+class DataTable(BaseModel):
+    """pandas "split" form, so `pandas.DataFrame(**spec["data"])` rebuilds it.
+
+    `index` are the category labels (x axis, slices, table rows, scatter point names); `columns` are series names.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: list[Label] = Field(min_length=1, max_length=MAX_CATEGORIES)
+    columns: list[Label] = Field(min_length=1, max_length=MAX_SERIES)
+    data: list[list[float]] = Field(min_length=1)
+
+    @field_validator("index", "columns")
+    @classmethod
+    def _unique(cls, labels: list[str], info) -> list[str]:
+        seen: set[str] = set()
+        for label in labels:
+            if label in seen:
+                raise ValueError(f"duplicate label {label!r} would make questions about it ambiguous")
+            seen.add(label)
+        return labels
+
+    @field_validator("data")
+    @classmethod
+    def _finite(cls, rows: list[list[float]]) -> list[list[float]]:
+        for i, row in enumerate(rows):
+            for j, value in enumerate(row):
+                if not math.isfinite(value):
+                    raise ValueError(f"data[{i}][{j}] = {value!r} is not a finite number")
+        return rows
+
+    @model_validator(mode="after")
+    def _shape(self) -> DataTable:
+        if len(self.data) != len(self.index):
+            raise ValueError(f"data has {len(self.data)} rows but index has {len(self.index)} labels {self.index!r}")
+        for i, row in enumerate(self.data):
+            if len(row) != len(self.columns):
+                raise ValueError(
+                    f"data[{i}] (row {self.index[i]!r}) has {len(row)} values but there are "
+                    f"{len(self.columns)} columns {self.columns!r}"
+                )
+        return self
+
+    def value(self, row: str, col: str) -> float:
+        return self.data[self.index.index(row)][self.columns.index(col)]
+
+    def column(self, col: str) -> list[float]:
+        j = self.columns.index(col)
+        return [row[j] for row in self.data]
+
+
+class HeaderGroup(BaseModel):
+    """A merged header cell (結合セル) spanning `span` consecutive data columns of a table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_LABEL)]
+    span: int = Field(ge=1, le=MAX_SERIES)
+
+
+class ChartSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    chart_type: ChartType
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE)]
+    x_title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_AXIS_TITLE)] = ""
+    y_title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_AXIS_TITLE)] = ""
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_UNIT)] = Field(
+        default="", description="unit of the values, e.g. 億円, 万人, %, 千台"
+    )
+    decimals: int = Field(default=0, ge=0, le=3, description="digits after the point the chart shows")
+    data: DataTable
+    secondary_series: list[Label] = Field(
+        default_factory=list, description="bar_line only: series drawn as lines on the right axis"
+    )
+    column_units: dict[str, Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_UNIT)]] = Field(
+        default_factory=dict, description="unit of a column when it differs from `unit` (bar_line's right axis, scatter's x)"
+    )
+    header_groups: list[HeaderGroup] = Field(
+        default_factory=list, description="table only: merged header cells above the column headers"
+    )
+
+    @model_validator(mode="after")
+    def _drawable(self) -> ChartSpec:
+        kind, table = self.chart_type, self.data
+        values = [v for row in table.data for v in row]
+        if kind in (ChartType.PIE, ChartType.DONUT):
+            if len(table.columns) != 1:
+                raise ValueError(f"{kind} needs exactly one column of shares, got columns {table.columns!r}")
+            negative = [(label, row[0]) for label, row in zip(table.index, table.data) if row[0] < 0]
+            if negative:
+                raise ValueError(f"{kind} shares must not be negative: {negative!r}")
+            if sum(values) <= 0:
+                raise ValueError(f"{kind} shares sum to {sum(values)!r}; nothing to draw")
+        if kind is ChartType.SCATTER and len(table.columns) != 2:
+            raise ValueError(f"scatter needs exactly two columns (x, y), got {table.columns!r}")
+        if kind is ChartType.STACKED_BAR and any(v < 0 for v in values):
+            raise ValueError("stacked_bar values must not be negative: a mixed-sign stack has no honest total")
+        if kind in (ChartType.LINE, ChartType.AREA) and len(table.index) < 2:
+            raise ValueError(f"{kind} needs at least two categories, got {table.index!r}")
+        if kind is ChartType.BAR_LINE:
+            unknown = [s for s in self.secondary_series if s not in table.columns]
+            if unknown or not self.secondary_series or len(self.secondary_series) >= len(table.columns):
+                raise ValueError(
+                    f"bar_line needs secondary_series to be a proper, non-empty subset of the columns "
+                    f"{table.columns!r}, got {self.secondary_series!r}"
+                )
+            units = {self.series_unit[c] for c in self.secondary_series}
+            if len(units) != 1:
+                raise ValueError(f"bar_line secondary_series {self.secondary_series!r} must share one unit, got {units!r}")
+        elif self.secondary_series:
+            raise ValueError(f"secondary_series {self.secondary_series!r} is only drawn by bar_line, not {kind}")
+        unknown_units = [c for c in self.column_units if c not in table.columns]
+        if unknown_units:
+            raise ValueError(f"column_units names columns {unknown_units!r} that are not in {table.columns!r}")
+        if self.header_groups:
+            if kind is not ChartType.TABLE:
+                raise ValueError(f"header_groups are only drawn by table, not {kind}")
+            spans = sum(g.span for g in self.header_groups)
+            if spans != len(table.columns):
+                raise ValueError(
+                    f"header_groups span {spans} columns but the table has {len(table.columns)} columns"
+                )
+        return self
+
+    @property
+    def series_unit(self) -> dict[str, str]:
+        return {c: self.column_units.get(c, self.unit) for c in self.data.columns}

@@ -1,0 +1,68 @@
+"""Questions, their answers, and the program that recomputes each answer from the data table."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class QAType(StrEnum):
+    RETRIEVAL = "retrieval"  # read one value: 2021/1の法人の預金等残高は何億円か
+    VISUAL = "visual"  # find a mark by colour/position: 一番左の緑のバーの値は
+    COMPOSITIONAL = "compositional"  # compute over several values: 2020/1から2022/1まで何億円増加したか
+
+
+class AnswerType(StrEnum):
+    NUMBER = "number"
+    LABEL = "label"
+
+
+class Op(StrEnum):
+    VALUE = "value"  # table[row, col]
+    DIFF = "diff"  # table[end, col] - table[start, col]
+    SUM = "sum"  # sum of col over rows (all rows when empty)
+    MEAN = "mean"  # mean of col over all rows
+    RATIO = "ratio"  # table[row, col] / table[other.row, other.col], in 倍 / times
+    GROWTH = "growth"  # (table[end, col] / table[start, col] - 1) * 100, in %
+    MAX = "max"
+    MIN = "min"
+    ARGMAX = "argmax"  # label of the row with the largest col
+    ARGMIN = "argmin"
+    RANK = "rank"  # 1 + number of rows whose col is larger than table[row, col]
+    PICK = "pick"  # visual: the mark of `color` (any colour when None) that is `order`-most, then its value
+
+
+class CellRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    row: str
+    col: str
+
+
+class Program(BaseModel):
+    """A closed, typed computation over the table. Never code: the verifier interprets it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: Op
+    col: str | None = None
+    row: str | None = None
+    rows: list[str] = Field(default_factory=list)
+    start: str | None = None
+    end: str | None = None
+    other: CellRef | None = None
+    color: str | None = Field(default=None, description="pick: hex colour of the marks to choose among")
+    order: Literal["leftmost", "rightmost", "topmost", "bottommost", "largest", "smallest"] | None = None
+
+
+class QA(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=300)
+    answer: str = Field(min_length=1, max_length=100, description="as the chart would show it, with its unit")
+    qa_type: QAType
+    answer_type: AnswerType
+    unit: str = ""
+    program: Program
+    verified: bool = False

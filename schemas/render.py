@@ -1,0 +1,43 @@
+"""What a renderer returns besides pixels: where each mark and label landed, and what went wrong drawing it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Element(BaseModel):
+    """One drawn thing. `bbox` is (x0, y0, x1, y1) in image pixels, origin top-left; None where not measurable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["bar", "point", "slice", "cell", "text"]
+    bbox: tuple[float, float, float, float] | None = None
+    color: str | None = None
+    row: str | None = Field(default=None, description="data index label this mark shows")
+    col: str | None = Field(default=None, description="data column this mark shows")
+    text: str | None = None
+
+
+class RenderChecks(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    missing_glyphs: int = 0
+    overlapping_text: list[tuple[str, str]] = Field(default_factory=list)
+    off_canvas_text: list[str] = Field(default_factory=list)
+    measured_text_boxes: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.missing_glyphs == 0
+
+
+class Rendered(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    png: bytes
+    width: int
+    height: int
+    elements: list[Element]
+    checks: RenderChecks

@@ -1,0 +1,154 @@
+"""The chain's objects (persona → topic → description → spec → QA), a finished sample, a shard row, the manifest."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.chart import ChartSpec
+from schemas.qa import QA
+from schemas.render import Element, RenderChecks
+from schemas.style import StyleSpec
+
+Lang = Literal["ja", "en"]
+RendererName = Literal["matplotlib", "plotly", "table"]
+
+
+class Persona(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    domain: str
+    role: str = Field(min_length=1, max_length=120, description="who asks, e.g. 銀行の投資判断担当")
+
+
+class Topic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=200, description="what that persona works on")
+    metric: str = Field(min_length=1, max_length=60, description="the quantity charted, as questions name it")
+
+
+class Description(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=1000, description="a short passage the chart illustrates")
+
+
+class Provenance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    generator: Literal["template", "llm"]
+    model: str | None = None
+    prompt_version: str
+    run_seed: int
+    sample_index: int
+    package_version: str
+
+
+class Sample(BaseModel):
+    """Everything needed to redraw the image and re-verify every answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    lang: Lang
+    renderer: RendererName
+    persona: Persona
+    topic: Topic
+    description: Description
+    spec: ChartSpec
+    style: StyleSpec
+    qa: list[QA] = Field(min_length=1)
+    provenance: Provenance
+
+
+class ImageCell(BaseModel):
+    """Hugging Face `Image` feature storage: bytes plus an optional path."""
+
+    bytes: bytes
+    path: str | None = None
+
+
+class Turn(BaseModel):
+    """LLaVA conversation turn."""
+
+    from_: Literal["human", "gpt"] = Field(alias="from")
+    value: str
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class QARecord(BaseModel):
+    question: str
+    answer: str
+    qa_type: str
+    answer_type: str
+    unit: str
+    verified: bool
+    program: str = Field(description="JSON of schemas.qa.Program")
+
+
+class ShardRow(BaseModel):
+    """One Parquet row. Nested objects that users read as a whole are JSON strings (spec, style, …)."""
+
+    id: str
+    image: ImageCell
+    lang: str
+    chart_type: str
+    renderer: str
+    persona: str
+    topic: str
+    description: str
+    spec: str = Field(description="JSON of ChartSpec; spec['data'] is pandas split form")
+    style: str = Field(description="JSON of StyleSpec")
+    qa: list[QARecord]
+    conversations: list[Turn]
+    elements: str = Field(description="JSON list of schemas.render.Element: where each mark landed")
+    render_checks: str = Field(description="JSON of schemas.render.RenderChecks")
+    provenance: str = Field(description="JSON of Provenance")
+
+
+class Reject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    sample_index: int
+    stage: Literal["generate", "validate", "render", "verify"]
+    reason: str = Field(description="short, countable: e.g. missing_glyphs, answer_mismatch")
+    detail: str
+    sample: dict | None = None
+
+
+class RunConfig(BaseModel):
+    """What defines a run's output. Same config → same ids and the same image bytes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n: int = Field(ge=1, le=100_000_000)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    lang: Literal["ja", "en", "mix"] = "ja"
+    generator: Literal["template"] = "template"
+    renderer: Literal["matplotlib", "plotly", "mix"] = "matplotlib"
+    shard_size: int = Field(default=1000, ge=1, le=1_000_000)
+
+    def identity(self) -> dict:
+        """The fields a resumed run must share with the run that made the directory (n may only grow)."""
+        return self.model_dump(exclude={"n"})
+
+
+class ShardEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    index: int
+    file: str = Field(description="path relative to the dataset directory")
+    start: int
+    stop: int
+    rows: int
+    rejects: int
+    sha256: str
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format_version: int = 1
+    package_version: str
+    config: RunConfig
+    shards: list[ShardEntry] = Field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows for s in self.shards)

@@ -1,0 +1,55 @@
+"""How a chart looks. Sampled from a seed, stored with every row, so the image can be redrawn byte for byte."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class NamedColor(BaseModel):
+    """A palette entry with the words a question may use for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hex: str = Field(pattern=r"^#[0-9a-f]{6}$")
+    ja: str
+    en: str
+
+
+class PeriodFormat(StrEnum):
+    """How period labels are written. Chosen with the style but baked into the data labels, since questions quote them."""
+
+    FY = "fy"  # FY2023
+    NENDO = "nendo"  # 2023年度
+    WAREKI = "wareki"  # 令和5年度 (平成30年度 before 2019)
+    YEAR_MONTH = "year_month"  # 2021/1
+    YEAR = "year"  # 2023 / 2023年
+
+
+class NumberFormat(StrEnum):
+    PLAIN = "plain"  # 12345
+    THOUSANDS = "thousands"  # 12,345
+
+
+class StyleSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    width_px: int = Field(ge=240, le=2400)
+    height_px: int = Field(ge=180, le=2400)
+    dpi: int = Field(ge=50, le=300)
+    font_size: float = Field(ge=6, le=24)
+    font_family: str = "IPAexGothic"
+    palette_name: str
+    palette: list[NamedColor] = Field(min_length=1)
+    legend: Literal["right", "top", "bottom", "upper left", "none"] = "right"
+    grid: bool = True
+    value_labels: bool = False
+    label_rotation: Literal[0, 30, 45, 90] = 0
+    number_format: NumberFormat = NumberFormat.THOUSANDS
+    full_width_digits: bool = Field(default=False, description="ja only: ０１２ instead of 012 in value labels")
+    period_format: PeriodFormat = PeriodFormat.YEAR
+    title_loc: Literal["left", "center", "none"] = "center"
+    markers: bool = True
+    bar_width: float = Field(default=0.7, ge=0.3, le=0.95)
