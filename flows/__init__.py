@@ -1,0 +1,1 @@
+"""Prefect flows and deployments calling pipeline.run (later issues)."""

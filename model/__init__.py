@@ -1,0 +1,1 @@
+"""LMM training, evaluation and quantization over the shards (later issues)."""

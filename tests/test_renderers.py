@@ -1,0 +1,72 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from renderers import render
+from renderers.style import sample_style
+from schemas import ChartSpec, ChartType, HeaderGroup, PeriodFormat
+
+SERIES = {"index": ["令和3年度", "令和4年度", "令和5年度"], "columns": ["法人", "個人"], "data": [[120, 300], [150, 320], [170, 310]]}
+EXTRA = {
+    ChartType.PIE: {"data": {"index": ["北海道", "東北", "関東"], "columns": ["構成比"], "data": [[20], [30], [50]]}, "unit": "%"},
+    ChartType.DONUT: {"data": {"index": ["北海道", "東北", "関東"], "columns": ["構成比"], "data": [[20], [30], [50]]}, "unit": "%"},
+    ChartType.SCATTER: {"data": {"index": ["駅前店", "中央店", "郊外店"], "columns": ["売場面積", "売上高"], "data": [[300, 10], [900, 30], [600, 20]]}},
+    ChartType.BAR_LINE: {"secondary_series": ["個人"], "column_units": {"個人": "%"}},
+    ChartType.TABLE: {"header_groups": [HeaderGroup(label="預金等残高（結合セル）", span=2)]},
+}
+CASES = [(kind, r) for kind in ChartType for r in (["table"] if kind is ChartType.TABLE else ["matplotlib", "plotly"])]
+
+
+def japanese_spec(kind: ChartType) -> ChartSpec:
+    fields = {"chart_type": kind, "title": "預金等残高の推移", "x_title": "年度", "y_title": "残高（億円）", "unit": "億円",
+              "data": SERIES} | EXTRA.get(kind, {})
+    return ChartSpec.model_validate(fields)
+
+
+def style_for(kind: ChartType, seed: int = 0, family: str | None = None):
+    style = sample_style(np.random.default_rng(seed), "ja", kind, 3, PeriodFormat.WAREKI)
+    return style.model_copy(update={"font_family": family}) if family else style
+
+
+@pytest.mark.parametrize("kind, renderer", CASES)
+def test_every_family_renders_japanese_without_missing_glyphs(kind, renderer):
+    spec = japanese_spec(kind)
+    out = render(spec, style_for(kind), renderer, "ja")
+    image = Image.open(io.BytesIO(out.png))
+    assert image.size == (out.width, out.height)
+    assert out.checks.missing_glyphs == 0
+    marks = [e for e in out.elements if e.kind != "text"]
+    assert len(marks) == len(spec.data.index) * (1 if kind in (ChartType.PIE, ChartType.DONUT, ChartType.SCATTER) else len(spec.data.columns))
+    for mark in marks:
+        if mark.bbox is not None:
+            x0, y0, x1, y1 = mark.bbox
+            assert -1 <= x0 <= x1 <= out.width + 1 and -1 <= y0 <= y1 <= out.height + 1
+    pixels = np.asarray(image.convert("RGB"))
+    for mark in marks:  # the colour the element boxes claim is really drawn inside the box
+        if mark.kind == "bar" and mark.bbox[2] - mark.bbox[0] > 4 and mark.bbox[3] - mark.bbox[1] > 4:
+            x, y = int((mark.bbox[0] + mark.bbox[2]) / 2), int((mark.bbox[1] + mark.bbox[3]) / 2)
+            drawn = "#%02x%02x%02x" % tuple(pixels[y, x])
+            assert drawn == mark.color, (mark, drawn)
+
+
+@pytest.mark.parametrize("renderer", ["matplotlib", "plotly"])
+def test_same_spec_style_gives_same_bytes_and_other_seed_other_style(renderer):
+    spec = japanese_spec(ChartType.GROUPED_BAR)
+    first = render(spec, style_for(ChartType.GROUPED_BAR, 1), renderer, "ja").png
+    assert render(spec, style_for(ChartType.GROUPED_BAR, 1), renderer, "ja").png == first
+    assert style_for(ChartType.GROUPED_BAR, 1) != style_for(ChartType.GROUPED_BAR, 2)
+
+
+def test_tofu_is_detected_with_a_latin_only_font():
+    spec = japanese_spec(ChartType.BAR)
+    out = render(spec, style_for(ChartType.BAR, family="DejaVu Sans"), "matplotlib", "ja")
+    assert out.checks.missing_glyphs > 0
+
+
+def test_overlapping_labels_are_reported():
+    long = {"index": [f"とても長いカテゴリ名その{i}" for i in range(12)], "columns": ["値"], "data": [[i] for i in range(12)]}
+    spec = ChartSpec(chart_type="bar", title="重なり", data=long)
+    style = style_for(ChartType.BAR).model_copy(update={"label_rotation": 0, "width_px": 400, "font_size": 14})
+    assert render(spec, style, "matplotlib", "ja").checks.overlapping_text
