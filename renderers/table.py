@@ -32,6 +32,10 @@ def render_table(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
         if style.title_loc != "none":
             fig.text(0.03 if style.title_loc == "left" else 0.5, 0.93, spec.title, fontsize=style.font_size * 1.25,
                      ha="left" if style.title_loc == "left" else "center", va="center")
+        if spec.unit:  # a table shows its unit once, as Japanese reports do: （単位：億円）
+            note = f"（単位：{spec.unit}）" if lang == "ja" else f"(unit: {spec.unit})"
+            fig.text(0.97, 0.93 if style.title_loc != "none" else 0.985, note, fontsize=style.font_size * 0.85,
+                     ha="right", va="center")
         cells: list[tuple[Rectangle, str, str]] = []
 
         def cell(col0: int, col1: int, row: int, text: str, fill: str, header: bool) -> Rectangle:

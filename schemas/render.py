@@ -28,10 +28,6 @@ class RenderChecks(BaseModel):
     off_canvas_text: list[str] = Field(default_factory=list)
     measured_text_boxes: bool = True
 
-    @property
-    def ok(self) -> bool:
-        return self.missing_glyphs == 0
-
 
 class Rendered(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.chart import ChartSpec
 from schemas.qa import QA
-from schemas.render import Element, RenderChecks
 from schemas.style import StyleSpec
 
 Lang = Literal["ja", "en"]

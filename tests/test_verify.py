@@ -1,0 +1,54 @@
+"""The verifier on hand-made tables and element boxes: right answers pass, each kind of wrong one is named."""
+
+from schemas import QA, CellRef, ChartSpec, Element, Program
+
+SPEC = ChartSpec(chart_type="grouped_bar", title="預金", unit="億円",
+                 data={"index": ["2020/1", "2021/1", "2022/1"], "columns": ["法人", "個人"],
+                       "data": [[100, 300], [150, 320], [170, 310]]})
+GREEN, BLUE = "#2ca02c", "#1f77b4"
+BOXES = [Element(kind="bar", bbox=(10 + 50 * i + 20 * j, 100, 25 + 50 * i + 20 * j, 200), color=[GREEN, BLUE][j], row=r, col=c)
+         for i, r in enumerate(SPEC.data.index) for j, c in enumerate(SPEC.data.columns)]
+
+
+def qa(answer: str, unit: str = "億円", answer_type="number", **program) -> QA:
+    return QA(question="q", answer=answer, qa_type="compositional", answer_type=answer_type, unit=unit,
+              program=Program(**program))
+
+
+def check(item: QA, elements=BOXES):
+    from pipeline.verify import check_answer
+
+    result = check_answer(item, SPEC, elements, "ja")
+    return None if result is None else result[0]
+
+
+def test_right_answers_pass_in_the_charts_own_formatting():
+    assert check(qa("+70億円", op="diff", col="法人", start="2020/1", end="2022/1")) is None
+    assert check(qa("７０億円", op="diff", col="法人", start="2020/1", end="2022/1")) is None  # full-width digits
+    assert check(qa("+70.0%", unit="%", op="growth", col="法人", start="2020/1", end="2022/1")) is None
+    assert check(qa("420億円", op="sum", col="法人")) is None
+    assert check(qa("0.33倍", unit="倍", op="ratio", row="2020/1", col="法人", other=CellRef(row="2020/1", col="個人"))) is None
+    assert check(qa("2021/1", unit="", answer_type="label", op="argmax", col="個人")) is None
+    assert check(qa("2番目", unit="番目", op="rank", row="2022/1", col="個人")) is None
+
+
+def test_visual_answers_come_from_the_element_boxes():
+    assert check(qa("300億円", op="pick", color=BLUE, order="leftmost")) is None
+    assert check(qa("170億円", op="pick", color=GREEN, order="rightmost")) is None
+    assert check(qa("100億円", op="pick", color=GREEN, order="rightmost")) == "answer_mismatch"
+
+
+def test_wrong_answers_are_named():
+    assert check(qa("+60億円", op="diff", col="法人", start="2020/1", end="2022/1")) == "answer_mismatch"
+    assert check(qa("+70万人", op="diff", col="法人", start="2020/1", end="2022/1")) == "unit_mismatch"
+    assert check(qa("2022/1", unit="", answer_type="label", op="argmax", col="個人")) == "answer_mismatch"
+    assert check(qa("たくさん億円", op="value", row="2020/1", col="法人")) == "unparseable_answer"
+    assert check(qa("1億円", op="value", row="2019/1", col="法人")) == "unknown_label"
+
+
+def test_ambiguous_questions_are_refused():
+    tied = [e.model_copy(update={"bbox": (10, 100, 25, 200)}) for e in BOXES if e.color == GREEN]
+    assert check(qa("100億円", op="pick", color=GREEN, order="leftmost"), tied) == "ambiguous"
+    assert check(qa("100億円", op="pick", color=GREEN, order=None)) == "ambiguous"
+    unmeasured = [e.model_copy(update={"bbox": None}) for e in BOXES]
+    assert check(qa("100億円", op="pick", color=GREEN, order="leftmost"), unmeasured) == "no_such_mark"
