@@ -67,7 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer images, for a smoke run")
     args = parser.parse_args()
-    per_family = 8 if args.quick else 24
+    per_family = 8 if args.quick else 16
     families = specs_by_family(per_family)
     rows = []
     for renderer in ("matplotlib", "plotly", "table"):
@@ -79,7 +79,7 @@ def main() -> None:
             rows.append({"renderer": renderer, "chart_type": kind.value, "images_per_s_1w": round(one, 1),
                          "images_per_s_2w": round(two, 1), "parallel_efficiency": round(two / (2 * one), 2)})
             print(rows[-1], flush=True)
-    n = 120 if args.quick else 600
+    n = 120 if args.quick else 400
     e2e = []
     for renderer in ("matplotlib", "plotly"):
         size = n if renderer == "matplotlib" else n // 4

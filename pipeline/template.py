@@ -157,6 +157,7 @@ def _spec(rng, chart: ChartType, choice: Choice, lang: str, fmt: PeriodFormat) -
     axis = topic["axis"]
     title = f"{metric}の推移" if lang == "ja" and axis == "period" else metric
     column_units: dict[str, str] = {}
+    column_decimals: dict[str, int] = {}
     secondary: list[str] = []
     header_groups: list[HeaderGroup] = []
     if axis == "pair":
@@ -205,15 +206,17 @@ def _spec(rng, chart: ChartType, choice: Choice, lang: str, fmt: PeriodFormat) -
             sec = topic["secondary"]
             sec_name = sec["metric"][li]
             cols.append(sec_name)
-            columns_values.append(_round(_series_values(rng, len(index), sec["base"], sec["decimals"]), decimals))
+            columns_values.append(_series_values(rng, len(index), sec["base"], sec["decimals"], (-0.08, 0.08)))
             secondary = [sec_name]
             column_units[sec_name] = sec["unit"][li]
+            column_decimals[sec_name] = sec["decimals"]
         data = DataTable(index=index, columns=cols, data=[list(r) for r in zip(*columns_values)])
         if chart is ChartType.TABLE and rng.random() < 0.6:
             header_groups = [HeaderGroup(label=metric, span=len(cols))]
     x_title = "" if axis != "category" else ("区分" if lang == "ja" else "")
     spec = ChartSpec(chart_type=chart, title=title, x_title=x_title, y_title=_with_unit_title(metric, unit, lang),
                      unit=unit, decimals=decimals, data=data, secondary_series=secondary, column_units=column_units,
+                     column_decimals=column_decimals,
                      header_groups=header_groups)
     return spec, metric
 
@@ -267,12 +270,13 @@ class _QABuilder:
         row = self.df.index[int(rng.integers(len(self.df.index)))]
         col = self.df.columns[int(rng.integers(len(self.df.columns)))]
         unit = self.spec.series_unit[col]
-        return self.qa(Op.VALUE, QAType.RETRIEVAL, self.number(self.df.at[row, col], self.spec.decimals, unit), unit,
+        return self.qa(Op.VALUE, QAType.RETRIEVAL, self.number(self.df.at[row, col], self.spec.decimals_of(col), unit), unit,
                        row=row, col=col, _row=row, _subject=self.subject(col))
 
     def compositional(self, rng) -> list[QA]:
-        df, d, lang = self.df, self.spec.decimals, self.lang
+        df, lang = self.df, self.lang
         col = df.columns[int(rng.integers(len(df.columns)))]
+        d = self.spec.decimals_of(col)
         unit, values, subject = self.spec.series_unit[col], df[col], self.subject(col)
         first, last = df.index[0], df.index[-1]
         out: list[QA] = []
@@ -341,7 +345,7 @@ class _QABuilder:
         unit = self.spec.series_unit[chosen.col]
         color_text = "" if color is None else (color_words[color] + ("の" if self.lang == "ja" else " "))
         mark = _text("mark", kind, self.lang).format(col=chosen.col)
-        return [self.qa(Op.PICK, QAType.VISUAL, self.number(value, self.spec.decimals, unit), unit,
+        return [self.qa(Op.PICK, QAType.VISUAL, self.number(value, self.spec.decimals_of(chosen.col), unit), unit,
                         color=color, order=order, col=chosen.col if kind == "cell" else None,
                         _where=where, _color=color_text, _mark=mark)]
 
@@ -352,7 +356,7 @@ def _description(choice: Choice, spec: ChartSpec, metric: str, style: StyleSpec,
     table = spec.data
     col = table.columns[0]
     unit = spec.series_unit[col]
-    fmt = lambda v: with_unit(format_number(v, spec.decimals, style, lang), unit, lang)  # noqa: E731
+    fmt = lambda v: with_unit(format_number(v, spec.decimals_of(col), style, lang), unit, lang)  # noqa: E731
     values = table.column(col)
     if spec.chart_type is ChartType.SCATTER:
         i = int(np.argmax(values))

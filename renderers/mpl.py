@@ -35,8 +35,8 @@ def _color(style: StyleSpec, i: int) -> str:
     return style.palette[i % len(style.palette)].hex
 
 
-def _bar_labels(ax: Axes, container, values, spec: ChartSpec, style: StyleSpec, lang: str, center=False) -> None:
-    labels = [format_number(v, spec.decimals, style, lang) for v in values]
+def _bar_labels(ax: Axes, container, values, col: str, spec: ChartSpec, style: StyleSpec, lang: str, center=False) -> None:
+    labels = [format_number(v, spec.decimals_of(col), style, lang) for v in values]
     ax.bar_label(container, labels=labels, label_type="center" if center else "edge", padding=2,
                  fontsize=style.font_size * 0.85)
 
@@ -57,7 +57,7 @@ def _bars(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, horizontal: bo
         else:
             container = ax.bar(x + offset, values, width=width, bottom=bottom, color=color, label=col)
         if style.value_labels:
-            _bar_labels(ax, container, values, spec, style, lang, center=stacked)
+            _bar_labels(ax, container, values, col, spec, style, lang, center=stacked)
         marks += [(p, "bar", row, col, color, ax) for p, row in zip(container.patches, table.index)]
         if stacked:
             bottom = bottom + values
@@ -81,7 +81,7 @@ def _lines(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, columns: list
             ax.fill_between(x, values, alpha=0.25, color=color)
         if style.value_labels:
             for xi, v in zip(x, values):
-                ax.annotate(format_number(v, spec.decimals, style, lang), (xi, v), textcoords="offset points",
+                ax.annotate(format_number(v, spec.decimals_of(col), style, lang), (xi, v), textcoords="offset points",
                             xytext=(0, 5), ha="center", fontsize=style.font_size * 0.8)
         marks += [((xi, v), "point", row, col, color, ax) for xi, v, row in zip(x, values, table.index)]
     ax.set_xticks(x, labels=table.index)

@@ -60,7 +60,7 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
     n = len(table.index)
     horizontal = kind is ChartType.BARH
     round_chart = kind in (ChartType.PIE, ChartType.DONUT)
-    fmt = (lambda v: format_number(v, spec.decimals, style, lang))
+    fmt = (lambda v, col=table.columns[0]: format_number(v, spec.decimals_of(col), style, lang))
     show_legend = style.legend != "none" and len(table.columns) > 1 and not round_chart
 
     top = 20 + (font_px * 2.2 if style.title_loc != "none" else 0) + (font_px * 2 if show_legend and style.legend == "top" else 0)
@@ -112,7 +112,7 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
             offset = -style.bar_width / 2 + (0 if stacked else j * bar_w)
             positions = list(range(n))
             trace = dict(name=col, marker={"color": color(j)}, width=bar_w, offset=offset, base=list(base),
-                         text=[fmt(v) for v in values] if style.value_labels else None,
+                         text=[fmt(v, col) for v in values] if style.value_labels else None,
                          textposition="inside" if stacked else "outside", cliponaxis=False)
             if horizontal:
                 fig.add_trace(go.Bar(y=positions, x=values, orientation="h", **trace))
@@ -135,7 +135,7 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
             mode = "lines" + ("+markers" if style.markers else "") + ("+text" if style.value_labels else "")
             fig.add_trace(go.Scatter(x=list(range(n)), y=values, name=col, mode=mode, line={"color": color(j)},
                                      fill="tozeroy" if kind is ChartType.AREA else None,
-                                     text=[fmt(v) for v in values], textposition="top center",
+                                     text=[fmt(v, col) for v in values], textposition="top center",
                                      yaxis="y2" if on_right else "y", cliponaxis=False))
             for i, (row, v) in enumerate(zip(table.index, values)):
                 px, py = frame.px(i, v, secondary_range if on_right else None)

@@ -41,7 +41,7 @@ def render_table(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
         def cell(col0: int, col1: int, row: int, text: str, fill: str, header: bool) -> Rectangle:
             y = 1.0 - (row + 1) * row_h
             rect = Rectangle((xs[col0], y), xs[col1] - xs[col0], row_h, facecolor=fill, edgecolor="#808080",
-                             linewidth=0.6, transform=ax.transAxes)
+                             linewidth=0.6, transform=ax.transAxes, clip_on=False)
             ax.add_patch(rect)
             align = "center" if header or col0 == 0 else "right"
             x = {"center": (xs[col0] + xs[col1]) / 2, "right": xs[col1] - 0.01}[align]
@@ -64,7 +64,7 @@ def render_table(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
             fill = STRIPE if i % 2 else "white"
             cell(0, 1, header_rows + i, label, fill, header=False)
             for j, (col, value) in enumerate(zip(table.columns, values)):
-                rect = cell(j + 1, j + 2, header_rows + i, format_number(value, spec.decimals, style, lang), fill, False)
+                rect = cell(j + 1, j + 2, header_rows + i, format_number(value, spec.decimals_of(col), style, lang), fill, False)
                 cells.append((rect, label, col))
         fig.canvas.draw()
         height = fig.canvas.get_width_height()[1]

@@ -108,6 +108,9 @@ class ChartSpec(BaseModel):
     )
     decimals: int = Field(default=0, ge=0, le=3, description="digits after the point the chart shows")
     data: DataTable
+    column_decimals: dict[str, int] = Field(
+        default_factory=dict, description="digits shown for a column when they differ from `decimals`"
+    )
     secondary_series: list[Label] = Field(
         default_factory=list, description="bar_line only: series drawn as lines on the right axis"
     )
@@ -148,9 +151,9 @@ class ChartSpec(BaseModel):
                 raise ValueError(f"bar_line secondary_series {self.secondary_series!r} must share one unit, got {units!r}")
         elif self.secondary_series:
             raise ValueError(f"secondary_series {self.secondary_series!r} is only drawn by bar_line, not {kind}")
-        unknown_units = [c for c in self.column_units if c not in table.columns]
+        unknown_units = [c for c in [*self.column_units, *self.column_decimals] if c not in table.columns]
         if unknown_units:
-            raise ValueError(f"column_units names columns {unknown_units!r} that are not in {table.columns!r}")
+            raise ValueError(f"column_units/column_decimals name columns {unknown_units!r} not in {table.columns!r}")
         if self.header_groups:
             if kind is not ChartType.TABLE:
                 raise ValueError(f"header_groups are only drawn by table, not {kind}")
@@ -160,6 +163,9 @@ class ChartSpec(BaseModel):
                     f"header_groups span {spans} columns but the table has {len(table.columns)} columns"
                 )
         return self
+
+    def decimals_of(self, col: str) -> int:
+        return self.column_decimals.get(col, self.decimals)
 
     @property
     def series_unit(self) -> dict[str, str]:
