@@ -45,7 +45,7 @@ def generate(
     try:
         with Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task("samples", total=config.n)
-            manifest, stats = run_generate(config, out, workers, on_shard=lambda _e, made: progress.advance(task, made))
+            manifest, stats = run_generate(config, out, workers, on_samples=lambda k: progress.advance(task, k))
     except DatasetDirError as error:
         _fail(str(error))
     rejects = ", ".join(f"{k}: {v}" for k, v in stats.rejects.most_common()) or "none"

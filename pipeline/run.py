@@ -79,12 +79,15 @@ def write_manifest(out: Path, manifest: Manifest) -> None:
     atomic_write_bytes(out / MANIFEST, manifest.model_dump_json(indent=2).encode())
 
 
-def build_shard(config: RunConfig, shard: ShardPlan, out: Path, map_fn: MapFn = map) -> tuple[ShardEntry, Counter]:
+def build_shard(config: RunConfig, shard: ShardPlan, out: Path, map_fn: MapFn = map,
+                on_samples: Callable[[int], None] | None = None) -> tuple[ShardEntry, Counter]:
     """Generate, render and verify the shard's samples, then write rejects and rows atomically."""
     rows: list[ShardRow] = []
     rejects: list[Reject] = []
     for result in map_fn(partial(make_sample, config), range(shard.start, shard.stop)):
         (rejects if isinstance(result, Reject) else rows).append(result)
+        if on_samples:
+            on_samples(1)
     lines = "".join(r.model_dump_json() + "\n" for r in rejects)
     atomic_write_bytes(out / shard.rejects_file, lines.encode())
     sha = write_shard(out / shard.file, rows)
@@ -134,24 +137,27 @@ def sample_pool(workers: int) -> Iterator[MapFn]:
 
 
 def generate(config: RunConfig, out: Path, workers: int = 1,
-             on_shard: Callable[[ShardEntry, int], None] | None = None) -> tuple[Manifest, RunStats]:
-    """Build every missing shard of the run into `out`; finished shards are kept (resume)."""
+             on_samples: Callable[[int], None] | None = None) -> tuple[Manifest, RunStats]:
+    """Build every missing shard of the run into `out`; finished shards are kept (resume).
+
+    `on_samples(k)` is told as samples are finished (kept shards count at once), for a progress bar.
+    """
     started = time.perf_counter()
     manifest, todo = prepare(config, out)
     stats = RunStats(kept_shards=len(manifest.shards))
     for entry in manifest.shards:
         stats.rows += entry.rows
         stats.rejects.update(reject_reasons(out, entry))
+    if on_samples:
+        on_samples(sum(e.stop - e.start for e in manifest.shards))
     with sample_pool(workers) as map_fn:
         for shard in todo:
-            entry, reasons = build_shard(config, shard, out, map_fn)
+            entry, reasons = build_shard(config, shard, out, map_fn, on_samples)
             manifest = manifest.model_copy(update={"shards": sorted([*manifest.shards, entry], key=lambda e: e.index)})
             write_manifest(out, manifest)
             stats.rows += entry.rows
             stats.rejects.update(reasons)
             stats.built_shards += 1
-            if on_shard:
-                on_shard(entry, shard.stop - shard.start)
     stats.seconds = time.perf_counter() - started
     return manifest, stats
 

@@ -259,6 +259,9 @@ class _QABuilder:
            **fields) -> QA:
         """Fields starting with "_" fill the phrasing; the rest form the program the verifier re-runs."""
         placeholders = {k: v for k, v in fields.items() if k.startswith("_")}
+        countable = bool(unit) and "/" not in unit
+        for key, (counter, plain) in ((k, v) for k, v in _text("ask").items() if k != "note"):
+            placeholders[f"_{key}"] = counter.format(unit=unit) if countable else plain
         program = Program(op=op, **{k: v for k, v in fields.items() if not k.startswith("_")})
         question = _text("qa", phrase or op.value, self.lang).format(**{k[1:]: v for k, v in placeholders.items()})
         return QA(question=question, answer=answer, qa_type=qa_type, answer_type=answer_type, unit=unit, program=program)

@@ -113,3 +113,22 @@ def test_resume_redoes_a_corrupted_shard(tmp_path):
     _, stats = generate(config, tmp_path)
     assert (stats.kept_shards, stats.built_shards) == (1, 1)
     assert shard.read_bytes() == good
+
+
+def test_a_generator_arithmetic_bug_is_rejected_with_its_reason_and_never_reaches_a_shard(tmp_path, monkeypatch):
+    from pipeline import template
+
+    honest = template._QABuilder.number
+    monkeypatch.setattr(template._QABuilder, "number",
+                        lambda self, value, decimals, unit, signed=False: honest(self, value * 1.5 + 1, decimals, unit, signed))
+    manifest, stats = generate(RunConfig(n=8, seed=5, shard_size=8), tmp_path)
+    assert manifest.rows == 0 and stats.rows == 0
+    rejects = [json.loads(line) for line in (tmp_path / "rejects/shard-00000.jsonl").read_text().splitlines()]
+    assert len(rejects) == 8
+    assert {r["reason"] for r in rejects} == {"answer_mismatch"}
+    assert all(r["stage"] == "verify" and "the table gives" in r["detail"] and r["sample"]["spec"] for r in rejects)
+
+
+def test_worker_count_does_not_change_the_bytes(tmp_path, tiny_dataset):
+    generate(TINY.model_copy(update={"n": 20}), tmp_path, workers=2)
+    assert (tmp_path / "data/shard-00000.parquet").read_bytes() == (tiny_dataset / "data/shard-00000.parquet").read_bytes()
