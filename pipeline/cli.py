@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pipeline.inspect import html_report, summarize
 from pipeline.run import DatasetDirError, generate as run_generate
+from renderers.errors import SetupError
 from schemas import RunConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -46,7 +47,7 @@ def generate(
         with Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task("samples", total=config.n)
             manifest, stats = run_generate(config, out, workers, on_samples=lambda k: progress.advance(task, k))
-    except DatasetDirError as error:
+    except (DatasetDirError, SetupError) as error:
         _fail(str(error))
     rejects = ", ".join(f"{k}: {v}" for k, v in stats.rejects.most_common()) or "none"
     err.print(f"{stats.rows} samples in {len(manifest.shards)} shards ({stats.built_shards} built, "

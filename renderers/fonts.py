@@ -7,6 +7,8 @@ from functools import lru_cache
 from matplotlib import font_manager
 from matplotlib.ft2font import FT2Font
 
+from renderers.errors import SetupError
+
 INSTALL_HINT = "no Japanese font found: install one, e.g. `apt-get install fonts-ipaexfont-gothic`, then `rm -rf ~/.cache/matplotlib`"
 
 
@@ -16,7 +18,7 @@ def font_path(family: str) -> str:
     try:
         return font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
     except ValueError as error:
-        raise RuntimeError(f"font {family!r} is not installed. {INSTALL_HINT}") from error
+        raise SetupError(f"font {family!r} is not installed. {INSTALL_HINT}") from error
 
 
 @lru_cache(maxsize=None)

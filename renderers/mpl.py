@@ -109,8 +109,10 @@ def _scatter(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mar
     color = _color(style, 0)
     xs, ys = table.column(xcol), table.column(ycol)
     ax.scatter(xs, ys, color=color, s=30)
-    for name, x, y in zip(table.index, xs, ys):
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=style.font_size * 0.8)
+    middle = (min(xs) + max(xs)) / 2
+    for name, x, y in zip(table.index, xs, ys):  # names point inwards so they stay on the canvas
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(-4 if x > middle else 4, 4),
+                    ha="right" if x > middle else "left", fontsize=style.font_size * 0.8)
     ax.set_xlabel(spec.x_title or xcol)
     ax.set_ylabel(spec.y_title or ycol)
     return [((x, y), "point", row, ycol, color, ax) for x, y, row in zip(xs, ys, table.index)]

@@ -4,7 +4,10 @@ mark's pixel box is computed, not guessed. One Chromium per process is kept open
 from __future__ import annotations
 
 import math
+import os
+import shutil
 
+from renderers.errors import SetupError
 from renderers.fonts import font_path, missing_glyphs
 from renderers.numbers import format_number
 from schemas.chart import ChartSpec, ChartType
@@ -13,19 +16,35 @@ from schemas.style import NumberFormat, StyleSpec
 
 INSTALL_HINT = "plotly rendering needs kaleido>=1 and a Chromium (`apt-get install chromium`, or set BROWSER_PATH)"
 SUPPORTED = frozenset(ChartType) - {ChartType.TABLE}
-_server_started = False
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+_browser_ok = False
+
+
+def _check_browser() -> None:
+    """Fail fast: kaleido's server thread dies silently without a browser, and the caller would wait forever."""
+    explicit = os.environ.get("BROWSER_PATH")
+    if explicit and not os.access(explicit, os.X_OK):
+        raise SetupError(f"BROWSER_PATH={explicit!r} is not an executable browser. {INSTALL_HINT}")
+    if not explicit and not any(shutil.which(name) for name in BROWSERS):
+        raise SetupError(f"no Chromium/Chrome on PATH. {INSTALL_HINT}")
 
 
 def _to_png(fig, width: int, height: int) -> bytes:
-    global _server_started
+    """Render through this process's one kaleido browser; a first failure means the browser is missing or broken."""
+    global _browser_ok
+    import kaleido
+
+    if not _browser_ok:
+        _check_browser()
     try:
-        import kaleido
-    except ImportError as error:  # pragma: no cover - a dependency of the package
-        raise RuntimeError(INSTALL_HINT) from error
-    if not _server_started:
         kaleido.start_sync_server(n=1, mathjax=False, silence_warnings=True)
-        _server_started = True
-    return kaleido.calc_fig_sync(fig, opts={"format": "png", "width": width, "height": height, "scale": 1})
+        png = kaleido.calc_fig_sync(fig, opts={"format": "png", "width": width, "height": height, "scale": 1})
+    except Exception as error:
+        if _browser_ok:
+            raise
+        raise SetupError(f"{INSTALL_HINT}; kaleido said: {error}") from error
+    _browser_ok = True
+    return png
 
 
 class _Frame:
@@ -89,7 +108,9 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
         xcol, ycol = table.columns
         xs, ys = table.column(xcol), table.column(ycol)
         frame = _Frame(left, top, width - right, height - bottom, _value_range(xs), _value_range(ys))
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers+text", text=table.index, textposition="top right",
+        middle = (frame.xrange[0] + frame.xrange[1]) / 2
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers+text", text=table.index,
+                                 textposition=["top left" if x > middle else "top right" for x in xs],
                                  marker={"color": color(0), "size": 8}, showlegend=False))
         for row, x, y in zip(table.index, xs, ys):
             px, py = frame.px(x, y)

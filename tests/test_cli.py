@@ -39,3 +39,14 @@ def test_changed_options_into_existing_dir_are_refused(tmp_path):
     assert chartsynth("generate", "--out", out, "--n", "2").returncode == 0
     refused = chartsynth("generate", "--out", out, "--n", "2", "--seed", "5")
     assert refused.returncode == 2 and "seed=0 (asked 5)" in refused.stderr
+
+
+def test_missing_browser_is_one_clear_line_not_a_hang(tmp_path):
+    import os
+
+    env = os.environ | {"BROWSER_PATH": str(tmp_path / "no-such-chrome")}
+    result = subprocess.run([sys.executable, "-m", "pipeline.cli", "generate", "--out", str(tmp_path / "ds"), "--n", "2",
+                             "--renderer", "plotly"], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 2
+    assert "BROWSER_PATH=" in result.stderr and "apt-get install chromium" in result.stderr
+    assert "Traceback" not in result.stderr
