@@ -46,6 +46,7 @@ AXIS_CHARTS = {
     "pair": [ChartType.SCATTER],
 }
 MULTI_SERIES = (ChartType.GROUPED_BAR, ChartType.STACKED_BAR)
+SCALE_WORDS = "十百千万億兆"  # a unit starting with one of these is already scaled (億円, 千台)
 RENDERERS = ("matplotlib", "plotly")
 
 
@@ -386,7 +387,9 @@ def draft_sample(config: RunConfig, index: int) -> Sample:
     fmt = sample_period_format(rng, lang)
     spec, metric = _spec(rng, chart, choice, lang, fmt)
     n_colors = len(spec.data.index) if chart in (ChartType.PIE, ChartType.DONUT) else len(spec.data.columns)
-    style = sample_style(rng, lang, chart, n_colors, PeriodFormat.YEAR_MONTH if "/" in spec.data.index[0] else fmt)
+    bare_units = all(u and u[0] not in SCALE_WORDS for u in spec.series_unit.values())
+    style = sample_style(rng, lang, chart, n_colors, PeriodFormat.YEAR_MONTH if "/" in spec.data.index[0] else fmt,
+                         bare_units)
     renderer = "table" if chart is ChartType.TABLE else (
         config.renderer if config.renderer != "mix" else RENDERERS[int(rng.integers(len(RENDERERS)))])
     li = 0 if lang == "ja" else 1

@@ -138,13 +138,14 @@ def check_answer(qa: QA, spec: ChartSpec, elements: list[Element], lang: str) ->
     unit = expected_unit(qa.program, spec, lang)
     if unit != "*" and qa.unit != unit:
         return "unit_mismatch", f"unit {qa.unit!r} but {qa.program.op.value} of this table is in {unit!r}"
-    if qa.unit and unicodedata.normalize("NFKC", qa.unit) not in answer:
-        return "unit_mismatch", f"answer {qa.answer!r} does not carry its unit {qa.unit!r}"
-    parsed = parse_number(answer)
+    unit_text = unicodedata.normalize("NFKC", qa.unit)
+    if unit_text and not answer.endswith(unit_text):
+        return "unit_mismatch", f"answer {qa.answer!r} does not end with its unit {qa.unit!r}"
+    parsed = parse_number(answer.removesuffix(unit_text))  # so the 億 of 億円 is not read as ×10^8
     if parsed is None:
         return "unparseable_answer", f"no number in answer {qa.answer!r}"
-    value, decimals = parsed
-    tolerance = 0.5 * 10**-decimals + 1e-9 * max(1.0, abs(truth))
+    value, resolution = parsed
+    tolerance = 0.5 * resolution + 1e-9 * max(1.0, abs(truth))
     if abs(value - truth) > tolerance:
         return "answer_mismatch", f"answer {qa.answer!r} but the table gives {truth!r}"
     return None

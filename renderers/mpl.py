@@ -16,7 +16,7 @@ from PIL import Image
 
 from renderers.checks import text_box_problems
 from renderers.fonts import font_path
-from renderers.numbers import format_number
+from renderers.numbers import SCALES, format_number
 from schemas.chart import ChartSpec, ChartType
 from schemas.render import Element, RenderChecks, Rendered
 from schemas.style import NumberFormat, StyleSpec
@@ -27,8 +27,14 @@ POINT_RADIUS_PX = 3.0
 
 
 def _tick_formatter(style: StyleSpec) -> FuncFormatter:
-    sep = "," if style.number_format is NumberFormat.THOUSANDS else ""
-    return FuncFormatter(lambda v, _pos: f"{v:{sep}.3f}".rstrip("0").rstrip("."))
+    sep = "" if style.number_format is NumberFormat.PLAIN else ","
+    scales = SCALES if style.number_format is NumberFormat.MAN_OKU else ()
+
+    def tick(v: float, _pos) -> str:
+        word, scale = next(((w, s) for w, s in scales if abs(v) >= s), ("", 1.0))
+        return f"{v / scale:{sep}.3f}".rstrip("0").rstrip(".") + word
+
+    return FuncFormatter(tick)
 
 
 def _color(style: StyleSpec, i: int) -> str:

@@ -24,8 +24,10 @@ def sample_period_format(rng: np.random.Generator, lang: str) -> PeriodFormat:
 
 
 def sample_style(
-    rng: np.random.Generator, lang: str, chart_type: ChartType, n_colors: int, period_format: PeriodFormat
+    rng: np.random.Generator, lang: str, chart_type: ChartType, n_colors: int, period_format: PeriodFormat,
+    bare_units: bool = False,
 ) -> StyleSpec:
+    """`bare_units`: every unit is unscaled (人, t, 円), so Japanese 万/億 number formatting may be chosen."""
     width, height = _pick(rng, SIZES[4:5] if chart_type in ROUND_CHARTS else SIZES)
     dpi = _pick(rng, DPIS)
     palettes = [name for name, colors in PALETTES.items() if len(colors) >= n_colors]
@@ -43,7 +45,8 @@ def sample_style(
         grid=bool(rng.random() < 0.6),
         value_labels=bool(rng.random() < 0.5),
         label_rotation=_pick(rng, [0, 0, 30, 45, 90]),
-        number_format=_pick(rng, list(NumberFormat)),
+        number_format=_pick(rng, list(NumberFormat) if lang == "ja" and bare_units else
+                            [NumberFormat.PLAIN, NumberFormat.THOUSANDS]),
         full_width_digits=bool(lang == "ja" and rng.random() < 0.2),
         period_format=period_format,
         title_loc=_pick(rng, ["left", "center", "center", "none"]),

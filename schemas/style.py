@@ -31,6 +31,7 @@ class PeriodFormat(StrEnum):
 class NumberFormat(StrEnum):
     PLAIN = "plain"  # 12345
     THOUSANDS = "thousands"  # 12,345
+    MAN_OKU = "man_oku"  # ja, for units without a scale of their own: 1.23万 / 4.56億 (12,345 below 10,000)
 
 
 class StyleSpec(BaseModel):

@@ -52,3 +52,24 @@ def test_ambiguous_questions_are_refused():
     assert check(qa("100億円", op="pick", color=GREEN, order=None)) == "ambiguous"
     unmeasured = [e.model_copy(update={"bbox": None}) for e in BOXES]
     assert check(qa("100億円", op="pick", color=GREEN, order="leftmost"), unmeasured) == "no_such_mark"
+
+
+def test_man_oku_answers_are_read_at_the_precision_they_show():
+    from pipeline.verify import check_answer
+    from renderers.numbers import format_number, parse_number
+    from renderers.style import sample_style
+    from schemas import ChartType, NumberFormat, PeriodFormat
+
+    import numpy as np
+
+    style = sample_style(np.random.default_rng(0), "ja", ChartType.BAR, 1, PeriodFormat.YEAR).model_copy(
+        update={"number_format": NumberFormat.MAN_OKU, "full_width_digits": True})
+    assert format_number(12345, 0, style, "ja") == "１．２３万"
+    assert format_number(3_456_000_000, 0, style, "ja") == "３４．５６億"
+    assert format_number(9876, 0, style, "ja") == "９，８７６"
+    assert parse_number("１．２３万人") == (12300.0, 100.0)
+    people = ChartSpec(chart_type="bar", title="志願者数", unit="人",
+                       data={"index": ["2022年", "2023年"], "columns": ["志願者数"], "data": [[12345], [9876]]})
+    right = qa("1.23万人", unit="人", op="value", row="2022年", col="志願者数")
+    assert check_answer(right, people, [], "ja") is None
+    assert check_answer(right.model_copy(update={"answer": "1.30万人"}), people, [], "ja")[0] == "answer_mismatch"
