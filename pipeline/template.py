@@ -151,75 +151,70 @@ def _pick_subset(rng, items: list, k: int) -> list:
 
 # ---------------------------------------------------------------- spec
 
-def _spec(rng, chart: ChartType, choice: Choice, lang: str, fmt: PeriodFormat) -> tuple[ChartSpec, str]:
-    """Return the spec and the metric name questions use."""
+def _pair_spec(rng, chart: ChartType, topic: dict, li: int, lang: str, title: str) -> ChartSpec:
+    """Scatter: two measures per entity, loosely correlated."""
+    x, y = topic["x"], topic["y"]
+    decimals = max(x["decimals"], y["decimals"])
+    entities = _pick_subset(rng, topic["categories"], int(rng.integers(5, len(topic["categories"]) + 1)))
+    xs = np.linspace(*x["base"], len(entities)) * rng.uniform(0.8, 1.2, len(entities))
+    rel = (xs - xs.mean()) / (np.ptp(xs) or 1.0)
+    mid, span = (y["base"][0] + y["base"][1]) / 2, (y["base"][1] - y["base"][0]) / 2
+    ys = np.clip(mid + span * (2 * rng.uniform(-0.8, 0.8) * rel + rng.normal(0, 0.25, len(xs))), y["base"][0], None)
+    columns = [x["metric"][li], y["metric"][li]]
+    data = DataTable(index=[e[li] for e in entities], columns=columns,
+                     data=[list(p) for p in zip(_round(xs, decimals), _round(ys, decimals))])
+    return ChartSpec(chart_type=chart, title=title, x_title=_with_unit_title(columns[0], x["unit"][li], lang),
+                     y_title=_with_unit_title(columns[1], y["unit"][li], lang), unit=y["unit"][li],
+                     decimals=decimals, column_units={columns[0]: x["unit"][li]}, data=data)
+
+
+def _series_count(rng, chart: ChartType, available: int) -> int:
+    if chart in (ChartType.BAR, ChartType.BARH):
+        return 1
+    if chart in MULTI_SERIES or chart is ChartType.TABLE:
+        return int(rng.integers(2, min(4, available) + 1))
+    return int(rng.integers(1, min(2 if chart is ChartType.BAR_LINE else 3, available) + 1))
+
+
+def _spec(rng, chart: ChartType, choice: Choice, lang: str, fmt: PeriodFormat) -> tuple[ChartSpec, PeriodFormat]:
+    """The spec, and the period format its labels really use (monthly data is always written 2023/1)."""
     topic, li = choice.topic, 0 if lang == "ja" else 1
     metric, unit, decimals = topic["metric"][li], topic.get("unit", ["", ""])[li], topic.get("decimals", 0)
     axis = topic["axis"]
     title = f"{metric}の推移" if lang == "ja" and axis == "period" else metric
-    column_units: dict[str, str] = {}
-    column_decimals: dict[str, int] = {}
-    secondary: list[str] = []
-    header_groups: list[HeaderGroup] = []
     if axis == "pair":
-        x, y = topic["x"], topic["y"]
-        decimals = max(x["decimals"], y["decimals"])
-        entities = _pick_subset(rng, topic["categories"], int(rng.integers(5, len(topic["categories"]) + 1)))
-        xs = np.linspace(*x["base"], len(entities)) * rng.uniform(0.8, 1.2, len(entities))
-        rel = (xs - xs.mean()) / (np.ptp(xs) or 1.0)
-        mid, span = (y["base"][0] + y["base"][1]) / 2, (y["base"][1] - y["base"][0]) / 2
-        ys = np.clip(mid + span * (2 * rng.uniform(-0.8, 0.8) * rel + rng.normal(0, 0.25, len(xs))), y["base"][0], None)
-        columns = [x["metric"][li], y["metric"][li]]
-        data = DataTable(index=[e[li] for e in entities], columns=columns,
-                         data=[list(p) for p in zip(_round(xs, decimals), _round(ys, decimals))])
-        spec = ChartSpec(chart_type=chart, title=title, x_title=_with_unit_title(columns[0], x["unit"][li], lang),
-                         y_title=_with_unit_title(columns[1], y["unit"][li], lang), unit=y["unit"][li],
-                         decimals=decimals, column_units={columns[0]: x["unit"][li]}, data=data)
-        return spec, metric
+        return _pair_spec(rng, chart, topic, li, lang, title), fmt
+    extra: dict = {}
     if axis == "share":
         cats = _pick_subset(rng, topic["categories"], int(rng.integers(3, len(topic["categories"]) + 1)))
         index = [c[li] for c in cats]
         data = DataTable(index=index, columns=[metric], data=[[v] for v in _shares(rng, len(index), decimals)])
     else:
+        seasonal = axis == "period" and bool(topic.get("seasonal")) and rng.random() < 0.5
         if axis == "period":
-            seasonal = bool(topic.get("seasonal")) and rng.random() < 0.5
-            n = int(rng.integers(6, 13)) if seasonal else int(rng.integers(4, 9 if chart not in (ChartType.LINE, ChartType.AREA) else 11))
+            long = chart in (ChartType.LINE, ChartType.AREA)
+            n = int(rng.integers(6, 13)) if seasonal else int(rng.integers(4, 11 if long else 9))
             index = _periods(rng, n, seasonal, fmt, lang)
+            fmt = PeriodFormat.YEAR_MONTH if seasonal else fmt
         else:
             cats = _pick_subset(rng, topic["categories"], int(rng.integers(3, len(topic["categories"]) + 1)))
             index = [c[li] for c in cats]
-        series = topic["series"]
-        if chart in (ChartType.BAR, ChartType.BARH):
-            k = 1
-        elif chart in MULTI_SERIES or chart is ChartType.TABLE:
-            k = int(rng.integers(2, min(4, len(series)) + 1))
-        else:
-            k = int(rng.integers(1, min(3, len(series)) + 1))
-        if chart is ChartType.BAR_LINE:
-            k = min(k, 2)
-        cols = [s[li] for s in _pick_subset(rng, series, k)]
-        columns_values = [
-            _series_values(rng, len(index), topic["base"], decimals, topic.get("growth", (0.0, 0.0)),
-                           seasonal=axis == "period" and bool(topic.get("seasonal")) and "/" in index[0])
-            for _ in cols
-        ]
+        cols = [s[li] for s in _pick_subset(rng, topic["series"], _series_count(rng, chart, len(topic["series"])))]
+        values = [_series_values(rng, len(index), topic["base"], decimals, topic.get("growth", (0.0, 0.0)), seasonal)
+                  for _ in cols]
         if chart is ChartType.BAR_LINE:
             sec = topic["secondary"]
-            sec_name = sec["metric"][li]
-            cols.append(sec_name)
-            columns_values.append(_series_values(rng, len(index), sec["base"], sec["decimals"], (-0.08, 0.08)))
-            secondary = [sec_name]
-            column_units[sec_name] = sec["unit"][li]
-            column_decimals[sec_name] = sec["decimals"]
-        data = DataTable(index=index, columns=cols, data=[list(r) for r in zip(*columns_values)])
+            cols.append(sec["metric"][li])
+            values.append(_series_values(rng, len(index), sec["base"], sec["decimals"], (-0.08, 0.08)))
+            extra = {"secondary_series": [cols[-1]], "column_units": {cols[-1]: sec["unit"][li]},
+                     "column_decimals": {cols[-1]: sec["decimals"]}}
+        data = DataTable(index=index, columns=cols, data=[list(r) for r in zip(*values)])
         if chart is ChartType.TABLE and rng.random() < 0.6:
-            header_groups = [HeaderGroup(label=metric, span=len(cols))]
-    x_title = "" if axis != "category" else ("区分" if lang == "ja" else "")
+            extra["header_groups"] = [HeaderGroup(label=metric, span=len(cols))]
+    x_title = "区分" if axis == "category" and lang == "ja" else ""
     spec = ChartSpec(chart_type=chart, title=title, x_title=x_title, y_title=_with_unit_title(metric, unit, lang),
-                     unit=unit, decimals=decimals, data=data, secondary_series=secondary, column_units=column_units,
-                     column_decimals=column_decimals,
-                     header_groups=header_groups)
-    return spec, metric
+                     unit=unit, decimals=decimals, data=data, **extra)
+    return spec, fmt
 
 
 def _with_unit_title(name: str, unit: str, lang: str) -> str:
@@ -385,11 +380,11 @@ def draft_sample(config: RunConfig, index: int) -> Sample:
     chart = list(ChartType)[int(rng.integers(len(ChartType)))]
     choice = _choose(rng, chart)
     fmt = sample_period_format(rng, lang)
-    spec, metric = _spec(rng, chart, choice, lang, fmt)
+    spec, fmt = _spec(rng, chart, choice, lang, fmt)
+    metric = choice.topic["metric"][0 if lang == "ja" else 1]
     n_colors = len(spec.data.index) if chart in (ChartType.PIE, ChartType.DONUT) else len(spec.data.columns)
     bare_units = all(u and u[0] not in SCALE_WORDS for u in spec.series_unit.values())
-    style = sample_style(rng, lang, chart, n_colors, PeriodFormat.YEAR_MONTH if "/" in spec.data.index[0] else fmt,
-                         bare_units)
+    style = sample_style(rng, lang, chart, n_colors, fmt, bare_units)
     renderer = "table" if chart is ChartType.TABLE else (
         config.renderer if config.renderer != "mix" else RENDERERS[int(rng.integers(len(RENDERERS)))])
     li = 0 if lang == "ja" else 1

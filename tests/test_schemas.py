@@ -81,3 +81,39 @@ def test_table_header_groups_must_cover_columns():
 def test_shipped_persona_list_has_300_distinct_roles():
     roles = persona_roles()
     assert len({ja for _, ja, _ in roles}) >= 300 and len({en for _, _, en in roles}) >= 300
+
+
+@st.composite
+def arbitrary_specs(draw):
+    """Specs of any chart type over small random tables, including values a validator should refuse."""
+    kind = draw(st.sampled_from(["bar", "barh", "grouped_bar", "stacked_bar", "line", "area", "pie", "donut",
+                                 "scatter", "bar_line", "table"]))
+    rows, cols = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+    number = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False) | st.sampled_from([0.0, -1.0, math.nan])
+    data = [[draw(number) for _ in range(cols)] for _ in range(rows)]
+    columns = [f"系列{j}" for j in range(cols)]
+    secondary = draw(st.sampled_from([[], columns[-1:]]))
+    return {"chart_type": kind, "title": "テスト", "unit": "億円",
+            "data": {"index": [f"項目{i}" for i in range(rows)], "columns": columns, "data": data},
+            "secondary_series": secondary}
+
+
+@settings(max_examples=40, deadline=None)
+@given(fields=arbitrary_specs())
+def test_whatever_validates_can_be_drawn(fields):
+    """The validators' promise: a spec either is refused with a message, or every renderer that takes it draws it."""
+    import numpy as np
+
+    from renderers import render
+    from renderers.style import sample_style
+    from schemas import ChartType, PeriodFormat
+
+    try:
+        spec = ChartSpec.model_validate(fields)
+    except ValidationError as error:
+        assert error.errors()[0]["msg"]
+        return
+    style = sample_style(np.random.default_rng(0), "ja", spec.chart_type, 1, PeriodFormat.YEAR)
+    renderer = "table" if spec.chart_type is ChartType.TABLE else "matplotlib"
+    out = render(spec, style, renderer, "ja")
+    assert out.png.startswith(b"\x89PNG") and out.checks.missing_glyphs == 0
