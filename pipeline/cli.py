@@ -73,7 +73,7 @@ def inspect(
         return
     typer.echo(f"{summary['dir']}: {summary['rows']} samples in {summary['shards']} shards (planned {summary['planned']})")
     for key, value in summary.items():
-        if key.startswith(("by_", "rejects")):
+        if key.startswith(("by_", "rejects_")):
             typer.echo(f"  {key}: " + (", ".join(f"{k}={v}" for k, v in value.items()) or "none"))
     if html is not None:
         typer.echo(f"  report: {html}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipeline.run import DatasetDirError, read_manifest, reject_reasons
+from pipeline.run import DatasetDirError, read_manifest, read_rejects
 
 COUNTED = ["lang", "chart_type", "renderer"]
 
@@ -29,9 +29,11 @@ def summarize(out: Path) -> dict:
             counts["qa_type"].update(q["qa_type"] for q in qa_list)
             counts["answer_type"].update(q["answer_type"] for q in qa_list)
         overlaps += sum(bool(json.loads(c)["overlapping_text"]) for c in table.column("render_checks").to_pylist())
-    rejects = Counter()
+    rejects, examples = Counter(), {}
     for entry in manifest.shards:
-        rejects.update(reject_reasons(out, entry))
+        for reject in read_rejects(out, entry):
+            rejects[reject.reason] += 1
+            examples.setdefault(reject.reason, f"{reject.id}: {reject.detail[:300]}")
     return {
         "dir": str(out),
         "rows": manifest.rows,
@@ -41,6 +43,7 @@ def summarize(out: Path) -> dict:
         "package_version": manifest.package_version,
         **{f"by_{name}": dict(c.most_common()) for name, c in counts.items()},
         "rejects_by_reason": dict(rejects.most_common()),
+        "reject_examples": examples,
         "images_with_overlapping_text": overlaps,
     }
 

@@ -5,7 +5,6 @@ The CLI and the Prefect flows call `build_shard` / `generate`; nothing else writ
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import time
 from collections import Counter
@@ -31,6 +30,10 @@ class DatasetDirError(RuntimeError):
     """The output directory cannot be used as asked; the message says why and what to do."""
 
 
+def rejects_file(index: int) -> str:
+    return f"rejects/shard-{index:05d}.jsonl"
+
+
 @dataclass(frozen=True)
 class ShardPlan:
     index: int
@@ -43,7 +46,7 @@ class ShardPlan:
 
     @property
     def rejects_file(self) -> str:
-        return f"rejects/shard-{self.index:05d}.jsonl"
+        return rejects_file(self.index)
 
 
 @dataclass
@@ -147,7 +150,7 @@ def generate(config: RunConfig, out: Path, workers: int = 1,
     stats = RunStats(kept_shards=len(manifest.shards))
     for entry in manifest.shards:
         stats.rows += entry.rows
-        stats.rejects.update(reject_reasons(out, entry))
+        stats.rejects.update(r.reason for r in read_rejects(out, entry))
     if on_samples:
         on_samples(sum(e.stop - e.start for e in manifest.shards))
     with sample_pool(workers) as map_fn:
@@ -162,7 +165,7 @@ def generate(config: RunConfig, out: Path, workers: int = 1,
     return manifest, stats
 
 
-def reject_reasons(out: Path, entry: ShardEntry) -> Counter:
-    path = out / f"rejects/shard-{entry.index:05d}.jsonl"
+def read_rejects(out: Path, entry: ShardEntry) -> list[Reject]:
+    path = out / rejects_file(entry.index)
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    return Counter(json.loads(line)["reason"] for line in lines)
+    return [Reject.model_validate_json(line) for line in lines]

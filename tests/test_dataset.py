@@ -71,10 +71,15 @@ def test_shards_load_with_datasets_and_images_decode(tiny_dataset):
     assert len(set(ds["id"])) == len(ds)
 
 
-def test_same_seed_same_ids_and_bytes(tmp_path, tiny_dataset):
+def test_same_seed_same_ids_and_bytes_other_seed_other_samples(tmp_path, tiny_dataset):
     config = TINY.model_copy(update={"n": 20})
     generate(config, tmp_path / "again")
     assert (tmp_path / "again/data/shard-00000.parquet").read_bytes() == (tiny_dataset / "data/shard-00000.parquet").read_bytes()
+    generate(config.model_copy(update={"seed": 1}), tmp_path / "other")
+    mine, theirs = rows(tiny_dataset)[:20], rows(tmp_path / "other")
+    assert not {r["id"] for r in mine} & {r["id"] for r in theirs}
+    assert not {r["image"]["bytes"] for r in mine} & {r["image"]["bytes"] for r in theirs}
+    assert [r["style"] for r in mine] != [r["style"] for r in theirs]
 
 
 def _cli(out: Path, n: int) -> list[str]:
@@ -127,6 +132,11 @@ def test_a_generator_arithmetic_bug_is_rejected_with_its_reason_and_never_reache
     assert len(rejects) == 8
     assert {r["reason"] for r in rejects} == {"answer_mismatch"}
     assert all(r["stage"] == "verify" and "the table gives" in r["detail"] and r["sample"]["spec"] for r in rejects)
+    from pipeline.inspect import summarize
+
+    summary = summarize(tmp_path)
+    assert summary["rejects_by_reason"] == {"answer_mismatch": 8}
+    assert "the table gives" in summary["reject_examples"]["answer_mismatch"]
 
 
 def test_worker_count_does_not_change_the_bytes(tmp_path, tiny_dataset):
