@@ -47,11 +47,18 @@ def verify_sample(sample: Sample, rendered: Rendered) -> Sample | Reject:
 
 
 def make_sample(config: RunConfig, index: int) -> ShardRow | Reject:
+    """The template path: draft and finish in one worker call."""
     try:
         sample = draft_sample(config, index)
     except ValidationError as error:
         return Reject(id=sample_id(config.seed, index), sample_index=index, stage="validate", reason="invalid_spec",
                       detail=str(error))
+    return finish_sample(sample)
+
+
+def finish_sample(sample: Sample) -> ShardRow | Reject:
+    """Render, add visual QA from the element boxes, verify every answer; the same for every generator."""
+    index = sample.provenance.sample_index
     rendered = render(sample.spec, sample.style, sample.renderer, sample.lang)
     if rendered.checks.missing_glyphs:
         return Reject(id=sample.id, sample_index=index, stage="render", reason="missing_glyphs",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pipeline.inspect import html_report, summarize
+from pipeline.llm_client import LLMUnavailable, probe_modes
 from pipeline.run import DatasetDirError, generate as run_generate
 from renderers.errors import SetupError
 from schemas import RunConfig
@@ -31,17 +33,27 @@ def generate(
     n: Annotated[int, typer.Option(help="number of samples to plan")],
     seed: Annotated[int, typer.Option(help="run seed: same seed and options give the same ids and image bytes")] = 0,
     lang: Annotated[str, typer.Option(help="ja, en or mix")] = "ja",
-    generator: Annotated[str, typer.Option(help="template (offline)")] = "template",
+    generator: Annotated[str, typer.Option(help="template (offline) or llm (needs --base-url and --model)")] = "template",
     renderer: Annotated[str, typer.Option(help="matplotlib, plotly or mix (tables always use the table renderer)")] = "matplotlib",
     shard_size: Annotated[int, typer.Option(help="samples per Parquet shard")] = 1000,
     workers: Annotated[int, typer.Option(min=1, help="render processes")] = 1,
+    base_url: Annotated[list[str] | None, typer.Option(help="llm: OpenAI-compatible server URL (repeat for replicas)")] = None,
+    model: Annotated[str | None, typer.Option(help="llm: model name")] = None,
+    llm_mode: Annotated[str, typer.Option(help="llm: json_schema, json_object (llama.cpp), text; auto probes")] = "auto",
+    max_in_flight: Annotated[int, typer.Option(help="llm: requests in flight over all servers")] = 16,
+    price_per_mtok: Annotated[tuple[float, float] | None, typer.Option(help="llm: prompt and completion price per 1M tokens")] = None,
 ) -> None:
-    """Make a dataset: Parquet shards, manifest.json and rejects/ under OUT."""
+    """Make a dataset: Parquet shards, manifest.json and rejects/ under OUT. The API key is read from OPENAI_API_KEY."""
     try:
-        config = RunConfig(n=n, seed=seed, lang=lang, generator=generator, renderer=renderer, shard_size=shard_size)
+        config = RunConfig(n=n, seed=seed, lang=lang, generator=generator, renderer=renderer, shard_size=shard_size,
+                           base_url=base_url or [], model=model, llm_mode=llm_mode, max_in_flight=max_in_flight,
+                           price_per_mtok=price_per_mtok)
     except ValidationError as error:
         first = error.errors()[0]
-        _fail(f"--{str(first['loc'][0]).replace('_', '-')} {first['input']!r}: {first['msg']}")
+        where = f"--{str(first['loc'][0]).replace('_', '-')} {first['input']!r}" if first["loc"] else "options"
+        _fail(f"{where}: {first['msg']}")
+    if config.generator == "llm" and config.llm_mode == "auto":
+        config = config.model_copy(update={"llm_mode": _pick_mode(config.base_url[0], config.model)})
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     try:
         with Progress(*columns, console=err, transient=True) as progress:
@@ -49,10 +61,39 @@ def generate(
             manifest, stats = run_generate(config, out, workers, on_samples=lambda k: progress.advance(task, k))
     except (DatasetDirError, SetupError) as error:
         _fail(str(error))
+    except LLMUnavailable as error:
+        _fail(f"LLM server unavailable ({error}); finished shards are kept, rerun the same command to resume")
     rejects = ", ".join(f"{k}: {v}" for k, v in stats.rejects.most_common()) or "none"
     err.print(f"{stats.rows} samples in {len(manifest.shards)} shards ({stats.built_shards} built, "
               f"{stats.kept_shards} kept); rejects: {rejects}; {stats.samples_per_second:.1f} samples/s")
+    if stats.llm:
+        usage, checked = stats.llm.usage, stats.llm.verification
+        cost = f", cost {usage.cost(config.price_per_mtok):.4f}" if config.price_per_mtok else ""
+        err.print(f"llm: {usage.requests} requests ({usage.cached} answered from cache), {usage.prompt_tokens} prompt + "
+                  f"{usage.completion_tokens} completion tokens{cost}; answers kept {checked.kept}, corrected "
+                  f"{checked.corrected}, dropped {checked.dropped}; distinct topics "
+                  f"{stats.llm.distinct_topics}/{stats.llm.topics}")
     typer.echo(f"wrote {out.resolve()}  —  look at it with: chartsynth inspect {out} --html {out}/report.html")
+
+
+def _pick_mode(base_url: str, model: str) -> str:
+    results = asyncio.run(probe_modes(base_url, model))
+    for mode, result in results.items():
+        if result == "ok":
+            return mode
+    _fail(f"{base_url} honours no structured-output mode: {results}")
+
+
+@app.command("llm-check")
+def llm_check(
+    base_url: Annotated[str, typer.Option(help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1")],
+    model: Annotated[str, typer.Option(help="model name")],
+) -> None:
+    """Probe which structured-output modes a server accepts: json_schema, json_object+schema, or plain text."""
+    results = asyncio.run(probe_modes(base_url, model))
+    typer.echo(json.dumps(results, ensure_ascii=False))
+    if "ok" not in results.values():
+        raise typer.Exit(1)
 
 
 @app.command()

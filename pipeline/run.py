@@ -18,9 +18,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from pipeline import __version__
-from pipeline.chain import make_sample
+import pyarrow.parquet as pq
+
+from pipeline.chain import finish_sample, make_sample
 from pipeline.shards import atomic_write_bytes, sha256_file, write_shard
-from schemas import Manifest, Reject, RunConfig, ShardEntry, ShardRow
+from schemas import Manifest, Reject, RunConfig, Sample, ShardEntry, ShardRow
+from schemas.llm import LLMStats
 
 MANIFEST = "manifest.json"
 MapFn = Callable[[Callable, Iterable[int]], Iterator]
@@ -56,6 +59,7 @@ class RunStats:
     kept_shards: int = 0
     built_shards: int = 0
     seconds: float = 0.0
+    llm: LLMStats | None = None
 
     @property
     def samples_per_second(self) -> float:
@@ -83,19 +87,36 @@ def write_manifest(out: Path, manifest: Manifest) -> None:
 
 
 def build_shard(config: RunConfig, shard: ShardPlan, out: Path, map_fn: MapFn = map,
-                on_samples: Callable[[int], None] | None = None) -> tuple[ShardEntry, Counter]:
-    """Generate, render and verify the shard's samples, then write rejects and rows atomically."""
+                on_samples: Callable[[int], None] | None = None, deduper=None) -> tuple[ShardEntry, Counter]:
+    """Generate, render and verify the shard's samples, then write rejects and rows atomically.
+
+    Template samples are drafted and finished in the workers; LLM samples are drafted here (async I/O, bounded
+    requests in flight) and finished in the workers. `deduper` carries the run's topics across shards (llm only).
+    """
     rows: list[ShardRow] = []
     rejects: list[Reject] = []
-    for result in map_fn(partial(make_sample, config), range(shard.start, shard.stop)):
+    llm = None
+    indices = range(shard.start, shard.stop)
+    if config.generator == "llm":
+        from pipeline.llm_chain import TopicDeduper, llm_drafts
+
+        drafts, llm = llm_drafts(config, indices, out / "cache" / "llm", deduper or TopicDeduper())
+        rejects += [d for d in drafts if isinstance(d, Reject)]
+        if on_samples:
+            on_samples(len(rejects))
+        results = map_fn(finish_sample, [d for d in drafts if isinstance(d, Sample)])
+    else:
+        results = map_fn(partial(make_sample, config), indices)
+    for result in results:
         (rejects if isinstance(result, Reject) else rows).append(result)
         if on_samples:
             on_samples(1)
+    rejects.sort(key=lambda r: r.sample_index)
     lines = "".join(r.model_dump_json() + "\n" for r in rejects)
     atomic_write_bytes(out / shard.rejects_file, lines.encode())
     sha = write_shard(out / shard.file, rows)
     entry = ShardEntry(index=shard.index, file=shard.file, start=shard.start, stop=shard.stop, rows=len(rows),
-                       rejects=len(rejects), sha256=sha)
+                       rejects=len(rejects), sha256=sha, llm=llm)
     return entry, Counter(r.reason for r in rejects)
 
 
@@ -147,15 +168,25 @@ def generate(config: RunConfig, out: Path, workers: int = 1,
     """
     started = time.perf_counter()
     manifest, todo = prepare(config, out)
-    stats = RunStats(kept_shards=len(manifest.shards))
+    stats = RunStats(kept_shards=len(manifest.shards), llm=LLMStats() if config.generator == "llm" else None)
     for entry in manifest.shards:
         stats.rows += entry.rows
         stats.rejects.update(r.reason for r in read_rejects(out, entry))
+        if stats.llm and entry.llm:
+            stats.llm.merge(entry.llm)
     if on_samples:
         on_samples(sum(e.stop - e.start for e in manifest.shards))
+    deduper = None
+    if config.generator == "llm":
+        from pipeline.llm_chain import TopicDeduper
+
+        deduper = TopicDeduper([t for e in manifest.shards for t in pq.read_table(out / e.file, columns=["topic"])
+                                .column("topic").to_pylist()])
     with sample_pool(workers) as map_fn:
         for shard in todo:
-            entry, reasons = build_shard(config, shard, out, map_fn, on_samples)
+            entry, reasons = build_shard(config, shard, out, map_fn, on_samples, deduper)
+            if stats.llm and entry.llm:
+                stats.llm.merge(entry.llm)
             manifest = manifest.model_copy(update={"shards": sorted([*manifest.shards, entry], key=lambda e: e.index)})
             write_manifest(out, manifest)
             stats.rows += entry.rows

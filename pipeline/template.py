@@ -388,10 +388,7 @@ def draft_sample(config: RunConfig, index: int) -> Sample:
     renderer = "table" if chart is ChartType.TABLE else (
         config.renderer if config.renderer != "mix" else RENDERERS[int(rng.integers(len(RENDERERS)))])
     li = 0 if lang == "ja" else 1
-    builder = _QABuilder(spec, metric, style, lang, timeline=choice.topic["axis"] == "period")
-    compositional = builder.compositional(rng)
-    take = sorted(rng.choice(len(compositional), size=min(3, len(compositional)), replace=False))
-    qa = [builder.retrieval(rng)] + [compositional[i] for i in take]
+    qa = program_qa(spec, metric, style, lang, rng, timeline=choice.topic["axis"] == "period")
     return Sample(
         id=sample_id(config.seed, index),
         lang=lang,
@@ -406,6 +403,33 @@ def draft_sample(config: RunConfig, index: int) -> Sample:
         provenance=Provenance(generator="template", prompt_version=f'{prompts.load("template_text")["version"]}+{prompts.load("seeds")["version"]}',
                               run_seed=config.seed, sample_index=index, package_version=__version__),
     )
+
+
+def program_qa(spec: ChartSpec, metric: str, style: StyleSpec, lang: str, rng, timeline: bool, k: int = 3) -> list[QA]:
+    """One retrieval question and up to `k` compositional ones, all written and answered by program."""
+    builder = _QABuilder(spec, metric, style, lang, timeline=timeline)
+    compositional = builder.compositional(rng)
+    take = sorted(rng.choice(len(compositional), size=min(k, len(compositional)), replace=False))
+    return [builder.retrieval(rng)] + [compositional[i] for i in take]
+
+
+def format_answer(program: Program, truth: float | str, spec: ChartSpec, style: StyleSpec, lang: str) -> tuple[str, str]:
+    """(answer, unit) for a value computed from the table, written the way this generator writes answers."""
+    if isinstance(truth, str):
+        return truth, ""
+    number = _QABuilder(spec, "", style, lang).number
+    if program.op is Op.GROWTH:
+        return number(truth, 1, "%", signed=True), "%"
+    if program.op is Op.RATIO:
+        unit = _text("ratio_unit", lang)
+        return number(truth, 2, unit), unit
+    if program.op is Op.RANK:
+        unit = _text("rank_unit", lang)
+        return with_unit(str(int(truth)), unit, lang), unit
+    col = program.col if program.col is not None else spec.data.columns[0]
+    unit = spec.series_unit[col]
+    decimals = spec.decimals_of(col) + (1 if program.op is Op.MEAN else 0)
+    return number(truth, decimals, unit, signed=program.op is Op.DIFF), unit
 
 
 def add_visual_qa(sample: Sample, elements: list[Element]) -> Sample:

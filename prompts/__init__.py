@@ -11,3 +11,23 @@ from importlib.resources import files
 def load(name: str) -> dict:
     """Load `prompts/<name>.json`; its "version" field goes into every sample's provenance."""
     return json.loads(files(__package__).joinpath(f"{name}.json").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=None)
+def _llm_file(name: str) -> str:
+    return files(__package__).joinpath("llm", name).read_text(encoding="utf-8")
+
+
+def llm_version() -> str:
+    return _llm_file("VERSION").strip()
+
+
+def llm_prompt(step: str, lang: str, **values: object) -> str:
+    """Fill `prompts/llm/<step>.<lang>.md` ($name placeholders, so JSON examples need no escaping)."""
+    from string import Template
+
+    return Template(_llm_file(f"{step}.{lang}.md")).substitute({k: str(v) for k, v in values.items()}).strip()
+
+
+def chart_rule(chart_type: str, lang: str) -> str:
+    return json.loads(_llm_file("chart_rules.json"))[lang].get(chart_type, "")

@@ -18,6 +18,7 @@ MAX_AXIS_TITLE = 60
 MAX_UNIT = 20
 MAX_CATEGORIES = 60
 MAX_SERIES = 12
+MAX_ABS_VALUE = 1e15  # beyond this a chart value is a generation error, not data
 
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL)]
 
@@ -65,6 +66,8 @@ class DataTable(BaseModel):
             for j, value in enumerate(row):
                 if not math.isfinite(value):
                     raise ValueError(f"data[{i}][{j}] = {value!r} is not a finite number")
+                if abs(value) > MAX_ABS_VALUE:
+                    raise ValueError(f"data[{i}][{j}] = {value!r} is an absurd magnitude (limit {MAX_ABS_VALUE:g})")
         return rows
 
     @model_validator(mode="after")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.chart import ChartSpec
+from schemas.llm import LLMStats
 from schemas.qa import QA
 from schemas.style import StyleSpec
 
@@ -108,8 +109,10 @@ class Reject(BaseModel):
     id: str
     sample_index: int
     stage: Literal["generate", "validate", "render", "verify"]
+    step: str | None = Field(default=None, description="llm: the chain step that failed (persona, topic, ...)")
     reason: str = Field(description="short, countable: e.g. missing_glyphs, answer_mismatch")
     detail: str
+    raw: str | None = Field(default=None, description="llm: the model's last raw answer for the failing step")
     sample: dict | None = None
 
 
@@ -121,13 +124,30 @@ class RunConfig(BaseModel):
     n: int = Field(ge=1, le=100_000_000)
     seed: int = Field(default=0, ge=0, le=2**32 - 1)
     lang: Literal["ja", "en", "mix"] = "ja"
-    generator: Literal["template"] = "template"
+    generator: Literal["template", "llm"] = "template"
     renderer: Literal["matplotlib", "plotly", "mix"] = "matplotlib"
     shard_size: int = Field(default=1000, ge=1, le=1_000_000)
+    base_url: list[str] = Field(default_factory=list, description="llm: OpenAI-compatible servers, requests spread over them")
+    model: str | None = Field(default=None, description="llm: model name as the server knows it")
+    llm_mode: Literal["auto", "json_schema", "json_object", "text"] = Field(
+        default="auto", description="structured output: json_schema (OpenAI, vLLM, Ollama), json_object+schema (llama.cpp)")
+    max_in_flight: int = Field(default=16, ge=1, le=4096)
+    timeout_s: float = Field(default=120.0, gt=0)
+    repair_attempts: int = Field(default=2, ge=0, le=10)
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    max_tokens: int = Field(default=1024, ge=16)
+    price_per_mtok: tuple[float, float] | None = Field(default=None, description="llm: (prompt, completion) price per 1M tokens")
+
+    @model_validator(mode="after")
+    def _llm_needs_a_server(self) -> RunConfig:
+        if self.generator == "llm" and (not self.base_url or not self.model):
+            raise ValueError("generator 'llm' needs at least one base_url and a model")
+        return self
 
     def identity(self) -> dict:
-        """The fields a resumed run must share with the run that made the directory (n may only grow)."""
-        return self.model_dump(exclude={"n"})
+        """The fields a resumed run must share with the run that made the directory (n may only grow; servers,
+        concurrency and prices may change)."""
+        return self.model_dump(exclude={"n", "base_url", "max_in_flight", "timeout_s", "price_per_mtok"})
 
 
 class ShardEntry(BaseModel):
@@ -139,6 +159,7 @@ class ShardEntry(BaseModel):
     rows: int
     rejects: int
     sha256: str
+    llm: LLMStats | None = None
 
 
 class Manifest(BaseModel):

@@ -1,0 +1,219 @@
+"""The LLM chain: persona → topic → description → data → QA, each step's JSON validated by its schemas/ model,
+sent back for repair on error, and rejected with its reason (and the raw reply) when repair fails.
+
+Answers the model proposes are recomputed from the table: a wrong one is corrected from the table, an unanswerable
+one dropped; program-written questions are mixed in. The same renderers, verifier and writer then finish the sample.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+import prompts
+from pipeline import __version__
+from pipeline.llm_client import LLMClient, ResponseCache
+from pipeline.template import format_answer, persona_roles, program_qa, sample_id
+from pipeline.verify import Unverifiable, check_answer, evaluate
+from renderers.style import sample_style
+from schemas import QA, AnswerType, ChartSpec, ChartType, Description, Persona, Provenance, Reject, RunConfig, Sample, Topic
+from schemas.llm import DataDraft, LLMStats, QADrafts
+from schemas.style import PeriodFormat
+
+LLM_CHARTS = [ChartType.BAR, ChartType.BARH, ChartType.GROUPED_BAR, ChartType.STACKED_BAR, ChartType.LINE,
+              ChartType.AREA, ChartType.PIE, ChartType.DONUT, ChartType.TABLE]
+STEP_SEEDS = {"persona": 1, "topic": 2, "description": 3, "data": 4, "qa": 5}
+TOPIC_SIMILARITY = 0.8
+LLM_QUESTIONS = 4
+
+
+class StepFailed(Exception):
+    def __init__(self, step: str, raw: str, error: str):
+        super().__init__(f"{step}: {error}")
+        self.step, self.raw, self.error = step, raw, error
+
+
+def _error_text(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']} (got {str(e.get('input'))[:80]!r})"
+                         for e in error.errors()[:5])
+    return str(error)[:500]
+
+
+def table_text(spec: ChartSpec) -> str:
+    header = " | ".join(["", *spec.data.columns])
+    lines = [" | ".join([label, *(f"{v:.{spec.decimals_of(c)}f}" for v, c in zip(row, spec.data.columns))])
+             for label, row in zip(spec.data.index, spec.data.data)]
+    return "\n".join([header, *lines])
+
+
+_RISE = re.compile(r"増加|増え|上昇|伸び|拡大|rose|rise|increas|grew|grow|climb")
+_FALL = re.compile(r"減少|減っ|低下|下落|縮小|fell|fall|declin|decreas|drop|shr[ai]nk")
+_STREAK = re.compile(r"(\d+)\s*年連続で?(増加|減少)")
+
+
+def contradiction(description: str, spec: ChartSpec) -> str | None:
+    """A trend the passage states that no series of the table shows; None when nothing checkable contradicts."""
+    if spec.chart_type in (ChartType.PIE, ChartType.DONUT) or len(spec.data.index) < 2:
+        return None
+    columns = [spec.data.column(c) for c in spec.data.columns]
+    rises = any(c[-1] > c[0] for c in columns)
+    falls = any(c[-1] < c[0] for c in columns)
+    says_rise, says_fall = bool(_RISE.search(description)), bool(_FALL.search(description))
+    if says_rise and not says_fall and not rises:
+        return "the passage says it rose but every series ends lower than it starts"
+    if says_fall and not says_rise and not falls:
+        return "the passage says it fell but every series ends higher than it starts"
+    for count, word in _STREAK.findall(description):
+        need, up = int(count), word == "増加"
+        best = max(_longest_run(c, up) for c in columns)
+        if best < need:
+            return f"the passage says {count}年連続で{word} but no series has {need} in a row"
+    return None
+
+
+def _longest_run(values: list[float], up: bool) -> int:
+    best = run = 0
+    for a, b in zip(values, values[1:]):
+        run = run + 1 if (b > a if up else b < a) else 0
+        best = max(best, run)
+    return best
+
+
+def _trigrams(text: str) -> set[str]:
+    normal = re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
+    return {normal[i : i + 3] for i in range(max(1, len(normal) - 2))}
+
+
+class TopicDeduper:
+    """Refuses a topic whose character trigrams overlap an earlier one's by `TOPIC_SIMILARITY` or more (Jaccard)."""
+
+    def __init__(self, earlier: list[str] = ()):
+        self.seen: list[set[str]] = []
+        for text in earlier:
+            self.admit(text)
+
+    def admit(self, text: str) -> bool:
+        grams = _trigrams(text)
+        if any(len(grams & g) / len(grams | g) >= TOPIC_SIMILARITY for g in self.seen):
+            return False
+        self.seen.append(grams)
+        return True
+
+
+class LLMChain:
+    def __init__(self, config: RunConfig, client: LLMClient):
+        self.config, self.client = config, client
+        self.stats = LLMStats()
+
+    async def step(self, step: str, lang: str, model: type[BaseModel], prompt: str, seed: int, convert=None):
+        """Ask, validate, send validation errors back for repair; raise StepFailed when attempts run out."""
+        messages = [{"role": "system", "content": prompts.llm_prompt("system", lang)},
+                    {"role": "user", "content": prompt}]
+        schema = model.model_json_schema()
+        for _attempt in range(self.config.repair_attempts + 1):
+            reply = await self.client.chat(messages, name=step, schema=schema, temperature=self.config.temperature,
+                                           max_tokens=self.config.max_tokens, seed=seed)
+            self.stats.usage.add(step, reply.prompt_tokens, reply.completion_tokens, reply.cached)
+            try:
+                value = model.model_validate_json(reply.text)
+                return convert(value) if convert else value
+            except (ValidationError, ValueError) as error:
+                problem = _error_text(error)
+            messages = messages + [{"role": "assistant", "content": reply.text},
+                                   {"role": "user", "content": prompts.llm_prompt("repair", lang, error=problem)}]
+        raise StepFailed(step, reply.text, problem)
+
+    async def draft(self, index: int) -> Sample | Reject:
+        config = self.config
+        rng = np.random.default_rng([config.seed, index])
+        lang = config.lang if config.lang != "mix" else ("ja" if rng.random() < 0.5 else "en")
+        chart = LLM_CHARTS[int(rng.integers(len(LLM_CHARTS)))]
+        domain, role_ja, role_en = persona_roles()[int(rng.integers(len(persona_roles())))]
+        seed = lambda step: (config.seed * 1_000_003 + index * 10 + STEP_SEEDS[step]) % 2**31  # noqa: E731
+        ident = sample_id(config.seed, index)
+        try:
+            persona = await self.step("persona", lang, Persona, prompts.llm_prompt(
+                "persona", lang, seed_role=role_ja if lang == "ja" else role_en, domain=domain), seed("persona"))
+            topic = await self.step("topic", lang, Topic, prompts.llm_prompt("topic", lang, role=persona.role),
+                                    seed("topic"))
+            description = await self.step("description", lang, Description, prompts.llm_prompt(
+                "description", lang, role=persona.role, topic=topic.text), seed("description"))
+            spec = await self.step("data", lang, DataDraft, prompts.llm_prompt(
+                "data", lang, chart_type=chart.value, topic=topic.text, metric=topic.metric, description=description.text,
+                chart_rule=prompts.chart_rule(chart.value, lang)), seed("data"),
+                convert=lambda d: d.to_spec(chart, y_title=topic.metric))
+            problem = contradiction(description.text, spec)
+            if problem:
+                return Reject(id=ident, sample_index=index, stage="validate", step="data",
+                              reason="description_contradicts_data", detail=problem,
+                              raw=table_text(spec) + "\n" + description.text)
+            drafts = await self.step("qa", lang, QADrafts, prompts.llm_prompt(
+                "qa", lang, count=LLM_QUESTIONS, unit=spec.unit or "-", table=table_text(spec)), seed("qa"))
+        except StepFailed as failure:
+            return Reject(id=ident, sample_index=index, stage="generate", step=failure.step,
+                          reason=f"llm_{failure.step}_invalid", detail=failure.error, raw=failure.raw)
+        n_colors = len(spec.data.index) if chart in (ChartType.PIE, ChartType.DONUT) else len(spec.data.columns)
+        style = sample_style(rng, lang, chart, n_colors, PeriodFormat.YEAR)
+        qa = self.checked_answers(drafts, spec, style, lang)
+        qa += program_qa(spec, topic.metric, style, lang, rng, timeline=chart in (ChartType.LINE, ChartType.AREA), k=2)
+        renderer = "table" if chart is ChartType.TABLE else (
+            config.renderer if config.renderer != "mix" else ("matplotlib", "plotly")[int(rng.integers(2))])
+        return Sample(id=ident, lang=lang, renderer=renderer, persona=persona, topic=topic, description=description,
+                      spec=spec, style=style, qa=qa,
+                      provenance=Provenance(generator="llm", model=config.model, prompt_version=prompts.llm_version(),
+                                            run_seed=config.seed, sample_index=index, package_version=__version__))
+
+    def checked_answers(self, drafts: QADrafts, spec: ChartSpec, style, lang: str) -> list[QA]:
+        """Keep right answers, rewrite wrong ones from the table, drop questions the table cannot answer."""
+        kept = []
+        counts = self.stats.verification
+        for draft in drafts.items:
+            try:
+                truth = evaluate(draft.program, spec, [])
+            except Unverifiable:
+                counts.dropped += 1
+                continue
+            answer, unit = format_answer(draft.program, truth, spec, style, lang)
+            qa = QA(question=draft.question, answer=draft.answer, qa_type=draft.qa_type, unit=unit,
+                    answer_type=AnswerType.LABEL if isinstance(truth, str) else AnswerType.NUMBER, program=draft.program)
+            if check_answer(qa, spec, [], lang) is None:
+                counts.kept += 1
+            else:
+                qa = qa.model_copy(update={"answer": answer})
+                counts.corrected += 1
+            kept.append(qa)
+        return kept
+
+
+async def _draft_all(config: RunConfig, indices: range, cache_dir: Path) -> tuple[list[Sample | Reject], LLMStats]:
+    client = LLMClient(config.base_url, config.model, config.llm_mode, ResponseCache(cache_dir),
+                       max_in_flight=config.max_in_flight, timeout_s=config.timeout_s)
+    chain = LLMChain(config, client)
+    try:
+        drafts = await asyncio.gather(*(chain.draft(i) for i in indices))
+    finally:
+        await client.close()
+    return list(drafts), chain.stats
+
+
+def llm_drafts(config: RunConfig, indices: range, cache_dir: Path, deduper: TopicDeduper
+               ) -> tuple[list[Sample | Reject], LLMStats]:
+    """Draft a shard's samples concurrently, then dedup topics in index order (so the result is deterministic)."""
+    drafts, stats = asyncio.run(_draft_all(config, indices, cache_dir))
+    out = []
+    for draft in drafts:
+        if isinstance(draft, Sample):
+            stats.topics += 1
+            if not deduper.admit(draft.topic.text):
+                draft = Reject(id=draft.id, sample_index=draft.provenance.sample_index, stage="validate", step="topic",
+                               reason="duplicate_topic", detail=f"topic {draft.topic.text!r} repeats an earlier one")
+            else:
+                stats.distinct_topics += 1
+        out.append(draft)
+    return out, stats

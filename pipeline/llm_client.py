@@ -1,0 +1,172 @@
+"""Async client for any OpenAI-compatible server: bounded requests in flight spread over several base URLs,
+timeouts, retries with exponential backoff and jitter, structured output per server, and an on-disk response
+cache so a rerun never pays twice. The API key comes from the environment (OPENAI_API_KEY) and is never stored."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import json
+import os
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.shards import atomic_write_bytes
+
+MODES = ("json_schema", "json_object", "text")
+INSTALL_HINT = "the LLM generator needs the openai package: pip install 'chartsynth[llm]'"
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class LLMUnavailable(RuntimeError):
+    """The servers kept failing past the retry budget; the run stops with finished shards kept."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached: bool
+
+
+class ResponseCache:
+    """One JSON file per request key under `root`; written atomically, so a crash leaves whole entries only."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> dict | None:
+        path = self._path(key)
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+    def put(self, key: str, value: dict) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, json.dumps(value, ensure_ascii=False).encode())
+
+
+def response_format(mode: str, name: str, schema: dict) -> dict | None:
+    if mode == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
+    if mode == "json_object":  # llama.cpp's server: grammar-constrained by the schema given here
+        return {"type": "json_object", "schema": schema}
+    return None
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+
+
+def extract_json(text: str) -> str:
+    """The JSON object in a reply: inside a code fence if there is one, else from the first { to its match."""
+    fenced = _FENCE.search(text)
+    if fenced:
+        text = fenced.group(1)
+    start = text.find("{")
+    if start < 0:
+        return text.strip()
+    depth, in_string, escaped = 0, False, False
+    for i, ch in enumerate(text[start:], start):
+        if in_string:
+            escaped = ch == "\\" and not escaped
+            if ch == '"' and not escaped:
+                in_string = False
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start : i + 1]
+    return text[start:]  # truncated: let the JSON parser say so
+
+
+class LLMClient:
+    def __init__(self, base_urls: list[str], model: str, mode: str, cache: ResponseCache | None, *,
+                 max_in_flight: int = 16, timeout_s: float = 120.0, max_retries: int = 5, backoff_s: float = 0.5):
+        try:
+            from openai import AsyncOpenAI
+        except ImportError as error:
+            raise RuntimeError(INSTALL_HINT) from error
+        key = os.environ.get("OPENAI_API_KEY") or "not-needed"
+        self._clients = [AsyncOpenAI(base_url=url, api_key=key, max_retries=0, timeout=timeout_s) for url in base_urls]
+        self._next = itertools.cycle(range(len(self._clients)))
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self.model, self.mode, self.cache = model, mode, cache
+        self.max_retries, self.backoff_s = max_retries, backoff_s
+        self.requests_sent = 0
+
+    def key(self, messages: list[dict], params: dict) -> str:
+        blob = json.dumps({"model": self.model, "mode": self.mode, "messages": messages, **params}, sort_keys=True,
+                          ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    async def chat(self, messages: list[dict], *, name: str, schema: dict, temperature: float, max_tokens: int,
+                   seed: int) -> Reply:
+        params = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed, "schema": schema, "name": name}
+        key = self.key(messages, params)
+        if self.cache and (hit := self.cache.get(key)) is not None:
+            return Reply(hit["text"], hit["prompt_tokens"], hit["completion_tokens"], cached=True)
+        fmt = response_format(self.mode, name, schema)
+        extra = {"response_format": fmt} if fmt else {}
+        async with self._slots:
+            response = await self._with_retries(lambda client: client.chat.completions.create(
+                model=self.model, messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed, **extra))
+        text = response.choices[0].message.content or ""
+        if self.mode == "text":
+            text = extract_json(text)
+        usage = response.usage
+        reply = Reply(text, getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0, False)
+        if self.cache:
+            self.cache.put(key, {"text": reply.text, "prompt_tokens": reply.prompt_tokens,
+                                 "completion_tokens": reply.completion_tokens})
+        return reply
+
+    async def _with_retries(self, call):
+        import openai
+
+        for attempt in range(self.max_retries + 1):
+            client = self._clients[next(self._next)]
+            try:
+                self.requests_sent += 1
+                return await call(client)
+            except (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
+                    openai.InternalServerError) as error:
+                last = error
+            except openai.APIStatusError as error:
+                if error.status_code not in RETRY_STATUS:
+                    raise
+                last = error
+            if attempt < self.max_retries:  # full jitter: spreads retries of many waiting requests apart
+                await asyncio.sleep(random.uniform(0, self.backoff_s * 2**attempt))
+        raise LLMUnavailable(f"{type(last).__name__} after {self.max_retries + 1} attempts: {last}")
+
+    async def close(self) -> None:
+        for client in self._clients:
+            await client.close()
+
+
+async def probe_modes(base_url: str, model: str, timeout_s: float = 60.0) -> dict[str, str]:
+    """Which structured-output modes a server accepts and honours: "ok", or why not."""
+    schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
+    messages = [{"role": "user", "content": 'What is 2 + 3? Reply as JSON: {"answer": <integer>}'}]
+    results = {}
+    for mode in MODES:
+        client = LLMClient([base_url], model, mode, cache=None, timeout_s=timeout_s, max_retries=0)
+        try:
+            reply = await client.chat(messages, name="probe", schema=schema, temperature=0, max_tokens=32, seed=0)
+            value = json.loads(reply.text)
+            results[mode] = "ok" if isinstance(value, dict) and "answer" in value else f"ignored: {reply.text[:60]!r}"
+        except Exception as error:  # a probe reports every failure as a result
+            results[mode] = f"{type(error).__name__}: {str(error)[:120]}"
+        finally:
+            await client.close()
+    return results

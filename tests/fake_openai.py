@@ -1,0 +1,142 @@
+"""A small OpenAI-compatible chat server of the tests' own, on 127.0.0.1, for fault injection and the client
+benchmark. It is a fake on purpose: real servers cannot be told to fail on cue. (The real-server test uses llama.cpp.)
+
+`script` is a list of actions taken by successive requests ("step:action" waits for a request of that step),
+then `default` for the rest:
+  "ok"          a valid answer for the step (the step is the json_schema name)
+  "429"/"500"   that HTTP status          "hang"       never answer (client timeout)
+  "truncated"   JSON cut in half          "wrong_shape" JSON of another shape
+  "wrong_answer" QA answers that disagree with the table; "absurd" data with NaN-like / absurd values
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FakeServer:
+    script: list[str] = field(default_factory=list)
+    default: str = "ok"
+    delay_s: float = 0.0
+    requests: int = 0
+    port: int = 0
+    bodies: list[dict] = field(default_factory=list)
+
+    def start(self) -> FakeServer:
+        ready = threading.Event()
+
+        def run():
+            self.loop = asyncio.new_event_loop()
+            server = self.loop.run_until_complete(asyncio.start_server(self._connection, "127.0.0.1", 0, backlog=1024))
+            self.port = server.sockets[0].getsockname()[1]
+            ready.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        ready.wait(10)
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+                body = json.loads(await reader.readexactly(length))
+                action = self._next_action(body)
+                self.requests += 1
+                self.bodies.append(body)
+                if self.delay_s:
+                    await asyncio.sleep(self.delay_s)
+                if action == "hang":
+                    await asyncio.sleep(3600)
+                status, payload = self._answer(action, body)
+                data = json.dumps(payload, ensure_ascii=False).encode()
+                writer.write(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                             % (status, len(data)) + data)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    def _next_action(self, body: dict) -> str:
+        step = _step(body)
+        for i, item in enumerate(self.script):
+            wanted, _, action = item.rpartition(":")
+            if wanted in ("", step):
+                return self.script.pop(i).rpartition(":")[2]
+        return self.default
+
+    def _answer(self, action: str, body: dict) -> tuple[int, dict]:
+        if action in ("429", "500"):
+            return int(action), {"error": {"message": f"injected {action}"}}
+        step = _step(body)
+        prompt = body["messages"][1]["content"] if len(body["messages"]) > 1 else body["messages"][0]["content"]
+        content = json.dumps(step_answer(step, prompt, body.get("seed", 0), action), ensure_ascii=False)
+        if action == "truncated":
+            content = content[: len(content) // 2]
+        return 200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                     "choices": [{"index": 0, "finish_reason": "stop",
+                                  "message": {"role": "assistant", "content": content}}],
+                     "usage": {"prompt_tokens": len(prompt), "completion_tokens": len(content),
+                               "total_tokens": len(prompt) + len(content)}}
+
+
+def _step(body: dict) -> str:
+    return ((body.get("response_format") or {}).get("json_schema") or {}).get("name", "probe")
+
+
+def _table(prompt: str) -> tuple[list[str], list[str], list[list[float]]]:
+    lines = [line for line in prompt.splitlines() if " | " in line]
+    columns = [c.strip() for c in lines[0].split("|")[1:]]
+    rows = [[c.strip() for c in line.split("|")] for line in lines[1:]]
+    return [r[0] for r in rows], columns, [[float(v) for v in r[1:]] for r in rows]
+
+
+def step_answer(step: str, prompt: str, seed: int, action: str) -> dict:
+    if action == "wrong_shape":
+        return {"unexpected": [1, 2, 3]}
+    tag = hashlib.sha256(str(seed).encode()).hexdigest()[:12]
+    if step == "probe":
+        return {"answer": 5}
+    if step == "persona":
+        return {"domain": "banking", "role": f"地方銀行の投資判断担当 {tag}"}
+    if step == "topic":
+        return {"text": f"預金 {tag}", "metric": "預金等残高"}
+    if step == "description":
+        return {"text": "預金等残高は増加した。"}
+    if step == "data":
+        kind = re.search(r"「(\w+)」|\"(\w+)\"", prompt)
+        kind = next(g for g in kind.groups() if g)
+        categories = ["2020", "2021", "2022", "2023"]
+        if kind in ("pie", "donut"):
+            return {"title": "構成比", "unit": "%", "decimals": 0, "categories": categories,
+                    "series": [{"name": "構成比", "values": [40, 30, 20, 10]}]}
+        first = [100, 110, 120, 130] if action != "absurd" else [1e300, -1e300, 5, 5]
+        series = [{"name": "法人", "values": first}, {"name": "個人", "values": [50, 55, 60, 70]}]
+        if kind in ("bar", "barh"):
+            series = series[:1]
+        return {"title": "預金等残高", "unit": "億円", "decimals": 0, "categories": categories, "series": series}
+    if step == "qa":
+        index, columns, data = _table(prompt)
+        value = data[0][0]
+        right = {"question": "最初の値は？", "qa_type": "retrieval",
+                 "program": {"op": "value", "row": index[0], "col": columns[0]}, "answer": f"{value:.0f}億円"}
+        if action == "wrong_answer":
+            right["answer"] = f"{value + 999:.0f}億円"
+        unknown = {"question": "存在しない行は？", "qa_type": "retrieval",
+                   "program": {"op": "value", "row": "1999", "col": columns[0]}, "answer": "1億円"}
+        return {"items": [right, unknown]}
+    raise ValueError(step)

@@ -1,0 +1,110 @@
+"""The LLM chain over a scripted local server (tests/fake_openai.py): faults, repair, verification, cache."""
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.llm_client import LLMUnavailable
+from pipeline.run import generate
+from schemas import RunConfig
+from tests.fake_openai import FakeServer
+
+pytest.importorskip("openai")
+
+
+@pytest.fixture
+def server():
+    fake = FakeServer().start()
+    yield fake
+    fake.stop()
+
+
+def config(server, **changes) -> RunConfig:
+    fields = {"n": 4, "seed": 11, "lang": "ja", "generator": "llm", "base_url": [server.url], "model": "fake",
+              "llm_mode": "json_schema", "shard_size": 4, "timeout_s": 2.0, "repair_attempts": 1}
+    return RunConfig(**(fields | changes))
+
+
+def shard_rows(out):
+    return [r for f in sorted((out / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+
+
+def rejects(out):
+    return [json.loads(line) for f in sorted((out / "rejects").glob("*.jsonl")) for line in f.read_text().splitlines()]
+
+
+def test_faults_are_retried_repaired_or_rejected_and_no_invalid_row_lands(tmp_path, server):
+    server.script = ["429", "500", "hang", "truncated", "wrong_shape", "data:absurd", "qa:wrong_answer"]
+    manifest, stats = generate(config(server, n=6, shard_size=6), tmp_path)
+    rows, rejected = shard_rows(tmp_path), rejects(tmp_path)
+    assert len(rows) + len(rejected) == 6 and rows
+    assert all(q["verified"] for r in rows for q in r["qa"])
+    assert all(r["reason"] and r["detail"] for r in rejected)
+    checked = stats.llm.verification
+    assert checked.dropped >= len(rows)  # every fake QA step proposes one question about a row that is not there
+    assert checked.corrected >= 1  # the injected wrong answer was rewritten from the table
+    assert json.loads(rows[0]["provenance"])["generator"] == "llm"
+    assert stats.llm.usage.by_step["persona"]["requests"] >= 4
+
+
+def test_a_step_that_stays_invalid_is_rejected_with_step_raw_and_error(tmp_path, server):
+    server.default = "wrong_shape"
+    generate(config(server, n=2, shard_size=2), tmp_path)
+    rejected = rejects(tmp_path)
+    assert [r["reason"] for r in rejected] == ["llm_persona_invalid"] * 2
+    assert all(r["step"] == "persona" and "unexpected" in r["raw"] and "role" in r["detail"] for r in rejected)
+    assert server.requests == 2 * 2  # one try and one repair each: bounded
+
+
+def test_absurd_numbers_never_reach_a_shard(tmp_path, server):
+    server.default = "absurd"
+    generate(config(server, n=2, shard_size=2, lang="ja"), tmp_path)
+    assert shard_rows(tmp_path) == [] or all(
+        max(abs(v) for row in json.loads(r["spec"])["data"]["data"] for v in row) < 1e15 for r in shard_rows(tmp_path))
+    assert any(r["reason"] == "llm_data_invalid" for r in rejects(tmp_path))
+
+
+def test_a_server_that_stays_down_ends_the_run_with_finished_shards_kept(tmp_path, server):
+    generate(config(server, n=2, shard_size=2), tmp_path)  # a finished shard
+    server.default = "500"
+    before = server.requests
+    with pytest.raises(LLMUnavailable):
+        generate(config(server, n=4, shard_size=2), tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert [s["index"] for s in manifest["shards"]] == [0]
+    assert server.requests - before <= 2 * 6  # two samples in flight, six attempts each at most
+
+
+def test_rerun_after_a_verifier_change_sends_zero_requests(tmp_path, server, monkeypatch):
+    generate(config(server), tmp_path)
+    sent = server.requests
+    first = shard_rows(tmp_path)
+    for path in (tmp_path / "data").glob("*"):
+        path.unlink()
+    (tmp_path / "manifest.json").unlink()
+    import pipeline.llm_chain as chain
+
+    stricter = chain.check_answer
+    monkeypatch.setattr(chain, "check_answer", lambda qa, spec, el, lang: stricter(qa, spec, el, lang) or None)
+    _, stats = generate(config(server), tmp_path)
+    assert server.requests == sent and stats.llm.usage.requests == 0 and stats.llm.usage.cached > 0
+    assert [r["id"] for r in shard_rows(tmp_path)] == [r["id"] for r in first]
+
+
+def test_llm_check_reports_modes(server):
+    import asyncio
+
+    from pipeline.llm_client import probe_modes
+
+    assert asyncio.run(probe_modes(server.url, "fake")) == {"json_schema": "ok", "json_object": "ok", "text": "ok"}
+
+
+def test_requests_are_spread_over_replicas(tmp_path):
+    a, b = FakeServer().start(), FakeServer().start()
+    try:
+        generate(RunConfig(n=2, seed=1, generator="llm", base_url=[a.url, b.url], model="fake", llm_mode="json_schema",
+                           shard_size=2), tmp_path)
+        assert a.requests > 0 and b.requests > 0
+    finally:
+        a.stop(), b.stop()
