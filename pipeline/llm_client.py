@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
 import json
+import math
 import os
 import random
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from pipeline.shards import atomic_write_bytes
 
 MODES = ("json_schema", "json_object", "text")
 INSTALL_HINT = "the LLM generator needs the openai package: pip install 'chartsynth[llm]'"
+POOL_SIZE = 32
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
@@ -93,13 +95,27 @@ class LLMClient:
     def __init__(self, base_urls: list[str], model: str, mode: str, cache: ResponseCache | None, *,
                  max_in_flight: int = 16, timeout_s: float = 120.0, max_retries: int = 5, backoff_s: float = 0.5):
         try:
-            from openai import AsyncOpenAI
+            from openai import AsyncOpenAI, DefaultAsyncHttpxClient
         except ImportError as error:
             raise RuntimeError(INSTALL_HINT) from error
+        try:  # openai 3 ships on httpx2, earlier releases on httpx
+            from httpx2 import AsyncHTTPTransport, Limits
+        except ImportError:
+            from httpx import AsyncHTTPTransport, Limits
         key = os.environ.get("OPENAI_API_KEY") or "not-needed"
-        self._clients = [AsyncOpenAI(base_url=url, api_key=key, max_retries=0, timeout=timeout_s) for url in base_urls]
-        self._next = itertools.cycle(range(len(self._clients)))
-        self._slots = asyncio.Semaphore(max_in_flight)
+        # httpx's pool costs O(requests waiting × connections) per request: many small pools instead of one big one.
+        # Each slot in the queue is the right to one request on one pool; slots alternate over the base URLs.
+        per_url = max(1, math.ceil(max_in_flight / len(base_urls) / POOL_SIZE))
+        limits = Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE)
+        # TCP_NODELAY: headers and body go out in two writes; with Nagle the body waits for a delayed ACK (~40 ms)
+        nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+        self._clients = [AsyncOpenAI(base_url=url, api_key=key, max_retries=0, timeout=timeout_s,
+                                     http_client=DefaultAsyncHttpxClient(
+                                         transport=AsyncHTTPTransport(limits=limits, socket_options=nodelay)))
+                         for _ in range(per_url) for url in base_urls]
+        self._slots: asyncio.Queue[int] = asyncio.Queue()
+        for slot in range(max_in_flight):
+            self._slots.put_nowait(slot % len(self._clients))
         self.model, self.mode, self.cache = model, mode, cache
         self.max_retries, self.backoff_s = max_retries, backoff_s
         self.requests_sent = 0
@@ -116,10 +132,12 @@ class LLMClient:
         if self.cache and (hit := self.cache.get(key)) is not None:
             return Reply(hit["text"], hit["prompt_tokens"], hit["completion_tokens"], cached=True)
         fmt = response_format(self.mode, name, schema)
-        extra = {"response_format": fmt} if fmt else {}
-        async with self._slots:
-            response = await self._with_retries(lambda client: client.chat.completions.create(
-                model=self.model, messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed, **extra))
+        # sent as extra_body: the SDK would otherwise walk the whole JSON Schema through its type transforms on
+        # every request (most of its CPU cost at hundreds of requests in flight), and llama.cpp's "schema" key is
+        # not in its types anyway
+        extra = {"extra_body": {"response_format": fmt}} if fmt else {}
+        response = await self._with_retries(lambda client: client.chat.completions.create(
+            model=self.model, messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed, **extra))
         text = response.choices[0].message.content or ""
         if self.mode == "text":
             text = extract_json(text)
@@ -134,10 +152,10 @@ class LLMClient:
         import openai
 
         for attempt in range(self.max_retries + 1):
-            client = self._clients[next(self._next)]
+            slot = await self._slots.get()  # a retry takes a fresh slot, usually on another pool or replica
             try:
                 self.requests_sent += 1
-                return await call(client)
+                return await call(self._clients[slot])
             except (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
                     openai.InternalServerError) as error:
                 last = error
@@ -145,6 +163,8 @@ class LLMClient:
                 if error.status_code not in RETRY_STATUS:
                     raise
                 last = error
+            finally:
+                self._slots.put_nowait(slot)
             if attempt < self.max_retries:  # full jitter: spreads retries of many waiting requests apart
                 await asyncio.sleep(random.uniform(0, self.backoff_s * 2**attempt))
         raise LLMUnavailable(f"{type(last).__name__} after {self.max_retries + 1} attempts: {last}")

@@ -1,0 +1,66 @@
+"""Client overhead: throughput with 64 and 256 requests in flight against a local server that answers after a fixed
+delay, vs the ideal (in_flight / delay). The server runs in its own process (tests/fake_openai.py).
+
+Writes benchmarks/results/llm_client.json and .md. Run: .venv/bin/python benchmarks/llm_client.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipeline.llm_client import LLMClient
+
+RESULTS = Path(__file__).parent / "results"
+DELAYS_S = (0.5, 2.0)  # 2 s is closer to a real generation; 0.5 s shows where the client's CPU becomes the limit
+ROUNDS = 4
+SERVER = ("import sys, time; from tests.fake_openai import FakeServer; s = FakeServer(delay_s=float(sys.argv[1])).start();"
+          " print(s.port, flush=True); time.sleep(3600)")
+
+
+async def measure(url: str, in_flight: int, delay_s: float) -> dict:
+    client = LLMClient([url], "fake", "json_schema", cache=None, max_in_flight=in_flight, timeout_s=60)
+    schema = {"type": "object"}
+
+    async def one(i: int):
+        await client.chat([{"role": "user", "content": f"request {i}"}], name="probe", schema=schema,
+                          temperature=0, max_tokens=16, seed=i)
+
+    await asyncio.gather(*(one(i) for i in range(in_flight)))  # warm-up: open the connections
+    total = in_flight * ROUNDS
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(total)))
+    elapsed = time.perf_counter() - started
+    await client.close()
+    ideal = in_flight / delay_s
+    measured = total / elapsed
+    return {"in_flight": in_flight, "requests": total, "delay_s": delay_s, "requests_per_s": round(measured, 1),
+            "ideal_per_s": round(ideal, 1), "overhead": round(1 - measured / ideal, 4)}
+
+
+def main() -> None:
+    rows = []
+    for delay in DELAYS_S:
+        server = subprocess.Popen([sys.executable, "-c", SERVER, str(delay)], stdout=subprocess.PIPE, text=True)
+        try:
+            url = f"http://127.0.0.1:{server.stdout.readline().strip()}/v1"
+            rows += [asyncio.run(measure(url, k, delay)) for k in (64, 256)]
+        finally:
+            server.kill()
+    for row in rows:
+        print(row)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "llm_client.json").write_text(json.dumps(rows, indent=2))
+    lines = ["| in flight | requests | server delay | requests/s | ideal | overhead |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['in_flight']} | {r['requests']} | {r['delay_s']} s | {r['requests_per_s']} | {r['ideal_per_s']} | "
+              f"{r['overhead']:.1%} |" for r in rows]
+    (RESULTS / "llm_client.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
