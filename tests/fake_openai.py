@@ -33,10 +33,12 @@ class FakeServer:
 
         def run():
             self.loop = asyncio.new_event_loop()
-            server = self.loop.run_until_complete(asyncio.start_server(self._connection, "127.0.0.1", 0, backlog=1024))
-            self.port = server.sockets[0].getsockname()[1]
+            self.server = self.loop.run_until_complete(
+                asyncio.start_server(self._connection, "127.0.0.1", 0, backlog=1024))
+            self.port = self.server.sockets[0].getsockname()[1]
             ready.set()
             self.loop.run_forever()
+            self.loop.close()
 
         self.thread = threading.Thread(target=run, daemon=True)
         self.thread.start()
@@ -48,7 +50,16 @@ class FakeServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        async def shutdown():
+            self.server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.loop.stop()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop)
+        self.thread.join(10)
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -68,7 +79,7 @@ class FakeServer:
                 writer.write(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
                              % (status, len(data)) + data)
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             writer.close()
 
     def _next_action(self, body: dict) -> str:
