@@ -7,15 +7,13 @@ Writes benchmarks/results/llm_client.json and .md. Run: .venv/bin/python benchma
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
+import report
 from pipeline.llm_client import LLMClient
 
-RESULTS = Path(__file__).parent / "results"
 DELAYS_S = (0.5, 2.0)  # 2 s is closer to a real generation; 0.5 s shows where the client's CPU becomes the limit
 ROUNDS = 4
 SERVER = ("import sys, time; from tests.fake_openai import FakeServer; s = FakeServer(delay_s=float(sys.argv[1])).start();"
@@ -53,13 +51,10 @@ def main() -> None:
             server.kill()
     for row in rows:
         print(row)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "llm_client.json").write_text(json.dumps(rows, indent=2))
-    lines = ["| in flight | requests | server delay | requests/s | ideal | overhead |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['in_flight']} | {r['requests']} | {r['delay_s']} s | {r['requests_per_s']} | {r['ideal_per_s']} | "
-              f"{r['overhead']:.1%} |" for r in rows]
-    (RESULTS / "llm_client.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    report.write("llm_client", rows, report.table(
+        ["in flight", "requests", "server delay", "requests/s", "ideal", "overhead"],
+        [[r["in_flight"], r["requests"], f"{r['delay_s']} s", r["requests_per_s"], r["ideal_per_s"], f"{r['overhead']:.1%}"]
+         for r in rows]))
 
 
 if __name__ == "__main__":

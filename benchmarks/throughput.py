@@ -7,7 +7,6 @@ Run: .venv/bin/python benchmarks/throughput.py [--quick]
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import platform
 import shutil
@@ -16,12 +15,12 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import report
 from pipeline.run import generate
 from pipeline.template import draft_sample
 from renderers import render
 from schemas import ChartType, RunConfig
 
-RESULTS = Path(__file__).parent / "results"
 
 
 def specs_by_family(per_family: int) -> dict[ChartType, list]:
@@ -89,17 +88,14 @@ def main() -> None:
         print(e2e[-1], flush=True)
     result = {"machine": {"cpus": multiprocessing.cpu_count(), "python": platform.python_version()},
               "quick": args.quick, "render": rows, "end_to_end": e2e}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "throughput.json").write_text(json.dumps(result, indent=2))
-    lines = ["| renderer | chart type | images/s 1 worker | images/s 2 workers | efficiency |", "|---|---|---|---|---|"]
-    lines += [f"| {r['renderer']} | {r['chart_type']} | {r['images_per_s_1w']} | {r['images_per_s_2w']} | "
-              f"{r['parallel_efficiency']:.0%} |" for r in rows]
-    lines += ["", "| end to end (template → Parquet) | samples | samples/s 1 worker | samples/s 2 workers | efficiency |",
-              "|---|---|---|---|---|"]
-    lines += [f"| {r['renderer']} | {r['samples']} | {r['samples_per_s_1w']} | {r['samples_per_s_2w']} | "
-              f"{r['parallel_efficiency']:.0%} |" for r in e2e]
-    (RESULTS / "throughput.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    per_worker = ["images/s 1 worker", "images/s 2 workers", "efficiency"]
+    lines = report.table(["renderer", "chart type", *per_worker], [
+        [r["renderer"], r["chart_type"], r["images_per_s_1w"], r["images_per_s_2w"], f"{r['parallel_efficiency']:.0%}"]
+        for r in rows])
+    lines += [""] + report.table(["end to end (template → Parquet)", "samples", *per_worker], [
+        [r["renderer"], r["samples"], r["samples_per_s_1w"], r["samples_per_s_2w"], f"{r['parallel_efficiency']:.0%}"]
+        for r in e2e])
+    report.write("throughput", result, lines)
 
 
 if __name__ == "__main__":
