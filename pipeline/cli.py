@@ -16,7 +16,7 @@ from pipeline.inspect import html_report, summarize
 from pipeline.llm_client import LLMUnavailable, probe_modes
 from pipeline.run import DatasetDirError, generate as run_generate
 from renderers.errors import SetupError
-from schemas import RunConfig
+from schemas import RegenerateConfig, RunConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 err = Console(stderr=True, soft_wrap=True)
@@ -42,6 +42,7 @@ def generate(
     llm_mode: Annotated[str, typer.Option(help="llm: json_schema, json_object (llama.cpp), text; auto probes")] = "auto",
     max_in_flight: Annotated[int, typer.Option(help="llm: requests in flight over all servers")] = 16,
     price_per_mtok: Annotated[tuple[float, float] | None, typer.Option(help="llm: prompt and completion price per 1M tokens")] = None,
+    dask_address: Annotated[str | None, typer.Option(help="run the shard tasks on this Dask cluster (Prefect flow)")] = None,
 ) -> None:
     """Make a dataset: Parquet shards, manifest.json and rejects/ under OUT. The API key is read from OPENAI_API_KEY."""
     try:
@@ -54,6 +55,13 @@ def generate(
         _fail(f"{where}: {first['msg']}")
     if config.generator == "llm" and config.llm_mode == "auto":
         config = config.model_copy(update={"llm_mode": _pick_mode(config.base_url[0], config.model)})
+    if dask_address:
+        try:
+            from flows.datasets import generate_dataset
+        except ImportError:
+            _fail("--dask-address runs the Prefect flow: pip install 'chartsynth[flows]'")
+        typer.echo(json.dumps(generate_dataset(config, str(out), workers, dask_address)))
+        return
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     try:
         with Progress(*columns, console=err, transient=True) as progress:
@@ -94,6 +102,33 @@ def llm_check(
     typer.echo(json.dumps(results, ensure_ascii=False))
     if "ok" not in results.values():
         raise typer.Exit(1)
+
+
+@app.command("regenerate")
+def regenerate_command(
+    source: Annotated[Path, typer.Argument(help="existing dataset directory")],
+    out: Annotated[Path, typer.Option(help="new dataset directory (rerun to resume)")],
+    chart_type: Annotated[list[str] | None, typer.Option(help="select rows of this chart type (repeatable)")] = None,
+    lang: Annotated[list[str] | None, typer.Option(help="select rows in this language (repeatable)")] = None,
+    from_renderer: Annotated[list[str] | None, typer.Option(help="select rows drawn by this renderer (repeatable)")] = None,
+    id: Annotated[list[str] | None, typer.Option(help="select this row id (repeatable)")] = None,
+    stale_prompts: Annotated[bool, typer.Option(help="select rows of an older prompt version and generate them again")] = False,
+    style_seed: Annotated[int | None, typer.Option(help="re-render selected rows with styles from this seed")] = None,
+    renderer: Annotated[str | None, typer.Option(help="re-render selected rows with matplotlib or plotly")] = None,
+) -> None:
+    """Re-render or regenerate selected rows of SOURCE into --out; all other rows are carried over unchanged."""
+    from pipeline.regenerate import regenerate
+
+    try:
+        how = RegenerateConfig(chart_types=chart_type or [], langs=lang or [], renderers=from_renderer or [],
+                               ids=id or [], stale_prompts=stale_prompts, style_seed=style_seed, renderer=renderer)
+        manifest = regenerate(source, out, how)
+    except ValidationError as error:
+        first = error.errors()[0]
+        _fail(f"--{str(first['loc'][0]).replace('_', '-')} {first['input']!r}: {first['msg']}")
+    except (DatasetDirError, SetupError) as error:
+        _fail(str(error))
+    typer.echo(f"wrote {out.resolve()}: {manifest.rows} samples in {len(manifest.shards)} shards")
 
 
 @app.command()

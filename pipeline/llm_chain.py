@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -191,7 +192,7 @@ class LLMChain:
         return kept
 
 
-async def _draft_all(config: RunConfig, indices: range, cache_dir: Path) -> tuple[list[Sample | Reject], LLMStats]:
+async def _draft_all(config: RunConfig, indices: Sequence[int], cache_dir: Path) -> tuple[list[Sample | Reject], LLMStats]:
     client = LLMClient(config.base_url, config.model, config.llm_mode, ResponseCache(cache_dir),
                        max_in_flight=config.max_in_flight, timeout_s=config.timeout_s)
     chain = LLMChain(config, client)
@@ -202,7 +203,7 @@ async def _draft_all(config: RunConfig, indices: range, cache_dir: Path) -> tupl
     return list(drafts), chain.stats
 
 
-def llm_drafts(config: RunConfig, indices: range, cache_dir: Path, deduper: TopicDeduper
+def llm_drafts(config: RunConfig, indices: Sequence[int], cache_dir: Path, deduper: TopicDeduper
                ) -> tuple[list[Sample | Reject], LLMStats]:
     """Draft a shard's samples concurrently, then dedup topics in index order (so the result is deterministic)."""
     drafts, stats = asyncio.run(_draft_all(config, indices, cache_dir))

@@ -1,6 +1,7 @@
 """Plan a run into shards and make the missing ones. One shard is the unit of work, retry and resume.
 
-The CLI and the Prefect flows call `build_shard` / `generate`; nothing else writes a dataset directory.
+The CLI (`generate`) and the Prefect flow (flows/) call `prepare`, `build_shard` and `record_shard`; nothing else
+writes a dataset directory.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def write_manifest(out: Path, manifest: Manifest) -> None:
 
 
 def build_shard(config: RunConfig, shard: ShardPlan, out: Path, map_fn: MapFn = map,
-                on_samples: Callable[[int], None] | None = None, deduper=None) -> tuple[ShardEntry, Counter]:
+                on_samples: Callable[[int], None] | None = None, deduper=None) -> ShardEntry:
     """Generate, render and verify the shard's samples, then write rejects and rows atomically.
 
     Template samples are drafted and finished in the workers; LLM samples are drafted here (async I/O, bounded
@@ -115,9 +116,14 @@ def build_shard(config: RunConfig, shard: ShardPlan, out: Path, map_fn: MapFn = 
     lines = "".join(r.model_dump_json() + "\n" for r in rejects)
     atomic_write_bytes(out / shard.rejects_file, lines.encode())
     sha = write_shard(out / shard.file, rows)
-    entry = ShardEntry(index=shard.index, file=shard.file, start=shard.start, stop=shard.stop, rows=len(rows),
-                       rejects=len(rejects), sha256=sha, llm=llm)
-    return entry, Counter(r.reason for r in rejects)
+    return ShardEntry(index=shard.index, file=shard.file, start=shard.start, stop=shard.stop, rows=len(rows),
+                      rejects=len(rejects), sha256=sha, llm=llm)
+
+
+def intact(out: Path, entry: ShardEntry) -> bool:
+    """The shard's files are there and its Parquet file is the one the manifest fingerprinted."""
+    path = out / entry.file
+    return path.exists() and (out / rejects_file(entry.index)).exists() and sha256_file(path) == entry.sha256
 
 
 def prepare(config: RunConfig, out: Path) -> tuple[Manifest, list[ShardPlan]]:
@@ -141,10 +147,8 @@ def prepare(config: RunConfig, out: Path) -> tuple[Manifest, list[ShardPlan]]:
     keep, todo = [], []
     for shard in planned:
         entry = done.get(shard.index)
-        path = out / shard.file
-        intact = (entry is not None and (entry.start, entry.stop) == (shard.start, shard.stop) and path.exists()
-                  and (out / shard.rejects_file).exists() and sha256_file(path) == entry.sha256)
-        (keep if intact else todo).append(entry if intact else shard)
+        kept = entry is not None and (entry.start, entry.stop) == (shard.start, shard.stop) and intact(out, entry)
+        (keep if kept else todo).append(entry if kept else shard)
     manifest = manifest.model_copy(update={"config": config, "shards": keep, "package_version": __version__})
     write_manifest(out, manifest)
     return manifest, todo
@@ -160,6 +164,35 @@ def sample_pool(workers: int) -> Iterator[MapFn]:
         yield partial(pool.map, chunksize=4)
 
 
+def record_shard(out: Path, manifest: Manifest, entry: ShardEntry) -> Manifest:
+    """Add a finished shard to the manifest and write it (atomically): from here on the shard is kept on resume."""
+    manifest = manifest.model_copy(update={"shards": sorted([*manifest.shards, entry], key=lambda e: e.index)})
+    write_manifest(out, manifest)
+    return manifest
+
+
+def topic_deduper(config: RunConfig, out: Path, manifest: Manifest):
+    """llm runs: a deduper that already knows the topics of the shards kept in `out`; None for the template."""
+    if config.generator != "llm":
+        return None
+    from pipeline.llm_chain import TopicDeduper
+
+    return TopicDeduper([t for e in manifest.shards
+                         for t in pq.read_table(out / e.file, columns=["topic"]).column("topic").to_pylist()])
+
+
+def run_stats(out: Path, manifest: Manifest, kept: int, built: int, seconds: float) -> RunStats:
+    """What a run's directory now holds, for the summary the CLI prints and the flow publishes."""
+    stats = RunStats(kept_shards=kept, built_shards=built, seconds=seconds,
+                     llm=LLMStats() if manifest.config.generator == "llm" else None)
+    for entry in manifest.shards:
+        stats.rows += entry.rows
+        stats.rejects.update(r.reason for r in read_rejects(out, entry))
+        if stats.llm and entry.llm:
+            stats.llm.merge(entry.llm)
+    return stats
+
+
 def generate(config: RunConfig, out: Path, workers: int = 1,
              on_samples: Callable[[int], None] | None = None) -> tuple[Manifest, RunStats]:
     """Build every missing shard of the run into `out`; finished shards are kept (resume).
@@ -168,32 +201,14 @@ def generate(config: RunConfig, out: Path, workers: int = 1,
     """
     started = time.perf_counter()
     manifest, todo = prepare(config, out)
-    stats = RunStats(kept_shards=len(manifest.shards), llm=LLMStats() if config.generator == "llm" else None)
-    for entry in manifest.shards:
-        stats.rows += entry.rows
-        stats.rejects.update(r.reason for r in read_rejects(out, entry))
-        if stats.llm and entry.llm:
-            stats.llm.merge(entry.llm)
+    kept = len(manifest.shards)
     if on_samples:
         on_samples(sum(e.stop - e.start for e in manifest.shards))
-    deduper = None
-    if config.generator == "llm":
-        from pipeline.llm_chain import TopicDeduper
-
-        deduper = TopicDeduper([t for e in manifest.shards for t in pq.read_table(out / e.file, columns=["topic"])
-                                .column("topic").to_pylist()])
+    deduper = topic_deduper(config, out, manifest)
     with sample_pool(workers) as map_fn:
         for shard in todo:
-            entry, reasons = build_shard(config, shard, out, map_fn, on_samples, deduper)
-            if stats.llm and entry.llm:
-                stats.llm.merge(entry.llm)
-            manifest = manifest.model_copy(update={"shards": sorted([*manifest.shards, entry], key=lambda e: e.index)})
-            write_manifest(out, manifest)
-            stats.rows += entry.rows
-            stats.rejects.update(reasons)
-            stats.built_shards += 1
-    stats.seconds = time.perf_counter() - started
-    return manifest, stats
+            manifest = record_shard(out, manifest, build_shard(config, shard, out, map_fn, on_samples, deduper))
+    return manifest, run_stats(out, manifest, kept, len(todo), time.perf_counter() - started)
 
 
 def read_rejects(out: Path, entry: ShardEntry) -> list[Reject]:

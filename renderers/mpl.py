@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from collections.abc import Callable
 
@@ -24,6 +25,9 @@ from schemas.style import NumberFormat, StyleSpec
 # (artist or data point, kind, row, col, colour, axes)
 Mark = tuple[object, str, str, str, str, Axes]
 POINT_RADIUS_PX = 3.0
+# rcParams are process-global: two threads drawing at once would lay out each other's figures (seen under Prefect's
+# thread runner). Processes render in parallel; threads take turns.
+_DRAW_LOCK = threading.Lock()
 
 
 def _tick_formatter(style: StyleSpec) -> FuncFormatter:
@@ -236,11 +240,12 @@ def png_bytes(canvas: FigureCanvasAgg) -> bytes:
 def draw_figure(style: StyleSpec, paint: Callable[[Figure], list[Element]]) -> Rendered:
     """Create a figure of the style's size, let `paint` draw and measure it, and collect glyph and text checks."""
     font_path(style.font_family)  # fail loudly if the font is missing instead of drawing tofu
-    fig = Figure(figsize=(style.width_px / style.dpi, style.height_px / style.dpi), dpi=style.dpi, layout="constrained")
-    canvas = FigureCanvasAgg(fig)
     rc = {"font.family": style.font_family, "font.size": style.font_size, "axes.unicode_minus": False}
-    with rc_context(rc), warnings.catch_warnings(record=True) as caught:
+    with _DRAW_LOCK, rc_context(rc), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        fig = Figure(figsize=(style.width_px / style.dpi, style.height_px / style.dpi), dpi=style.dpi,
+                     layout="constrained")
+        canvas = FigureCanvasAgg(fig)
         elements = paint(fig)
     missing = sum(1 for w in caught if "Glyph" in str(w.message) and "missing" in str(w.message))
     width, height = canvas.get_width_height()

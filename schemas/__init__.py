@@ -10,6 +10,7 @@ from schemas.sample import (
     Persona,
     Provenance,
     QARecord,
+    RegenerateConfig,
     Reject,
     RunConfig,
     Sample,
@@ -23,7 +24,7 @@ from schemas.style import NamedColor, NumberFormat, PeriodFormat, StyleSpec
 __all__ = [
     "QA", "AnswerType", "CellRef", "ChartSpec", "ChartType", "DataTable", "Description", "Element", "HeaderGroup",
     "ImageCell", "Manifest", "NamedColor", "NumberFormat", "Op", "PeriodFormat", "Persona", "Program", "Provenance",
-    "QARecord", "QAType", "Reject", "RenderChecks", "Rendered", "RunConfig", "Sample", "ShardEntry", "ShardRow",
+    "QARecord", "QAType", "RegenerateConfig", "Reject", "RenderChecks", "Rendered", "RunConfig", "Sample", "ShardEntry", "ShardRow",
     "StyleSpec", "Topic", "Turn", "json_schema",
 ]
 

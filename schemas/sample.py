@@ -40,6 +40,7 @@ class Provenance(BaseModel):
     run_seed: int
     sample_index: int
     package_version: str
+    style_seed: int | None = Field(default=None, description="set when the row was re-rendered with a new style seed")
 
 
 class Sample(BaseModel):
@@ -150,6 +151,28 @@ class RunConfig(BaseModel):
         return self.model_dump(exclude={"n", "base_url", "max_in_flight", "timeout_s", "price_per_mtok"})
 
 
+class RegenerateConfig(BaseModel):
+    """Which rows of an existing dataset to redo, and how. Rows not selected are carried over unchanged."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chart_types: list[str] = Field(default_factory=list, description="select these chart types (empty: any)")
+    langs: list[str] = Field(default_factory=list)
+    renderers: list[str] = Field(default_factory=list)
+    ids: list[str] = Field(default_factory=list)
+    stale_prompts: bool = Field(default=False, description="select rows made with an older prompt version; re-run "
+                                "their generator instead of re-rendering")
+    style_seed: int | None = Field(default=None, description="re-render selected rows with styles from this seed "
+                                   "(number formats kept, so answers still read like the chart); None: original style")
+    renderer: Literal["matplotlib", "plotly"] | None = Field(default=None, description="re-render with this renderer")
+
+    def selects(self, row: dict) -> bool:
+        return ((not self.chart_types or row["chart_type"] in self.chart_types)
+                and (not self.langs or row["lang"] in self.langs)
+                and (not self.renderers or row["renderer"] in self.renderers)
+                and (not self.ids or row["id"] in self.ids))
+
+
 class ShardEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     index: int
@@ -168,6 +191,8 @@ class Manifest(BaseModel):
     package_version: str
     config: RunConfig
     shards: list[ShardEntry] = Field(default_factory=list)
+    regenerated_from: str | None = Field(default=None, description="source dataset of a regenerate run")
+    regeneration: RegenerateConfig | None = None
 
     @property
     def rows(self) -> int:

@@ -1,3 +1,11 @@
+import os
+import tempfile
+
+# Prefect keeps its database and task results under PREFECT_HOME: a scratch one per test session, telemetry off.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="chartsynth-prefect-"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
 from pathlib import Path
 
 import pytest
@@ -14,3 +22,11 @@ def tiny_dataset(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny")
     generate(TINY, out, workers=1)
     return out
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect server for the session (entering one costs ~12 s)."""
+    harness = pytest.importorskip("prefect.testing.utilities", reason="install the flows extra")
+    with harness.prefect_test_harness():
+        yield

@@ -70,3 +70,14 @@ def test_overlapping_labels_are_reported():
     spec = ChartSpec(chart_type="bar", title="重なり", data=long)
     style = style_for(ChartType.BAR).model_copy(update={"label_rotation": 0, "width_px": 400, "font_size": 14})
     assert render(spec, style, "matplotlib", "ja").checks.overlapping_text
+
+
+def test_threads_drawing_at_once_get_the_bytes_of_a_lone_draw():
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [(japanese_spec(kind), style_for(kind, seed)) for seed, kind in enumerate(
+        [ChartType.BAR_LINE, ChartType.GROUPED_BAR, ChartType.PIE, ChartType.LINE] * 2)]
+    alone = [render(spec, style, "matplotlib", "ja").png for spec, style in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda job: render(job[0], job[1], "matplotlib", "ja").png, jobs))
+    assert together == alone
