@@ -1,9 +1,11 @@
-"""What a dataset directory holds: counts by chart type, QA type, language, renderer; rejects by reason."""
+"""What a dataset directory holds: counts by chart type, QA type, language, renderer, style and data size; rejects by
+reason with an example each; diversity; render-check failures. `chartsynth inspect` prints it or writes an HTML page."""
 
 from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 from collections import Counter
 from pathlib import Path
@@ -13,59 +15,107 @@ import pyarrow.parquet as pq
 from pipeline.run import DatasetDirError, read_manifest, read_rejects
 
 COUNTED = ["lang", "chart_type", "renderer"]
+STYLE_COUNTED = ["palette_name", "legend", "number_format", "title_loc", "period_format"]
+COLUMNS = [*COUNTED, "qa", "render_checks", "style", "spec", "persona", "topic", "id"]
 
 
 def summarize(out: Path) -> dict:
     manifest = read_manifest(out)
     if manifest is None:
         raise DatasetDirError(f"{out} has no manifest.json: not a chartsynth dataset (or nothing finished yet)")
-    counts = {name: Counter() for name in [*COUNTED, "qa_type", "answer_type"]}
-    overlaps = 0
+    names = [*COUNTED, "qa_type", "answer_type", *(f"style_{s}" for s in STYLE_COUNTED), "categories", "series"]
+    counts = {name: Counter() for name in names}
+    personas, topics = Counter(), Counter()
+    check_failures = {"overlapping_text": [], "off_canvas_text": [], "missing_glyphs": []}
     for entry in manifest.shards:
-        table = pq.read_table(out / entry.file, columns=[*COUNTED, "qa", "render_checks"])
-        for name in COUNTED:
-            counts[name].update(table.column(name).to_pylist())
-        for qa_list in table.column("qa").to_pylist():
-            counts["qa_type"].update(q["qa_type"] for q in qa_list)
-            counts["answer_type"].update(q["answer_type"] for q in qa_list)
-        overlaps += sum(bool(json.loads(c)["overlapping_text"]) for c in table.column("render_checks").to_pylist())
+        for row in pq.read_table(out / entry.file, columns=COLUMNS).to_pylist():
+            for name in COUNTED:
+                counts[name][row[name]] += 1
+            counts["qa_type"].update(q["qa_type"] for q in row["qa"])
+            counts["answer_type"].update(q["answer_type"] for q in row["qa"])
+            style, data = json.loads(row["style"]), json.loads(row["spec"])["data"]
+            for key in STYLE_COUNTED:
+                counts[f"style_{key}"][str(style[key])] += 1
+            counts["categories"][len(data["index"])] += 1
+            counts["series"][len(data["columns"])] += 1
+            personas[row["persona"]] += 1
+            topics[row["topic"]] += 1
+            checks = json.loads(row["render_checks"])
+            for key, failures in check_failures.items():
+                if checks[key]:
+                    failures.append(row["id"])
     rejects, examples = Counter(), {}
     for entry in manifest.shards:
         for reject in read_rejects(out, entry):
             rejects[reject.reason] += 1
             examples.setdefault(reject.reason, f"{reject.id}: {reject.detail[:300]}")
+    rows = manifest.rows
     return {
         "dir": str(out),
-        "rows": manifest.rows,
+        "rows": rows,
         "shards": len(manifest.shards),
         "planned": manifest.config.n,
         "config": manifest.config.model_dump(),
         "package_version": manifest.package_version,
-        **{f"by_{name}": dict(c.most_common()) for name, c in counts.items()},
+        **{f"by_{name}": dict(sorted(c.items()) if name in ("categories", "series") else c.most_common())
+           for name, c in counts.items()},
         "rejects_by_reason": dict(rejects.most_common()),
         "reject_examples": examples,
-        "images_with_overlapping_text": overlaps,
+        "diversity": {"distinct_personas": len(personas), "distinct_topics": len(topics),
+                      "distinct_topic_ratio": round(len(topics) / rows, 3) if rows else 0.0},
+        "render_check_failures": {k: len(v) for k, v in check_failures.items()},
+        "render_check_examples": {k: v[:10] for k, v in check_failures.items() if v},
     }
 
 
+def _bar_plot(title: str, counts: dict) -> str:
+    """A small bar chart of one distribution, as an inline PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4, 2.4), dpi=90, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    labels = [str(k) for k in counts]
+    ax.barh(labels[::-1], list(counts.values())[::-1], color="#1f77b4")
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=7)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return f"<img alt='{html.escape(title)}' src='data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}'>"
+
+
+def _table(mapping: dict) -> str:
+    cells = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in mapping.items())
+    return f"<table>{cells or '<tr><td>none</td></tr>'}</table>"
+
+
 def html_report(out: Path, summary: dict, gallery: int = 12) -> str:
-    """A self-contained page: the counts, and the first images with their verified QA."""
+    """A self-contained page (no scripts, no external files): distributions, rejects, diversity, checks, a gallery."""
     manifest = read_manifest(out)
     cards = []
     for entry in manifest.shards:
-        for row in pq.read_table(out / entry.file, columns=["id", "image", "chart_type", "qa"]).to_pylist():
+        for row in pq.read_table(out / entry.file, columns=["id", "image", "chart_type", "renderer", "qa"]).to_pylist():
             if len(cards) >= gallery:
                 break
             src = base64.b64encode(row["image"]["bytes"]).decode()
-            qa = "".join(f"<li>{html.escape(q['question'])} → <b>{html.escape(q['answer'])}</b>"
-                         f"{' ✓' if q['verified'] else ''}</li>" for q in row["qa"])
+            qa = "".join(f"<li>[{q['qa_type']}] {html.escape(q['question'])} → <b>{html.escape(q['answer'])}</b>"
+                         f"{' ✓ verified' if q['verified'] else ''}</li>" for q in row["qa"])
             cards.append(f"<figure><img src='data:image/png;base64,{src}' width=360><figcaption>"
-                         f"{html.escape(row['id'])} · {row['chart_type']}<ul>{qa}</ul></figcaption></figure>")
-    tables = "".join(
-        f"<h3>{html.escape(key)}</h3><table>" + "".join(f"<tr><td>{html.escape(str(k))}</td><td>{v}</td></tr>"
-                                                       for k, v in value.items()) + "</table>"
-        for key, value in summary.items() if isinstance(value, dict) and key != "config")
-    return (f"<!doctype html><meta charset=utf-8><title>chartsynth: {html.escape(summary['dir'])}</title>"
-            "<style>body{font-family:sans-serif} figure{display:inline-block;vertical-align:top;width:380px}"
-            "td{padding:0 8px}</style>"
-            f"<h1>{summary['rows']} samples in {summary['shards']} shards</h1>{tables}<h2>Samples</h2>{''.join(cards)}")
+                         f"{html.escape(row['id'])} · {row['chart_type']} · {row['renderer']}<ul>{qa}</ul>"
+                         f"</figcaption></figure>")
+    plots = "".join(_bar_plot(key.removeprefix("by_"), value) for key, value in summary.items()
+                    if key.startswith("by_") and value)
+    return (
+        f"<!doctype html><html lang=ja><meta charset=utf-8><title>chartsynth: {html.escape(summary['dir'])}</title>"
+        "<style>body{font-family:sans-serif;margin:1em} figure{display:inline-block;vertical-align:top;width:380px}"
+        "td{padding:0 8px} img{margin:2px} section{margin-bottom:1.5em}</style>"
+        f"<h1>{summary['rows']} samples in {summary['shards']} shards</h1>"
+        f"<section><h2>Distributions</h2>{plots}</section>"
+        f"<section><h2>Rejects by reason</h2>{_table(summary['rejects_by_reason'])}"
+        f"<h3>Examples</h3>{_table(summary['reject_examples'])}</section>"
+        f"<section><h2>Diversity</h2>{_table(summary['diversity'])}</section>"
+        f"<section><h2>Render checks</h2>{_table(summary['render_check_failures'])}"
+        f"{_table({k: ', '.join(v) for k, v in summary['render_check_examples'].items()})}</section>"
+        f"<section><h2>Samples</h2>{''.join(cards)}</section></html>"
+    )

@@ -1,0 +1,38 @@
+"""The HTML report, opened in headless Chromium as a person would: it renders, shows its plots, logs no errors."""
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.inspect import html_report, summarize
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_summary_covers_distributions_diversity_and_checks(tiny_dataset):
+    summary = summarize(tiny_dataset)
+    assert sum(summary["by_chart_type"].values()) == summary["rows"]
+    assert set(summary["by_qa_type"]) == {"retrieval", "visual", "compositional"}
+    assert summary["by_style_palette_name"] and summary["by_categories"] and summary["by_series"]
+    assert 0 < summary["diversity"]["distinct_topic_ratio"] <= 1
+    assert set(summary["render_check_failures"]) == {"overlapping_text", "off_canvas_text", "missing_glyphs"}
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (scripts/setup.sh installs it)")
+def test_report_renders_in_headless_chromium(tiny_dataset, tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text(html_report(tiny_dataset, summarize(tiny_dataset)), encoding="utf-8")
+    shot = tmp_path / "shot.png"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--no-first-run", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+             "--enable-logging=stderr", "--v=0", "--window-size=1200,2400"]
+    result = subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True,
+                            timeout=120)
+    assert shot.exists(), result.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("L"))
+    assert pixels.std() > 20 and (pixels < 128).mean() > 0.01  # not blank: text, plots and chart images drawn
+    console = [line for line in result.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert console == []
