@@ -1,7 +1,6 @@
 """Prefect flows under a session-scoped test harness; they must write exactly what the CLI path writes."""
 
 import json
-import shutil
 
 import pyarrow.parquet as pq
 import pytest
