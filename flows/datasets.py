@@ -41,7 +41,7 @@ def task_runner(dask_address: str | None):
     return DaskTaskRunner(address=dask_address)
 
 
-def summary_markdown(out: Path, stats: run.RunStats) -> str:
+def summary_markdown(out: Path, stats: run.RunStats, price_per_mtok: tuple[float, float] | None = None) -> str:
     rejects = "".join(f"| {reason} | {count} |\n" for reason, count in stats.rejects.most_common()) or "| none | 0 |\n"
     lines = [f"# {out}", "", f"**{stats.rows} samples**, {stats.built_shards} shards built, {stats.kept_shards} kept, "
              f"{stats.samples_per_second:.1f} samples/s", "", "| reject reason | count |", "|---|---|", rejects]
@@ -49,7 +49,9 @@ def summary_markdown(out: Path, stats: run.RunStats) -> str:
         usage = stats.llm.usage
         lines += [f"LLM: {usage.requests} requests, {usage.cached} from cache, {usage.prompt_tokens} prompt + "
                   f"{usage.completion_tokens} completion tokens; answers kept {stats.llm.verification.kept}, "
-                  f"corrected {stats.llm.verification.corrected}, dropped {stats.llm.verification.dropped}"]
+                  f"corrected {stats.llm.verification.corrected}, dropped {stats.llm.verification.dropped}; "
+                  f"distinct topics {stats.llm.distinct_topics}/{stats.llm.topics}"
+                  + (f"; cost {usage.cost(price_per_mtok):.4f}" if price_per_mtok else "")]
     return "\n".join(lines)
 
 
@@ -68,7 +70,7 @@ def build_shards(config: RunConfig, out: str, workers: int = 1) -> dict:
                                                                 workers)
         manifest = run.record_shard(directory, manifest, entry)
     stats = run.run_stats(directory, manifest, kept, len(todo), time.perf_counter() - started)
-    create_markdown_artifact(summary_markdown(directory, stats), key="chartsynth-summary",
+    create_markdown_artifact(summary_markdown(directory, stats, config.price_per_mtok), key="chartsynth-summary",
                              description=f"chartsynth run into {out}")
     return {"rows": stats.rows, "shards": len(manifest.shards), "built": stats.built_shards,
             "rejects": dict(stats.rejects)}
