@@ -131,6 +131,31 @@ def regenerate_command(
     typer.echo(f"wrote {out.resolve()}: {manifest.rows} samples in {len(manifest.shards)} shards")
 
 
+@app.command("train")
+def train_command(config: Annotated[Path, typer.Option(help="a stage's TOML config (see model/configs/)")]) -> None:
+    """Train one stage of the LMM from the shards (run under torchrun for DDP)."""
+    import tomllib
+
+    try:
+        from model.train import TrainConfig, train
+    except ImportError:
+        _fail("training needs the train extra: pip install 'chartsynth[train]'")
+    try:
+        cfg = TrainConfig.model_validate(tomllib.loads(config.read_text(encoding="utf-8")))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        _fail(f"{config}: {error}")
+    except ValidationError as error:
+        first = error.errors()[0]
+        _fail(f"{config}: {'.'.join(map(str, first['loc']))} = {first.get('input')!r}: {first['msg']}")
+    try:
+        result = train(cfg)
+    except FileNotFoundError as error:
+        _fail(f"{config}: {error}")
+    if result["rank"] == 0:
+        typer.echo(f"stage {cfg.stage}: {len(result['losses'])} steps, last loss {result['losses'][-1]:.4f}; "
+                   f"model in {Path(cfg.out) / 'final'}")
+
+
 @app.command()
 def inspect(
     out: Annotated[Path, typer.Argument(help="dataset directory")],
