@@ -156,6 +156,28 @@ def train_command(config: Annotated[Path, typer.Option(help="a stage's TOML conf
                    f"model in {Path(cfg.out) / 'final'}")
 
 
+@app.command("eval")
+def eval_command(
+    checkpoint: Annotated[str, typer.Option(help="directory of a trained model (its `final/`)")],
+    data: Annotated[list[str], typer.Option(help="shard files or globs (repeatable); their held-out split is used")],
+    out: Annotated[Path, typer.Option(help="where results.json and results.md go")],
+    heldout_percent: Annotated[int, typer.Option(help="must match training")] = 5,
+    limit: Annotated[int | None, typer.Option(help="score at most this many questions")] = None,
+) -> None:
+    """Score a checkpoint on held-out chart QA (relaxed accuracy, containment) by QA type, chart type, language."""
+    try:
+        from model.evaluate import evaluate
+    except ImportError:
+        _fail("evaluation needs the train extra: pip install 'chartsynth[train]'")
+    try:
+        summary = evaluate(checkpoint, data, str(out), heldout_percent, limit)
+    except (FileNotFoundError, OSError) as error:
+        _fail(str(error))
+    o = summary["overall"]
+    typer.echo(f"{summary['questions']} questions: relaxed accuracy {o['relaxed_accuracy']:.3f}, containment "
+               f"{o['containment']:.3f}; table in {out / 'results.md'}")
+
+
 @app.command()
 def inspect(
     out: Annotated[Path, typer.Argument(help="dataset directory")],

@@ -106,3 +106,15 @@ def test_ddp_two_processes_see_disjoint_samples_and_end_identical(tiny_dataset, 
     assert not set(ranks[0]["seen"]) & set(ranks[1]["seen"])
     assert len(ranks[0]["seen"]) == len(ranks[1]["seen"]) == 4 * 2
     assert ranks[0]["weights"] == ranks[1]["weights"]
+
+
+def test_eval_end_to_end_on_a_tiny_checkpoint_writes_its_table(tiny_dataset, tmp_path):
+    train(config(tiny_dataset, tmp_path / "run", steps=3, heldout_percent=20))
+    result = subprocess.run([sys.executable, "-m", "pipeline.cli", "eval", "--checkpoint", str(tmp_path / "run" / "final"),
+                             "--data", str(tiny_dataset / "data" / "*.parquet"), "--out", str(tmp_path / "eval"),
+                             "--heldout-percent", "20", "--limit", "12"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "eval" / "results.json").read_text())["summary"]
+    assert summary["questions"] == 12 and 0 <= summary["overall"]["relaxed_accuracy"] <= 1
+    table = (tmp_path / "eval" / "results.md").read_text()
+    assert "| overall |" in table and "| qa_type |" in table and "| chart_type |" in table
