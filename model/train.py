@@ -14,6 +14,7 @@ import math
 import os
 import random
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -179,13 +180,15 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
     stream = ShardStream(files, split="train", heldout_percent=cfg.heldout_percent, seed=cfg.seed, rank=rank,
                          world_size=world, columns=("id", "image", "conversations", "description", "lang"))
     collator = ChatCollator(tokenizer, image_processor_for(model), image_tokens_for(model), cfg.max_length)
-    collate = lambda rows: collator([r | {"conversations": stage_conversations(r, cfg.stage)} for r in rows])  # noqa: E731
+    collate = partial(_collate_stage, collator, cfg.stage)
     losses: list[float] = []
     micro = 0
     while step < cfg.steps:
         stream.set_epoch(epoch)
+        # spawned workers: forking a process that already runs threads (Prefect, kaleido, NCCL) can kill the child
         loader = torch.utils.data.DataLoader(stream, batch_size=cfg.batch_size, collate_fn=collate,
-                                             num_workers=cfg.num_workers)
+                                             num_workers=cfg.num_workers,
+                                             multiprocessing_context="spawn" if cfg.num_workers else None)
         for i, batch in enumerate(loader):
             if i < batches_done:
                 continue  # already trained on before the checkpoint
@@ -217,6 +220,10 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
         tokenizer.save_pretrained(out / "final")
     _barrier()
     return {"losses": losses, "rank": rank, "world_size": world}
+
+
+def _collate_stage(collator: ChatCollator, stage: Stage, rows: list[dict]) -> dict:
+    return collator([r | {"conversations": stage_conversations(r, stage)} for r in rows])
 
 
 def _save_checkpoint(path: Path, model, optimizer, scheduler, step, epoch, batches_done, rank, world) -> None:

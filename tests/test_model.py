@@ -82,7 +82,7 @@ def test_loader_covers_every_sample_once_across_ranks_and_workers(tiny_dataset):
     for rank in range(2):
         stream = ShardStream(sorted((tiny_dataset / "data").glob("*.parquet")), heldout_percent=0, rank=rank,
                              world_size=2, columns=("id",))
-        loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=2)
+        loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=2, multiprocessing_context="spawn")
         seen += [row["id"] for row in loader]
     assert sorted(seen) == sorted(all_ids(tiny_dataset))
 
@@ -109,7 +109,7 @@ def test_ddp_two_processes_see_disjoint_samples_and_end_identical(tiny_dataset, 
 
 
 def test_eval_end_to_end_on_a_tiny_checkpoint_writes_its_table(tiny_dataset, tmp_path):
-    train(config(tiny_dataset, tmp_path / "run", steps=3, heldout_percent=20))
+    train(config(tiny_dataset, tmp_path / "run", steps=3, heldout_percent=20, num_workers=1))  # spawned loader worker
     result = subprocess.run([sys.executable, "-m", "pipeline.cli", "eval", "--checkpoint", str(tmp_path / "run" / "final"),
                              "--data", str(tiny_dataset / "data" / "*.parquet"), "--out", str(tmp_path / "eval"),
                              "--heldout-percent", "20", "--limit", "12"], capture_output=True, text=True, timeout=600)
