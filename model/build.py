@@ -33,7 +33,6 @@ class ModelConfig(BaseModel):
     tokenizer: str | None = Field(default=None, description="local tokenizer directory (default: `pretrained`)")
     vision: TinyVision = Field(default_factory=TinyVision)
     text: TinyText = Field(default_factory=TinyText)
-    vocab_size: int = 512
 
 
 def train_tokenizer(texts, vocab_size: int):
