@@ -1,14 +1,20 @@
 """Builders for the LMM and its tokenizer: from local pretrained directories (real use) or small configs (tests, CPU).
-LLaVA layout: vision tower → projector (Linear-GELU-Linear, LLaVA's mlp2x_gelu) → any causal LM."""
+Both layouts are vision tower → projector (Linear-GELU-Linear, LLaVA's mlp2x_gelu) → causal LM: LLaVA with a SigLIP
+tower (fixed image tokens), or model.lmm's Qwen2-VL tower (dynamic resolution, variable image tokens)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from model.data import IMAGE, PAD, SPECIAL_TOKENS
 
 
 class TinyVision(BaseModel):
+    """Sizes of a vision tower built from scratch (tests, CPU). `image_size` is SigLIP's fixed input; the Qwen2-VL
+    tower takes images at their own resolution within ModelConfig's pixel bounds (patch 14, 2×2 merge)."""
+
     model_config = ConfigDict(extra="forbid")
     hidden_size: int = 32
     layers: int = 2
@@ -26,13 +32,33 @@ class TinyText(BaseModel):
 
 
 class ModelConfig(BaseModel):
-    """Either `pretrained` directories (a LLaVA checkpoint, or a vision tower + a causal LM) or tiny configs."""
+    """Where the LMM comes from: a saved LMM (`pretrained`), a Qwen2-VL checkpoint's tower + a causal LM
+    (`vision_pretrained` + `text_pretrained`), or tiny sizes built from scratch."""
 
     model_config = ConfigDict(extra="forbid")
-    pretrained: str | None = Field(default=None, description="local directory of a LLaVA-layout checkpoint")
-    tokenizer: str | None = Field(default=None, description="local tokenizer directory (default: `pretrained`)")
+    vision_tower: Literal["siglip", "qwen2_vl"] = Field(
+        default="siglip", description="qwen2_vl: native dynamic resolution, a variable number of image tokens per image")
+    pretrained: str | None = Field(default=None, description="local directory of a saved LMM (LLaVA or chartsynth_lmm)")
+    vision_pretrained: str | None = Field(default=None, description="local Qwen2-VL checkpoint whose vision tower to use")
+    text_pretrained: str | None = Field(default=None, description="local causal LM directory to join to the tower")
+    tokenizer: str | None = Field(default=None, description="local tokenizer directory (default: the LM's)")
+    min_pixels: int = Field(default=56 * 56, ge=56 * 56, description="qwen2_vl: smallest image area fed to the tower")
+    max_pixels: int = Field(default=28 * 28 * 1280, description="qwen2_vl: largest image area (bounds image tokens)")
     vision: TinyVision = Field(default_factory=TinyVision)
     text: TinyText = Field(default_factory=TinyText)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelConfig:
+        if self.pretrained and (self.vision_pretrained or self.text_pretrained):
+            raise ValueError("model: give either `pretrained` or `vision_pretrained` + `text_pretrained`, not both")
+        if (self.vision_pretrained or self.text_pretrained) and self.vision_tower != "qwen2_vl":
+            raise ValueError("model.vision_pretrained/text_pretrained join a Qwen2-VL tower to a causal LM: set "
+                             "vision_tower = 'qwen2_vl' (for SigLIP give a LLaVA checkpoint as `pretrained`)")
+        if bool(self.vision_pretrained) != bool(self.text_pretrained):
+            raise ValueError("model: vision_pretrained and text_pretrained go together")
+        if self.max_pixels < self.min_pixels:
+            raise ValueError(f"model.max_pixels={self.max_pixels} is below min_pixels={self.min_pixels}")
+        return self
 
 
 def train_tokenizer(texts, vocab_size: int):
@@ -49,33 +75,104 @@ def train_tokenizer(texts, vocab_size: int):
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token=PAD, additional_special_tokens=SPECIAL_TOKENS[1:])
 
 
-def build_lmm(config: ModelConfig, tokenizer):
-    """LlavaForConditionalGeneration from `config.pretrained`, or a new one of the tiny sizes in `config`."""
-    from transformers import LlavaConfig, LlavaForConditionalGeneration, Qwen2Config, SiglipVisionConfig
+def add_chat_tokens(tokenizer):
+    """A pretrained LM's tokenizer plus chartsynth's chat and image tokens (build_lmm grows the embeddings to match)."""
+    missing = [t for t in SPECIAL_TOKENS if t not in tokenizer.get_vocab()]
+    if missing:
+        tokenizer.add_special_tokens({"additional_special_tokens": missing})
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = PAD
+    return tokenizer
 
+
+def build_lmm(config: ModelConfig, tokenizer):
+    """The LMM `config` describes, with an embedding row for every token of `tokenizer`."""
     if config.pretrained:
-        return LlavaForConditionalGeneration.from_pretrained(config.pretrained)
-    v, t = config.vision, config.text
+        return load_lmm(config.pretrained)
+    if config.vision_pretrained:
+        from transformers import AutoModelForCausalLM
+
+        from model.lmm import assemble, load_qwen2_vl_tower
+
+        model = assemble(load_qwen2_vl_tower(config.vision_pretrained),
+                         AutoModelForCausalLM.from_pretrained(config.text_pretrained),
+                         tokenizer.convert_tokens_to_ids(IMAGE), config.min_pixels, config.max_pixels)
+        if len(tokenizer) > model.config.text_config.vocab_size:  # the chat and image tokens were added
+            model.resize_token_embeddings(len(tokenizer))
+        return model
+    return _tiny_qwen2_vl(config, tokenizer) if config.vision_tower == "qwen2_vl" else _tiny_llava(config, tokenizer)
+
+
+def _tiny_text(config: ModelConfig, tokenizer):
+    from transformers import Qwen2Config
+
+    t = config.text
+    return Qwen2Config(vocab_size=len(tokenizer), hidden_size=t.hidden_size, intermediate_size=t.hidden_size * 2,
+                       num_hidden_layers=t.layers, num_attention_heads=t.heads, num_key_value_heads=t.kv_heads,
+                       max_position_embeddings=4096, pad_token_id=tokenizer.pad_token_id)
+
+
+def _tiny_llava(config: ModelConfig, tokenizer):
+    from transformers import LlavaConfig, LlavaForConditionalGeneration, SiglipVisionConfig
+
+    v = config.vision
     vision = SiglipVisionConfig(hidden_size=v.hidden_size, intermediate_size=v.hidden_size * 2, num_hidden_layers=v.layers,
                                 num_attention_heads=v.heads, image_size=v.image_size, patch_size=v.patch_size)
-    text = Qwen2Config(vocab_size=len(tokenizer), hidden_size=t.hidden_size, intermediate_size=t.hidden_size * 2,
-                       num_hidden_layers=t.layers, num_attention_heads=t.heads, num_key_value_heads=t.kv_heads,
-                       max_position_embeddings=2048, pad_token_id=tokenizer.pad_token_id)
-    image_tokens = (v.image_size // v.patch_size) ** 2
     return LlavaForConditionalGeneration(LlavaConfig(
-        vision_config=vision, text_config=text, image_token_id=tokenizer.convert_tokens_to_ids(IMAGE),
-        vision_feature_select_strategy="full", vision_feature_layer=-1, image_seq_length=image_tokens,
-        projector_hidden_act="gelu"))
+        vision_config=vision, text_config=_tiny_text(config, tokenizer), image_token_id=tokenizer.convert_tokens_to_ids(IMAGE),
+        vision_feature_select_strategy="full", vision_feature_layer=-1,
+        image_seq_length=(v.image_size // v.patch_size) ** 2, projector_hidden_act="gelu"))
 
 
-def image_processor_for(model):
-    """The PIL image processor sized for the model's vision tower (torchvision is not needed)."""
-    from transformers import LlavaImageProcessorPil
+def _tiny_qwen2_vl(config: ModelConfig, tokenizer):
+    from transformers.models.qwen2_vl.configuration_qwen2_vl import Qwen2VLVisionConfig
 
-    size = model.config.vision_config.image_size
-    return LlavaImageProcessorPil(size={"height": size, "width": size}, crop_size={"height": size, "width": size},
-                                  do_center_crop=False)
+    from model.lmm import ChartLMMConfig, ChartLMMForConditionalGeneration
+
+    v = config.vision
+    vision = Qwen2VLVisionConfig(depth=v.layers, embed_dim=v.hidden_size, hidden_size=v.hidden_size * 2,
+                                 num_heads=v.heads, patch_size=14, spatial_merge_size=2, temporal_patch_size=2)
+    return ChartLMMForConditionalGeneration(ChartLMMConfig(
+        vision_config=vision, text_config=_tiny_text(config, tokenizer),
+        image_token_id=tokenizer.convert_tokens_to_ids(IMAGE), min_pixels=config.min_pixels, max_pixels=config.max_pixels))
 
 
-def image_tokens_for(model) -> int:
-    return model.config.image_seq_length
+def load_lmm(directory: str):
+    """A saved LMM of either layout (importing model.lmm registers chartsynth_lmm with the Auto classes)."""
+    from transformers import AutoModelForImageTextToText
+
+    import model.lmm  # noqa: F401
+
+    return AutoModelForImageTextToText.from_pretrained(directory)
+
+
+class ImageInputs:
+    """Images → the tensors the model's vision tower takes, and how many `<image>` tokens each image fills:
+    a fixed count for SigLIP, (t·h·w)/merge² of each image's patch grid for the Qwen2-VL tower."""
+
+    def __init__(self, model):
+        config = model.config
+        if config.model_type == "chartsynth_lmm":
+            from transformers import Qwen2VLImageProcessorPil
+
+            v = config.vision_config
+            self.merge = v.spatial_merge_size
+            self.processor = Qwen2VLImageProcessorPil(
+                size={"shortest_edge": config.min_pixels, "longest_edge": config.max_pixels},
+                patch_size=v.patch_size, merge_size=v.spatial_merge_size, temporal_patch_size=v.temporal_patch_size)
+            self.fixed_tokens = None
+        else:
+            from transformers import LlavaImageProcessorPil
+
+            size = config.vision_config.image_size
+            self.processor = LlavaImageProcessorPil(size={"height": size, "width": size},
+                                                    crop_size={"height": size, "width": size}, do_center_crop=False)
+            self.fixed_tokens = config.image_seq_length
+
+    def __call__(self, images) -> tuple[dict, list[int]]:
+        out = dict(self.processor(images=images, return_tensors="pt"))
+        if self.fixed_tokens is not None:
+            return {"pixel_values": out["pixel_values"]}, [self.fixed_tokens] * len(images)
+        grid = out["image_grid_thw"]
+        return ({"pixel_values": out["pixel_values"], "image_grid_thw": grid},
+                (grid.prod(-1) // self.merge**2).tolist())

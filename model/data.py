@@ -77,14 +77,14 @@ def decode_image(row: dict) -> Image.Image | None:
 
 class ChatCollator:
     """Rows → padded tensors. Each human turn is `<|user|>` + text, each answer `<|assistant|>` + text + `<|eos|>`;
-    labels are IGNORE_INDEX everywhere but the answer tokens. `<image>` expands to `image_tokens` placeholders."""
+    labels are IGNORE_INDEX everywhere but the answer tokens. `<image>` expands to as many placeholders as the
+    model's `image_inputs` says that image takes (fixed for SigLIP, per image for the Qwen2-VL tower)."""
 
-    def __init__(self, tokenizer, image_processor, image_tokens: int, max_length: int = 1024):
-        self.tokenizer, self.image_processor = tokenizer, image_processor
-        self.image_tokens, self.max_length = image_tokens, max_length
+    def __init__(self, tokenizer, image_inputs, max_length: int = 1024):
+        self.tokenizer, self.image_inputs, self.max_length = tokenizer, image_inputs, max_length
         self.ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
 
-    def encode(self, conversations: list[dict]) -> tuple[list[int], list[int]]:
+    def encode(self, conversations: list[dict], image_tokens: int = 0, sample_id: str = "") -> tuple[list[int], list[int]]:
         input_ids, labels = [], []
         for turn in conversations:
             text = turn["value"]
@@ -92,7 +92,9 @@ class ChatCollator:
                 pieces = [self.ids[USER]]
                 for i, part in enumerate(text.split(IMAGE)):
                     if i:
-                        pieces += [self.ids[IMAGE]] * self.image_tokens
+                        if not image_tokens:
+                            raise ValueError(f"sample {sample_id}: the conversation has {IMAGE} but the row has no image")
+                        pieces += [self.ids[IMAGE]] * image_tokens
                     pieces += self.tokenizer.encode(part, add_special_tokens=False)
                 input_ids += pieces
                 labels += [IGNORE_INDEX] * len(pieces)
@@ -101,19 +103,24 @@ class ChatCollator:
                 answer = self.tokenizer.encode(text, add_special_tokens=False) + [self.ids[EOS]]
                 input_ids += prompt + answer
                 labels += [IGNORE_INDEX] + answer
-        return input_ids[: self.max_length], labels[: self.max_length]
+        kept = input_ids[: self.max_length]
+        if kept.count(self.ids[IMAGE]) != input_ids.count(self.ids[IMAGE]):
+            raise ValueError(f"sample {sample_id}: max_length={self.max_length} cuts through its "
+                             f"{input_ids.count(self.ids[IMAGE])} image tokens; raise max_length or lower max_pixels")
+        return kept, labels[: self.max_length]
 
     def __call__(self, rows: list[dict]) -> dict:
-        encoded = [self.encode(row["conversations"]) for row in rows]
+        images = [decode_image(row) for row in rows]
+        present = [img for img in images if img is not None]
+        vision, counts = self.image_inputs(present) if present else ({}, [])
+        tokens = iter(counts)
+        encoded = [self.encode(row["conversations"], next(tokens) if img is not None else 0, row["id"])
+                   for row, img in zip(rows, images)]
         width = max(len(ids) for ids, _ in encoded)
         pad = self.ids[PAD]
-        batch = {
+        return {
             "input_ids": torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in encoded]),
             "labels": torch.tensor([lab + [IGNORE_INDEX] * (width - len(lab)) for _, lab in encoded]),
             "attention_mask": torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in encoded]),
             "ids": [row["id"] for row in rows],
-        }
-        images = [img for img in (decode_image(row) for row in rows) if img is not None]
-        if images:
-            batch["pixel_values"] = self.image_processor(images=images, return_tensors="pt")["pixel_values"]
-        return batch
+        } | vision

@@ -1,64 +1,124 @@
-"""Score a checkpoint on held-out chart QA: greedy answers to every question of the held-out rows, scored by
-relaxed accuracy and containment, broken down by QA type, chart type and language; results JSON + a markdown table."""
+"""Score chart QA on held-out rows: every question of every held-out row answered greedily — by a local checkpoint or
+by an OpenAI-compatible vision endpoint (e.g. vLLM serving Qwen2-VL) — scored by relaxed accuracy and containment,
+broken down by QA type, chart type and language; results JSON + a markdown table."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import io
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image
 
-from model.build import image_processor_for, image_tokens_for
 from model.data import ASSISTANT, EOS, IMAGE, ChatCollator, ShardStream
 from model.metrics import contains, relaxed_match
 from model.train import shard_files
+from schemas import EvalQuestion
 
 BREAKDOWNS = ("qa_type", "chart_type", "lang")
+# General-purpose endpoints answer in sentences unless asked not to; our own checkpoints were trained on bare answers.
+ANSWER_HINT = {"ja": "単語または数値だけで簡潔に答えてください。", "en": "Answer with a single word or number."}
 
 
-def answer(model, collator, row: dict, question: str, max_new_tokens: int) -> str:
-    ids, _ = collator.encode([{"from": "human", "value": f"{IMAGE}\n{question}"}])
-    ids = ids + [collator.ids[ASSISTANT]]
-    pixels = collator.image_processor(images=[row["pil"]], return_tensors="pt")["pixel_values"]
-    with torch.no_grad():
-        out = model.generate(input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                             pixel_values=pixels, max_new_tokens=max_new_tokens, do_sample=False,
-                             eos_token_id=collator.ids[EOS], pad_token_id=collator.tokenizer.pad_token_id)
-    return collator.tokenizer.decode(out[0, len(ids):], skip_special_tokens=True).strip()
+@dataclass(frozen=True)
+class Endpoint:
+    """An OpenAI-compatible chat server that takes images (`image_url` parts); the key comes from OPENAI_API_KEY."""
+
+    base_url: str
+    model: str
+    max_in_flight: int = 8
+    timeout_s: float = 120.0
 
 
-def evaluate(checkpoint: str, data: list[str], out: str, heldout_percent: int = 5, limit: int | None = None,
-             max_new_tokens: int = 32) -> dict:
-    from transformers import AutoTokenizer, LlavaForConditionalGeneration
-
-    from model.data import decode_image
-
-    model = LlavaForConditionalGeneration.from_pretrained(checkpoint).eval()
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-    collator = ChatCollator(tokenizer, image_processor_for(model), image_tokens_for(model))
+def heldout_questions(data: list[str], heldout_percent: int, limit: int | None) -> list[EvalQuestion]:
+    """One item per question of the held-out rows of `data`, in a fixed order, up to `limit`."""
     stream = ShardStream(shard_files(data), split="heldout", heldout_percent=heldout_percent,
                          columns=("id", "image", "qa", "chart_type", "lang"))
-    records = []
+    items = []
     for row in stream:
-        row["pil"] = decode_image(row)
-        for qa in row["qa"]:
-            prediction = answer(model, collator, row, qa["question"], max_new_tokens)
-            records.append({"id": row["id"], "question": qa["question"], "gold": qa["answer"], "prediction": prediction,
-                            "qa_type": qa["qa_type"], "chart_type": row["chart_type"], "lang": row["lang"],
-                            "relaxed": relaxed_match(prediction, qa["answer"]), "contains": contains(prediction, qa["answer"])})
-            if limit and len(records) >= limit:
-                break
-        if limit and len(records) >= limit:
-            break
-    summary = {"checkpoint": checkpoint, "questions": len(records), "overall": _scores(records)}
+        for i, qa in enumerate(row["qa"]):
+            items.append(EvalQuestion(id=f"{row['id']}#{i}", image=row["image"], question=qa["question"],
+                                      answer=qa["answer"], qa_type=qa["qa_type"], chart_type=row["chart_type"],
+                                      lang=row["lang"]))
+            if limit and len(items) >= limit:
+                return items
+    return items
+
+
+def question_prompt(question: str, lang: str) -> str:
+    """The text sent with the chart to a general-purpose model (endpoint, lmms-eval): the question + ANSWER_HINT."""
+    return f"{question}\n{ANSWER_HINT['ja' if lang == 'ja' else 'en']}"
+
+
+def local_answers(checkpoint: str, items: list[EvalQuestion], max_new_tokens: int) -> list[str]:
+    from transformers import AutoTokenizer
+
+    from model.build import ImageInputs, load_lmm
+
+    model = load_lmm(checkpoint).eval()
+    collator = ChatCollator(AutoTokenizer.from_pretrained(checkpoint), ImageInputs(model))
+    answers = []
+    for item in items:
+        vision, (tokens,) = collator.image_inputs([Image.open(io.BytesIO(item.image.bytes)).convert("RGB")])
+        ids, _ = collator.encode([{"from": "human", "value": f"{IMAGE}\n{item.question}"}], tokens, item.id)
+        ids = ids + [collator.ids[ASSISTANT]]
+        with torch.no_grad():
+            out = model.generate(input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                                 **vision, max_new_tokens=max_new_tokens, do_sample=False,
+                                 eos_token_id=collator.ids[EOS], pad_token_id=collator.tokenizer.pad_token_id)
+        answers.append(collator.tokenizer.decode(out[0, len(ids):], skip_special_tokens=True).strip())
+    return answers
+
+
+def endpoint_messages(item: EvalQuestion) -> list[dict]:
+    """The chart PNG exactly as stored in the shard, as a data URL, then the question and the answer-format hint."""
+    url = "data:image/png;base64," + base64.b64encode(item.image.bytes).decode()
+    return [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}},
+                                         {"type": "text", "text": question_prompt(item.question, item.lang)}]}]
+
+
+def endpoint_answers(endpoint: Endpoint, items: list[EvalQuestion], max_new_tokens: int, cache_dir: Path) -> list[str]:
+    """Concurrent requests with the LLM client's retries; replies are cached, so a rerun sends nothing again."""
+    from pipeline.llm_client import LLMClient, ResponseCache
+
+    async def run() -> list[str]:
+        client = LLMClient([endpoint.base_url], endpoint.model, "text", ResponseCache(cache_dir),
+                           max_in_flight=endpoint.max_in_flight, timeout_s=endpoint.timeout_s)
+        try:
+            replies = await asyncio.gather(*(client.chat(endpoint_messages(item), name="answer", schema=None,
+                                                         temperature=0.0, max_tokens=max_new_tokens, seed=0)
+                                             for item in items))
+        finally:
+            await client.close()
+        return [reply.text.strip() for reply in replies]
+
+    return asyncio.run(run())
+
+
+def evaluate(data: list[str], out: str, checkpoint: str | None = None, endpoint: Endpoint | None = None,
+             heldout_percent: int = 5, limit: int | None = None, max_new_tokens: int = 32) -> dict:
+    if (checkpoint is None) == (endpoint is None):
+        raise ValueError("evaluate: give exactly one of a checkpoint or an endpoint")
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    items = heldout_questions(data, heldout_percent, limit)
+    predictions = (local_answers(checkpoint, items, max_new_tokens) if checkpoint
+                   else endpoint_answers(endpoint, items, max_new_tokens, target / "cache"))
+    records = [item.model_dump(exclude={"image"})
+               | {"prediction": p, "relaxed": relaxed_match(p, item.answer), "contains": contains(p, item.answer)}
+               for item, p in zip(items, predictions)]
+    source = checkpoint or f"{endpoint.model} @ {endpoint.base_url}"
+    summary = {"model": source, "questions": len(records), "overall": _scores(records)}
     for key in BREAKDOWNS:
         groups = defaultdict(list)
         for r in records:
             groups[r[key]].append(r)
         summary[f"by_{key}"] = {k: _scores(v) for k, v in sorted(groups.items())}
-    target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
     (target / "results.json").write_text(json.dumps({"summary": summary, "records": records}, ensure_ascii=False, indent=1))
     (target / "results.md").write_text(markdown(summary), encoding="utf-8")
     return summary
@@ -71,7 +131,7 @@ def _scores(records: list[dict]) -> dict:
 
 
 def markdown(summary: dict) -> str:
-    lines = [f"# {summary['checkpoint']}: {summary['questions']} questions", "",
+    lines = [f"# {summary['model']}: {summary['questions']} questions", "",
              "| group | value | n | relaxed accuracy | containment |", "|---|---|---|---|---|"]
     o = summary["overall"]
     lines.append(f"| overall | | {o['n']} | {o['relaxed_accuracy']:.3f} | {o['containment']:.3f} |")

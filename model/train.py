@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from model.build import ModelConfig, build_lmm, image_processor_for, image_tokens_for, train_tokenizer
+from model.build import ImageInputs, ModelConfig, add_chat_tokens, build_lmm, load_lmm, train_tokenizer
 from model.data import IMAGE, ChatCollator, ShardStream
 
 Stage = Literal["1", "1.5", "2"]
@@ -117,9 +117,9 @@ def _set_rng_state(state: dict) -> None:
 def _tokenizer(cfg: TrainConfig, files: list[str], out: Path, rank: int):
     from transformers import AutoTokenizer
 
-    source = cfg.model.tokenizer or cfg.init_from or cfg.model.pretrained
+    source = cfg.model.tokenizer or cfg.init_from or cfg.model.pretrained or cfg.model.text_pretrained
     if source:
-        return AutoTokenizer.from_pretrained(source)
+        return add_chat_tokens(AutoTokenizer.from_pretrained(source))
     path = out / "tokenizer"
     if rank == 0 and not path.exists():
         texts = (t["value"] for r in ShardStream(files, split="train", heldout_percent=0,
@@ -139,8 +139,6 @@ def _barrier() -> None:
 
 def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) -> dict:
     """Run (or resume) one stage; returns this process's loss per optimizer step. `observe(ids)` sees each batch."""
-    from transformers import LlavaForConditionalGeneration
-
     rank, world = _distributed()
     device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if torch.cuda.is_available() else torch.device("cpu")
     bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
@@ -152,7 +150,7 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
     np.random.seed(cfg.seed)
 
     tokenizer = _tokenizer(cfg, files, out, rank)
-    model = (LlavaForConditionalGeneration.from_pretrained(cfg.init_from) if cfg.init_from
+    model = (load_lmm(cfg.init_from) if cfg.init_from
              else build_lmm(cfg.model, tokenizer)).to(device)
     if device.type == "cuda":
         model.gradient_checkpointing_enable()
@@ -179,7 +177,7 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
 
     stream = ShardStream(files, split="train", heldout_percent=cfg.heldout_percent, seed=cfg.seed, rank=rank,
                          world_size=world, columns=("id", "image", "conversations", "description", "lang"))
-    collator = ChatCollator(tokenizer, image_processor_for(model), image_tokens_for(model), cfg.max_length)
+    collator = ChatCollator(tokenizer, ImageInputs(model), cfg.max_length)
     collate = partial(_collate_stage, collator, cfg.stage)
     losses: list[float] = []
     micro = 0

@@ -158,24 +158,57 @@ def train_command(config: Annotated[Path, typer.Option(help="a stage's TOML conf
 
 @app.command("eval")
 def eval_command(
-    checkpoint: Annotated[str, typer.Option(help="directory of a trained model (its `final/`)")],
     data: Annotated[list[str], typer.Option(help="shard files or globs (repeatable); their held-out split is used")],
     out: Annotated[Path, typer.Option(help="where results.json and results.md go")],
+    checkpoint: Annotated[str | None, typer.Option(help="directory of a trained model (its `final/`)")] = None,
+    base_url: Annotated[str | None, typer.Option(help="an OpenAI-compatible vision endpoint instead of a checkpoint "
+                                                      "(key from OPENAI_API_KEY)")] = None,
+    model: Annotated[str | None, typer.Option(help="the endpoint's model name")] = None,
+    max_in_flight: Annotated[int, typer.Option(help="concurrent endpoint requests")] = 8,
     heldout_percent: Annotated[int, typer.Option(help="must match training")] = 5,
     limit: Annotated[int | None, typer.Option(help="score at most this many questions")] = None,
 ) -> None:
-    """Score a checkpoint on held-out chart QA (relaxed accuracy, containment) by QA type, chart type, language."""
+    """Score a checkpoint or a vision endpoint on held-out chart QA (relaxed accuracy, containment) by QA type,
+    chart type, language."""
     try:
-        from model.evaluate import evaluate
+        from model.evaluate import Endpoint, evaluate
     except ImportError:
         _fail("evaluation needs the train extra: pip install 'chartsynth[train]'")
+    if (checkpoint is None) == (base_url is None):
+        _fail("give either --checkpoint DIR or --base-url URL --model NAME")
+    if base_url and not model:
+        _fail(f"--base-url {base_url}: --model is required with an endpoint")
+    endpoint = Endpoint(base_url, model, max_in_flight) if base_url else None
     try:
-        summary = evaluate(checkpoint, data, str(out), heldout_percent, limit)
-    except (FileNotFoundError, OSError) as error:
+        summary = evaluate(data, str(out), checkpoint, endpoint, heldout_percent, limit)
+    except (FileNotFoundError, OSError, ValueError) as error:
         _fail(str(error))
+    except LLMUnavailable as error:
+        _fail(f"--base-url {base_url}: {error}")
     o = summary["overall"]
     typer.echo(f"{summary['questions']} questions: relaxed accuracy {o['relaxed_accuracy']:.3f}, containment "
                f"{o['containment']:.3f}; table in {out / 'results.md'}")
+
+
+@app.command("export-lmms-eval")
+def export_lmms_eval_command(
+    data: Annotated[list[str], typer.Option(help="shard files or globs (repeatable); their held-out split is exported")],
+    out: Annotated[Path, typer.Option(help="task directory to write (pass it to lmms_eval --include_path)")],
+    task: Annotated[str, typer.Option(help="the lmms-eval task name")] = "chartsynth_chartqa",
+    heldout_percent: Annotated[int, typer.Option(help="must match training")] = 5,
+    limit: Annotated[int | None, typer.Option(help="export at most this many questions")] = None,
+) -> None:
+    """Export the held-out chart QA as an lmms-eval task (Parquet + yaml + utils.py with our metrics)."""
+    try:
+        from model.lmms_eval_task import export_lmms_eval
+    except ImportError:
+        _fail("the export reads shards with the train extra: pip install 'chartsynth[train]'")
+    try:
+        written = export_lmms_eval(data, out, heldout_percent, limit, task)
+    except (FileNotFoundError, OSError, ValueError) as error:
+        _fail(str(error))
+    typer.echo(f"{written['questions']} questions → {written['yaml']}; run: lmms_eval --include_path {out} "
+               f"--tasks {task} --model ...")
 
 
 @app.command()

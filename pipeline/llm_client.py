@@ -125,13 +125,14 @@ class LLMClient:
                           ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
-    async def chat(self, messages: list[dict], *, name: str, schema: dict, temperature: float, max_tokens: int,
+    async def chat(self, messages: list[dict], *, name: str, schema: dict | None, temperature: float, max_tokens: int,
                    seed: int) -> Reply:
+        """One reply: JSON for `schema` in this client's structured-output mode, or free text when schema is None."""
         params = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed, "schema": schema, "name": name}
         key = self.key(messages, params)
         if self.cache and (hit := self.cache.get(key)) is not None:
             return Reply(hit["text"], hit["prompt_tokens"], hit["completion_tokens"], cached=True)
-        fmt = response_format(self.mode, name, schema)
+        fmt = response_format(self.mode, name, schema) if schema is not None else None
         # sent as extra_body: the SDK would otherwise walk the whole JSON Schema through its type transforms on
         # every request (most of its CPU cost at hundreds of requests in flight), and llama.cpp's "schema" key is
         # not in its types anyway
@@ -139,7 +140,7 @@ class LLMClient:
         response = await self._with_retries(lambda client: client.chat.completions.create(
             model=self.model, messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed, **extra))
         text = response.choices[0].message.content or ""
-        if self.mode == "text":
+        if self.mode == "text" and schema is not None:
             text = extract_json(text)
         usage = response.usage
         reply = Reply(text, getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0, False)

@@ -38,9 +38,10 @@ def _arrow_and_feature(annotation) -> tuple[pa.DataType, dict]:
     return arrow, {"dtype": dtype, "_type": "Value"}
 
 
-def _row_schema() -> pa.Schema:
+def arrow_schema(model: type[BaseModel]) -> pa.Schema:
+    """Columns of `model`'s fields; its `image` field carries the Hugging Face `Image` feature."""
     fields, features = [], {}
-    for name, field in ShardRow.model_fields.items():
+    for name, field in model.model_fields.items():
         arrow, feature = _arrow_and_feature(field.annotation)
         fields.append(pa.field(name, arrow))
         features[name] = feature
@@ -48,7 +49,7 @@ def _row_schema() -> pa.Schema:
     return pa.schema(fields, metadata={"huggingface": json.dumps({"info": {"features": features}})})
 
 
-ROW_SCHEMA = _row_schema()
+ROW_SCHEMA = arrow_schema(ShardRow)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -68,10 +69,10 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_shard(path: Path, rows: list[ShardRow]) -> str:
-    """Write rows to `path` atomically; return the file's sha256."""
+def write_shard(path: Path, rows: list[BaseModel], schema: pa.Schema = ROW_SCHEMA) -> str:
+    """Write rows (ShardRow unless another `schema` is given) to `path` atomically; return the file's sha256."""
     records = [row.model_dump(by_alias=True) for row in rows]
-    table = pa.Table.from_pylist(records, schema=ROW_SCHEMA)
+    table = pa.Table.from_pylist(records, schema=schema)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd", row_group_size=256)
     data = sink.getvalue().to_pybytes()

@@ -5,6 +5,7 @@ from schemas.qa import QA, AnswerType, CellRef, Op, Program, QAType
 from schemas.render import Element, RenderChecks, Rendered
 from schemas.sample import (
     Description,
+    EvalQuestion,
     ImageCell,
     Manifest,
     Persona,
@@ -22,7 +23,7 @@ from schemas.sample import (
 from schemas.style import NamedColor, NumberFormat, PeriodFormat, StyleSpec
 
 __all__ = [
-    "QA", "AnswerType", "CellRef", "ChartSpec", "ChartType", "DataTable", "Description", "Element", "HeaderGroup",
+    "QA", "AnswerType", "CellRef", "ChartSpec", "ChartType", "DataTable", "Description", "Element", "EvalQuestion", "HeaderGroup",
     "ImageCell", "Manifest", "NamedColor", "NumberFormat", "Op", "PeriodFormat", "Persona", "Program", "Provenance",
     "QARecord", "QAType", "RegenerateConfig", "Reject", "RenderChecks", "Rendered", "RunConfig", "Sample", "ShardEntry", "ShardRow",
     "StyleSpec", "Topic", "Turn", "json_schema",

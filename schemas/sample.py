@@ -105,6 +105,19 @@ class ShardRow(BaseModel):
     provenance: str = Field(description="JSON of Provenance")
 
 
+class EvalQuestion(BaseModel):
+    """One held-out question with its chart: the row of an exported evaluation set (e.g. the lmms-eval task), where
+    tools expect one question per row rather than a chart with its QA list."""
+
+    id: str = Field(description="sample id + '#' + the question's index in the sample")
+    image: ImageCell
+    question: str
+    answer: str
+    qa_type: str
+    chart_type: str
+    lang: str
+
+
 class Reject(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str

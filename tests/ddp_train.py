@@ -6,14 +6,13 @@ import sys
 
 import torch
 
+from model.build import load_lmm
 from model.train import TrainConfig, train
 
 cfg = TrainConfig.model_validate_json(sys.argv[1])
 seen: list[str] = []
 result = train(cfg, observe=seen.extend)
-from transformers import LlavaForConditionalGeneration  # noqa: E402
-
-state = LlavaForConditionalGeneration.from_pretrained(f"{cfg.out}/final").state_dict()
+state = load_lmm(f"{cfg.out}/final").state_dict()
 digest = hashlib.sha256(b"".join(t.numpy().tobytes() for _, t in sorted(state.items()))).hexdigest()
 rank = result["rank"]
 with open(f"{cfg.out}/rank{rank}.json", "w") as f:

@@ -2,7 +2,7 @@
 benchmark. It is a fake on purpose: real servers cannot be told to fail on cue. (The real-server test uses llama.cpp.)
 
 `script` is a list of actions taken by successive requests ("step:action" waits for a request of that step),
-then `default` for the rest:
+then `default` for the rest (or, with `reply` set, every answer is `reply(request body)` as free text):
   "ok"          a valid answer for the step (the step is the json_schema name)
   "429"/"500"   that HTTP status          "hang"       never answer (client timeout)
   "truncated"   JSON cut in half          "wrong_shape" JSON of another shape
@@ -16,6 +16,7 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -27,6 +28,7 @@ class FakeServer:
     requests: int = 0
     port: int = 0
     bodies: list[dict] = field(default_factory=list)
+    reply: Callable[[dict], str] | None = None
 
     def start(self) -> FakeServer:
         ready = threading.Event()
@@ -95,7 +97,10 @@ class FakeServer:
             return int(action), {"error": {"message": f"injected {action}"}}
         step = _step(body)
         prompt = body["messages"][1]["content"] if len(body["messages"]) > 1 else body["messages"][0]["content"]
-        content = json.dumps(step_answer(step, prompt, body.get("seed", 0), action), ensure_ascii=False)
+        if self.reply:
+            content, prompt = self.reply(body), json.dumps(prompt)
+        else:
+            content = json.dumps(step_answer(step, prompt, body.get("seed", 0), action), ensure_ascii=False)
         if action == "truncated":
             content = content[: len(content) // 2]
         return 200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],

@@ -30,9 +30,9 @@ def all_ids(dataset: Path) -> list[str]:
 
 
 def weights(out: Path) -> dict:
-    from transformers import LlavaForConditionalGeneration
+    from model.build import load_lmm
 
-    return LlavaForConditionalGeneration.from_pretrained(out / "final").state_dict()
+    return load_lmm(out / "final").state_dict()
 
 
 @pytest.mark.parametrize("stage", ["1", "1.5", "2"])
