@@ -138,11 +138,16 @@ def _tiny_qwen2_vl(config: ModelConfig, tokenizer):
 
 
 def load_lmm(directory: str):
-    """A saved LMM of either layout (importing model.lmm registers chartsynth_lmm with the Auto classes)."""
+    """A saved LMM of either layout, or a QSLAW-quantized export (importing model.lmm registers chartsynth_lmm)."""
+    from pathlib import Path
+
     from transformers import AutoModelForImageTextToText
 
     import model.lmm  # noqa: F401
+    from model.quant import QUANT_FILE, load_packed
 
+    if (Path(directory) / QUANT_FILE).exists():
+        return load_packed(directory)
     return AutoModelForImageTextToText.from_pretrained(directory)
 
 

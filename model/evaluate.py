@@ -55,23 +55,23 @@ def question_prompt(question: str, lang: str) -> str:
     return f"{question}\n{ANSWER_HINT['ja' if lang == 'ja' else 'en']}"
 
 
-def local_answers(checkpoint: str, items: list[EvalQuestion], max_new_tokens: int) -> list[str]:
-    from transformers import AutoTokenizer
+def local_answers(model, tokenizer, items: list[EvalQuestion], max_new_tokens: int) -> list[str]:
+    from model.build import ImageInputs
 
-    from model.build import ImageInputs, load_lmm
-
-    model = load_lmm(checkpoint).eval()
-    collator = ChatCollator(AutoTokenizer.from_pretrained(checkpoint), ImageInputs(model))
+    model.eval()
+    collator = ChatCollator(tokenizer, ImageInputs(model))
+    device = next(model.parameters()).device
     answers = []
     for item in items:
         vision, (tokens,) = collator.image_inputs([Image.open(io.BytesIO(item.image.bytes)).convert("RGB")])
         ids, _ = collator.encode([{"from": "human", "value": f"{IMAGE}\n{item.question}"}], tokens, item.id)
         ids = ids + [collator.ids[ASSISTANT]]
         with torch.no_grad():
-            out = model.generate(input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                                 **vision, max_new_tokens=max_new_tokens, do_sample=False,
-                                 eos_token_id=collator.ids[EOS], pad_token_id=collator.tokenizer.pad_token_id)
-        answers.append(collator.tokenizer.decode(out[0, len(ids):], skip_special_tokens=True).strip())
+            out = model.generate(input_ids=torch.tensor([ids], device=device),
+                                 attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=device),
+                                 **{k: v.to(device) for k, v in vision.items()}, max_new_tokens=max_new_tokens,
+                                 do_sample=False, eos_token_id=collator.ids[EOS], pad_token_id=tokenizer.pad_token_id)
+        answers.append(tokenizer.decode(out[0, len(ids):], skip_special_tokens=True).strip())
     return answers
 
 
@@ -102,17 +102,35 @@ def endpoint_answers(endpoint: Endpoint, items: list[EvalQuestion], max_new_toke
 
 def evaluate(data: list[str], out: str, checkpoint: str | None = None, endpoint: Endpoint | None = None,
              heldout_percent: int = 5, limit: int | None = None, max_new_tokens: int = 32) -> dict:
+    """Score a saved checkpoint or an endpoint (exactly one of them)."""
     if (checkpoint is None) == (endpoint is None):
         raise ValueError("evaluate: give exactly one of a checkpoint or an endpoint")
+    items = heldout_questions(data, heldout_percent, limit)
+    if checkpoint:
+        from transformers import AutoTokenizer
+
+        from model.build import load_lmm
+
+        predictions = local_answers(load_lmm(checkpoint), AutoTokenizer.from_pretrained(checkpoint), items,
+                                    max_new_tokens)
+        return write_results(items, predictions, checkpoint, out)
+    predictions = endpoint_answers(endpoint, items, max_new_tokens, Path(out) / "cache")
+    return write_results(items, predictions, f"{endpoint.model} @ {endpoint.base_url}", out)
+
+
+def evaluate_model(model, tokenizer, name: str, data: list[str], out: str, heldout_percent: int = 5,
+                   limit: int | None = None, max_new_tokens: int = 32) -> dict:
+    """Score a model already in memory (e.g. at the end of an adaptation run)."""
+    items = heldout_questions(data, heldout_percent, limit)
+    return write_results(items, local_answers(model, tokenizer, items, max_new_tokens), name, out)
+
+
+def write_results(items: list[EvalQuestion], predictions: list[str], source: str, out: str) -> dict:
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
-    items = heldout_questions(data, heldout_percent, limit)
-    predictions = (local_answers(checkpoint, items, max_new_tokens) if checkpoint
-                   else endpoint_answers(endpoint, items, max_new_tokens, target / "cache"))
     records = [item.model_dump(exclude={"image"})
                | {"prediction": p, "relaxed": relaxed_match(p, item.answer), "contains": contains(p, item.answer)}
                for item, p in zip(items, predictions)]
-    source = checkpoint or f"{endpoint.model} @ {endpoint.base_url}"
     summary = {"model": source, "questions": len(records), "overall": _scores(records)}
     for key in BREAKDOWNS:
         groups = defaultdict(list)

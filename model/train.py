@@ -114,7 +114,9 @@ def _set_rng_state(state: dict) -> None:
     np.random.set_state(state["numpy"])
 
 
-def _tokenizer(cfg: TrainConfig, files: list[str], out: Path, rank: int):
+def load_tokenizer(cfg, files: list[str], out: Path, rank: int = 0):
+    """The tokenizer of `cfg` (a TrainConfig or AdaptConfig): the model's own plus our chat tokens, or one trained
+    here on the shards when the model brings none."""
     from transformers import AutoTokenizer
 
     source = cfg.model.tokenizer or cfg.init_from or cfg.model.pretrained or cfg.model.text_pretrained
@@ -149,7 +151,7 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
 
-    tokenizer = _tokenizer(cfg, files, out, rank)
+    tokenizer = load_tokenizer(cfg, files, out, rank)
     model = (load_lmm(cfg.init_from) if cfg.init_from
              else build_lmm(cfg.model, tokenizer)).to(device)
     if device.type == "cuda":

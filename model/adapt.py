@@ -1,0 +1,218 @@
+"""Cheap adaptation of a chart LMM on one GPU, as one readable loop: QSLAW (a 4-bit LLM, learn only group-wise scales
+γ + the projector, with a multimodal warmup) and its baselines in the same recipe — QLoRA (bitsandbytes NF4 + peft
+LoRA + the projector) and full precision (LLM + projector).
+
+Warmup (QSLAW's "multimodal warmup"): the first `warmup_steps` batches are multimodal only, after that text batches
+from a plain corpus are mixed in at `text_ratio` text per multimodal batch, so the LLM keeps its language skills.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import resource
+import time
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from model.build import ImageInputs, ModelConfig, build_lmm, load_lmm
+from model.data import ChatCollator, ShardStream
+from model.quant import QuantConfig, decoder_linears, quantize_llm, save_packed
+from model.train import _collate_stage, cosine_with_warmup, load_tokenizer, shard_files
+
+Method = Literal["qslaw", "qlora", "full"]
+DEFAULT_LR = {"qslaw": 2e-3, "qlora": 2e-4, "full": 2e-5}
+SAMPLE_CORPUS = Path(__file__).parent / "corpus" / "public_domain_sample.txt"
+# bitsandbytes matches these from the start of the full module name ("vision_tower" alone matches nothing)
+LLM_ONLY_SKIP = ["model.vision_tower", "model.multi_modal_projector", "lm_head"]
+
+
+class AdaptConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Method = "qslaw"
+    data: list[str] = Field(description="Parquet shard files or globs")
+    out: str
+    init_from: str | None = Field(default=None, description="a trained LMM directory (e.g. runs/stage2/final)")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="used when init_from is not given")
+    text: list[str] = Field(default_factory=lambda: [str(SAMPLE_CORPUS)],
+                            description="text corpus: .txt files or Parquet files with a `text` column")
+    warmup_steps: int = Field(default=100, ge=0, description="η: multimodal-only batches before text is mixed in")
+    text_ratio: float = Field(default=1.0, ge=0, description="text batches per multimodal batch after the warmup")
+    steps: int = Field(default=1000, ge=1)
+    batch_size: int = Field(default=4, ge=1)
+    lr: float | None = Field(default=None, description="default per method: qslaw 2e-3, qlora 2e-4, full 2e-5")
+    warmup_ratio: float = 0.03
+    max_length: int = 1024
+    heldout_percent: int = 5
+    seed: int = 0
+    vocab_size: int = 512
+    quant: QuantConfig = Field(default_factory=QuantConfig)
+    calibration_batches: int = Field(default=8, ge=1, description="OmniQuant: multimodal batches to calibrate on")
+    lora_rank: int = Field(default=64, ge=1)
+    lora_alpha: int = 16
+    eval_limit: int | None = Field(default=200, description="held-out questions scored at the end (None: all)")
+    max_new_tokens: int = 16
+
+
+def batch_kind(step: int, warmup_steps: int, text_ratio: float) -> Literal["multimodal", "text"]:
+    """Multimodal for the first η steps, then text whenever the running text share falls behind r/(1+r)."""
+    if step < warmup_steps or text_ratio == 0:
+        return "multimodal"
+    p, share = step - warmup_steps, text_ratio / (1 + text_ratio)
+    return "text" if int((p + 1) * share + 1e-9) > int(p * share + 1e-9) else "multimodal"
+
+
+def warmup_mix(multimodal: Iterator, text: Iterator, warmup_steps: int, text_ratio: float) -> Iterator[tuple[str, dict]]:
+    for step in itertools.count():
+        kind = batch_kind(step, warmup_steps, text_ratio)
+        yield kind, next(multimodal if kind == "multimodal" else text)
+
+
+def text_rows(paths: list[str], tokenizer, max_tokens: int) -> list[dict]:
+    """The corpus cut into windows of `max_tokens` tokens, as text-only rows the chat collator trains on end to end."""
+    import pyarrow.parquet as pq
+
+    texts = []
+    for path in paths:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"text corpus {path} does not exist")
+        texts += (pq.read_table(path, columns=["text"]).column("text").to_pylist() if path.endswith(".parquet")
+                  else [Path(path).read_text(encoding="utf-8")])
+    ids = tokenizer.encode("\n\n".join(t for t in texts if t), add_special_tokens=False)
+    if not ids:
+        raise ValueError(f"text corpus {paths} is empty")
+    return [{"id": f"text-{i}", "image": None, "conversations": [{"from": "gpt", "value": tokenizer.decode(window)}]}
+            for i, window in enumerate(ids[s: s + max_tokens] for s in range(0, len(ids), max_tokens))]
+
+
+def endless(loader_for_epoch) -> Iterator[dict]:
+    for epoch in itertools.count():
+        yield from loader_for_epoch(epoch)
+
+
+def lora_parameters(lmm, rank: int) -> int:
+    """What LoRA of `rank` on every decoder linear would train: r·(in + out) per layer."""
+    return sum(rank * (m.in_features + m.out_features) for _, _, m in decoder_linears(lmm))
+
+
+def llm_weight_bytes(lmm) -> int:
+    """Bytes the LLM's decoder layers hold (parameters + buffers): what quantization shrinks."""
+    layers = lmm.get_submodule("model.language_model.layers")
+    return sum(t.numel() * t.element_size() for t in itertools.chain(layers.parameters(), layers.buffers()))
+
+
+def peak_memory_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+def qlora_model(lmm, out: Path, rank: int, alpha: int, dtype: torch.dtype):
+    """The LLM reloaded in NF4 (vision tower, projector and lm_head kept), LoRA on its decoder linears, projector trained."""
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from transformers import AutoModelForImageTextToText, BitsAndBytesConfig
+
+    targets = [f"model.language_model.layers.{i}.{name}" for i, name, _ in decoder_linears(lmm)]
+    base = out / "base"
+    lmm.save_pretrained(base)
+    nf4 = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype,
+                             llm_int8_skip_modules=LLM_ONLY_SKIP)
+    quantized = AutoModelForImageTextToText.from_pretrained(base, quantization_config=nf4, dtype=dtype)
+    quantized = prepare_model_for_kbit_training(quantized, use_gradient_checkpointing=torch.cuda.is_available())
+    return get_peft_model(quantized, LoraConfig(r=rank, lora_alpha=alpha, target_modules=targets, lora_dropout=0.0,
+                                                modules_to_save=["multi_modal_projector"]))
+
+
+def set_method_trainable(lmm, method: Method) -> None:
+    """qslaw: γ (where the quantizer made it learnable) + projector; full: LLM + projector. QLoRA is set up by peft."""
+    if method == "qlora":
+        return
+    for name, p in lmm.named_parameters():
+        if method == "full":
+            p.requires_grad = not name.startswith("model.vision_tower.")
+        else:
+            p.requires_grad = name.startswith("model.multi_modal_projector.") or (
+                name.endswith(".gamma") and p.requires_grad)
+
+
+def adapt(cfg: AdaptConfig) -> dict:
+    from model.evaluate import evaluate_model
+
+    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = shard_files(cfg.data)
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    tokenizer = load_tokenizer(cfg, files, out)
+    lmm = load_lmm(cfg.init_from) if cfg.init_from else build_lmm(cfg.model, tokenizer)
+    collator = ChatCollator(tokenizer, ImageInputs(lmm), cfg.max_length)
+    stream = ShardStream(files, split="train", heldout_percent=cfg.heldout_percent, seed=cfg.seed,
+                         columns=("id", "image", "conversations", "description", "lang"))
+
+    def multimodal_epoch(epoch: int):
+        stream.set_epoch(epoch)
+        return torch.utils.data.DataLoader(stream, batch_size=cfg.batch_size, collate_fn=partial(_collate_stage, collator, "2"))
+
+    corpus = text_rows(cfg.text, tokenizer, cfg.max_length // 2)
+
+    def text_epoch(epoch: int):
+        order = random.Random(cfg.seed + epoch).sample(corpus, len(corpus))
+        return (collator(order[i: i + cfg.batch_size]) for i in range(0, len(order), cfg.batch_size))
+
+    report: dict = {"method": cfg.method, "lora_r128_parameters": lora_parameters(lmm, 128),
+                    "llm_weight_bytes_fp": llm_weight_bytes(lmm)}
+    projector = sum(p.numel() for p in lmm.model.multi_modal_projector.parameters())
+    if cfg.method == "qslaw":
+        calibration = list(itertools.islice(endless(multimodal_epoch), cfg.calibration_batches))
+        report["quantization"] = quantize_llm(lmm, cfg.quant, calibration)
+    lmm = lmm.to(device)
+    set_method_trainable(lmm, cfg.method)
+    if cfg.method == "qlora":
+        lmm = qlora_model(lmm, out, cfg.lora_rank, cfg.lora_alpha, dtype)
+    trainable = [p for p in lmm.parameters() if p.requires_grad]
+    report["trainable_parameters"] = sum(p.numel() for p in trainable)
+    report["trainable_vs_lora_r128"] = report["trainable_parameters"] / (report["lora_r128_parameters"] + projector)
+    report["llm_weight_bytes"] = llm_weight_bytes(lmm.get_base_model() if cfg.method == "qlora" else lmm)
+
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr or DEFAULT_LR[cfg.method], weight_decay=0.0)
+    scheduler = cosine_with_warmup(optimizer, cfg.steps, cfg.warmup_ratio)
+    batches = warmup_mix(endless(multimodal_epoch), endless(text_epoch), cfg.warmup_steps, cfg.text_ratio)
+    losses, kinds, step_times = [], [], []
+    lmm.train()
+    for _ in range(cfg.steps):
+        kind, batch = next(batches)
+        started = time.perf_counter()
+        inputs = {k: v.to(device) for k, v in batch.items() if k != "ids"}
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+            loss = lmm(**inputs).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step_times.append(time.perf_counter() - started)
+        losses.append(loss.item())
+        kinds.append(kind)
+    report |= {"steps": cfg.steps, "losses": losses, "batch_kinds": kinds,
+               "mean_step_seconds": sum(step_times) / len(step_times), "peak_memory_bytes": peak_memory_bytes(device)}
+
+    final = out / "final"
+    if cfg.method == "qslaw":
+        save_packed(lmm, final, cfg.quant)
+        lmm = load_lmm(str(final)).to(device)  # scored as exported: the checkpoint users will load
+    else:
+        lmm.save_pretrained(final)  # full weights, or the LoRA adapter + projector (base weights in out/base)
+    tokenizer.save_pretrained(final)
+    report["eval"] = evaluate_model(lmm, tokenizer, f"{cfg.method} {final}", cfg.data, str(out / "eval"),
+                                    cfg.heldout_percent, cfg.eval_limit, cfg.max_new_tokens)["overall"]
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    return report

@@ -1,0 +1,433 @@
+"""k-bit group quantization of the LLM's linear layers and QSLAW's learnable group-wise scales.
+
+Per output row, the input dimension is cut into groups of `group_size`; each group has a step Δ and a zero point z
+(asymmetric min-max, optionally with OmniQuant's learnable weight clipping, calibrated block by block). QSLAW then
+learns one scale γ per group (init 1), in one of two modes:
+
+- faithful — as xjjxmu/QSLAW's quantizer: the full-precision weight stays, γ sits inside the rounding,
+  Ŵ = (clamp(round(W / (Δ·γ)) + z, 0, 2^k−1) − z)·Δ, rounding with a straight-through estimator.
+- packed — integer codes q packed into bytes, Δ and z frozen, γ scales the step: Ŵ = Δ·γ·(q − z). A custom autograd
+  function rebuilds Ŵ inside forward and backward, so no full-precision weight is ever stored.
+
+Only the LLM's decoder layers are quantized; the vision tower, projector, embeddings and lm_head stay as they are.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+# the stored dtypes, also used by the memory estimator
+STEP_DTYPE, GAMMA_DTYPE = torch.float16, torch.float32
+
+
+class QuantConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bits: Literal[2, 3, 4, 8] = 4
+    group_size: int = Field(default=128, ge=8, description="weights per group along the input dimension")
+    start_layer: int = Field(default=0, ge=0, description="γ is learned only in decoder layers from this index on "
+                                                          "(the public code uses 5); earlier layers stay RTN/LWC")
+    init: Literal["rtn", "omniquant"] = "rtn"
+    mode: Literal["faithful", "packed"] = "packed"
+    lwc_epochs: int = Field(default=20, ge=1, description="OmniQuant: passes over the calibration set per block")
+    lwc_lr: float = 1e-2
+
+
+def container_bits(bits: int) -> int:
+    """Codes are stored 4 per byte (2-bit), 2 per byte (3- and 4-bit) or 1 per byte (8-bit)."""
+    return 2 if bits <= 2 else 4 if bits <= 4 else 8
+
+
+def pack(codes: torch.Tensor, bits: int) -> torch.Tensor:
+    """uint8 codes [out, n] (n a multiple of the codes per byte) → bytes [out, n·c/8]."""
+    c = container_bits(bits)
+    per_byte = 8 // c
+    codes = codes.to(torch.uint8).view(codes.shape[0], -1, per_byte)
+    packed = torch.zeros(codes.shape[:2], dtype=torch.uint8, device=codes.device)
+    for i in range(per_byte):
+        packed |= codes[..., i] << (c * i)
+    return packed
+
+
+def unpack(packed: torch.Tensor, bits: int) -> torch.Tensor:
+    c = container_bits(bits)
+    per_byte, mask = 8 // c, (1 << c) - 1
+    return torch.stack([(packed >> (c * i)) & mask for i in range(per_byte)], dim=-1).view(packed.shape[0], -1)
+
+
+def round_ste(x: torch.Tensor) -> torch.Tensor:
+    return x + (x.round() - x).detach()
+
+
+def _grouped(weight: torch.Tensor, group_size: int) -> torch.Tensor:
+    """[out, in] → [out, groups, group_size], zero-padding the last group."""
+    out, n = weight.shape
+    groups = math.ceil(n / group_size)
+    return F.pad(weight, (0, groups * group_size - n)).view(out, groups, group_size)
+
+
+def step_and_zero(weight: torch.Tensor, bits: int, group_size: int, up: torch.Tensor | None = None,
+                  low: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Δ and z per group [out, groups]: min-max (RTN), or with OmniQuant's clipping factors σ(up), σ(low)."""
+    g = _grouped(weight, group_size)
+    xmax, xmin = g.amax(-1), g.amin(-1)
+    if up is not None:
+        xmax, xmin = torch.sigmoid(up) * xmax, torch.sigmoid(low) * xmin
+    qmax = 2**bits - 1
+    delta = ((xmax - xmin) / qmax).clamp(min=1e-5)
+    zero = round_ste(-xmin / delta).clamp(0, qmax)
+    return delta, zero
+
+
+def fake_quant(weight: torch.Tensor, delta: torch.Tensor, zero: torch.Tensor, bits: int, group_size: int,
+               gamma: torch.Tensor | None = None) -> torch.Tensor:
+    """The public QSLAW formula: codes = clamp(round(W/(Δ·γ)) + z, 0, 2^k−1), Ŵ = (codes − z)·Δ."""
+    g = _grouped(weight, group_size)
+    scale = delta if gamma is None else delta * gamma
+    codes = (round_ste(g / scale[..., None]) + zero[..., None]).clamp(0, 2**bits - 1)
+    return ((codes - zero[..., None]) * delta[..., None]).view(weight.shape[0], -1)[:, : weight.shape[1]]
+
+
+def integer_codes(weight: torch.Tensor, delta: torch.Tensor, zero: torch.Tensor, bits: int, group_size: int,
+                  gamma: torch.Tensor | None = None) -> torch.Tensor:
+    """The codes fake_quant rounds to, as uint8 [out, groups·group_size]."""
+    g = _grouped(weight, group_size)
+    scale = delta if gamma is None else delta * gamma
+    codes = (torch.round(g / scale[..., None]) + zero[..., None]).clamp(0, 2**bits - 1)
+    return codes.view(weight.shape[0], -1).to(torch.uint8)
+
+
+class FaithfulQSLAWLinear(nn.Module):
+    """QSLAW as published: the full-precision weight is kept (frozen) and re-quantized with γ on every forward."""
+
+    def __init__(self, linear: nn.Linear, delta: torch.Tensor, zero: torch.Tensor, bits: int, group_size: int):
+        super().__init__()
+        self.bits, self.group_size = bits, group_size
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.register_buffer("weight", linear.weight.detach().clone())
+        self.register_buffer("delta", delta.detach().clone())
+        self.register_buffer("zero", zero.detach().clone())
+        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
+        self.gamma = nn.Parameter(torch.ones_like(delta, dtype=GAMMA_DTYPE))
+
+    def dequantized(self) -> torch.Tensor:
+        return fake_quant(self.weight, self.delta, self.zero, self.bits, self.group_size, self.gamma)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.dequantized().to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
+
+    def to_packed(self) -> PackedQSLAWLinear:
+        """Bake γ: the codes it selects, with Δ and z unchanged (as the public formula dequantizes)."""
+        codes = integer_codes(self.weight, self.delta, self.zero, self.bits, self.group_size, self.gamma.detach())
+        return PackedQSLAWLinear.from_codes(codes, self.delta, self.zero, self.bits, self.group_size,
+                                            self.in_features, self.bias)
+
+
+class _PackedMatmul(torch.autograd.Function):
+    """y = x·Ŵᵀ with Ŵ = Δ·γ·(q − z) rebuilt from the packed codes in forward and again in backward."""
+
+    @staticmethod
+    def forward(ctx, x, packed, delta, zero, gamma, bits, group_size, in_features):
+        ctx.save_for_backward(x, packed, delta, zero, gamma)
+        ctx.shape = (bits, group_size, in_features)
+        return x @ _dequantize(packed, delta, zero, gamma, bits, group_size, in_features).to(x.dtype).t()
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, packed, delta, zero, gamma = ctx.saved_tensors
+        bits, group_size, in_features = ctx.shape
+        levels = _levels(packed, zero, bits, group_size)  # (q − z) [out, groups, group]
+        out = levels.shape[0]
+        grad_x = grad_gamma = None
+        if ctx.needs_input_grad[0]:
+            weight = (levels * (delta * gamma)[..., None].float()).view(out, -1)[:, :in_features]
+            grad_x = grad_out @ weight.to(grad_out.dtype)
+        if ctx.needs_input_grad[4]:
+            grad_w = grad_out.reshape(-1, out).float().t() @ x.reshape(-1, in_features).float()
+            grad_w = _grouped(grad_w, group_size)
+            grad_gamma = ((grad_w * levels).sum(-1) * delta.float()).to(gamma.dtype)
+        return grad_x, None, None, None, grad_gamma, None, None, None
+
+
+def _levels(packed, zero, bits, group_size) -> torch.Tensor:
+    codes = unpack(packed, bits).float()
+    out = codes.shape[0]
+    return codes.view(out, -1, group_size) - zero.float()[..., None]
+
+
+def _dequantize(packed, delta, zero, gamma, bits, group_size, in_features) -> torch.Tensor:
+    levels = _levels(packed, zero, bits, group_size)
+    return (levels * (delta.float() * gamma.float())[..., None]).view(levels.shape[0], -1)[:, :in_features]
+
+
+class PackedQSLAWLinear(nn.Module):
+    """Packed integer codes + per-group Δ (fp16) and z (uint8) frozen, γ (fp32) learnable: the memory saving is real."""
+
+    def __init__(self, out_features: int, in_features: int, bits: int, group_size: int, bias: bool):
+        super().__init__()
+        self.bits, self.group_size = bits, group_size
+        self.in_features, self.out_features = in_features, out_features
+        groups = math.ceil(in_features / group_size)
+        per_byte = 8 // container_bits(bits)
+        self.register_buffer("packed", torch.zeros(out_features, groups * group_size // per_byte, dtype=torch.uint8))
+        self.register_buffer("delta", torch.ones(out_features, groups, dtype=STEP_DTYPE))
+        self.register_buffer("zero", torch.zeros(out_features, groups, dtype=torch.uint8))
+        self.gamma = nn.Parameter(torch.ones(out_features, groups, dtype=GAMMA_DTYPE))
+        self.bias = nn.Parameter(torch.zeros(out_features), requires_grad=False) if bias else None
+
+    @classmethod
+    def from_codes(cls, codes, delta, zero, bits, group_size, in_features, bias) -> PackedQSLAWLinear:
+        layer = cls(codes.shape[0], in_features, bits, group_size, bias is not None)
+        layer.packed.copy_(pack(codes, bits))
+        layer.delta.copy_(delta.detach())
+        layer.zero.copy_(zero.detach().round())
+        if bias is not None:
+            layer.bias.data.copy_(bias.detach())
+        return layer.to(codes.device)
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, delta, zero, bits, group_size) -> PackedQSLAWLinear:
+        codes = integer_codes(linear.weight.detach(), delta, zero, bits, group_size)
+        return cls.from_codes(codes, delta, zero, bits, group_size, linear.in_features, linear.bias)
+
+    def dequantized(self) -> torch.Tensor:
+        return _dequantize(self.packed, self.delta, self.zero, self.gamma, self.bits, self.group_size,
+                           self.in_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = _PackedMatmul.apply(x, self.packed, self.delta, self.zero, self.gamma, self.bits, self.group_size,
+                                self.in_features)
+        return y if self.bias is None else y + self.bias.to(y.dtype)
+
+    def bake(self) -> None:
+        """Fold γ into Δ (Δ ← Δ·γ, γ ← 1): the exported checkpoint then needs no γ at all."""
+        self.delta.copy_((self.delta.float() * self.gamma.detach().float()).to(STEP_DTYPE))
+        self.gamma.data.fill_(1.0)
+
+    def storage_bytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (self.packed, self.delta, self.zero, self.gamma)) + (
+            0 if self.bias is None else self.bias.numel() * 2)
+
+
+def packed_storage_bytes(out_features: int, in_features: int, bits: int, group_size: int) -> int:
+    """Codes + Δ (fp16) + z (uint8) + γ (fp32) of one packed layer, bias excluded."""
+    groups = math.ceil(in_features / group_size)
+    codes = out_features * groups * group_size * container_bits(bits) // 8
+    return codes + out_features * groups * (2 + 1 + 4)
+
+
+QSLAW_LAYERS = (FaithfulQSLAWLinear, PackedQSLAWLinear)
+
+
+def decoder_layers(lmm) -> nn.ModuleList:
+    return lmm.model.language_model.layers
+
+
+def decoder_linears(lmm) -> list[tuple[int, str, nn.Linear]]:
+    """(layer index, name inside the layer, module) for every nn.Linear of the LLM's decoder layers."""
+    return [(i, name, module) for i, layer in enumerate(decoder_layers(lmm))
+            for name, module in layer.named_modules() if isinstance(module, nn.Linear)]
+
+
+def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
+    parent, _, child = name.rpartition(".")
+    setattr(root.get_submodule(parent) if parent else root, child, new)
+
+
+class _ClippedLinear(nn.Module):
+    """OmniQuant's learnable weight clipping during calibration: fake-quantized weight with σ(up), σ(low) clipping."""
+
+    def __init__(self, linear: nn.Linear, bits: int, group_size: int):
+        super().__init__()
+        self.linear, self.bits, self.group_size = linear, bits, group_size
+        groups = math.ceil(linear.in_features / group_size)
+        self.up = nn.Parameter(torch.full((linear.out_features, groups), 4.0))
+        self.low = nn.Parameter(torch.full((linear.out_features, groups), 4.0))
+        self.clip = True
+
+    def step_and_zero(self):
+        w = self.linear.weight.detach()
+        return step_and_zero(w, self.bits, self.group_size, *((self.up, self.low) if self.clip else (None, None)))
+
+    def forward(self, x):
+        delta, zero = self.step_and_zero()
+        w = fake_quant(self.linear.weight.detach(), delta, zero, self.bits, self.group_size)
+        return F.linear(x, w.to(x.dtype), self.linear.bias)
+
+
+class _Captured(Exception):
+    pass
+
+
+def _block_inputs(lmm, batches: list[dict]) -> list[tuple[tuple, dict]]:
+    """What the first decoder layer receives for each calibration batch (text or multimodal alike)."""
+    captured = []
+
+    def hook(module, args, kwargs):
+        captured.append((tuple(a.detach() if torch.is_tensor(a) else a for a in args), dict(kwargs)))
+        raise _Captured
+
+    handle = decoder_layers(lmm)[0].register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                try:
+                    lmm(**{k: v for k, v in batch.items() if k not in ("ids", "labels")}, use_cache=False)
+                except _Captured:
+                    pass
+    finally:
+        handle.remove()
+    return captured
+
+
+def _hidden(output):
+    return output[0] if isinstance(output, tuple) else output
+
+
+def _run_block(block, inputs):
+    return [_hidden(block(*args, **kwargs)) for args, kwargs in inputs]
+
+
+def _with_hidden(args, kwargs, hidden):
+    if args:
+        return (hidden, *args[1:]), kwargs
+    return args, kwargs | {"hidden_states": hidden}
+
+
+def calibrate_clipping(lmm, batches: list[dict], cfg: QuantConfig) -> tuple[dict[str, tuple], list[dict]]:
+    """OmniQuant LWC block by block: per block, fit σ(up), σ(low) of every linear so the fake-quantized block's
+    output matches the full-precision one (MSE), then feed the quantized block's output to the next block.
+    Returns Δ, z per linear (by full module name) and the per-block MSE of RTN and of LWC."""
+    trainable = {p: p.requires_grad for p in lmm.parameters()}
+    for p in lmm.parameters():  # only the clipping factors learn here
+        p.requires_grad_(False)
+    inputs = _block_inputs(lmm, batches)
+    prefix = "model.language_model.layers"
+    result, report = {}, []
+    for i, block in enumerate(decoder_layers(lmm)):
+        with torch.no_grad():
+            targets = _run_block(block, inputs)
+        clipped = {}
+        for name, module in list(block.named_modules()):
+            if isinstance(module, nn.Linear):
+                clipped[name] = _ClippedLinear(module, cfg.bits, cfg.group_size)
+                _replace(block, name, clipped[name])
+
+        def block_mse() -> float:
+            with torch.no_grad():
+                outs = _run_block(block, inputs)
+            return sum(F.mse_loss(o, t).item() for o, t in zip(outs, targets)) / len(targets)
+
+        for c in clipped.values():
+            c.clip = False
+        rtn_mse = block_mse()
+        for c in clipped.values():
+            c.clip = True
+        params = [p for c in clipped.values() for p in (c.up, c.low)]
+        optimizer = torch.optim.AdamW(params, lr=cfg.lwc_lr, weight_decay=0.0)
+        with torch.enable_grad():
+            for _ in range(cfg.lwc_epochs):
+                for (args, kwargs), target in zip(inputs, targets):
+                    loss = F.mse_loss(_hidden(block(*args, **kwargs)).float(), target.float())
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+        lwc_mse = block_mse()
+        report.append({"layer": i, "rtn_mse": rtn_mse, "lwc_mse": lwc_mse})
+        with torch.no_grad():
+            outs = _run_block(block, inputs)  # the next block sees what this quantized block produces
+        for name, c in clipped.items():
+            with torch.no_grad():
+                delta, zero = c.step_and_zero()
+            result[f"{prefix}.{i}.{name}"] = (delta.detach(), zero.detach())
+            _replace(block, name, c.linear)
+        inputs = [_with_hidden(args, kwargs, out) for (args, kwargs), out in zip(inputs, outs)]
+    for p, flag in trainable.items():
+        p.requires_grad_(flag)
+    return result, report
+
+
+def quantize_llm(lmm, cfg: QuantConfig, calibration: list[dict] | None = None) -> dict:
+    """Replace every decoder-layer nn.Linear by a QSLAW layer (cfg.mode) initialised by RTN or OmniQuant LWC;
+    γ is trainable only from cfg.start_layer on. Returns the initialisation report (block MSE per layer)."""
+    report: dict = {"init": cfg.init, "mode": cfg.mode, "bits": cfg.bits, "group_size": cfg.group_size}
+    steps: dict[str, tuple] = {}
+    if cfg.init == "omniquant":
+        if not calibration:
+            raise ValueError("quant.init = 'omniquant' needs calibration batches")
+        steps, report["blocks"] = calibrate_clipping(lmm, calibration, cfg)
+    prefix = "model.language_model.layers"
+    for i, name, linear in decoder_linears(lmm):
+        full = f"{prefix}.{i}.{name}"
+        delta, zero = steps.get(full) or step_and_zero(linear.weight.detach(), cfg.bits, cfg.group_size)
+        if cfg.mode == "faithful":
+            layer = FaithfulQSLAWLinear(linear, delta, zero, cfg.bits, cfg.group_size)
+        else:
+            layer = PackedQSLAWLinear.from_linear(linear, delta.to(STEP_DTYPE), zero, cfg.bits, cfg.group_size)
+        layer.gamma.requires_grad = i >= cfg.start_layer
+        _replace(lmm, full, layer)
+    report["quantized_layers"] = len(qslaw_layer_names(lmm))
+    return report
+
+
+def qslaw_layer_names(lmm) -> list[str]:
+    return [name for name, m in lmm.named_modules() if isinstance(m, QSLAW_LAYERS)]
+
+
+def to_packed(lmm) -> None:
+    """Export form: faithful layers become packed, and γ is folded into Δ everywhere."""
+    for name, module in list(lmm.named_modules()):
+        if isinstance(module, FaithfulQSLAWLinear):
+            module = module.to_packed()
+            _replace(lmm, name, module)
+        if isinstance(module, PackedQSLAWLinear):
+            module.bake()
+
+
+def packed_skeleton(lmm, names: list[str], cfg: QuantConfig) -> None:
+    """Empty packed layers at `names` (shapes from the nn.Linear there), for loading an exported checkpoint."""
+    for name in names:
+        linear = lmm.get_submodule(name)
+        _replace(lmm, name, PackedQSLAWLinear(linear.out_features, linear.in_features, cfg.bits, cfg.group_size,
+                                              linear.bias is not None))
+
+
+QUANT_FILE = "quant.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def save_packed(lmm, directory, cfg: QuantConfig) -> None:
+    """A quantized checkpoint: γ baked in, packed codes + Δ + z, the LMM's config and `quant.json` naming the layers.
+    model.build.load_lmm reads it back for inference and eval."""
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import save_model
+
+    to_packed(lmm)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    lmm.config.save_pretrained(directory)
+    save_model(lmm, str(directory / WEIGHTS_FILE))  # handles tied embeddings
+    (directory / QUANT_FILE).write_text(json.dumps({"quant": cfg.model_dump(), "layers": qslaw_layer_names(lmm)},
+                                                   indent=1))
+
+
+def load_packed(directory):
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import load_model
+    from transformers import AutoConfig, AutoModelForImageTextToText
+
+    directory = Path(directory)
+    spec = json.loads((directory / QUANT_FILE).read_text())
+    lmm = AutoModelForImageTextToText.from_config(AutoConfig.from_pretrained(directory))
+    packed_skeleton(lmm, spec["layers"], QuantConfig.model_validate(spec["quant"]))
+    load_model(lmm, str(directory / WEIGHTS_FILE))
+    return lmm.eval()
