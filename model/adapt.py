@@ -23,14 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from model.build import ImageInputs, ModelConfig, build_lmm, load_lmm
 from model.data import ChatCollator, ShardStream
+from model.ptq import LLM_ONLY_SKIP
 from model.quant import QuantConfig, decoder_linears, quantize_llm, save_packed
 from model.train import _collate_stage, cosine_with_warmup, load_tokenizer, shard_files
 
 Method = Literal["qslaw", "qlora", "full"]
 DEFAULT_LR = {"qslaw": 2e-3, "qlora": 2e-4, "full": 2e-5}
 SAMPLE_CORPUS = Path(__file__).parent / "corpus" / "public_domain_sample.txt"
-# bitsandbytes matches these from the start of the full module name ("vision_tower" alone matches nothing)
-LLM_ONLY_SKIP = ["model.vision_tower", "model.multi_modal_projector", "lm_head"]
 
 
 class AdaptConfig(BaseModel):
@@ -183,7 +182,7 @@ def adapt(cfg: AdaptConfig) -> dict:
     report["trainable_vs_lora_r128"] = report["trainable_parameters"] / (report["lora_r128_parameters"] + projector)
     report["llm_weight_bytes"] = llm_weight_bytes(lmm.get_base_model() if cfg.method == "qlora" else lmm)
 
-    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr or DEFAULT_LR[cfg.method], weight_decay=0.0)
+    optimizer = torch.optim.AdamW(trainable, lr=DEFAULT_LR[cfg.method] if cfg.lr is None else cfg.lr, weight_decay=0.0)
     scheduler = cosine_with_warmup(optimizer, cfg.steps, cfg.warmup_ratio)
     batches = warmup_mix(endless(multimodal_epoch), endless(text_epoch), cfg.warmup_steps, cfg.text_ratio)
     losses, kinds, step_times = [], [], []

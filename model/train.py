@@ -157,7 +157,8 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
     if device.type == "cuda":
         model.gradient_checkpointing_enable()
     default_lr, default_vision_lr = STAGE_LR[cfg.stage]
-    groups = set_trainable(model, cfg.stage, cfg.lr or default_lr, cfg.vision_lr or default_vision_lr)
+    groups = set_trainable(model, cfg.stage, default_lr if cfg.lr is None else cfg.lr,
+                            default_vision_lr if cfg.vision_lr is None else cfg.vision_lr)
     optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     scheduler = cosine_with_warmup(optimizer, cfg.steps, cfg.warmup_ratio)
     step, epoch, batches_done = 0, 0, 0

@@ -134,19 +134,11 @@ def regenerate_command(
 @app.command("train")
 def train_command(config: Annotated[Path, typer.Option(help="a stage's TOML config (see model/configs/)")]) -> None:
     """Train one stage of the LMM from the shards (run under torchrun for DDP)."""
-    import tomllib
-
     try:
         from model.train import TrainConfig, train
     except ImportError:
         _fail("training needs the train extra: pip install 'chartsynth[train]'")
-    try:
-        cfg = TrainConfig.model_validate(tomllib.loads(config.read_text(encoding="utf-8")))
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        _fail(f"{config}: {error}")
-    except ValidationError as error:
-        first = error.errors()[0]
-        _fail(f"{config}: {'.'.join(map(str, first['loc']))} = {first.get('input')!r}: {first['msg']}")
+    cfg = _load_toml(config, TrainConfig)
     try:
         result = train(cfg)
     except FileNotFoundError as error:
@@ -154,6 +146,84 @@ def train_command(config: Annotated[Path, typer.Option(help="a stage's TOML conf
     if result["rank"] == 0:
         typer.echo(f"stage {cfg.stage}: {len(result['losses'])} steps, last loss {result['losses'][-1]:.4f}; "
                    f"model in {Path(cfg.out) / 'final'}")
+
+
+def _load_toml(config: Path, model_class):
+    """A TOML config validated by `model_class`; bad input fails naming the file, field and value."""
+    import tomllib
+
+    try:
+        return model_class.model_validate(tomllib.loads(config.read_text(encoding="utf-8")))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        _fail(f"{config}: {error}")
+    except ValidationError as error:
+        first = error.errors()[0]
+        _fail(f"{config}: {'.'.join(map(str, first['loc']))} = {first.get('input')!r}: {first['msg']}")
+
+
+@app.command("adapt")
+def adapt_command(
+    config: Annotated[Path, typer.Option(help="an adaptation TOML config (see model/configs/adapt.toml)")],
+    method: Annotated[str | None, typer.Option(help="qslaw | qlora | full (overrides the config's `method`)")] = None,
+) -> None:
+    """Adapt a chart LMM cheaply: QSLAW (4-bit LLM, learn group scales + projector, multimodal warmup), or the
+    QLoRA / full-precision baselines in the same recipe. Writes report.json (trainable params, memory, step time, eval)."""
+    try:
+        from model.adapt import AdaptConfig, adapt
+    except ImportError:
+        _fail("adaptation needs the train extra: pip install 'chartsynth[train]'")
+    cfg = _load_toml(config, AdaptConfig)
+    if method:
+        try:
+            cfg = AdaptConfig.model_validate(cfg.model_dump() | {"method": method})
+        except ValidationError as error:
+            _fail(f"--method {method!r}: {error.errors()[0]['msg']}")
+    try:
+        report = adapt(cfg)
+    except (FileNotFoundError, ValueError) as error:
+        _fail(f"{config}: {error}")
+    e = report["eval"]
+    typer.echo(f"{cfg.method}: {report['trainable_parameters']:,} trainable parameters "
+               f"({report['trainable_vs_lora_r128']:.2%} of LoRA r=128), {report['mean_step_seconds'] * 1000:.0f} ms/step, "
+               f"peak {report['peak_memory_bytes'] / 2**20:.0f} MiB; relaxed accuracy {e['relaxed_accuracy']:.3f}, "
+               f"containment {e['containment']:.3f}; report in {Path(cfg.out) / 'report.json'}")
+
+
+@app.command("quantize-report")
+def quantize_report_command(
+    out: Annotated[Path, typer.Option(help="where ptq.md / memory_estimate.md and their JSON go")],
+    checkpoint: Annotated[str | None, typer.Option(help="a trained LMM to quantize and score")] = None,
+    data: Annotated[list[str] | None, typer.Option(help="shard files or globs for the held-out score")] = None,
+    estimate: Annotated[list[Path] | None, typer.Option(
+        help="memory preset JSON (model/configs/memory_*.json) to size from configs alone (repeatable)")] = None,
+    heldout_percent: Annotated[int, typer.Option(help="must match training")] = 5,
+    limit: Annotated[int | None, typer.Option(help="score at most this many questions per variant")] = None,
+) -> None:
+    """The PTQ table: LLM.int8 and NF4 on all layers vs the LLM only, memory and chart-QA score per variant; and/or
+    memory estimated from configs for real sizes (no weights needed)."""
+    try:
+        from model.ptq import estimate_markdown, estimate_table, quantize_report
+    except ImportError:
+        _fail("quantization needs the train extra: pip install 'chartsynth[train]'")
+    if not checkpoint and not estimate:
+        _fail("give --checkpoint DIR --data GLOB for the measured table and/or --estimate PRESET.json")
+    out.mkdir(parents=True, exist_ok=True)
+    if estimate:
+        try:
+            tables = [estimate_table(p) for p in estimate]
+        except (OSError, ValueError, KeyError) as error:
+            _fail(f"--estimate: {error}")
+        (out / "memory_estimate.json").write_text(json.dumps(tables, indent=1))
+        (out / "memory_estimate.md").write_text(estimate_markdown(tables), encoding="utf-8")
+        typer.echo(estimate_markdown(tables))
+    if checkpoint:
+        if not data:
+            _fail(f"--checkpoint {checkpoint}: --data is required to score the variants")
+        try:
+            quantize_report(checkpoint, data, out, heldout_percent, limit)
+        except (FileNotFoundError, OSError, ValueError) as error:
+            _fail(str(error))
+        typer.echo((out / "ptq.md").read_text(encoding="utf-8"))
 
 
 @app.command("eval")
