@@ -53,7 +53,9 @@ class AdaptConfig(BaseModel):
     seed: int = 0
     vocab_size: int = 512
     quant: QuantConfig = Field(default_factory=QuantConfig)
-    calibration_batches: int = Field(default=8, ge=1, description="OmniQuant: multimodal batches to calibrate on")
+    calibration: Literal["text", "multimodal"] = Field(default="text", description="OmniQuant's calibration data: "
+                                                       "batches of the text corpus, or chart QA batches")
+    calibration_batches: int = Field(default=8, ge=1, description="OmniQuant: batches to calibrate on")
     lora_rank: int = Field(default=64, ge=1)
     lora_alpha: int = 16
     eval_limit: int | None = Field(default=200, description="held-out questions scored at the end (None: all)")
@@ -113,7 +115,7 @@ def peak_memory_bytes(device: torch.device) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
-def qlora_model(lmm, out: Path, rank: int, alpha: int, dtype: torch.dtype):
+def qlora_model(lmm, out: Path, rank: int, alpha: int, dtype: torch.dtype, device: torch.device):
     """The LLM reloaded in NF4 (vision tower, projector and lm_head kept), LoRA on its decoder linears, projector trained."""
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import AutoModelForImageTextToText, BitsAndBytesConfig
@@ -123,7 +125,8 @@ def qlora_model(lmm, out: Path, rank: int, alpha: int, dtype: torch.dtype):
     lmm.save_pretrained(base)
     nf4 = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype,
                              llm_int8_skip_modules=LLM_ONLY_SKIP)
-    quantized = AutoModelForImageTextToText.from_pretrained(base, quantization_config=nf4, dtype=dtype)
+    placement = {"device_map": {"": device}} if device.type == "cuda" else {}
+    quantized = AutoModelForImageTextToText.from_pretrained(base, quantization_config=nf4, dtype=dtype, **placement)
     quantized = prepare_model_for_kbit_training(quantized, use_gradient_checkpointing=torch.cuda.is_available())
     return get_peft_model(quantized, LoraConfig(r=rank, lora_alpha=alpha, target_modules=targets, lora_dropout=0.0,
                                                 modules_to_save=["multi_modal_projector"]))
@@ -170,13 +173,15 @@ def adapt(cfg: AdaptConfig) -> dict:
     report: dict = {"method": cfg.method, "lora_r128_parameters": lora_parameters(lmm, 128),
                     "llm_weight_bytes_fp": llm_weight_bytes(lmm)}
     projector = sum(p.numel() for p in lmm.model.multi_modal_projector.parameters())
-    if cfg.method == "qslaw":
-        calibration = list(itertools.islice(endless(multimodal_epoch), cfg.calibration_batches))
-        report["quantization"] = quantize_llm(lmm, cfg.quant, calibration)
-    lmm = lmm.to(device)
-    set_method_trainable(lmm, cfg.method)
     if cfg.method == "qlora":
-        lmm = qlora_model(lmm, out, cfg.lora_rank, cfg.lora_alpha, dtype)
+        set_method_trainable(lmm, cfg.method)
+        lmm = qlora_model(lmm, out, cfg.lora_rank, cfg.lora_alpha, dtype, device)
+    else:
+        lmm = lmm.to(device)
+        if cfg.method == "qslaw":
+            source = endless(text_epoch if cfg.calibration == "text" else multimodal_epoch)
+            report["quantization"] = quantize_llm(lmm, cfg.quant, list(itertools.islice(source, cfg.calibration_batches)))
+        set_method_trainable(lmm, cfg.method)
     trainable = [p for p in lmm.parameters() if p.requires_grad]
     report["trainable_parameters"] = sum(p.numel() for p in trainable)
     report["trainable_vs_lora_r128"] = report["trainable_parameters"] / (report["lora_r128_parameters"] + projector)

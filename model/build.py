@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+import model.lmm  # noqa: F401  registers chartsynth_lmm with the Auto classes before any Auto* lookup (tokenizers too)
 from model.data import IMAGE, PAD, SPECIAL_TOKENS
 
 
@@ -138,12 +139,11 @@ def _tiny_qwen2_vl(config: ModelConfig, tokenizer):
 
 
 def load_lmm(directory: str):
-    """A saved LMM of either layout, or a QSLAW-quantized export (importing model.lmm registers chartsynth_lmm)."""
+    """A saved LMM of either layout, or a QSLAW-quantized export."""
     from pathlib import Path
 
     from transformers import AutoModelForImageTextToText
 
-    import model.lmm  # noqa: F401
     from model.quant import QUANT_FILE, load_packed
 
     if (Path(directory) / QUANT_FILE).exists():

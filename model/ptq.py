@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+import model.lmm  # noqa: F401  registers chartsynth_lmm before any Auto* lookup
 from model.quant import QuantConfig, packed_storage_bytes
 
 # bitsandbytes matches skip entries from the start of the full module name ("vision_tower" alone matches nothing)
@@ -43,7 +44,6 @@ def half_dtype() -> torch.dtype:
 def load_variant(checkpoint: str, variant: str):
     from transformers import AutoModelForImageTextToText
 
-    import model.lmm  # noqa: F401  (registers chartsynth_lmm)
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown PTQ variant {variant!r}; choose from {', '.join(VARIANTS)}")
@@ -79,7 +79,6 @@ def meta_model(config):
     """The LMM's module tree with no storage behind it: built from a config in milliseconds, even for 70B."""
     from transformers import AutoModelForImageTextToText
 
-    import model.lmm  # noqa: F401
 
     with torch.device("meta"):
         return AutoModelForImageTextToText.from_config(config)

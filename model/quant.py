@@ -147,7 +147,7 @@ class _PackedMatmul(torch.autograd.Function):
         grad_x = grad_gamma = None
         if ctx.needs_input_grad[0]:
             weight = (levels * (delta * gamma)[..., None].float()).view(out, -1)[:, :in_features]
-            grad_x = grad_out @ weight.to(grad_out.dtype)
+            grad_x = (grad_out @ weight.to(grad_out.dtype)).to(x.dtype)
         if ctx.needs_input_grad[4]:
             grad_w = grad_out.reshape(-1, out).float().t() @ x.reshape(-1, in_features).float()
             grad_w = _grouped(grad_w, group_size)
@@ -274,11 +274,12 @@ def _block_inputs(lmm, batches: list[dict]) -> list[tuple[tuple, dict]]:
         raise _Captured
 
     handle = decoder_layers(lmm)[0].register_forward_pre_hook(hook, with_kwargs=True)
+    device = next(lmm.parameters()).device
     try:
         with torch.no_grad():
             for batch in batches:
                 try:
-                    lmm(**{k: v for k, v in batch.items() if k not in ("ids", "labels")}, use_cache=False)
+                    lmm(**{k: v.to(device) for k, v in batch.items() if k not in ("ids", "labels")}, use_cache=False)
                 except _Captured:
                     pass
     finally:

@@ -151,6 +151,15 @@ def test_a_qslaw_run_lowers_the_loss(tiny_dataset, tmp_path):
     assert sum(losses[-10:]) / 10 < 0.97 * sum(losses[:5]) / 5  # lr 0 on the same run stays flat (checked by hand)
 
 
+def test_qslaw_adapt_with_text_calibrated_omniquant_exports_a_checkpoint_eval_reads(tiny_dataset, tmp_path):
+    report = adapt(adapt_config(tiny_dataset, tmp_path, steps=2, calibration="text", calibration_batches=2,
+                                quant=QuantConfig(bits=4, group_size=32, init="omniquant", lwc_epochs=1)))
+    assert [b["layer"] for b in report["quantization"]["blocks"]] == [0, 1]
+    spec = json.loads((tmp_path / "final" / "quant.json").read_text())
+    assert spec["quant"]["init"] == "omniquant" and len(spec["layers"]) == 14  # 7 linears × 2 decoder layers
+    assert report["eval"]["n"] == 3  # scored from the exported checkpoint, reloaded
+
+
 def test_qslaw_export_loads_back_and_answers_like_the_adapted_model(tiny_dataset, tmp_path):
     from model.quant import save_packed
 
