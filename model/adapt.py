@@ -19,39 +19,27 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from model.build import ImageInputs, ModelConfig, build_lmm, load_lmm
+from model.build import ImageInputs, build_lmm, load_lmm
 from model.data import ChatCollator, ShardStream
 from model.ptq import LLM_ONLY_SKIP
 from model.quant import QuantConfig, decoder_linears, quantize_llm, save_packed
-from model.train import _collate_stage, cosine_with_warmup, load_tokenizer, shard_files
+from model.train import RecipeConfig, _collate_stage, cosine_with_warmup, load_tokenizer, shard_files
 
 Method = Literal["qslaw", "qlora", "full"]
 DEFAULT_LR = {"qslaw": 2e-3, "qlora": 2e-4, "full": 2e-5}
 SAMPLE_CORPUS = Path(__file__).parent / "corpus" / "public_domain_sample.txt"
 
 
-class AdaptConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AdaptConfig(RecipeConfig):
     method: Method = "qslaw"
-    data: list[str] = Field(description="Parquet shard files or globs")
-    out: str
-    init_from: str | None = Field(default=None, description="a trained LMM directory (e.g. runs/stage2/final)")
-    model: ModelConfig = Field(default_factory=ModelConfig, description="used when init_from is not given")
     text: list[str] = Field(default_factory=lambda: [str(SAMPLE_CORPUS)],
                             description="text corpus: .txt files or Parquet files with a `text` column")
     warmup_steps: int = Field(default=100, ge=0, description="η: multimodal-only batches before text is mixed in")
     text_ratio: float = Field(default=1.0, ge=0, description="text batches per multimodal batch after the warmup")
     steps: int = Field(default=1000, ge=1)
-    batch_size: int = Field(default=4, ge=1)
     lr: float | None = Field(default=None, description="default per method: qslaw 2e-3, qlora 2e-4, full 2e-5")
-    warmup_ratio: float = 0.03
-    max_length: int = 1024
-    heldout_percent: int = 5
-    seed: int = 0
-    vocab_size: int = 512
     quant: QuantConfig = Field(default_factory=QuantConfig)
     calibration: Literal["text", "multimodal"] = Field(default="text", description="OmniQuant's calibration data: "
                                                        "batches of the text corpus, or chart QA batches")

@@ -30,27 +30,32 @@ STAGE_LR = {"1": (1e-3, 0.0), "1.5": (1e-5, 2e-6), "2": (1e-5, 2e-6)}  # (LLM + 
 DESCRIBE = {"ja": "このグラフを説明してください。", "en": "Describe this chart."}
 
 
-class TrainConfig(BaseModel):
+class RecipeConfig(BaseModel):
+    """What every recipe (a training stage, an adaptation run) reads: data, model source, loop size, tokenizer."""
+
     model_config = ConfigDict(extra="forbid")
 
     data: list[str] = Field(description="Parquet shard files or globs")
     out: str
-    stage: Stage = "2"
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    init_from: str | None = Field(default=None, description="checkpoint directory of the previous stage")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="used when init_from is not given")
+    init_from: str | None = Field(default=None, description="a trained LMM directory (e.g. the previous stage's final/)")
     steps: int = Field(default=100, ge=1)
     batch_size: int = Field(default=4, ge=1)
-    grad_accum: int = Field(default=1, ge=1)
-    lr: float | None = Field(default=None, description="LLM and projector; default per stage")
-    vision_lr: float | None = Field(default=None, description="vision tower; default per stage")
+    lr: float | None = Field(default=None, description="default per stage or method")
     warmup_ratio: float = 0.03
-    weight_decay: float = 0.0
     max_length: int = 1024
     heldout_percent: int = 5
-    num_workers: int = 0
-    checkpoint_every: int = Field(default=50, ge=1)
     seed: int = 0
     vocab_size: int = Field(default=512, description="for a tokenizer trained here when the model brings none")
+
+
+class TrainConfig(RecipeConfig):
+    stage: Stage = "2"
+    grad_accum: int = Field(default=1, ge=1)
+    vision_lr: float | None = Field(default=None, description="vision tower; default per stage")
+    weight_decay: float = 0.0
+    num_workers: int = 0
+    checkpoint_every: int = Field(default=50, ge=1)
 
 
 def shard_files(patterns: list[str]) -> list[str]:
@@ -114,9 +119,8 @@ def _set_rng_state(state: dict) -> None:
     np.random.set_state(state["numpy"])
 
 
-def load_tokenizer(cfg, files: list[str], out: Path, rank: int = 0):
-    """The tokenizer of `cfg` (a TrainConfig or AdaptConfig): the model's own plus our chat tokens, or one trained
-    here on the shards when the model brings none."""
+def load_tokenizer(cfg: RecipeConfig, files: list[str], out: Path, rank: int = 0):
+    """The model's own tokenizer plus our chat tokens, or one trained here on the shards when the model brings none."""
     from transformers import AutoTokenizer
 
     source = cfg.model.tokenizer or cfg.init_from or cfg.model.pretrained or cfg.model.text_pretrained
