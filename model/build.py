@@ -89,8 +89,8 @@ def add_chat_tokens(tokenizer):
 def build_lmm(config: ModelConfig, tokenizer):
     """The LMM `config` describes, with an embedding row for every token of `tokenizer`."""
     if config.pretrained:
-        return load_lmm(config.pretrained)
-    if config.vision_pretrained:
+        model = load_lmm(config.pretrained)
+    elif config.vision_pretrained:
         from transformers import AutoModelForCausalLM
 
         from model.lmm import assemble, load_qwen2_vl_tower
@@ -98,10 +98,15 @@ def build_lmm(config: ModelConfig, tokenizer):
         model = assemble(load_qwen2_vl_tower(config.vision_pretrained),
                          AutoModelForCausalLM.from_pretrained(config.text_pretrained),
                          tokenizer.convert_tokens_to_ids(IMAGE), config.min_pixels, config.max_pixels)
-        if len(tokenizer) > model.config.text_config.vocab_size:  # the chat and image tokens were added
-            model.resize_token_embeddings(len(tokenizer))
-        return model
-    return _tiny_qwen2_vl(config, tokenizer) if config.vision_tower == "qwen2_vl" else _tiny_llava(config, tokenizer)
+    else:
+        return _tiny_qwen2_vl(config, tokenizer) if config.vision_tower == "qwen2_vl" else _tiny_llava(config, tokenizer)
+    image_id = tokenizer.convert_tokens_to_ids(IMAGE)
+    if model.config.image_token_id != image_id:
+        raise ValueError(f"{config.pretrained or config.vision_pretrained}: the model's image_token_id is "
+                         f"{model.config.image_token_id} but the tokenizer's {IMAGE} is {image_id}")
+    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:  # the chat and image tokens were added
+        model.resize_token_embeddings(len(tokenizer))
+    return model
 
 
 def _tiny_text(config: ModelConfig, tokenizer):
