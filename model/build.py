@@ -4,6 +4,7 @@ tower (fixed image tokens), or model.lmm's Qwen2-VL tower (dynamic resolution, v
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -86,8 +87,18 @@ def add_chat_tokens(tokenizer):
     return tokenizer
 
 
+def local_dir(path: str, field: str) -> str:
+    """No hub here or on many clusters: a missing directory must not turn into a hub lookup and its odd error."""
+    if not Path(path).is_dir():
+        raise FileNotFoundError(f"{field} = {path!r}: no such local directory")
+    return path
+
+
 def build_lmm(config: ModelConfig, tokenizer):
     """The LMM `config` describes, with an embedding row for every token of `tokenizer`."""
+    for field in ("pretrained", "vision_pretrained", "text_pretrained", "tokenizer"):
+        if getattr(config, field):
+            local_dir(getattr(config, field), f"model.{field}")
     if config.pretrained:
         model = load_lmm(config.pretrained)
     elif config.vision_pretrained:
@@ -145,8 +156,7 @@ def _tiny_qwen2_vl(config: ModelConfig, tokenizer):
 
 def load_lmm(directory: str):
     """A saved LMM of either layout, or a QSLAW-quantized export."""
-    from pathlib import Path
-
+    local_dir(directory, "checkpoint")
     from transformers import AutoModelForImageTextToText
 
     from model.quant import QUANT_FILE, load_packed

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from model.build import ImageInputs, ModelConfig, add_chat_tokens, build_lmm, load_lmm, train_tokenizer
+from model.build import ImageInputs, ModelConfig, add_chat_tokens, build_lmm, load_lmm, local_dir, train_tokenizer
 from model.data import IMAGE, ChatCollator, ShardStream
 
 Stage = Literal["1", "1.5", "2"]
@@ -125,6 +125,7 @@ def load_tokenizer(cfg: RecipeConfig, files: list[str], out: Path, rank: int = 0
 
     source = cfg.model.tokenizer or cfg.init_from or cfg.model.pretrained or cfg.model.text_pretrained
     if source:
+        local_dir(source, "init_from" if source == cfg.init_from else "model")
         return add_chat_tokens(AutoTokenizer.from_pretrained(source))
     path = out / "tokenizer"
     if rank == 0 and not path.exists():

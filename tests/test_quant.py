@@ -252,6 +252,11 @@ def test_cli_quantize_report_and_adapt(tiny_dataset, tiny_checkpoint, tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode != 0 and f"{config}: quant.bits = 9" in bad.stderr
     config.write_text(config.read_text().replace("bits = 9", "bits = 4"))
+    missing = tmp_path / "missing.toml"
+    missing.write_text(config.read_text().replace("[model]", f'init_from = "{tmp_path / "nope"}"\n[model]'))
+    bad = subprocess.run([sys.executable, "-m", "pipeline.cli", "adapt", "--config", str(missing)],
+                         capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0 and f"init_from = '{tmp_path / 'nope'}': no such local directory" in bad.stderr
     good = subprocess.run([sys.executable, "-m", "pipeline.cli", "adapt", "--config", str(config), "--method", "full"],
                           capture_output=True, text=True, timeout=600)
     assert good.returncode == 0, good.stderr[-3000:]
