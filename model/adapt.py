@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import random
 import resource
 import time
@@ -24,8 +25,9 @@ from pydantic import Field
 from model.build import ImageInputs, build_lmm, load_lmm
 from model.data import ChatCollator, ShardStream
 from model.ptq import LLM_ONLY_SKIP
-from model.quant import QuantConfig, decoder_linears, quantize_llm, save_packed
-from model.train import RecipeConfig, _collate_stage, cosine_with_warmup, load_tokenizer, shard_files
+from model.quant import QSLAW_LAYERS, QuantConfig, decoder_linears, quantize_llm, save_packed
+from model.train import (RecipeConfig, _collate_stage, _rng_state, _set_rng_state, cosine_with_warmup, load_tokenizer,
+                         shard_files)
 
 Method = Literal["qslaw", "qlora", "full"]
 DEFAULT_LR = {"qslaw": 2e-3, "qlora": 2e-4, "full": 2e-5}
@@ -132,7 +134,25 @@ def set_method_trainable(lmm, method: Method) -> None:
                 name.endswith(".gamma") and p.requires_grad)
 
 
+def resumable_state(lmm) -> dict:
+    """What a checkpoint must hold to continue: the trainable parameters, and the quantized layers' buffers (their
+    Δ, z and codes came from a calibration that is not rerun); frozen full-precision weights are rebuilt from init."""
+    keep = {name for name, p in lmm.named_parameters() if p.requires_grad}
+    keep |= {f"{module_name}.{buffer}" for module_name, module in lmm.named_modules() if isinstance(module, QSLAW_LAYERS)
+             for buffer, _ in module.named_buffers(recurse=False) if buffer != "weight"}
+    return {name: t for name, t in lmm.state_dict().items() if name in keep}
+
+
+def save_adapt_checkpoint(path: Path, lmm, optimizer, scheduler, progress: dict, quantization: dict | None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"weights": resumable_state(lmm), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "progress": progress, "rng": _rng_state(), "quantization": quantization}, tmp)
+    os.replace(tmp, path)
+
+
 def adapt(cfg: AdaptConfig) -> dict:
+    """Run (or resume, from out/checkpoint) one adaptation; writes final/, eval/ and report.json."""
     from model.evaluate import evaluate_model
 
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
@@ -161,12 +181,17 @@ def adapt(cfg: AdaptConfig) -> dict:
     report: dict = {"method": cfg.method, "lora_r128_parameters": lora_parameters(lmm, 128),
                     "llm_weight_bytes_fp": llm_weight_bytes(lmm)}
     projector = sum(p.numel() for p in lmm.model.multi_modal_projector.parameters())
+    checkpoint = out / "checkpoint" / "adapt.pt"
+    state = torch.load(checkpoint, weights_only=False, map_location=device) if checkpoint.exists() else None
     if cfg.method == "qlora":
         set_method_trainable(lmm, cfg.method)
         lmm = qlora_model(lmm, out, cfg.lora_rank, cfg.lora_alpha, dtype, device)
     else:
         lmm = lmm.to(device)
-        if cfg.method == "qslaw":
+        if cfg.method == "qslaw" and state:  # the layer structure only: Δ, z and codes come from the checkpoint
+            report["quantization"] = state["quantization"]
+            quantize_llm(lmm, cfg.quant.model_copy(update={"init": "rtn"}))
+        elif cfg.method == "qslaw":
             source = endless(text_epoch if cfg.calibration == "text" else multimodal_epoch)
             report["quantization"] = quantize_llm(lmm, cfg.quant, list(itertools.islice(source, cfg.calibration_batches)))
         set_method_trainable(lmm, cfg.method)
@@ -178,9 +203,19 @@ def adapt(cfg: AdaptConfig) -> dict:
     optimizer = torch.optim.AdamW(trainable, lr=DEFAULT_LR[cfg.method] if cfg.lr is None else cfg.lr, weight_decay=0.0)
     scheduler = cosine_with_warmup(optimizer, cfg.steps, cfg.warmup_ratio)
     batches = warmup_mix(endless(multimodal_epoch), endless(text_epoch), cfg.warmup_steps, cfg.text_ratio)
-    losses, kinds, step_times = [], [], []
+    progress = {"step": 0, "losses": [], "batch_kinds": [], "step_seconds": []}
+    if state:  # resume exactly: weights, optimizer, schedule, the data order replayed to the same batch, RNG
+        unexpected = lmm.load_state_dict(state["weights"], strict=False).unexpected_keys
+        if unexpected:
+            raise ValueError(f"{checkpoint}: written by another configuration (e.g. {unexpected[0]}); use a new `out`")
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        progress = state["progress"]
+        for _ in range(progress["step"]):
+            next(batches)
+        _set_rng_state(state["rng"])
     lmm.train()
-    for _ in range(cfg.steps):
+    while progress["step"] < cfg.steps:
         kind, batch = next(batches)
         started = time.perf_counter()
         inputs = {k: v.to(device) for k, v in batch.items() if k != "ids"}
@@ -191,11 +226,15 @@ def adapt(cfg: AdaptConfig) -> dict:
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        step_times.append(time.perf_counter() - started)
-        losses.append(loss.item())
-        kinds.append(kind)
-    report |= {"steps": cfg.steps, "losses": losses, "batch_kinds": kinds,
-               "mean_step_seconds": sum(step_times) / len(step_times), "peak_memory_bytes": peak_memory_bytes(device)}
+        progress["step_seconds"].append(time.perf_counter() - started)
+        progress["losses"].append(loss.item())
+        progress["batch_kinds"].append(kind)
+        progress["step"] += 1
+        if progress["step"] % cfg.checkpoint_every == 0 or progress["step"] == cfg.steps:
+            save_adapt_checkpoint(checkpoint, lmm, optimizer, scheduler, progress, report.get("quantization"))
+    report |= {"steps": cfg.steps, "losses": progress["losses"], "batch_kinds": progress["batch_kinds"],
+               "mean_step_seconds": sum(progress["step_seconds"]) / len(progress["step_seconds"]),
+               "peak_memory_bytes": peak_memory_bytes(device)}
 
     final = out / "final"
     if cfg.method == "qslaw":

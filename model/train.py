@@ -47,6 +47,7 @@ class RecipeConfig(BaseModel):
     heldout_percent: int = 5
     seed: int = 0
     vocab_size: int = Field(default=512, description="for a tokenizer trained here when the model brings none")
+    checkpoint_every: int = Field(default=50, ge=1, description="steps between checkpoints; a rerun resumes from the last")
 
 
 class TrainConfig(RecipeConfig):
@@ -55,7 +56,6 @@ class TrainConfig(RecipeConfig):
     vision_lr: float | None = Field(default=None, description="vision tower; default per stage")
     weight_decay: float = 0.0
     num_workers: int = 0
-    checkpoint_every: int = Field(default=50, ge=1)
 
 
 def shard_files(patterns: list[str]) -> list[str]:

@@ -160,6 +160,35 @@ def test_qslaw_adapt_with_text_calibrated_omniquant_exports_a_checkpoint_eval_re
     assert report["eval"]["n"] == 3  # scored from the exported checkpoint, reloaded
 
 
+@pytest.mark.parametrize("method", ["qslaw", "qlora"])
+def test_an_interrupted_adaptation_resumes_bit_identically(tiny_dataset, tmp_path, monkeypatch, method):
+    from safetensors.torch import load_file
+
+    changes = {"method": method, "steps": 6, "checkpoint_every": 3, "warmup_steps": 2, "eval_limit": 1,
+               "quant": QuantConfig(bits=4, group_size=32, init="omniquant", lwc_epochs=1), "calibration_batches": 1}
+    whole = adapt(adapt_config(tiny_dataset, tmp_path / "whole", **changes))
+    # the schedule steps once when built and once per training step (OmniQuant's calibration has its own AdamW,
+    # so optimizer steps would not count training steps)
+    scheduler_step, calls = torch.optim.lr_scheduler.LambdaLR.step, []
+
+    def crash_after_checkpoint(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:  # in training step 4, past the checkpoint at step 3
+            raise KeyboardInterrupt("simulated crash")
+        return scheduler_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.lr_scheduler.LambdaLR, "step", crash_after_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        adapt(adapt_config(tiny_dataset, tmp_path / "resumed", **changes))
+    assert torch.load(tmp_path / "resumed" / "checkpoint" / "adapt.pt", weights_only=False)["progress"]["step"] == 3
+    monkeypatch.setattr(torch.optim.lr_scheduler.LambdaLR, "step", scheduler_step)
+    resumed = adapt(adapt_config(tiny_dataset, tmp_path / "resumed", **changes))
+    assert resumed["losses"] == whole["losses"] and resumed["batch_kinds"] == whole["batch_kinds"]
+    name = "model.safetensors" if method == "qslaw" else "adapter_model.safetensors"
+    a, b = (load_file(tmp_path / run / "final" / name) for run in ("whole", "resumed"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_qslaw_export_loads_back_and_answers_like_the_adapted_model(tiny_dataset, tmp_path):
     from model.quant import save_packed
 
