@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian/Ubuntu machine for chartsynth: a CJK font and Chromium (for plotly/kaleido), then .venv.
+# Usage: scripts/setup.sh [EXTRAS]   e.g. "llm", "train", "dev" (everything + test tools); none: generation only.
 # Idempotent: rerunning only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,5 +17,6 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev]"
-echo "setup done: .venv ready, Japanese font and Chromium present" >&2
+extras="${1:-}"
+.venv/bin/python -m pip install -q -e ".${extras:+[$extras]}"
+echo "setup done: .venv ready${extras:+ with [$extras]}, Japanese font and Chromium present" >&2
