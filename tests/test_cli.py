@@ -27,6 +27,8 @@ def test_bad_options_give_one_clear_line(tmp_path):
         (["generate", "--out", str(tmp_path / "x"), "--n", "3", "--lang", "fr"], "--lang 'fr'"),
         (["generate", "--out", "/proc/forbidden", "--n", "3"], "/proc/forbidden"),
         (["inspect", str(tmp_path)], "no manifest.json"),
+        # square brackets in a path or value reach the user as typed, not eaten as console markup
+        (["inspect", str(tmp_path / "[train]")], f"{tmp_path / '[train]'}"),
     ]:
         result = chartsynth(*args)
         assert result.returncode == 2
