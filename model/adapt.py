@@ -15,7 +15,6 @@ import random
 import resource
 import time
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -39,6 +38,9 @@ class AdaptConfig(RecipeConfig):
     text: list[str] = Field(default_factory=lambda: [str(SAMPLE_CORPUS)],
                             description="text corpus: .txt files or Parquet files with a `text` column")
     warmup_steps: int = Field(default=100, ge=0, description="η: multimodal-only batches before text is mixed in")
+    warmup_on: Literal["descriptions", "qa"] = Field(
+        default="descriptions", description="what the warmup's chart batches teach: describing the chart (the public "
+                                            "scripts' caption warmup) or the QA; after the warmup always the QA")
     text_ratio: float = Field(default=1.0, ge=0, description="text batches per multimodal batch after the warmup")
     steps: int = Field(default=1000, ge=1)
     lr: float | None = Field(default=None, description="default per method: qslaw 2e-3, qlora 2e-4, full 2e-5")
@@ -81,6 +83,14 @@ def text_rows(paths: list[str], tokenizer, max_tokens: int) -> list[dict]:
         raise ValueError(f"text corpus {paths} is empty")
     return [{"id": f"text-{i}", "image": None, "conversations": [{"from": "gpt", "value": tokenizer.decode(window)}]}
             for i, window in enumerate(ids[s: s + max_tokens] for s in range(0, len(ids), max_tokens))]
+
+
+def adapt_batch(collator: ChatCollator, cfg: AdaptConfig, kind: str, rows: list[dict], step: int) -> dict:
+    """Text rows train on their text; chart rows on descriptions during the warmup (warmup_on), on the QA after."""
+    if kind == "text":
+        return collator(rows)
+    describe = step < cfg.warmup_steps and cfg.warmup_on == "descriptions"
+    return _collate_stage(collator, "1" if describe else "2", rows)
 
 
 def endless(loader_for_epoch) -> Iterator[dict]:
@@ -168,15 +178,15 @@ def adapt(cfg: AdaptConfig) -> dict:
     stream = ShardStream(files, split="train", heldout_percent=cfg.heldout_percent, seed=cfg.seed,
                          columns=("id", "image", "conversations", "description", "lang"))
 
-    def multimodal_epoch(epoch: int):
+    def multimodal_epoch(epoch: int):  # lists of rows: what they are trained on depends on the step (warmup_on)
         stream.set_epoch(epoch)
-        return torch.utils.data.DataLoader(stream, batch_size=cfg.batch_size, collate_fn=partial(_collate_stage, collator, "2"))
+        return torch.utils.data.DataLoader(stream, batch_size=cfg.batch_size, collate_fn=list)
 
     corpus = text_rows(cfg.text, tokenizer, cfg.max_length // 2)
 
     def text_epoch(epoch: int):
         order = random.Random(cfg.seed + epoch).sample(corpus, len(corpus))
-        return (collator(order[i: i + cfg.batch_size]) for i in range(0, len(order), cfg.batch_size))
+        return (order[i: i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size))
 
     report: dict = {"method": cfg.method, "lora_r128_parameters": lora_parameters(lmm, 128),
                     "llm_weight_bytes_fp": llm_weight_bytes(lmm)}
@@ -193,7 +203,9 @@ def adapt(cfg: AdaptConfig) -> dict:
             quantize_llm(lmm, cfg.quant.model_copy(update={"init": "rtn"}))
         elif cfg.method == "qslaw":
             source = endless(text_epoch if cfg.calibration == "text" else multimodal_epoch)
-            report["quantization"] = quantize_llm(lmm, cfg.quant, list(itertools.islice(source, cfg.calibration_batches)))
+            calibration = [adapt_batch(collator, cfg, cfg.calibration, rows, cfg.steps)
+                           for rows in itertools.islice(source, cfg.calibration_batches)]
+            report["quantization"] = quantize_llm(lmm, cfg.quant, calibration)
         set_method_trainable(lmm, cfg.method)
     trainable = [p for p in lmm.parameters() if p.requires_grad]
     report["trainable_parameters"] = sum(p.numel() for p in trainable)
@@ -216,7 +228,8 @@ def adapt(cfg: AdaptConfig) -> dict:
         _set_rng_state(state["rng"])
     lmm.train()
     while progress["step"] < cfg.steps:
-        kind, batch = next(batches)
+        kind, rows = next(batches)
+        batch = adapt_batch(collator, cfg, kind, rows, progress["step"])
         started = time.perf_counter()
         inputs = {k: v.to(device) for k, v in batch.items() if k != "ids"}
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):

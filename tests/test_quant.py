@@ -122,6 +122,30 @@ def test_warmup_schedule_is_exactly_eta_multimodal_steps_then_the_ratio():
                                            ("text", -1), ("multimodal", 4), ("text", -2)]
 
 
+@pytest.mark.parametrize("warmup_on", ["descriptions", "qa"])
+def test_warmup_chart_batches_teach_descriptions_or_qa_then_qa(tiny_dataset, tmp_path, warmup_on):
+    from model.adapt import adapt_batch, text_rows
+    from model.data import IGNORE_INDEX
+
+    tokenizer = train_tokenizer(["グラフ 2021 年 億円"], 300)
+    collator = ChatCollator(tokenizer, ImageInputs(build_lmm(TINY_VL, tokenizer)))
+    cfg = adapt_config(tiny_dataset, tmp_path, warmup_steps=3, warmup_on=warmup_on)
+    rows = list(ShardStream(sorted((tiny_dataset / "data").glob("*.parquet")), heldout_percent=0,
+                            columns=("id", "image", "conversations", "description", "lang")))[:1]
+
+    def target(batch) -> str:
+        labels = batch["labels"][0]
+        return tokenizer.decode(labels[labels != IGNORE_INDEX], skip_special_tokens=True)
+
+    answers = "".join(t["value"] for t in rows[0]["conversations"] if t["from"] == "gpt")  # EOS between, skipped
+    assert target(adapt_batch(collator, cfg, "multimodal", rows, 2)) == (
+        rows[0]["description"] if warmup_on == "descriptions" else answers)
+    assert target(adapt_batch(collator, cfg, "multimodal", rows, 3)) == answers
+    text = text_rows(cfg.text, tokenizer, 64)[:1]
+    assert "pixel_values" not in adapt_batch(collator, cfg, "text", text, 0)
+    assert target(adapt_batch(collator, cfg, "text", text, 0)) == text[0]["conversations"][0]["value"]
+
+
 @pytest.mark.parametrize("mode", ["faithful", "packed"])
 def test_only_gamma_and_projector_receive_gradients_in_qslaw(tiny_dataset, mode):
     tokenizer = train_tokenizer(["グラフ 2021 年 億円"], 300)
@@ -145,7 +169,7 @@ def adapt_config(dataset: Path, out: Path, **changes) -> AdaptConfig:
 
 
 def test_a_qslaw_run_lowers_the_loss(tiny_dataset, tmp_path):
-    report = adapt(adapt_config(tiny_dataset, tmp_path, steps=80, warmup_steps=80, lr=5e-2, model=ModelConfig(),
+    report = adapt(adapt_config(tiny_dataset, tmp_path, steps=80, warmup_steps=80, warmup_on="qa", lr=5e-2, model=ModelConfig(),
                                 eval_limit=2))
     losses = report["losses"]
     assert sum(losses[-10:]) / 10 < 0.97 * sum(losses[:5]) / 5  # lr 0 on the same run stays flat (checked by hand)
