@@ -41,7 +41,7 @@ def main() -> None:
     from model.evaluate import evaluate
 
     base_eval = evaluate(data, str(work / "base-eval"), checkpoint=str(base / "final"), heldout_percent=10, limit=100,
-                         max_new_tokens=16)["overall"]
+                         max_new_tokens=16).overall.model_dump()
     results = {}
     for name, (method, mode) in METHODS.items():
         cfg = {"method": method, "data": data, "out": str(work / name), "init_from": str(base / "final"),

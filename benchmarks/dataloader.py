@@ -14,7 +14,8 @@ import torch
 import report
 from model.build import ImageInputs, ModelConfig, build_lmm, train_tokenizer
 from model.data import ChatCollator, ShardStream
-from model.train import _collate_stage, set_trainable
+from model.recipe import collate_stage
+from model.train import set_trainable
 
 BATCH = 8
 
@@ -36,7 +37,7 @@ def main() -> None:
     rows = list(ShardStream(files, heldout_percent=0, columns=("id", "conversations")))
     tokenizer = train_tokenizer((t["value"] for r in rows for t in r["conversations"]), 512)
     model = build_lmm(ModelConfig(), tokenizer)
-    collate = partial(_collate_stage, ChatCollator(tokenizer, ImageInputs(model)), "2")
+    collate = partial(collate_stage, ChatCollator(tokenizer, ImageInputs(model)), "2")
     rates = {w: loader_rate(files, collate, w) for w in (0, 1, 2)}
     optimizer = torch.optim.AdamW(set_trainable(model, "2", 1e-4, 1e-5))
     batch = next(iter(torch.utils.data.DataLoader(ShardStream(files, heldout_percent=0, columns=(

@@ -9,12 +9,11 @@ from a plain corpus are mixed in at `text_ratio` text per multimodal batch, so t
 from __future__ import annotations
 
 import itertools
-import json
-import os
 import random
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -25,11 +24,11 @@ from model.build import ImageInputs, build_lmm, load_lmm
 from model.data import ChatCollator, ShardStream
 from model.ptq import LLM_ONLY_SKIP
 from model.quant import QSLAW_LAYERS, QuantConfig, decoder_linears, quantize_llm, save_packed
-from model.train import (RecipeConfig, _collate_stage, _rng_state, _set_rng_state, cosine_with_warmup, load_tokenizer,
-                         shard_files)
+from model.recipe import (RecipeConfig, collate_stage, cosine_with_warmup, load_tokenizer, rng_state, save_atomically,
+                          seed_everything, set_rng_state, shard_files)
+from schemas.reports import AdaptReport
 
 Method = Literal["qslaw", "qlora", "full"]
-DEFAULT_LR = {"qslaw": 2e-3, "qlora": 2e-4, "full": 2e-5}
 SAMPLE_CORPUS = Path(__file__).parent / "corpus" / "public_domain_sample.txt"
 
 
@@ -90,7 +89,7 @@ def adapt_batch(collator: ChatCollator, cfg: AdaptConfig, kind: str, rows: list[
     if kind == "text":
         return collator(rows)
     describe = step < cfg.warmup_steps and cfg.warmup_on == "descriptions"
-    return _collate_stage(collator, "1" if describe else "2", rows)
+    return collate_stage(collator, "1" if describe else "2", rows)
 
 
 def endless(loader_for_epoch) -> Iterator[dict]:
@@ -133,13 +132,12 @@ def qlora_model(lmm, out: Path, rank: int, alpha: int, dtype: torch.dtype, devic
 
 
 def set_method_trainable(lmm, method: Method) -> None:
-    """qslaw: γ (where the quantizer made it learnable) + projector; full: LLM + projector. QLoRA is set up by peft."""
-    if method == "qlora":
-        return
+    """What each method trains besides the projector: qslaw the group scales γ (where the quantizer made them
+    learnable), full the LLM; qlora's LoRA weights are set up by peft."""
     for name, p in lmm.named_parameters():
         if method == "full":
             p.requires_grad = not name.startswith("model.vision_tower.")
-        else:
+        elif method == "qslaw":
             p.requires_grad = name.startswith("model.multi_modal_projector.") or (
                 name.endswith(".gamma") and p.requires_grad)
 
@@ -154,24 +152,89 @@ def resumable_state(lmm) -> dict:
 
 
 def save_adapt_checkpoint(path: Path, lmm, optimizer, scheduler, progress: dict, quantization: dict | None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"weights": resumable_state(lmm), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "progress": progress, "rng": _rng_state(), "quantization": quantization}, tmp)
-    os.replace(tmp, path)
+    save_atomically({"weights": resumable_state(lmm), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict(), "progress": progress, "rng": rng_state(),
+                     "quantization": quantization}, path)
 
 
-def adapt(cfg: AdaptConfig) -> dict:
+@dataclass
+class Setup:
+    """What a method's `prepare` works from."""
+
+    lmm: torch.nn.Module
+    cfg: AdaptConfig
+    out: Path
+    device: torch.device
+    dtype: torch.dtype
+    resumed: dict | None  # the checkpoint being resumed, if any
+    calibration: Callable[[], list[dict]]  # OmniQuant's calibration batches (drawn only when needed)
+
+
+def _prepare_qslaw(setup: Setup) -> tuple[torch.nn.Module, dict | None]:
+    """The LLM quantized (OmniQuant LWC on calibration batches; on resume only the layer structure: Δ, z and the
+    codes come from the checkpoint), γ + projector trainable."""
+    lmm, cfg = setup.lmm.to(setup.device), setup.cfg
+    if setup.resumed:
+        quantization = setup.resumed["quantization"]
+        quantize_llm(lmm, cfg.quant.model_copy(update={"init": "rtn"}))
+    else:
+        quantization = quantize_llm(lmm, cfg.quant, setup.calibration())
+    set_method_trainable(lmm, "qslaw")
+    return lmm, quantization
+
+
+def _prepare_qlora(setup: Setup) -> tuple[torch.nn.Module, None]:
+    cfg = setup.cfg
+    return qlora_model(setup.lmm, setup.out, cfg.lora_rank, cfg.lora_alpha, setup.dtype, setup.device), None
+
+
+def _prepare_full(setup: Setup) -> tuple[torch.nn.Module, None]:
+    lmm = setup.lmm.to(setup.device)
+    set_method_trainable(lmm, "full")
+    return lmm, None
+
+
+def _export_packed(lmm, final: Path, cfg: AdaptConfig, device: torch.device):
+    """γ baked into a packed low-bit checkpoint; scored as reloaded, the checkpoint users will load."""
+    save_packed(lmm, final, cfg.quant)
+    return load_lmm(str(final)).to(device)
+
+
+def _export_saved(lmm, final: Path, cfg: AdaptConfig, device: torch.device):
+    """Full weights, or the LoRA adapter + projector (base weights in out/base)."""
+    lmm.save_pretrained(final)
+    return lmm
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One adaptation method: its default learning rate, how it makes the model it trains (and which parameters
+    train), the module holding the LLM's weights as trained, and what it exports."""
+
+    default_lr: float
+    prepare: Callable[[Setup], tuple[torch.nn.Module, dict | None]]
+    export: Callable[[torch.nn.Module, Path, AdaptConfig, torch.device], torch.nn.Module]
+    trained_llm: Callable[[torch.nn.Module], torch.nn.Module] = lambda model: model
+
+
+STRATEGIES: dict[str, Strategy] = {
+    "qslaw": Strategy(2e-3, _prepare_qslaw, _export_packed),
+    "qlora": Strategy(2e-4, _prepare_qlora, _export_saved, trained_llm=lambda model: model.get_base_model()),
+    "full": Strategy(2e-5, _prepare_full, _export_saved),
+}
+
+
+def adapt(cfg: AdaptConfig) -> AdaptReport:
     """Run (or resume, from out/checkpoint) one adaptation; writes final/, eval/ and report.json."""
     from model.evaluate import evaluate_model
 
+    strategy = STRATEGIES[cfg.method]
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     files = shard_files(cfg.data)
-    torch.manual_seed(cfg.seed)
-    random.seed(cfg.seed)
+    seed_everything(cfg.seed)
     tokenizer = load_tokenizer(cfg, files, out)
     lmm = load_lmm(cfg.init_from) if cfg.init_from else build_lmm(cfg.model, tokenizer)
     collator = ChatCollator(tokenizer, ImageInputs(lmm), cfg.max_length)
@@ -188,31 +251,20 @@ def adapt(cfg: AdaptConfig) -> dict:
         order = random.Random(cfg.seed + epoch).sample(corpus, len(corpus))
         return (order[i: i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size))
 
-    report: dict = {"method": cfg.method, "lora_r128_parameters": lora_parameters(lmm, 128),
-                    "llm_weight_bytes_fp": llm_weight_bytes(lmm)}
+    def calibration() -> list[dict]:
+        source = endless(text_epoch if cfg.calibration == "text" else multimodal_epoch)
+        return [adapt_batch(collator, cfg, cfg.calibration, rows, cfg.steps)
+                for rows in itertools.islice(source, cfg.calibration_batches)]
+
+    lora_r128, llm_bytes_fp = lora_parameters(lmm, 128), llm_weight_bytes(lmm)
     projector = sum(p.numel() for p in lmm.model.multi_modal_projector.parameters())
     checkpoint = out / "checkpoint" / "adapt.pt"
     state = torch.load(checkpoint, weights_only=False, map_location=device) if checkpoint.exists() else None
-    if cfg.method == "qlora":
-        set_method_trainable(lmm, cfg.method)
-        lmm = qlora_model(lmm, out, cfg.lora_rank, cfg.lora_alpha, dtype, device)
-    else:
-        lmm = lmm.to(device)
-        if cfg.method == "qslaw" and state:  # the layer structure only: Δ, z and codes come from the checkpoint
-            report["quantization"] = state["quantization"]
-            quantize_llm(lmm, cfg.quant.model_copy(update={"init": "rtn"}))
-        elif cfg.method == "qslaw":
-            source = endless(text_epoch if cfg.calibration == "text" else multimodal_epoch)
-            calibration = [adapt_batch(collator, cfg, cfg.calibration, rows, cfg.steps)
-                           for rows in itertools.islice(source, cfg.calibration_batches)]
-            report["quantization"] = quantize_llm(lmm, cfg.quant, calibration)
-        set_method_trainable(lmm, cfg.method)
+    lmm, quantization = strategy.prepare(Setup(lmm, cfg, out, device, dtype, state, calibration))
     trainable = [p for p in lmm.parameters() if p.requires_grad]
-    report["trainable_parameters"] = sum(p.numel() for p in trainable)
-    report["trainable_vs_lora_r128"] = report["trainable_parameters"] / (report["lora_r128_parameters"] + projector)
-    report["llm_weight_bytes"] = llm_weight_bytes(lmm.get_base_model() if cfg.method == "qlora" else lmm)
+    trainable_count = sum(p.numel() for p in trainable)
 
-    optimizer = torch.optim.AdamW(trainable, lr=DEFAULT_LR[cfg.method] if cfg.lr is None else cfg.lr, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(trainable, lr=strategy.default_lr if cfg.lr is None else cfg.lr, weight_decay=0.0)
     scheduler = cosine_with_warmup(optimizer, cfg.steps, cfg.warmup_ratio)
     batches = warmup_mix(endless(multimodal_epoch), endless(text_epoch), cfg.warmup_steps, cfg.text_ratio)
     progress = {"step": 0, "losses": [], "batch_kinds": [], "step_seconds": []}
@@ -225,7 +277,7 @@ def adapt(cfg: AdaptConfig) -> dict:
         progress = state["progress"]
         for _ in range(progress["step"]):
             next(batches)
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
     lmm.train()
     while progress["step"] < cfg.steps:
         kind, rows = next(batches)
@@ -244,19 +296,19 @@ def adapt(cfg: AdaptConfig) -> dict:
         progress["batch_kinds"].append(kind)
         progress["step"] += 1
         if progress["step"] % cfg.checkpoint_every == 0 or progress["step"] == cfg.steps:
-            save_adapt_checkpoint(checkpoint, lmm, optimizer, scheduler, progress, report.get("quantization"))
-    report |= {"steps": cfg.steps, "losses": progress["losses"], "batch_kinds": progress["batch_kinds"],
-               "mean_step_seconds": sum(progress["step_seconds"]) / len(progress["step_seconds"]),
-               "peak_memory_bytes": peak_memory_bytes(device)}
+            save_adapt_checkpoint(checkpoint, lmm, optimizer, scheduler, progress, quantization)
+    report = AdaptReport(
+        method=cfg.method, lora_r128_parameters=lora_r128, llm_weight_bytes_fp=llm_bytes_fp, quantization=quantization,
+        trainable_parameters=trainable_count, trainable_vs_lora_r128=trainable_count / (lora_r128 + projector),
+        llm_weight_bytes=llm_weight_bytes(strategy.trained_llm(lmm)), steps=cfg.steps, losses=progress["losses"],
+        batch_kinds=progress["batch_kinds"],
+        mean_step_seconds=sum(progress["step_seconds"]) / len(progress["step_seconds"]),
+        peak_memory_bytes=peak_memory_bytes(device))
 
     final = out / "final"
-    if cfg.method == "qslaw":
-        save_packed(lmm, final, cfg.quant)
-        lmm = load_lmm(str(final)).to(device)  # scored as exported: the checkpoint users will load
-    else:
-        lmm.save_pretrained(final)  # full weights, or the LoRA adapter + projector (base weights in out/base)
+    scored = strategy.export(lmm, final, cfg, device)
     tokenizer.save_pretrained(final)
-    report["eval"] = evaluate_model(lmm, tokenizer, f"{cfg.method} {final}", cfg.data, str(out / "eval"),
-                                    cfg.heldout_percent, cfg.eval_limit, cfg.max_new_tokens)["overall"]
-    (out / "report.json").write_text(json.dumps(report, indent=1))
+    report.eval = evaluate_model(scored, tokenizer, f"{cfg.method} {final}", cfg.data, str(out / "eval"),
+                                 cfg.heldout_percent, cfg.eval_limit, cfg.max_new_tokens).overall
+    (out / "report.json").write_text(report.model_dump_json(indent=1))
     return report

@@ -17,8 +17,9 @@ from PIL import Image
 
 from model.data import ASSISTANT, EOS, IMAGE, ChatCollator, ShardStream
 from model.metrics import contains, relaxed_match
-from model.train import shard_files
+from model.recipe import shard_files
 from schemas import EvalQuestion
+from schemas.reports import EvalSummary, Scores
 
 BREAKDOWNS = ("qa_type", "chart_type", "lang")
 # General-purpose endpoints answer in sentences unless asked not to; our own checkpoints were trained on bare answers.
@@ -84,7 +85,7 @@ def endpoint_messages(item: EvalQuestion) -> list[dict]:
 
 def endpoint_answers(endpoint: Endpoint, items: list[EvalQuestion], max_new_tokens: int, cache_dir: Path) -> list[str]:
     """Concurrent requests with the LLM client's retries; replies are cached, so a rerun sends nothing again."""
-    from pipeline.llm_client import LLMClient, ResponseCache
+    from common.llm_client import LLMClient, ResponseCache
 
     async def run() -> list[str]:
         client = LLMClient([endpoint.base_url], endpoint.model, "text", ResponseCache(cache_dir),
@@ -101,7 +102,7 @@ def endpoint_answers(endpoint: Endpoint, items: list[EvalQuestion], max_new_toke
 
 
 def evaluate(data: list[str], out: str, checkpoint: str | None = None, endpoint: Endpoint | None = None,
-             heldout_percent: int = 5, limit: int | None = None, max_new_tokens: int = 32) -> dict:
+             heldout_percent: int = 5, limit: int | None = None, max_new_tokens: int = 32) -> EvalSummary:
     """Score a saved checkpoint or an endpoint (exactly one of them)."""
     if (checkpoint is None) == (endpoint is None):
         raise ValueError("evaluate: give exactly one of a checkpoint or an endpoint")
@@ -119,41 +120,43 @@ def evaluate(data: list[str], out: str, checkpoint: str | None = None, endpoint:
 
 
 def evaluate_model(model, tokenizer, name: str, data: list[str], out: str, heldout_percent: int = 5,
-                   limit: int | None = None, max_new_tokens: int = 32) -> dict:
+                   limit: int | None = None, max_new_tokens: int = 32) -> EvalSummary:
     """Score a model already in memory (e.g. at the end of an adaptation run)."""
     items = heldout_questions(data, heldout_percent, limit)
     return write_results(items, local_answers(model, tokenizer, items, max_new_tokens), name, out)
 
 
-def write_results(items: list[EvalQuestion], predictions: list[str], source: str, out: str) -> dict:
+def write_results(items: list[EvalQuestion], predictions: list[str], source: str, out: str) -> EvalSummary:
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     records = [item.model_dump(exclude={"image"})
                | {"prediction": p, "relaxed": relaxed_match(p, item.answer), "contains": contains(p, item.answer)}
                for item, p in zip(items, predictions)]
-    summary = {"model": source, "questions": len(records), "overall": _scores(records)}
+    breakdowns = {}
     for key in BREAKDOWNS:
         groups = defaultdict(list)
         for r in records:
             groups[r[key]].append(r)
-        summary[f"by_{key}"] = {k: _scores(v) for k, v in sorted(groups.items())}
-    (target / "results.json").write_text(json.dumps({"summary": summary, "records": records}, ensure_ascii=False, indent=1))
+        breakdowns[f"by_{key}"] = {k: _scores(v) for k, v in sorted(groups.items())}
+    summary = EvalSummary(model=source, questions=len(records), overall=_scores(records), **breakdowns)
+    (target / "results.json").write_text(json.dumps({"summary": summary.model_dump(), "records": records},
+                                                    ensure_ascii=False, indent=1))
     (target / "results.md").write_text(markdown(summary), encoding="utf-8")
     return summary
 
 
-def _scores(records: list[dict]) -> dict:
+def _scores(records: list[dict]) -> Scores:
     n = len(records)
-    return {"n": n, "relaxed_accuracy": round(sum(r["relaxed"] for r in records) / n, 4) if n else 0.0,
-            "containment": round(sum(r["contains"] for r in records) / n, 4) if n else 0.0}
+    return Scores(n=n, relaxed_accuracy=round(sum(r["relaxed"] for r in records) / n, 4) if n else 0.0,
+                  containment=round(sum(r["contains"] for r in records) / n, 4) if n else 0.0)
 
 
-def markdown(summary: dict) -> str:
-    lines = [f"# {summary['model']}: {summary['questions']} questions", "",
+def markdown(summary: EvalSummary) -> str:
+    lines = [f"# {summary.model}: {summary.questions} questions", "",
              "| group | value | n | relaxed accuracy | containment |", "|---|---|---|---|---|"]
-    o = summary["overall"]
-    lines.append(f"| overall | | {o['n']} | {o['relaxed_accuracy']:.3f} | {o['containment']:.3f} |")
+    o = summary.overall
+    lines.append(f"| overall | | {o.n} | {o.relaxed_accuracy:.3f} | {o.containment:.3f} |")
     for key in BREAKDOWNS:
-        for value, s in summary[f"by_{key}"].items():
-            lines.append(f"| {key} | {value} | {s['n']} | {s['relaxed_accuracy']:.3f} | {s['containment']:.3f} |")
+        for value, s in getattr(summary, f"by_{key}").items():
+            lines.append(f"| {key} | {value} | {s.n} | {s.relaxed_accuracy:.3f} | {s.containment:.3f} |")
     return "\n".join(lines) + "\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from model import metrics
 from model.evaluate import ANSWER_HINT, heldout_questions, question_prompt
-from pipeline.shards import arrow_schema, atomic_write_bytes, write_shard
+from common.shards import arrow_schema, atomic_write_bytes, write_shard
 from schemas import EvalQuestion, QAType
 
 TASK_YAML = """\

@@ -160,10 +160,10 @@ def quantize_report(checkpoint: str, data: list[str], out: str | Path, heldout_p
     for variant in variants:
         model = load_variant(checkpoint, variant)
         scores = evaluate_model(model, tokenizer, f"{checkpoint} [{variant}]", data, str(out / variant),
-                                heldout_percent, limit, max_new_tokens)["overall"]
+                                heldout_percent, limit, max_new_tokens).overall
         rows.append({"variant": variant, "bytes": model_bytes(model), "estimated_bytes": estimate_bytes(skeleton, variant),
                      "quantized_linears": sum(type(m).__name__ in ("Linear8bitLt", "Linear4bit") for m in model.modules()),
-                     **{k: scores[k] for k in ("n", "relaxed_accuracy", "containment")}})
+                     **scores.model_dump()})
         del model
     base = rows[0]["bytes"] if rows and rows[0]["variant"] == "16-bit" else None
     (out / "ptq.json").write_text(json.dumps(rows, indent=1))

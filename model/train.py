@@ -8,46 +8,22 @@ scheduler, data position, RNG), and DDP under torchrun (each rank reads its own 
 
 from __future__ import annotations
 
-import glob
 import json
-import math
 import os
-import random
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Literal
 
-import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from model.build import ImageInputs, ModelConfig, add_chat_tokens, build_lmm, load_lmm, local_dir, train_tokenizer
-from model.data import IMAGE, ChatCollator, ShardStream
+from model.build import ImageInputs, build_lmm, load_lmm
+from model.data import ChatCollator, ShardStream
+from model.recipe import (RecipeConfig, Stage, barrier, collate_stage, cosine_with_warmup, distributed, load_tokenizer,
+                          rng_state, save_atomically, seed_everything, set_rng_state, shard_files)
+from schemas.reports import TrainReport
 
-Stage = Literal["1", "1.5", "2"]
 STAGE_LR = {"1": (1e-3, 0.0), "1.5": (1e-5, 2e-6), "2": (1e-5, 2e-6)}  # (LLM + projector, vision)
-DESCRIBE = {"ja": "このグラフを説明してください。", "en": "Describe this chart."}
-
-
-class RecipeConfig(BaseModel):
-    """What every recipe (a training stage, an adaptation run) reads: data, model source, loop size, tokenizer."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    data: list[str] = Field(description="Parquet shard files or globs")
-    out: str
-    model: ModelConfig = Field(default_factory=ModelConfig, description="used when init_from is not given")
-    init_from: str | None = Field(default=None, description="a trained LMM directory (e.g. the previous stage's final/)")
-    steps: int = Field(default=100, ge=1)
-    batch_size: int = Field(default=4, ge=1)
-    lr: float | None = Field(default=None, description="default per stage or method")
-    warmup_ratio: float = 0.03
-    max_length: int = 1024
-    heldout_percent: int = 5
-    seed: int = 0
-    vocab_size: int = Field(default=512, description="for a tokenizer trained here when the model brings none")
-    checkpoint_every: int = Field(default=50, ge=1, description="steps between checkpoints; a rerun resumes from the last")
 
 
 class TrainConfig(RecipeConfig):
@@ -56,22 +32,6 @@ class TrainConfig(RecipeConfig):
     vision_lr: float | None = Field(default=None, description="vision tower; default per stage")
     weight_decay: float = 0.0
     num_workers: int = 0
-
-
-def shard_files(patterns: list[str]) -> list[str]:
-    files = sorted({f for p in patterns for f in (glob.glob(p) or [p])})
-    missing = [f for f in files if not Path(f).exists()]
-    if missing or not files:
-        raise FileNotFoundError(f"no shard files at {missing or patterns}")
-    return files
-
-
-def stage_conversations(row: dict, stage: Stage) -> list[dict]:
-    """Stages 1 and 1.5 learn to describe the chart; stage 2 learns the QA."""
-    if stage == "2":
-        return row["conversations"]
-    prompt = DESCRIBE["ja" if row.get("lang") == "ja" else "en"]
-    return [{"from": "human", "value": f"{IMAGE}\n{prompt}"}, {"from": "gpt", "value": row["description"]}]
 
 
 def set_trainable(model, stage: Stage, lr: float, vision_lr: float) -> list[dict]:
@@ -88,73 +48,15 @@ def set_trainable(model, stage: Stage, lr: float, vision_lr: float) -> list[dict
                         {"params": vision, "lr": vision_lr, "name": "vision"}) if g["params"]]
 
 
-def cosine_with_warmup(optimizer, steps: int, warmup_ratio: float):
-    warmup = max(1, int(steps * warmup_ratio))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def _distributed() -> tuple[int, int]:
-    if "RANK" not in os.environ:
-        return 0, 1
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return dist.get_rank(), dist.get_world_size()
-
-
-def _rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-
-
-def load_tokenizer(cfg: RecipeConfig, files: list[str], out: Path, rank: int = 0):
-    """The model's own tokenizer plus our chat tokens, or one trained here on the shards when the model brings none."""
-    from transformers import AutoTokenizer
-
-    source = cfg.model.tokenizer or cfg.init_from or cfg.model.pretrained or cfg.model.text_pretrained
-    if source:
-        local_dir(source, "init_from" if source == cfg.init_from else "model")
-        return add_chat_tokens(AutoTokenizer.from_pretrained(source))
-    path = out / "tokenizer"
-    if rank == 0 and not path.exists():
-        texts = (t["value"] for r in ShardStream(files, split="train", heldout_percent=0,
-                                                  columns=("id", "conversations", "description"))
-                 for t in r["conversations"] + [{"value": r["description"]}])
-        train_tokenizer(texts, cfg.vocab_size).save_pretrained(path)
-    _barrier()
-    return AutoTokenizer.from_pretrained(path)
-
-
-def _barrier() -> None:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-
-
-def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) -> dict:
+def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) -> TrainReport:
     """Run (or resume) one stage; returns this process's loss per optimizer step. `observe(ids)` sees each batch."""
-    rank, world = _distributed()
+    rank, world = distributed()
     device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if torch.cuda.is_available() else torch.device("cpu")
     bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     files = shard_files(cfg.data)
-    torch.manual_seed(cfg.seed)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
+    seed_everything(cfg.seed)
 
     tokenizer = load_tokenizer(cfg, files, out, rank)
     model = (load_lmm(cfg.init_from) if cfg.init_from
@@ -175,7 +77,7 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
         scheduler.load_state_dict(state["scheduler"])
         mine = state["ranks"][rank]
         step, epoch, batches_done = state["step"], mine["epoch"], mine["batches_done"]
-        _set_rng_state(mine["rng"])
+        set_rng_state(mine["rng"])
     ddp = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -186,7 +88,7 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
     stream = ShardStream(files, split="train", heldout_percent=cfg.heldout_percent, seed=cfg.seed, rank=rank,
                          world_size=world, columns=("id", "image", "conversations", "description", "lang"))
     collator = ChatCollator(tokenizer, ImageInputs(model), cfg.max_length)
-    collate = partial(_collate_stage, collator, cfg.stage)
+    collate = partial(collate_stage, collator, cfg.stage)
     losses: list[float] = []
     micro = 0
     while step < cfg.steps:
@@ -224,17 +126,13 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
     if rank == 0:
         model.save_pretrained(out / "final")
         tokenizer.save_pretrained(out / "final")
-    _barrier()
-    return {"losses": losses, "rank": rank, "world_size": world}
-
-
-def _collate_stage(collator: ChatCollator, stage: Stage, rows: list[dict]) -> dict:
-    return collator([r | {"conversations": stage_conversations(r, stage)} for r in rows])
+    barrier()
+    return TrainReport(stage=cfg.stage, losses=losses, rank=rank, world_size=world)
 
 
 def _save_checkpoint(path: Path, model, optimizer, scheduler, step, epoch, batches_done, rank, world) -> None:
     """Every rank contributes its data position and RNG; rank 0 writes the file atomically."""
-    mine = {"epoch": epoch, "batches_done": batches_done, "rng": _rng_state()}
+    mine = {"epoch": epoch, "batches_done": batches_done, "rng": rng_state()}
     ranks = [mine]
     if world > 1:
         import torch.distributed as dist
@@ -242,9 +140,6 @@ def _save_checkpoint(path: Path, model, optimizer, scheduler, step, epoch, batch
         ranks = [None] * world
         dist.all_gather_object(ranks, mine)
     if rank == 0:
-        path.mkdir(parents=True, exist_ok=True)
-        tmp = path / "trainer.pt.tmp"
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "step": step, "ranks": ranks}, tmp)
-        os.replace(tmp, path / "trainer.pt")
-    _barrier()
+        save_atomically({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict(), "step": step, "ranks": ranks}, path / "trainer.pt")
+    barrier()

@@ -14,8 +14,8 @@ seen: list[str] = []
 result = train(cfg, observe=seen.extend)
 state = load_lmm(f"{cfg.out}/final").state_dict()
 digest = hashlib.sha256(b"".join(t.numpy().tobytes() for _, t in sorted(state.items()))).hexdigest()
-rank = result["rank"]
+rank = result.rank
 with open(f"{cfg.out}/rank{rank}.json", "w") as f:
-    json.dump({"seen": seen, "world_size": result["world_size"], "weights": digest}, f)
+    json.dump({"seen": seen, "world_size": result.world_size, "weights": digest}, f)
 torch.distributed.barrier()  # both reports written before either rank leaves
 torch.distributed.destroy_process_group()

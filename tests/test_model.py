@@ -53,7 +53,7 @@ def test_stage_freezing(tiny_dataset, tmp_path, stage):
 
 
 def test_loss_falls(tiny_dataset, tmp_path):
-    losses = train(config(tiny_dataset, tmp_path, steps=40))["losses"]
+    losses = train(config(tiny_dataset, tmp_path, steps=40)).losses
     assert sum(losses[-10:]) / 10 < 0.85 * sum(losses[:5]) / 5  # per-batch losses are noisy: compare averages
 
 
@@ -72,7 +72,7 @@ def test_resume_continues_bit_identically(tiny_dataset, tmp_path, monkeypatch):
         train(config(tiny_dataset, tmp_path / "resumed"))
     monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
     resumed = train(config(tiny_dataset, tmp_path / "resumed"))
-    assert resumed["losses"] == whole["losses"][6:]
+    assert resumed.losses == whole.losses[6:]
     a, b = weights(tmp_path / "whole"), weights(tmp_path / "resumed")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -110,7 +110,7 @@ def test_ddp_two_processes_see_disjoint_samples_and_end_identical(tiny_dataset, 
 
 def test_eval_end_to_end_on_a_tiny_checkpoint_writes_its_table(tiny_dataset, tmp_path):
     train(config(tiny_dataset, tmp_path / "run", steps=3, heldout_percent=20, num_workers=1))  # spawned loader worker
-    result = subprocess.run([sys.executable, "-m", "pipeline.cli", "eval", "--checkpoint", str(tmp_path / "run" / "final"),
+    result = subprocess.run([sys.executable, "-m", "chartsynth", "eval", "--checkpoint", str(tmp_path / "run" / "final"),
                              "--data", str(tiny_dataset / "data" / "*.parquet"), "--out", str(tmp_path / "eval"),
                              "--heldout-percent", "20", "--limit", "12"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -171,17 +171,17 @@ def adapt_config(dataset: Path, out: Path, **changes) -> AdaptConfig:
 def test_a_qslaw_run_lowers_the_loss(tiny_dataset, tmp_path):
     report = adapt(adapt_config(tiny_dataset, tmp_path, steps=80, warmup_steps=80, warmup_on="qa", lr=5e-2, model=ModelConfig(),
                                 eval_limit=2))
-    losses = report["losses"]
+    losses = report.losses
     assert sum(losses[-10:]) / 10 < 0.97 * sum(losses[:5]) / 5  # lr 0 on the same run stays flat (checked by hand)
 
 
 def test_qslaw_adapt_with_text_calibrated_omniquant_exports_a_checkpoint_eval_reads(tiny_dataset, tmp_path):
     report = adapt(adapt_config(tiny_dataset, tmp_path, steps=2, calibration="text", calibration_batches=2,
                                 quant=QuantConfig(bits=4, group_size=32, init="omniquant", lwc_epochs=1)))
-    assert [b["layer"] for b in report["quantization"]["blocks"]] == [0, 1]
+    assert [b["layer"] for b in report.quantization["blocks"]] == [0, 1]
     spec = json.loads((tmp_path / "final" / "quant.json").read_text())
     assert spec["quant"]["init"] == "omniquant" and len(spec["layers"]) == 14  # 7 linears × 2 decoder layers
-    assert report["eval"]["n"] == 3  # scored from the exported checkpoint, reloaded
+    assert report.eval.n == 3  # scored from the exported checkpoint, reloaded
 
 
 @pytest.mark.parametrize("method", ["qslaw", "qlora"])
@@ -207,7 +207,7 @@ def test_an_interrupted_adaptation_resumes_bit_identically(tiny_dataset, tmp_pat
     assert torch.load(tmp_path / "resumed" / "checkpoint" / "adapt.pt", weights_only=False)["progress"]["step"] == 3
     monkeypatch.setattr(torch.optim.lr_scheduler.LambdaLR, "step", scheduler_step)
     resumed = adapt(adapt_config(tiny_dataset, tmp_path / "resumed", **changes))
-    assert resumed["losses"] == whole["losses"] and resumed["batch_kinds"] == whole["batch_kinds"]
+    assert resumed.losses == whole.losses and resumed.batch_kinds == whole.batch_kinds
     name = "model.safetensors" if method == "qslaw" else "adapter_model.safetensors"
     a, b = (load_file(tmp_path / run / "final" / name) for run in ("whole", "resumed"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -238,10 +238,10 @@ def test_qlora_trains_on_cpu_and_only_lora_and_projector_move(tiny_dataset, tmp_
     report = adapt(adapt_config(tiny_dataset, tmp_path, method="qlora"))
     adapter = json.loads((tmp_path / "final" / "adapter_config.json").read_text())
     assert adapter["r"] == 4 and all(".language_model.layers." in t for t in adapter["target_modules"])
-    assert 0 < report["trainable_parameters"] < report["lora_r128_parameters"]
-    assert report["llm_weight_bytes"] < report["llm_weight_bytes_fp"] / 2  # NF4 decoder weights
-    assert report["batch_kinds"][:3] == ["multimodal", "multimodal", "multimodal"] and "text" in report["batch_kinds"]
-    assert all(loss == loss for loss in report["losses"])  # finite, not NaN
+    assert 0 < report.trainable_parameters < report.lora_r128_parameters
+    assert report.llm_weight_bytes < report.llm_weight_bytes_fp / 2  # NF4 decoder weights
+    assert report.batch_kinds[:3] == ["multimodal", "multimodal", "multimodal"] and "text" in report.batch_kinds
+    assert all(loss == loss for loss in report.losses)  # finite, not NaN
 
 
 @pytest.fixture(scope="module")
@@ -285,7 +285,7 @@ def test_memory_estimator_reproduces_seed_table_5_from_configs_alone():
 
 def test_cli_quantize_report_and_adapt(tiny_dataset, tiny_checkpoint, tmp_path):
     data = str(tiny_dataset / "data" / "*.parquet")
-    result = subprocess.run([sys.executable, "-m", "pipeline.cli", "quantize-report", "--checkpoint", str(tiny_checkpoint),
+    result = subprocess.run([sys.executable, "-m", "chartsynth", "quantize-report", "--checkpoint", str(tiny_checkpoint),
                              "--data", data, "--out", str(tmp_path / "ptq"), "--heldout-percent", "20", "--limit", "2",
                              "--estimate", str(REPO / "model" / "configs" / "memory_8b_qwen2vl.json")],
                             capture_output=True, text=True, timeout=600)
@@ -301,16 +301,16 @@ def test_cli_quantize_report_and_adapt(tiny_dataset, tiny_checkpoint, tmp_path):
     config.write_text(f'method = "qslaw"\ndata = ["{data}"]\nout = "{tmp_path / "run"}"\nsteps = 3\nbatch_size = 2\n'
                       f'warmup_steps = 1\nvocab_size = 400\neval_limit = 2\nheldout_percent = 20\nmax_new_tokens = 4\n'
                       f'[model]\nvision_tower = "qwen2_vl"\nmax_pixels = 12544\n[quant]\ngroup_size = 32\nbits = 9\n')
-    bad = subprocess.run([sys.executable, "-m", "pipeline.cli", "adapt", "--config", str(config)],
+    bad = subprocess.run([sys.executable, "-m", "chartsynth", "adapt", "--config", str(config)],
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode != 0 and f"{config}: quant.bits = 9" in bad.stderr
     config.write_text(config.read_text().replace("bits = 9", "bits = 4"))
     missing = tmp_path / "missing.toml"
     missing.write_text(config.read_text().replace("[model]", f'init_from = "{tmp_path / "nope"}"\n[model]'))
-    bad = subprocess.run([sys.executable, "-m", "pipeline.cli", "adapt", "--config", str(missing)],
+    bad = subprocess.run([sys.executable, "-m", "chartsynth", "adapt", "--config", str(missing)],
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode != 0 and f"init_from = '{tmp_path / 'nope'}': no such local directory" in bad.stderr
-    good = subprocess.run([sys.executable, "-m", "pipeline.cli", "adapt", "--config", str(config), "--method", "full"],
+    good = subprocess.run([sys.executable, "-m", "chartsynth", "adapt", "--config", str(config), "--method", "full"],
                           capture_output=True, text=True, timeout=600)
     assert good.returncode == 0, good.stderr[-3000:]
     report = json.loads((tmp_path / "run" / "report.json").read_text())

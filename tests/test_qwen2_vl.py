@@ -88,7 +88,7 @@ def test_train_save_reload_and_eval_a_qwen2_vl_checkpoint(tiny_dataset, tmp_path
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())  # from_pretrained reads it back
     summary = evaluate([cfg.data[0]], str(tmp_path / "eval"), checkpoint=str(tmp_path / "run" / "final"),
                        heldout_percent=20, limit=4, max_new_tokens=4)
-    assert summary["questions"] == 4 and "| overall |" in (tmp_path / "eval" / "results.md").read_text()
+    assert summary.questions == 4 and "| overall |" in (tmp_path / "eval" / "results.md").read_text()
 
 
 def test_assemble_from_a_qwen2_vl_checkpoint_and_a_causal_lm(tmp_path):
@@ -168,8 +168,8 @@ def test_eval_against_an_openai_compatible_vision_endpoint(tiny_dataset, tmp_pat
         server.stop()
     records = json.loads((tmp_path / "eval" / "results.json").read_text())["records"]
     right = sum(len(r["question"]) % 2 == 0 for r in records)
-    assert summary["questions"] == 10 and sent == 10 and server.requests == 10  # the rerun came from the cache
-    assert summary["overall"]["relaxed_accuracy"] == round(right / 10, 4) == again["overall"]["relaxed_accuracy"]
+    assert summary.questions == 10 and sent == 10 and server.requests == 10  # the rerun came from the cache
+    assert summary.overall.relaxed_accuracy == round(right / 10, 4) == again.overall.relaxed_accuracy
     assert all(size[0] >= 480 for size in images)  # the chart itself, not a thumbnail
     assert "sk-test-secret" not in (tmp_path / "eval" / "results.json").read_text()
 

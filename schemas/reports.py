@@ -1,0 +1,54 @@
+"""What model/'s recipes report back to the command line and write next to their outputs (report.json,
+results.json). Run configs stay in model/: only model/ reads them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Scores(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n: int
+    relaxed_accuracy: float = Field(description="ChartQA's: numbers within 5 %, else exact after normalising")
+    containment: float = Field(description="JGraphQA's: the gold answer appears in the output, on number boundaries")
+
+
+class EvalSummary(BaseModel):
+    """Held-out chart QA scores overall and by QA type, chart type and language."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str
+    questions: int
+    overall: Scores
+    by_qa_type: dict[str, Scores] = Field(default_factory=dict)
+    by_chart_type: dict[str, Scores] = Field(default_factory=dict)
+    by_lang: dict[str, Scores] = Field(default_factory=dict)
+
+
+class TrainReport(BaseModel):
+    """One training stage, as this process (rank) saw it."""
+
+    model_config = ConfigDict(extra="forbid")
+    stage: str
+    losses: list[float] = Field(description="loss per optimizer step taken by this run (empty if already finished)")
+    rank: int
+    world_size: int
+
+
+class AdaptReport(BaseModel):
+    """One adaptation run: what it trained, what it held in memory, how fast, how well (report.json)."""
+
+    model_config = ConfigDict(extra="forbid")
+    method: str
+    lora_r128_parameters: int = Field(description="what LoRA r=128 on every decoder linear would train")
+    llm_weight_bytes_fp: int = Field(description="decoder weights before quantization")
+    quantization: dict | None = Field(default=None, description="qslaw: the calibration report (per block MSE)")
+    trainable_parameters: int
+    trainable_vs_lora_r128: float = Field(description="trainable / (LoRA r=128 + projector)")
+    llm_weight_bytes: int = Field(description="decoder weights as trained (quantized for qslaw / qlora)")
+    steps: int
+    losses: list[float]
+    batch_kinds: list[str]
+    mean_step_seconds: float
+    peak_memory_bytes: int
+    eval: Scores | None = None
