@@ -12,7 +12,7 @@ import sys
 import time
 
 import report
-from pipeline.llm_client import LLMClient
+from common.llm_client import LLMClient
 
 DELAYS_S = (0.5, 2.0)  # 2 s is closer to a real generation; 0.5 s shows where the client's CPU becomes the limit
 ROUNDS = 4

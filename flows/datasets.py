@@ -1,31 +1,72 @@
-"""Prefect flows: generate_dataset and regenerate_dataset. They call the same functions as the CLI (pipeline.run); only the orchestration is Prefect's:
-one task per shard (retried with backoff, cached by inputs and source), on threads here or on a Dask cluster."""
+"""Prefect flows: generate_dataset and regenerate_dataset. Both call `pipeline.run.run_job`, as the CLI does; only the
+runner differs: each shard's draft and finish steps are Prefect tasks (retried with backoff; a finished shard is
+answered from Prefect's cache), on one thread here or spread over a Dask cluster."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import INPUTS, TASK_SOURCE
+from prefect.futures import PrefectFuture
 from prefect.tasks import exponential_backoff
 
-from pipeline import regenerate, run
+from pipeline.regenerate import RegenerateJob
+from pipeline.run import GenerateJob, run_job, sample_pool
 from schemas import RegenerateConfig, RunConfig, ShardEntry
+from schemas.run import RunReport, ShardDrafts, ShardPlan
 
 INSTALL_HINT = "flows need the flows extra: pip install 'chartsynth[flows]'"
+AnyJob = GenerateJob | RegenerateJob
+RETRIES = dict(retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2), retry_jitter_factor=0.5)
 
 
-@task(retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2), retry_jitter_factor=0.5,
-      cache_policy=INPUTS + TASK_SOURCE, persist_result=True, task_run_name="shard-{index}")
-def shard_task(config: RunConfig, out: str, index: int, start: int, stop: int, workers: int = 1) -> ShardEntry:
-    """Build one shard. Its inputs name the shard exactly, so a finished one is answered from Prefect's cache."""
-    directory = Path(out)
-    manifest = run.read_manifest(directory)
-    deduper = run.topic_deduper(config, directory, manifest) if manifest else None
-    with run.sample_pool(workers) as map_fn:
-        return run.build_shard(config, run.ShardPlan(index, start, stop), directory, map_fn, deduper=deduper)
+@task(task_run_name="draft-{shard.index}", **RETRIES)
+def draft_task(job: AnyJob, shard: ShardPlan, out: str) -> ShardDrafts:
+    return job.draft(shard, Path(out))
+
+
+@task(cache_policy=INPUTS + TASK_SOURCE, persist_result=True, task_run_name="shard-{shard.index}", **RETRIES)
+def finish_task(job: AnyJob, shard: ShardPlan, out: str, drafts: ShardDrafts, workers: int = 1) -> ShardEntry:
+    """Its inputs name the shard's content exactly, so a finished one is answered from Prefect's cache."""
+    pool = sample_pool(workers)
+    try:
+        return job.finish(shard, Path(out), drafts, map_fn=pool.map if pool else map)
+    finally:
+        if pool:
+            pool.shutdown()
+
+
+class _Submitted:
+    """A Prefect future seen as run_job expects one: `done()` without waiting, `result()` waiting."""
+
+    def __init__(self, future: PrefectFuture):
+        self.future = future
+
+    def done(self) -> bool:
+        return self.future.state.is_final()
+
+    def result(self):
+        return self.future.result()
+
+
+class PrefectRunner:
+    """Shard steps as Prefect tasks of the running flow, on its task runner; up to `ahead` shards drafting at once."""
+
+    def __init__(self, workers: int = 1, ahead: int = 8):
+        self.workers, self.ahead = workers, ahead
+
+    def draft(self, job: AnyJob, shard: ShardPlan, out: Path) -> _Submitted:
+        return _Submitted(draft_task.submit(job, shard, str(out)))
+
+    def finish(self, job: AnyJob, shard: ShardPlan, out: Path, drafts: ShardDrafts, fresh: bool = False
+               ) -> _Submitted:
+        runnable = finish_task.with_options(refresh_cache=True) if fresh else finish_task
+        return _Submitted(runnable.submit(job, shard, str(out), drafts, self.workers))
+
+    def kept(self, samples: int) -> None:
+        pass
 
 
 def task_runner(dask_address: str | None):
@@ -41,39 +82,18 @@ def task_runner(dask_address: str | None):
     return DaskTaskRunner(address=dask_address)
 
 
-def summary_markdown(out: Path, stats: run.RunStats, price_per_mtok: tuple[float, float] | None = None) -> str:
-    rejects = "".join(f"| {reason} | {count} |\n" for reason, count in stats.rejects.most_common()) or "| none | 0 |\n"
-    lines = [f"# {out}", "", f"**{stats.rows} samples**, {stats.built_shards} shards built, {stats.kept_shards} kept, "
-             f"{stats.samples_per_second:.1f} samples/s", "", "| reject reason | count |", "|---|---|", rejects]
-    if stats.llm:
-        usage = stats.llm.usage
-        lines += [f"LLM: {usage.requests} requests, {usage.cached} from cache, {usage.prompt_tokens} prompt + "
-                  f"{usage.completion_tokens} completion tokens; answers kept {stats.llm.verification.kept}, "
-                  f"corrected {stats.llm.verification.corrected}, dropped {stats.llm.verification.dropped}; "
-                  f"distinct topics {stats.llm.distinct_topics}/{stats.llm.topics}"
-                  + (f"; cost {usage.cost(price_per_mtok):.4f}" if price_per_mtok else "")]
-    return "\n".join(lines)
-
-
-@flow(name="build_shards", validate_parameters=True)
-def build_shards(config: RunConfig, out: str, workers: int = 1) -> dict:
-    """The missing shards of a run, each a task, recorded in the manifest as they finish; then a summary artifact."""
-    started = time.perf_counter()
-    directory = Path(out)
-    manifest, todo = run.prepare(config, directory)
-    kept = len(manifest.shards)
-    futures = [shard_task.submit(config, out, s.index, s.start, s.stop, workers) for s in todo]
-    for shard, future in zip(todo, futures):
-        entry = future.result()
-        if not run.intact(directory, entry):  # a cached answer whose files are gone: build it again
-            entry = shard_task.with_options(refresh_cache=True)(config, out, shard.index, shard.start, shard.stop,
-                                                                workers)
-        manifest = run.record_shard(directory, manifest, entry)
-    stats = run.run_stats(directory, manifest, kept, len(todo), time.perf_counter() - started)
-    create_markdown_artifact(summary_markdown(directory, stats, config.price_per_mtok), key="chartsynth-summary",
+@flow(name="run_job", validate_parameters=False)
+def _run(job: AnyJob, out: str, workers: int) -> dict:
+    manifest, report = run_job(job, Path(out), PrefectRunner(workers))
+    create_markdown_artifact(f"# {out}\n\n{report.summary()}", key="chartsynth-summary",
                              description=f"chartsynth run into {out}")
-    return {"rows": stats.rows, "shards": len(manifest.shards), "built": stats.built_shards,
-            "rejects": dict(stats.rejects)}
+    return report.model_dump(mode="json")
+
+
+def run_flow(job: AnyJob, out: str, workers: int = 1, dask_address: str | None = None) -> RunReport:
+    """`run_job` as a Prefect flow run (what the CLI calls for --dask-address)."""
+    result = _run.with_options(task_runner=task_runner(dask_address))(job, out, workers)
+    return RunReport.model_validate(result)
 
 
 @flow(name="generate_dataset", validate_parameters=True)
@@ -82,21 +102,12 @@ def generate_dataset(config: RunConfig, out: str, workers: int = 1, dask_address
 
     `dask_address` runs the shard tasks on that Dask cluster (prefect-dask); otherwise shard after shard here.
     """
-    return build_shards.with_options(task_runner=task_runner(dask_address))(config, out, workers)
+    return run_flow(GenerateJob(config=config), out, workers, dask_address).model_dump(mode="json")
 
 
-@task(retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2), task_run_name="regenerate-shard-{index}")
-def regenerate_shard_task(source: str, out: str, index: int, how: RegenerateConfig) -> ShardEntry:
-    src = run.read_manifest(Path(source))
-    entry = next(e for e in src.shards if e.index == index)
-    return regenerate.regenerate_shard(Path(source), Path(out), entry, src.config, how)
-
-
-@flow(name="regenerate_dataset", validate_parameters=True, task_runner=task_runner(None))
-def regenerate_dataset(source: str, out: str, how: RegenerateConfig) -> dict:
-    """Re-render or re-generate selected rows of `source` into `out`; the other rows are carried over unchanged."""
-    _, manifest, todo = regenerate.prepare_regeneration(Path(source), Path(out), how)
-    futures = [regenerate_shard_task.submit(source, out, e.index, how) for e in todo]
-    for future in futures:
-        manifest = run.record_shard(Path(out), manifest, future.result())
-    return {"rows": manifest.rows, "shards": len(manifest.shards), "redone_shards": len(todo)}
+@flow(name="regenerate_dataset", validate_parameters=True)
+def regenerate_dataset(source: str, out: str, how: RegenerateConfig, workers: int = 1,
+                       dask_address: str | None = None) -> dict:
+    """Re-render or re-generate selected rows of `source` into `out`, as `chartsynth regenerate` does; the other rows
+    are carried over unchanged. `how` takes the same fields as the CLI's selectors (schemas.RegenerateConfig)."""
+    return run_flow(RegenerateJob(source=source, how=how), out, workers, dask_address).model_dump(mode="json")

@@ -18,16 +18,16 @@ from pydantic import BaseModel, ValidationError
 
 import prompts
 from pipeline import __version__
-from pipeline.llm_client import LLMClient, ResponseCache
-from pipeline.template import format_answer, persona_roles, program_qa, sample_id
-from pipeline.verify import Unverifiable, check_answer, evaluate
-from renderers.style import sample_style
-from schemas import QA, AnswerType, ChartSpec, ChartType, Description, Persona, Provenance, Reject, RunConfig, Sample, Topic
+from common.llm_client import LLMClient, ResponseCache
+from pipeline.qa import OPS, Unverifiable, evaluate, program_qa, write_answer
+from pipeline.style import sample_style
+from pipeline.template import choose_renderer, persona_roles, sample_id
+from pipeline.verify import check_answer
+from renderers.charts import families, family
+from schemas import QA, ChartSpec, Description, Persona, Provenance, Reject, RunConfig, Sample, Topic
 from schemas.llm import DataDraft, LLMStats, QADrafts
 from schemas.style import PeriodFormat
 
-LLM_CHARTS = [ChartType.BAR, ChartType.BARH, ChartType.GROUPED_BAR, ChartType.STACKED_BAR, ChartType.LINE,
-              ChartType.AREA, ChartType.PIE, ChartType.DONUT, ChartType.TABLE]
 STEP_SEEDS = {"persona": 1, "topic": 2, "description": 3, "data": 4, "qa": 5}
 TOPIC_SIMILARITY = 0.8
 LLM_QUESTIONS = 4
@@ -60,7 +60,7 @@ _STREAK = re.compile(r"(\d+)\s*年連続で?(増加|減少)")
 
 def contradiction(description: str, spec: ChartSpec) -> str | None:
     """A trend the passage states that no series of the table shows; None when nothing checkable contradicts."""
-    if spec.chart_type in (ChartType.PIE, ChartType.DONUT) or len(spec.data.index) < 2:
+    if family(spec.chart_type).round or len(spec.data.index) < 2:
         return None
     columns = [spec.data.column(c) for c in spec.data.columns]
     rises = any(c[-1] > c[0] for c in columns)
@@ -134,7 +134,8 @@ class LLMChain:
         config = self.config
         rng = np.random.default_rng([config.seed, index])
         lang = config.lang if config.lang != "mix" else ("ja" if rng.random() < 0.5 else "en")
-        chart = LLM_CHARTS[int(rng.integers(len(LLM_CHARTS)))]
+        llm_families = [f for f in families().values() if f.llm]
+        chart = llm_families[int(rng.integers(len(llm_families)))]
         domain, role_ja, role_en = persona_roles()[int(rng.integers(len(persona_roles())))]
         seed = lambda step: (config.seed * 1_000_003 + index * 10 + STEP_SEEDS[step]) % 2**31  # noqa: E731
         ident = sample_id(config.seed, index)
@@ -146,9 +147,9 @@ class LLMChain:
             description = await self.step("description", lang, Description, prompts.llm_prompt(
                 "description", lang, role=persona.role, topic=topic.text), seed("description"))
             spec = await self.step("data", lang, DataDraft, prompts.llm_prompt(
-                "data", lang, chart_type=chart.value, topic=topic.text, metric=topic.metric, description=description.text,
-                chart_rule=prompts.chart_rule(chart.value, lang)), seed("data"),
-                convert=lambda d: d.to_spec(chart, y_title=topic.metric))
+                "data", lang, chart_type=chart.chart_type.value, topic=topic.text, metric=topic.metric, description=description.text,
+                chart_rule=prompts.chart_rule(chart.chart_type.value, lang)), seed("data"),
+                convert=lambda d: d.to_spec(chart.chart_type, y_title=topic.metric))
             problem = contradiction(description.text, spec)
             if problem:
                 return Reject(id=ident, sample_index=index, stage="validate", step="data",
@@ -159,12 +160,10 @@ class LLMChain:
         except StepFailed as failure:
             return Reject(id=ident, sample_index=index, stage="generate", step=failure.step,
                           reason=f"llm_{failure.step}_invalid", detail=failure.error, raw=failure.raw)
-        n_colors = len(spec.data.index) if chart in (ChartType.PIE, ChartType.DONUT) else len(spec.data.columns)
-        style = sample_style(rng, lang, chart, n_colors, PeriodFormat.YEAR)
+        style = sample_style(rng, lang, chart.chart_type, chart.n_colors(spec), PeriodFormat.YEAR)
         qa = self.checked_answers(drafts, spec, style, lang)
-        qa += program_qa(spec, topic.metric, style, lang, rng, timeline=chart in (ChartType.LINE, ChartType.AREA), k=2)
-        renderer = "table" if chart is ChartType.TABLE else (
-            config.renderer if config.renderer != "mix" else ("matplotlib", "plotly")[int(rng.integers(2))])
+        qa += program_qa(spec, topic.metric, style, lang, rng, timeline=chart.timeline, k=2)
+        renderer = choose_renderer(chart, config.renderer, rng)
         return Sample(id=ident, lang=lang, renderer=renderer, persona=persona, topic=topic, description=description,
                       spec=spec, style=style, qa=qa,
                       provenance=Provenance(generator="llm", model=config.model, prompt_version=prompts.llm_version(),
@@ -180,9 +179,10 @@ class LLMChain:
             except Unverifiable:
                 counts.dropped += 1
                 continue
-            answer, unit = format_answer(draft.program, truth, spec, style, lang)
+            answer, unit = write_answer(draft.program.op, truth, spec, draft.program.col, style, lang)
+            answer_type = OPS[draft.program.op].answer_type
             qa = QA(question=draft.question, answer=draft.answer, qa_type=draft.qa_type, unit=unit,
-                    answer_type=AnswerType.LABEL if isinstance(truth, str) else AnswerType.NUMBER, program=draft.program)
+                    answer_type=answer_type, program=draft.program)
             if check_answer(qa, spec, [], lang) is None:
                 counts.kept += 1
             else:
@@ -203,10 +203,14 @@ async def _draft_all(config: RunConfig, indices: Sequence[int], cache_dir: Path)
     return list(drafts), chain.stats
 
 
-def llm_drafts(config: RunConfig, indices: Sequence[int], cache_dir: Path, deduper: TopicDeduper
-               ) -> tuple[list[Sample | Reject], LLMStats]:
-    """Draft a shard's samples concurrently, then dedup topics in index order (so the result is deterministic)."""
-    drafts, stats = asyncio.run(_draft_all(config, indices, cache_dir))
+def llm_drafts(config: RunConfig, indices: Sequence[int], cache_dir: Path) -> tuple[list[Sample | Reject], LLMStats]:
+    """Draft samples concurrently (bounded requests in flight); replies are cached under `cache_dir`."""
+    return asyncio.run(_draft_all(config, indices, cache_dir))
+
+
+def admit_topics(drafts: list[Sample | Reject], stats: LLMStats, deduper: TopicDeduper) -> list[Sample | Reject]:
+    """Reject drafts whose topic repeats an earlier one. Called in sample-index order over the whole run, so the
+    outcome does not depend on which shard finished first."""
     out = []
     for draft in drafts:
         if isinstance(draft, Sample):
@@ -217,4 +221,4 @@ def llm_drafts(config: RunConfig, indices: Sequence[int], cache_dir: Path, dedup
             else:
                 stats.distinct_topics += 1
         out.append(draft)
-    return out, stats
+    return out

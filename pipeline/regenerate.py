@@ -1,29 +1,32 @@
 """Regenerate an existing dataset into a new directory: selected rows are re-rendered (new style seed or renderer)
 or, for rows made with an older prompt version, generated again; every other row is carried over unchanged.
-Re-rendering with the original style gives the original bytes. One source shard is one unit of work."""
+Re-rendering with the original style gives the original bytes. One source shard is one unit of work, run by
+`pipeline.run.run_job` like any other job."""
 
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict
 
 import prompts
-from pipeline.chain import finish_sample, make_sample
-from pipeline.run import (DatasetDirError, atomic_write_bytes, intact, read_manifest, read_rejects, record_shard,
-                          rejects_file, write_manifest)
-from pipeline.shards import write_shard
-from renderers.style import sample_style
-from schemas import (QA, ChartSpec, ChartType, Description, Manifest, Persona, Program, Provenance, RegenerateConfig,
-                     Reject, RunConfig, Sample, ShardEntry, ShardRow, StyleSpec, Topic)
+from pipeline.run import (DatasetDirError, LocalRunner, MapFn, OnSamples, intact, make_dirs, read_manifest,
+                          read_rejects, run_job, write_manifest, write_shard_files)
+from pipeline.sample import finish_sample, make_sample
+from pipeline.style import sample_style
+from pipeline.template import template_prompt_version
+from renderers.charts import family
+from schemas import (QA, ChartSpec, Description, Manifest, Persona, Program, Provenance, RegenerateConfig, Reject,
+                     RunConfig, Sample, ShardEntry, ShardRow, StyleSpec, Topic)
+from schemas.run import RunReport, ShardDrafts, ShardPlan
 
 
 def current_prompt_version(generator: str) -> str:
-    if generator == "llm":
-        return prompts.llm_version()
-    return f'{prompts.load("template_text")["version"]}+{prompts.load("seeds")["version"]}'
+    return prompts.llm_version() if generator == "llm" else template_prompt_version()
 
 
 def sample_from_row(row: dict) -> Sample:
@@ -40,71 +43,103 @@ def sample_from_row(row: dict) -> Sample:
 
 def restyled(sample: Sample, how: RegenerateConfig) -> Sample:
     style, provenance = sample.style, sample.provenance
+    chart = family(sample.spec.chart_type)
     if how.style_seed is not None:
         rng = np.random.default_rng([how.style_seed, provenance.sample_index])
-        spec = sample.spec
-        round_chart = spec.chart_type in (ChartType.PIE, ChartType.DONUT)
-        fresh = sample_style(rng, sample.lang, spec.chart_type, len(spec.data.index if round_chart else spec.data.columns),
-                             style.period_format, bare_units=False)
+        fresh = sample_style(rng, sample.lang, chart.chart_type, chart.n_colors(sample.spec), style.period_format,
+                             bare_units=False)
         style = fresh.model_copy(update={k: getattr(style, k) for k in ("number_format", "full_width_digits", "period_format")})
         provenance = provenance.model_copy(update={"style_seed": how.style_seed})
-    renderer = how.renderer if how.renderer and sample.spec.chart_type is not ChartType.TABLE else sample.renderer
+    renderer = how.renderer if how.renderer in chart.draw else sample.renderer
     return sample.model_copy(update={"style": style, "renderer": renderer, "provenance": provenance})
 
 
-def regenerate_shard(source: Path, out: Path, entry: ShardEntry, config: RunConfig, how: RegenerateConfig) -> ShardEntry:
-    rows = pq.read_table(source / entry.file).to_pylist()
-    stale = current_prompt_version(config.generator)
-    kept: list[ShardRow | None] = []
-    redo: list[dict] = []
-    for row in rows:
-        chosen = how.selects(row) and (not how.stale_prompts or json.loads(row["provenance"])["prompt_version"] != stale)
-        kept.append(None if chosen else ShardRow.model_validate(row))
-        if chosen:
-            redo.append(row)
-    if how.stale_prompts:
-        indices = [json.loads(r["provenance"])["sample_index"] for r in redo]
-        if config.generator == "llm":
-            from pipeline.llm_chain import TopicDeduper, llm_drafts
+class RegenerateJob(BaseModel):
+    """Redo the rows of `source` that `how` selects into a new directory; carry the others over."""
 
-            drafts, _ = llm_drafts(config, indices, source / "cache" / "llm", TopicDeduper())
-            results = [finish_sample(d) if isinstance(d, Sample) else d for d in drafts]
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    source: str
+    how: RegenerateConfig
+    config: RunConfig | None = None  # the source's run config, read by `resolve`
+
+    @property
+    def source_dir(self) -> Path:
+        return Path(self.source)
+
+    def source_manifest(self) -> Manifest:
+        manifest = read_manifest(self.source_dir)
+        if manifest is None:
+            raise DatasetDirError(f"{self.source} has no manifest.json: not a chartsynth dataset")
+        return manifest
+
+    def resolve(self, out: Path) -> RegenerateJob:
+        return self.model_copy(update={"config": self.source_manifest().config})
+
+    def generates_llm(self) -> bool:
+        return self.how.stale_prompts and self.config.generator == "llm"
+
+    def dedups_topics(self) -> bool:
+        return self.generates_llm()
+
+    def prepare(self, out: Path) -> tuple[Manifest, list[ShardPlan]]:
+        """Reruns into `out` resume; `out` must be new or hold this same regeneration."""
+        src = self.source_manifest()
+        if self.source_dir.resolve() == out.resolve():
+            raise DatasetDirError("regenerate writes a new directory: --out must differ from the source")
+        make_dirs(out)
+        mine = read_manifest(out)
+        origin = str(self.source_dir.resolve())
+        if mine is not None and (mine.regeneration != self.how or mine.regenerated_from != origin):
+            raise DatasetDirError(f"{out} holds another regeneration; use a new --out")
+        mine = mine or Manifest(package_version=src.package_version, config=src.config, regenerated_from=origin,
+                                regeneration=self.how)
+        done = {e.index for e in mine.shards if intact(out, e)}
+        mine = mine.model_copy(update={"shards": [e for e in mine.shards if e.index in done]})
+        write_manifest(out, mine)
+        return mine, [ShardPlan(index=e.index, start=e.start, stop=e.stop) for e in src.shards if e.index not in done]
+
+    def _selected(self, rows: list[dict]) -> list[bool]:
+        stale = current_prompt_version(self.config.generator)
+        return [self.how.selects(row) and (not self.how.stale_prompts
+                                           or json.loads(row["provenance"])["prompt_version"] != stale)
+                for row in rows]
+
+    def _rows(self, shard: ShardPlan) -> list[dict]:
+        return pq.read_table(self.source_dir / shard.file).to_pylist()
+
+    def draft(self, shard: ShardPlan, out: Path) -> ShardDrafts:
+        """Stale LLM rows are drafted again here (replies cached in the source's cache); the rest where finished."""
+        if not self.generates_llm():
+            return ShardDrafts()
+        from pipeline.llm_chain import llm_drafts
+
+        rows = self._rows(shard)
+        indices = [json.loads(r["provenance"])["sample_index"] for r, chosen in zip(rows, self._selected(rows)) if chosen]
+        drafts, llm = llm_drafts(self.config, indices, self.source_dir / "cache" / "llm")
+        return ShardDrafts(drafts=drafts, llm=llm)
+
+    def finish(self, shard: ShardPlan, out: Path, drafts: ShardDrafts, map_fn: MapFn = map,
+               on_samples: OnSamples | None = None) -> ShardEntry:
+        rows = self._rows(shard)
+        chosen = self._selected(rows)
+        redo = [r for r, c in zip(rows, chosen) if c]
+        if drafts.drafts is not None:
+            results = [finish_sample(d) if isinstance(d, Sample) else d for d in drafts.drafts]
+        elif self.how.stale_prompts:
+            results = list(map_fn(partial(make_sample, self.config), [json.loads(r["provenance"])["sample_index"] for r in redo]))
         else:
-            results = [make_sample(config, i) for i in indices]
-    else:
-        results = [finish_sample(restyled(sample_from_row(r), how)) for r in redo]
-    redone = iter(results)
-    new_rows, rejects = [], list(read_rejects(source, entry))
-    for row in kept:
-        result = row if row is not None else next(redone)
-        (rejects if isinstance(result, Reject) else new_rows).append(result)
-    atomic_write_bytes(out / rejects_file(entry.index), "".join(r.model_dump_json() + "\n" for r in rejects).encode())
-    sha = write_shard(out / entry.file, new_rows)
-    return entry.model_copy(update={"rows": len(new_rows), "rejects": len(rejects), "sha256": sha})
+            results = list(map_fn(finish_sample, [restyled(sample_from_row(r), self.how) for r in redo]))
+        redone = iter(results)
+        source_entry = next(e for e in self.source_manifest().shards if e.index == shard.index)
+        new_rows, rejects = [], read_rejects(self.source_dir, source_entry)
+        for row, c in zip(rows, chosen):
+            result = next(redone) if c else ShardRow.model_validate(row)
+            (rejects if isinstance(result, Reject) else new_rows).append(result)
+            if on_samples:
+                on_samples(1)
+        return write_shard_files(out, shard, new_rows, rejects, source_entry.llm)
 
 
-def prepare_regeneration(source: Path, out: Path, how: RegenerateConfig) -> tuple[Manifest, Manifest, list[ShardEntry]]:
-    """(source manifest, output manifest so far, source shards still to do). Reruns into `out` resume."""
-    src = read_manifest(source)
-    if src is None:
-        raise DatasetDirError(f"{source} has no manifest.json: not a chartsynth dataset")
-    if source.resolve() == out.resolve():
-        raise DatasetDirError("regenerate writes a new directory: --out must differ from the source")
-    (out / "data").mkdir(parents=True, exist_ok=True)
-    (out / "rejects").mkdir(exist_ok=True)
-    mine = read_manifest(out)
-    if mine is not None and (mine.regeneration != how or mine.regenerated_from != str(source.resolve())):
-        raise DatasetDirError(f"{out} holds another regeneration; use a new --out")
-    mine = mine or Manifest(package_version=src.package_version, config=src.config,
-                            regenerated_from=str(source.resolve()), regeneration=how)
-    done = {e.index for e in mine.shards if intact(out, e)}
-    mine = mine.model_copy(update={"shards": [e for e in mine.shards if e.index in done]})
-    write_manifest(out, mine)
-    return src, mine, [e for e in src.shards if e.index not in done]
-
-
-def regenerate(source: Path, out: Path, how: RegenerateConfig) -> Manifest:
-    src, manifest, todo = prepare_regeneration(source, out, how)
-    for entry in todo:
-        manifest = record_shard(out, manifest, regenerate_shard(source, out, entry, src.config, how))
-    return manifest
+def regenerate(source: Path, out: Path, how: RegenerateConfig, workers: int = 1) -> tuple[Manifest, RunReport]:
+    with LocalRunner(workers) as runner:
+        return run_job(RegenerateJob(source=str(source), how=how), out, runner)

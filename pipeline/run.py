@@ -1,77 +1,48 @@
-"""Plan a run into shards and make the missing ones. One shard is the unit of work, retry and resume.
+"""Every dataset directory is written by `run_job`: plan the shards still to make, run each one's two steps through a
+runner, dedup topics in sample order between them, record finished shards in the manifest, report.
 
-The CLI (`generate`) and the Prefect flow (flows/) call `prepare`, `build_shard` and `record_shard`; nothing else
-writes a dataset directory.
+A job says what the shards are (`GenerateJob` here, `RegenerateJob` in pipeline/regenerate.py); a runner says where
+the steps run (`LocalRunner` here: in this process with a pool of render processes; `flows.datasets.PrefectRunner`:
+Prefect tasks on threads or a Dask cluster). The CLI and the Prefect flows differ only in the runner they pass.
+
+The two steps of a shard: `draft` (LLM replies; nothing for the template generator) and `finish` (draft what is left,
+render, verify, write the shard's Parquet file and rejects atomically). Between them, in sample order whatever the
+runner, drafts whose topic repeats an earlier one are rejected — so parallel runs and local runs write the same bytes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
+from typing import Protocol
 
-from pydantic import ValidationError
-
-from pipeline import __version__
 import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pipeline.chain import finish_sample, make_sample
-from pipeline.shards import atomic_write_bytes, sha256_file, write_shard
+from common.llm_client import LLMUnavailable, probe_modes
+from common.shards import atomic_write_bytes, sha256_file, write_shard
+from pipeline import __version__
+from pipeline.sample import finish_sample, make_sample
 from schemas import Manifest, Reject, RunConfig, Sample, ShardEntry, ShardRow
 from schemas.llm import LLMStats
+from schemas.run import RunReport, ShardDrafts, ShardPlan, rejects_file
 
 MANIFEST = "manifest.json"
-MapFn = Callable[[Callable, Iterable[int]], Iterator]
+MapFn = Callable[[Callable, Iterable], Iterator]
+OnSamples = Callable[[int], None]
 
 
 class DatasetDirError(RuntimeError):
     """The output directory cannot be used as asked; the message says why and what to do."""
 
 
-def rejects_file(index: int) -> str:
-    return f"rejects/shard-{index:05d}.jsonl"
-
-
-@dataclass(frozen=True)
-class ShardPlan:
-    index: int
-    start: int
-    stop: int
-
-    @property
-    def file(self) -> str:
-        return f"data/shard-{self.index:05d}.parquet"
-
-    @property
-    def rejects_file(self) -> str:
-        return rejects_file(self.index)
-
-
-@dataclass
-class RunStats:
-    rows: int = 0
-    rejects: Counter = field(default_factory=Counter)
-    kept_shards: int = 0
-    built_shards: int = 0
-    seconds: float = 0.0
-    llm: LLMStats | None = None
-
-    @property
-    def samples_per_second(self) -> float:
-        made = self.rows + sum(self.rejects.values())
-        return made / self.seconds if self.seconds else 0.0
-
-
-def plan(config: RunConfig) -> list[ShardPlan]:
-    k = config.shard_size
-    return [ShardPlan(i, start, min(start + k, config.n)) for i, start in enumerate(range(0, config.n, k))]
-
+# ---------------------------------------------------------------- the manifest and shard files
 
 def read_manifest(out: Path) -> Manifest | None:
     path = out / MANIFEST
@@ -87,37 +58,11 @@ def write_manifest(out: Path, manifest: Manifest) -> None:
     atomic_write_bytes(out / MANIFEST, manifest.model_dump_json(indent=2).encode())
 
 
-def build_shard(config: RunConfig, shard: ShardPlan, out: Path, map_fn: MapFn = map,
-                on_samples: Callable[[int], None] | None = None, deduper=None) -> ShardEntry:
-    """Generate, render and verify the shard's samples, then write rejects and rows atomically.
-
-    Template samples are drafted and finished in the workers; LLM samples are drafted here (async I/O, bounded
-    requests in flight) and finished in the workers. `deduper` carries the run's topics across shards (llm only).
-    """
-    rows: list[ShardRow] = []
-    rejects: list[Reject] = []
-    llm = None
-    indices = range(shard.start, shard.stop)
-    if config.generator == "llm":
-        from pipeline.llm_chain import TopicDeduper, llm_drafts
-
-        drafts, llm = llm_drafts(config, indices, out / "cache" / "llm", deduper or TopicDeduper())
-        rejects += [d for d in drafts if isinstance(d, Reject)]
-        if on_samples:
-            on_samples(len(rejects))
-        results = map_fn(finish_sample, [d for d in drafts if isinstance(d, Sample)])
-    else:
-        results = map_fn(partial(make_sample, config), indices)
-    for result in results:
-        (rejects if isinstance(result, Reject) else rows).append(result)
-        if on_samples:
-            on_samples(1)
-    rejects.sort(key=lambda r: r.sample_index)
-    lines = "".join(r.model_dump_json() + "\n" for r in rejects)
-    atomic_write_bytes(out / shard.rejects_file, lines.encode())
-    sha = write_shard(out / shard.file, rows)
-    return ShardEntry(index=shard.index, file=shard.file, start=shard.start, stop=shard.stop, rows=len(rows),
-                      rejects=len(rejects), sha256=sha, llm=llm)
+def record_shard(out: Path, manifest: Manifest, entry: ShardEntry) -> Manifest:
+    """Add a finished shard to the manifest and write it (atomically): from here on the shard is kept on resume."""
+    manifest = manifest.model_copy(update={"shards": sorted([*manifest.shards, entry], key=lambda e: e.index)})
+    write_manifest(out, manifest)
+    return manifest
 
 
 def intact(out: Path, entry: ShardEntry) -> bool:
@@ -126,92 +71,251 @@ def intact(out: Path, entry: ShardEntry) -> bool:
     return path.exists() and (out / rejects_file(entry.index)).exists() and sha256_file(path) == entry.sha256
 
 
-def prepare(config: RunConfig, out: Path) -> tuple[Manifest, list[ShardPlan]]:
-    """Check `out` against `config` and return the manifest to extend and the shards still to build."""
+def read_rejects(out: Path, entry: ShardEntry) -> list[Reject]:
+    path = out / rejects_file(entry.index)
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    return [Reject.model_validate_json(line) for line in lines]
+
+
+def make_dirs(out: Path) -> None:
     try:
         (out / "data").mkdir(parents=True, exist_ok=True)
         (out / "rejects").mkdir(exist_ok=True)
     except OSError as error:
         raise DatasetDirError(f"cannot write to output directory {out}: {error.strerror}") from error
-    manifest = read_manifest(out)
-    if manifest is None:
-        manifest = Manifest(package_version=__version__, config=config)
-    elif manifest.config.identity() != config.identity():
-        theirs, ours = manifest.config.identity(), config.identity()
-        diff = ", ".join(f"{k}={theirs[k]!r} (asked {ours[k]!r})" for k in theirs if theirs[k] != ours[k])
-        raise DatasetDirError(f"{out} was generated with {diff}; use another --out or the same options to resume")
-    elif config.n < manifest.config.n:
-        raise DatasetDirError(f"{out} holds a run of n={manifest.config.n}; resume with --n {manifest.config.n} or more")
-    planned = plan(config)
-    done = {e.index: e for e in manifest.shards}
-    keep, todo = [], []
-    for shard in planned:
-        entry = done.get(shard.index)
-        kept = entry is not None and (entry.start, entry.stop) == (shard.start, shard.stop) and intact(out, entry)
-        (keep if kept else todo).append(entry if kept else shard)
-    manifest = manifest.model_copy(update={"config": config, "shards": keep, "package_version": __version__})
-    write_manifest(out, manifest)
-    return manifest, todo
 
 
-@contextmanager
-def sample_pool(workers: int) -> Iterator[MapFn]:
+def write_shard_files(out: Path, shard: ShardPlan, rows: list[ShardRow], rejects: list[Reject],
+                      llm: LLMStats | None = None) -> ShardEntry:
+    """Rejects first, then the Parquet file (each atomically); the entry fingerprints the Parquet file."""
+    rejects = sorted(rejects, key=lambda r: r.sample_index)
+    atomic_write_bytes(out / shard.rejects_file, "".join(r.model_dump_json() + "\n" for r in rejects).encode())
+    sha = write_shard(out / shard.file, rows)
+    return ShardEntry(index=shard.index, file=shard.file, start=shard.start, stop=shard.stop, rows=len(rows),
+                      rejects=len(rejects), sha256=sha, llm=llm)
+
+
+def finished_topics(out: Path, manifest: Manifest) -> list[str]:
+    return [t for e in manifest.shards for t in pq.read_table(out / e.file, columns=["topic"]).column("topic").to_pylist()]
+
+
+# ---------------------------------------------------------------- jobs and runners
+
+class Job(Protocol):
+    """What a run makes. Jobs are pydantic models, so a runner can ship them to other processes and machines."""
+
+    def resolve(self, out: Path) -> Job:
+        """The job with everything settled that must not differ between its shards (e.g. the LLM's output mode)."""
+
+    def prepare(self, out: Path) -> tuple[Manifest, list[ShardPlan]]:
+        """Check `out`, write the manifest to extend, return it and the shards still to make."""
+
+    def dedups_topics(self) -> bool:
+        """Whether drafted topics are deduplicated across the run (LLM drafts)."""
+
+    def draft(self, shard: ShardPlan, out: Path) -> ShardDrafts: ...
+
+    def finish(self, shard: ShardPlan, out: Path, drafts: ShardDrafts, map_fn: MapFn = map,
+               on_samples: OnSamples | None = None) -> ShardEntry: ...
+
+
+class Runner(Protocol):
+    """Where a job's shard steps run. `ahead`: how many shards may be drafting at once."""
+
+    ahead: int
+
+    def draft(self, job: Job, shard: ShardPlan, out: Path) -> Future:
+        """A future-like: `done()` without waiting, `result()` waiting (raising what the step raised)."""
+
+    def finish(self, job: Job, shard: ShardPlan, out: Path, drafts: ShardDrafts, fresh: bool = False) -> Future: ...
+
+    def kept(self, samples: int) -> None:
+        """Told once how many planned samples are in shards kept from an earlier run (for progress)."""
+
+
+def sample_pool(workers: int):
     """A map over samples: in-process for one worker, else a process pool (spawned: no inherited threads)."""
     if workers <= 1:
-        yield map
-        return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield partial(pool.map, chunksize=4)
-
-
-def record_shard(out: Path, manifest: Manifest, entry: ShardEntry) -> Manifest:
-    """Add a finished shard to the manifest and write it (atomically): from here on the shard is kept on resume."""
-    manifest = manifest.model_copy(update={"shards": sorted([*manifest.shards, entry], key=lambda e: e.index)})
-    write_manifest(out, manifest)
-    return manifest
-
-
-def topic_deduper(config: RunConfig, out: Path, manifest: Manifest):
-    """llm runs: a deduper that already knows the topics of the shards kept in `out`; None for the template."""
-    if config.generator != "llm":
         return None
-    from pipeline.llm_chain import TopicDeduper
-
-    return TopicDeduper([t for e in manifest.shards
-                         for t in pq.read_table(out / e.file, columns=["topic"]).column("topic").to_pylist()])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
-def run_stats(out: Path, manifest: Manifest, kept: int, built: int, seconds: float) -> RunStats:
-    """What a run's directory now holds, for the summary the CLI prints and the flow publishes."""
-    stats = RunStats(kept_shards=kept, built_shards=built, seconds=seconds,
-                     llm=LLMStats() if manifest.config.generator == "llm" else None)
+class LocalRunner:
+    """Shard after shard in this process; samples of a shard spread over `workers` render processes. A context
+    manager: the process pool lives as long as the run."""
+
+    ahead = 1
+
+    def __init__(self, workers: int = 1, on_samples: OnSamples | None = None):
+        self.workers, self.on_samples, self._pool = workers, on_samples, None
+
+    def __enter__(self) -> LocalRunner:
+        self._pool = sample_pool(self.workers)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
+    @staticmethod
+    def _done(call: Callable, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(call(*args, **kwargs))
+        except BaseException as error:  # noqa: BLE001 - handed to whoever asks for the result
+            future.set_exception(error)
+        return future
+
+    def draft(self, job: Job, shard: ShardPlan, out: Path) -> Future:
+        return self._done(job.draft, shard, out)
+
+    def kept(self, samples: int) -> None:
+        if self.on_samples:
+            self.on_samples(samples)
+
+    def finish(self, job: Job, shard: ShardPlan, out: Path, drafts: ShardDrafts, fresh: bool = False) -> Future:
+        map_fn = partial(self._pool.map, chunksize=4) if self._pool else map
+        return self._done(job.finish, shard, out, drafts, map_fn, self.on_samples)
+
+
+def run_job(job: Job, out: Path, runner: Runner) -> tuple[Manifest, RunReport]:
+    """Make every missing shard of `job` in `out` (finished shards are kept: resume), then report."""
+    from pipeline.llm_chain import TopicDeduper, admit_topics
+
+    started = time.perf_counter()
+    job = job.resolve(out)
+    manifest, todo = job.prepare(out)
+    kept = len(manifest.shards)
+    deduper = TopicDeduper(finished_topics(out, manifest)) if job.dedups_topics() else None
+    pending, drafting, finishing = iter(todo), deque(), deque()
+
+    def top_up() -> None:
+        while len(drafting) < runner.ahead and (shard := next(pending, None)) is not None:
+            drafting.append((shard, runner.draft(job, shard, out)))
+
+    runner.kept(sum(e.stop - e.start for e in manifest.shards))
+    top_up()
+    while drafting or finishing:
+        if drafting:
+            shard, future = drafting.popleft()
+            drafts: ShardDrafts = future.result()
+            if deduper is not None and drafts.drafts is not None:
+                drafts = drafts.model_copy(update={"drafts": admit_topics(drafts.drafts, drafts.llm, deduper)})
+            finishing.append((shard, drafts, runner.finish(job, shard, out, drafts)))
+        while finishing and (finishing[0][2].done() or not drafting):  # recorded in shard order
+            shard, drafts, future = finishing.popleft()
+            entry = future.result()
+            if not intact(out, entry):  # e.g. a cached task result whose files are gone: make it again
+                entry = runner.finish(job, shard, out, drafts, fresh=True).result()
+            manifest = record_shard(out, manifest, entry)
+        top_up()
+    return manifest, report(out, manifest, kept, len(todo), time.perf_counter() - started)
+
+
+def report(out: Path, manifest: Manifest, kept: int, built: int, seconds: float) -> RunReport:
+    """What the directory now holds and what this run did, for the summary the CLI prints and the flow publishes."""
+    rejects: Counter = Counter()
+    llm = LLMStats() if manifest.config.generator == "llm" else None
     for entry in manifest.shards:
-        stats.rows += entry.rows
-        stats.rejects.update(r.reason for r in read_rejects(out, entry))
-        if stats.llm and entry.llm:
-            stats.llm.merge(entry.llm)
-    return stats
+        rejects.update(r.reason for r in read_rejects(out, entry))
+        if llm and entry.llm:
+            llm.merge(entry.llm)
+    return RunReport(rows=manifest.rows, shards=len(manifest.shards), kept_shards=kept, built_shards=built,
+                     rejects=dict(rejects.most_common()), seconds=seconds, llm=llm,
+                     price_per_mtok=manifest.config.price_per_mtok)
+
+
+# ---------------------------------------------------------------- generating a dataset
+
+def plan(config: RunConfig) -> list[ShardPlan]:
+    k = config.shard_size
+    return [ShardPlan(index=i, start=start, stop=min(start + k, config.n))
+            for i, start in enumerate(range(0, config.n, k))]
+
+
+def resolve_llm_mode(config: RunConfig, earlier: Manifest | None) -> RunConfig:
+    """An "auto" structured-output mode becomes the one the directory's earlier run used, else the first one the
+    first server honours (probed)."""
+    if config.generator != "llm" or config.llm_mode != "auto":
+        return config
+    if earlier is not None and earlier.config.llm_mode != "auto":
+        same = earlier.config.model_copy(update={"llm_mode": "auto"}).identity() == config.identity()
+        if same:
+            return config.model_copy(update={"llm_mode": earlier.config.llm_mode})
+    results = asyncio.run(probe_modes(config.base_url[0], config.model))
+    mode = next((m for m, result in results.items() if result == "ok"), None)
+    if mode is None:
+        raise LLMUnavailable(f"{config.base_url[0]} honours no structured-output mode: {results}")
+    return config.model_copy(update={"llm_mode": mode})
+
+
+class GenerateJob(BaseModel):
+    """Generate (or resume) the dataset `config` describes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    config: RunConfig
+
+    def resolve(self, out: Path) -> GenerateJob:
+        return GenerateJob(config=resolve_llm_mode(self.config, read_manifest(out)))
+
+    def dedups_topics(self) -> bool:
+        return self.config.generator == "llm"
+
+    def prepare(self, out: Path) -> tuple[Manifest, list[ShardPlan]]:
+        config = self.config
+        make_dirs(out)
+        manifest = read_manifest(out)
+        if manifest is None:
+            manifest = Manifest(package_version=__version__, config=config)
+        elif manifest.config.identity() != config.identity():
+            theirs, ours = manifest.config.identity(), config.identity()
+            diff = ", ".join(f"{k}={theirs[k]!r} (asked {ours[k]!r})" for k in theirs if theirs[k] != ours[k])
+            raise DatasetDirError(f"{out} was generated with {diff}; use another --out or the same options to resume")
+        elif config.n < manifest.config.n:
+            raise DatasetDirError(f"{out} holds a run of n={manifest.config.n}; resume with --n {manifest.config.n} "
+                                  "or more")
+        done = {e.index: e for e in manifest.shards}
+        keep, todo = [], []
+        for shard in plan(config):
+            entry = done.get(shard.index)
+            if entry is not None and (entry.start, entry.stop) == (shard.start, shard.stop) and intact(out, entry):
+                keep.append(entry)
+            else:
+                todo.append(shard)
+        manifest = manifest.model_copy(update={"config": config, "shards": keep, "package_version": __version__})
+        write_manifest(out, manifest)
+        return manifest, todo
+
+    def draft(self, shard: ShardPlan, out: Path) -> ShardDrafts:
+        """LLM samples are drafted here (async I/O, bounded requests in flight); template samples where finished."""
+        if self.config.generator != "llm":
+            return ShardDrafts()
+        from pipeline.llm_chain import llm_drafts
+
+        drafts, llm = llm_drafts(self.config, range(shard.start, shard.stop), out / "cache" / "llm")
+        return ShardDrafts(drafts=drafts, llm=llm)
+
+    def finish(self, shard: ShardPlan, out: Path, drafts: ShardDrafts, map_fn: MapFn = map,
+               on_samples: OnSamples | None = None) -> ShardEntry:
+        """Render and verify the shard's samples (template ones drafted here too), then write its files."""
+        rejects: list[Reject] = []
+        if drafts.drafts is None:
+            results = map_fn(partial(make_sample, self.config), range(shard.start, shard.stop))
+        else:
+            rejects = [d for d in drafts.drafts if isinstance(d, Reject)]
+            if on_samples:
+                on_samples(len(rejects))
+            results = map_fn(finish_sample, [d for d in drafts.drafts if isinstance(d, Sample)])
+        rows: list[ShardRow] = []
+        for result in results:
+            (rejects if isinstance(result, Reject) else rows).append(result)
+            if on_samples:
+                on_samples(1)
+        return write_shard_files(out, shard, rows, rejects, drafts.llm)
 
 
 def generate(config: RunConfig, out: Path, workers: int = 1,
-             on_samples: Callable[[int], None] | None = None) -> tuple[Manifest, RunStats]:
-    """Build every missing shard of the run into `out`; finished shards are kept (resume).
-
-    `on_samples(k)` is told as samples are finished (kept shards count at once), for a progress bar.
-    """
-    started = time.perf_counter()
-    manifest, todo = prepare(config, out)
-    kept = len(manifest.shards)
-    if on_samples:
-        on_samples(sum(e.stop - e.start for e in manifest.shards))
-    deduper = topic_deduper(config, out, manifest)
-    with sample_pool(workers) as map_fn:
-        for shard in todo:
-            manifest = record_shard(out, manifest, build_shard(config, shard, out, map_fn, on_samples, deduper))
-    return manifest, run_stats(out, manifest, kept, len(todo), time.perf_counter() - started)
-
-
-def read_rejects(out: Path, entry: ShardEntry) -> list[Reject]:
-    path = out / rejects_file(entry.index)
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    return [Reject.model_validate_json(line) for line in lines]
+             on_samples: OnSamples | None = None) -> tuple[Manifest, RunReport]:
+    """`run_job` for a dataset, locally. `on_samples(k)` is told as samples are finished (kept shards at once)."""
+    with LocalRunner(workers, on_samples) as runner:
+        return run_job(GenerateJob(config=config), out, runner)

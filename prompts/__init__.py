@@ -14,6 +14,21 @@ def load(name: str) -> dict:
 
 
 @lru_cache(maxsize=None)
+def seeds():
+    """prompts/seeds.json as a validated `schemas.Seeds`; a bad edit fails here naming the field."""
+    from pydantic import ValidationError
+
+    from schemas.seeds import Seeds
+
+    try:
+        return Seeds.model_validate(load("seeds"))
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise ValueError(f"prompts/seeds.json: {where} = {first.get('input')!r}: {first['msg']}") from error
+
+
+@lru_cache(maxsize=None)
 def _llm_file(name: str) -> str:
     return files(__package__).joinpath("llm", name).read_text(encoding="utf-8")
 

@@ -1,25 +1,26 @@
-"""Spec + style → image bytes, element boxes and render checks. Deterministic; never runs generated code."""
+"""Spec + style → image bytes, element boxes and render checks. Deterministic; never runs generated code.
+
+Which renderer draws which chart family, and how, is declared by the family (renderers/charts/)."""
 
 from __future__ import annotations
 
-from schemas.chart import ChartSpec, ChartType
+from typing import get_args
+
+from schemas.chart import ChartSpec
 from schemas.render import Rendered
+from schemas.sample import RendererName
 from schemas.style import StyleSpec
+
+RENDERER_NAMES = get_args(RendererName)
 
 
 def render(spec: ChartSpec, style: StyleSpec, renderer: str, lang: str) -> Rendered:
-    if renderer == "table" or spec.chart_type is ChartType.TABLE:
-        if renderer != "table" or spec.chart_type is not ChartType.TABLE:
-            raise ValueError(f"chart_type={spec.chart_type!r} cannot be drawn by renderer={renderer!r}")
-        from renderers.table import render_table
+    from renderers.charts import family
 
-        return render_table(spec, style, lang)
-    if renderer == "matplotlib":
-        from renderers.mpl import render_matplotlib
-
-        return render_matplotlib(spec, style, lang)
-    if renderer == "plotly":
-        from renderers.plotly_renderer import render_plotly
-
-        return render_plotly(spec, style, lang)
-    raise ValueError(f"unknown renderer {renderer!r}; choose matplotlib, plotly or table")
+    if renderer not in RENDERER_NAMES:
+        raise ValueError(f"unknown renderer {renderer!r}; choose one of {', '.join(RENDERER_NAMES)}")
+    draw = family(spec.chart_type).draw.get(renderer)
+    if draw is None:
+        raise ValueError(f"chart_type={spec.chart_type.value!r} cannot be drawn by renderer={renderer!r}; "
+                         f"it is drawn by {', '.join(family(spec.chart_type).draw)}")
+    return draw(spec, style, lang)

@@ -6,6 +6,7 @@ import io
 import threading
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 from matplotlib import rc_context
@@ -18,7 +19,7 @@ from PIL import Image
 from renderers.checks import text_box_problems
 from renderers.fonts import font_path
 from renderers.numbers import SCALES, format_number
-from schemas.chart import ChartSpec, ChartType
+from schemas.chart import ChartSpec
 from schemas.render import Element, RenderChecks, Rendered
 from schemas.style import NumberFormat, StyleSpec
 
@@ -51,7 +52,7 @@ def _bar_labels(ax: Axes, container, values, col: str, spec: ChartSpec, style: S
                  fontsize=style.font_size * 0.85)
 
 
-def _bars(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, horizontal: bool, stacked: bool) -> list[Mark]:
+def bars(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, horizontal: bool, stacked: bool) -> list[Mark]:
     table = spec.data
     columns = [c for c in table.columns if c not in spec.secondary_series]
     x = np.arange(len(table.index))
@@ -78,9 +79,11 @@ def _bars(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, horizontal: bo
     return marks
 
 
-def _lines(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, columns: list[str], fill: bool,
-           color_offset: int = 0) -> list[Mark]:
+def lines(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, fill: bool, columns: list[str] | None = None,
+          color_offset: int = 0) -> list[Mark]:
+    """One line per column (all of them unless `columns` are named), optionally filled down to zero."""
     table = spec.data
+    columns = table.columns if columns is None else columns
     x = np.arange(len(table.index))
     marks: list[Mark] = []
     for j, col in enumerate(columns):
@@ -98,7 +101,7 @@ def _lines(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, columns: list
     return marks
 
 
-def _pie(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, donut: bool) -> list[Mark]:
+def pie(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, donut: bool) -> list[Mark]:
     table = spec.data
     col = table.columns[0]
     values = table.column(col)
@@ -113,7 +116,7 @@ def _pie(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, donut: bool) ->
     return [(w, "slice", row, col, c, ax) for w, row, c in zip(wedges, table.index, colors)]
 
 
-def _scatter(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
+def scatter(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
     table = spec.data
     xcol, ycol = table.columns
     color = _color(style, 0)
@@ -128,41 +131,26 @@ def _scatter(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mar
     return [((x, y), "point", row, ycol, color, ax) for x, y, row in zip(xs, ys, table.index)]
 
 
-def _bar_line(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
-    marks = _bars(ax, spec, style, lang, horizontal=False, stacked=False)
+def bar_line(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
+    marks = bars(ax, spec, style, lang, horizontal=False, stacked=False)
     right = ax.twinx()
     n_bars = len(spec.data.columns) - len(spec.secondary_series)
-    marks += _lines(right, spec, style, lang, spec.secondary_series, fill=False, color_offset=n_bars)
+    marks += lines(right, spec, style, lang, fill=False, columns=spec.secondary_series, color_offset=n_bars)
     right.set_ylabel(spec.series_unit[spec.secondary_series[0]])
     right.yaxis.set_major_formatter(_tick_formatter(style))
     return marks
 
 
-DRAW: dict[ChartType, Callable[[Axes, ChartSpec, StyleSpec, str], list[Mark]]] = {
-    ChartType.BAR: lambda ax, s, st, l: _bars(ax, s, st, l, horizontal=False, stacked=False),
-    ChartType.GROUPED_BAR: lambda ax, s, st, l: _bars(ax, s, st, l, horizontal=False, stacked=False),
-    ChartType.BARH: lambda ax, s, st, l: _bars(ax, s, st, l, horizontal=True, stacked=False),
-    ChartType.STACKED_BAR: lambda ax, s, st, l: _bars(ax, s, st, l, horizontal=False, stacked=True),
-    ChartType.LINE: lambda ax, s, st, l: _lines(ax, s, st, l, s.data.columns, fill=False),
-    ChartType.AREA: lambda ax, s, st, l: _lines(ax, s, st, l, s.data.columns, fill=True),
-    ChartType.PIE: lambda ax, s, st, l: _pie(ax, s, st, l, donut=False),
-    ChartType.DONUT: lambda ax, s, st, l: _pie(ax, s, st, l, donut=True),
-    ChartType.SCATTER: _scatter,
-    ChartType.BAR_LINE: _bar_line,
-}
-SUPPORTED = frozenset(DRAW)
-
-
-def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec) -> None:
+def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, round_chart: bool, horizontal: bool) -> None:
+    """Title, axis titles the drawing left empty, value formatter, grid, rotation and legend."""
     if style.title_loc != "none":
         ax.set_title(spec.title, loc=style.title_loc, fontsize=style.font_size * 1.25)
-    round_chart = spec.chart_type in (ChartType.PIE, ChartType.DONUT)
     if round_chart:
         return
-    horizontal = spec.chart_type is ChartType.BARH
-    if spec.chart_type is not ChartType.SCATTER:
-        (ax.set_ylabel if horizontal else ax.set_xlabel)(spec.x_title)
-        (ax.set_xlabel if horizontal else ax.set_ylabel)(spec.y_title)
+    category_label, value_label = (ax.set_ylabel, ax.set_xlabel) if horizontal else (ax.set_xlabel, ax.set_ylabel)
+    if not (ax.get_xlabel() or ax.get_ylabel()):  # a drawing that titles its own axes (scatter) keeps them
+        category_label(spec.x_title)
+        value_label(spec.y_title)
     value_axis = ax.xaxis if horizontal else ax.yaxis
     value_axis.set_major_formatter(_tick_formatter(style))
     ax.grid(style.grid, axis="x" if horizontal else "y", linewidth=0.5, alpha=0.6)
@@ -185,7 +173,7 @@ def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec) -> None:
         fig.legend(handles, labels, loc=where[style.legend], ncols=ncols, fontsize=style.font_size * 0.85)
 
 
-def _pixel_box(extent, height: int) -> tuple[float, float, float, float]:
+def pixel_box(extent, height: int) -> tuple[float, float, float, float]:
     return (float(extent.x0), float(height - extent.y1), float(extent.x1), float(height - extent.y0))
 
 
@@ -197,7 +185,7 @@ def _mark_elements(marks: list[Mark], height: int) -> list[Element]:
             r = POINT_RADIUS_PX
             box = (float(px - r), float(height - py - r), float(px + r), float(height - py + r))
         else:
-            box = _pixel_box(artist.get_window_extent(), height)
+            box = pixel_box(artist.get_window_extent(), height)
         elements.append(Element(kind=kind, bbox=box, color=color, row=row, col=col))
     return elements
 
@@ -220,11 +208,11 @@ def _visible_texts(fig: Figure) -> list:
     return [t for t in texts if t.get_visible() and t.get_text().strip()]
 
 
-def _text_elements(fig: Figure, renderer, height: int) -> list[Element]:
+def text_elements(fig: Figure, renderer, height: int) -> list[Element]:
     """Each drawn text once: twin axes share their category labels, which would otherwise count as overlaps."""
     elements = {}
     for t in _visible_texts(fig):
-        box = _pixel_box(t.get_window_extent(renderer), height)
+        box = pixel_box(t.get_window_extent(renderer), height)
         elements.setdefault((t.get_text(), tuple(round(v) for v in box)), Element(kind="text", bbox=box, text=t.get_text()))
     return list(elements.values())
 
@@ -254,16 +242,26 @@ def draw_figure(style: StyleSpec, paint: Callable[[Figure], list[Element]]) -> R
     return Rendered(png=png_bytes(canvas), width=width, height=height, elements=elements, checks=checks)
 
 
-def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
-    if spec.chart_type not in DRAW:
-        raise ValueError(f"matplotlib renderer does not draw chart_type={spec.chart_type!r}")
+Paint = Callable[[Axes, ChartSpec, StyleSpec, str], list[Mark]]
 
-    def paint(fig: Figure) -> list[Element]:
+
+def drawing(paint: Callable[..., list[Mark]], **options) -> Callable[[ChartSpec, StyleSpec, str], Rendered]:
+    """A family's matplotlib drawing: `paint(ax, spec, style, lang, **options)` on one axes, then the shared
+    decoration, measurement and checks."""
+    return partial(render_matplotlib, paint=partial(paint, **options) if options else paint)
+
+
+def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str, paint: Paint) -> Rendered:
+    from renderers.charts import family
+
+    chart = family(spec.chart_type)
+
+    def paint_figure(fig: Figure) -> list[Element]:
         ax = fig.add_subplot()
-        marks = DRAW[spec.chart_type](ax, spec, style, lang)
-        _decorate(fig, ax, spec, style)
+        marks = paint(ax, spec, style, lang)
+        _decorate(fig, ax, spec, style, chart.round, chart.horizontal)
         fig.canvas.draw()
         height = fig.canvas.get_width_height()[1]
-        return _mark_elements(marks, height) + _text_elements(fig, fig.canvas.get_renderer(), height)
+        return _mark_elements(marks, height) + text_elements(fig, fig.canvas.get_renderer(), height)
 
-    return draw_figure(style, paint)
+    return draw_figure(style, paint_figure)

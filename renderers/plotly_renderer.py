@@ -6,16 +6,18 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 from renderers.errors import SetupError
 from renderers.fonts import font_path, missing_glyphs
 from renderers.numbers import format_number
-from schemas.chart import ChartSpec, ChartType
+from schemas.chart import ChartSpec
 from schemas.render import Element, RenderChecks, Rendered
 from schemas.style import NumberFormat, StyleSpec
 
 INSTALL_HINT = "plotly rendering needs kaleido>=1 and a Chromium (`apt-get install chromium`, or set BROWSER_PATH)"
-SUPPORTED = frozenset(ChartType) - {ChartType.TABLE}
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 _browser_ok = False
 
@@ -66,101 +68,169 @@ def _value_range(values: list[float]) -> list[float]:
     return [lo - pad if lo < 0 else 0.0, hi + pad]
 
 
-def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
+@dataclass(frozen=True)
+class Canvas:
+    """What every family's traces share: the pinned plot area (margins in px), the number formatter, colours."""
+
+    spec: ChartSpec
+    style: StyleSpec
+    lang: str
+    left: float
+    top: float
+    right: float
+    bottom: float
+    colors: list[str]
+
+    def color(self, i: int) -> str:
+        return self.colors[i % len(self.colors)]
+
+    def fmt(self, value: float, col: str | None = None) -> str:
+        return format_number(value, self.spec.decimals_of(col or self.spec.data.columns[0]), self.style, self.lang)
+
+    def frame(self, xrange, yrange) -> _Frame:
+        return _Frame(self.left, self.top, self.style.width_px - self.right, self.style.height_px - self.bottom,
+                      xrange, yrange)
+
+
+@dataclass(frozen=True)
+class PlotArea:
+    """Where marks were placed: the frame and which axis shows categories; None for round charts."""
+
+    frame: _Frame
+    x_axis: str  # "category" or "value"
+    y_axis: str
+    secondary_range: list[float] | None = None
+
+
+Traces = Callable[..., tuple[list[Element], PlotArea | None]]
+
+
+def pie(fig, canvas: Canvas, hole: float = 0.0) -> tuple[list[Element], None]:
     import plotly.graph_objects as go
 
-    if spec.chart_type not in SUPPORTED:
-        raise ValueError(f"plotly renderer does not draw chart_type={spec.chart_type!r}")
+    spec, style, table = canvas.spec, canvas.style, canvas.spec.data
+    n = len(table.index)
+    values = table.column(table.columns[0])
+    fig.add_trace(go.Pie(labels=table.index, values=values, sort=False, direction="clockwise", rotation=0,
+                         marker={"colors": [canvas.color(i) for i in range(n)]}, hole=hole,
+                         textinfo="label+text" if style.value_labels else "label",
+                         text=[f"{canvas.fmt(v)}{spec.unit}" for v in values], showlegend=False))
+    return [Element(kind="slice", color=canvas.color(i), row=row, col=table.columns[0])
+            for i, row in enumerate(table.index)], None
+
+
+def scatter(fig, canvas: Canvas) -> tuple[list[Element], PlotArea]:
+    import plotly.graph_objects as go
+
+    table = canvas.spec.data
+    xcol, ycol = table.columns
+    xs, ys = table.column(xcol), table.column(ycol)
+    frame = canvas.frame(_value_range(xs), _value_range(ys))
+    middle = (frame.xrange[0] + frame.xrange[1]) / 2
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers+text", text=table.index,
+                             textposition=["top left" if x > middle else "top right" for x in xs],
+                             marker={"color": canvas.color(0), "size": 8}, showlegend=False))
+    elements = []
+    for row, x, y in zip(table.index, xs, ys):
+        px, py = frame.px(x, y)
+        elements.append(Element(kind="point", bbox=(px - 4, py - 4, px + 4, py + 4), color=canvas.color(0), row=row,
+                                col=ycol))
+    return elements, PlotArea(frame, "value", "value")
+
+
+def cartesian(fig, canvas: Canvas, bars: bool, stacked: bool = False, horizontal: bool = False, fill: bool = False
+              ) -> tuple[list[Element], PlotArea]:
+    """Bars for the primary columns (when `bars`), lines for the rest (filled to zero when `fill`); secondary
+    columns against a right-hand axis."""
+    import plotly.graph_objects as go
+
+    spec, style, table = canvas.spec, canvas.style, canvas.spec.data
+    n = len(table.index)
+    primary = [c for c in table.columns if c not in spec.secondary_series]
+    bar_columns = primary if bars else []
+    line_columns = [c for c in table.columns if c not in bar_columns]
+    bar_values = [table.column(c) for c in bar_columns]
+    if stacked:
+        sums = [sum(vs) for vs in zip(*bar_values)]
+        value_range = _value_range(sums)
+    else:
+        value_range = _value_range([v for c in (primary if spec.secondary_series else table.columns)
+                                    for v in table.column(c)])
+    category_range = [-0.5, n - 0.5]
+    xr, yr = (value_range, [n - 0.5, -0.5]) if horizontal else (category_range, value_range)
+    frame = canvas.frame(xr, yr)
+    elements: list[Element] = []
+    bar_w = style.bar_width if stacked else style.bar_width / max(1, len(bar_columns))
+    base = [0.0] * n
+    for j, (col, values) in enumerate(zip(bar_columns, bar_values)):
+        offset = -style.bar_width / 2 + (0 if stacked else j * bar_w)
+        positions = list(range(n))
+        trace = dict(name=col, marker={"color": canvas.color(j)}, width=bar_w, offset=offset, base=list(base),
+                     text=[canvas.fmt(v, col) for v in values] if style.value_labels else None,
+                     textposition="inside" if stacked else "outside", cliponaxis=False)
+        if horizontal:
+            fig.add_trace(go.Bar(y=positions, x=values, orientation="h", **trace))
+        else:
+            fig.add_trace(go.Bar(x=positions, y=values, **trace))
+        for i, (row, v) in enumerate(zip(table.index, values)):
+            a, b = i + offset, i + offset + bar_w
+            if horizontal:
+                (x0, y0), (x1, y1) = frame.px(base[i], a), frame.px(base[i] + v, b)
+            else:
+                (x0, y0), (x1, y1) = frame.px(a, base[i]), frame.px(b, base[i] + v)
+            box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+            elements.append(Element(kind="bar", bbox=box, color=canvas.color(j), row=row, col=col))
+        if stacked:
+            base = [b + v for b, v in zip(base, values)]
+    secondary_range = (_value_range([v for c in spec.secondary_series for v in table.column(c)])
+                       if spec.secondary_series else None)
+    for j, col in enumerate(line_columns, start=len(bar_columns)):
+        values = table.column(col)
+        on_right = col in spec.secondary_series
+        mode = "lines" + ("+markers" if style.markers else "") + ("+text" if style.value_labels else "")
+        fig.add_trace(go.Scatter(x=list(range(n)), y=values, name=col, mode=mode, line={"color": canvas.color(j)},
+                                 fill="tozeroy" if fill else None,
+                                 text=[canvas.fmt(v, col) for v in values], textposition="top center",
+                                 yaxis="y2" if on_right else "y", cliponaxis=False))
+        for i, (row, v) in enumerate(zip(table.index, values)):
+            px, py = frame.px(i, v, secondary_range if on_right else None)
+            elements.append(Element(kind="point", bbox=(px - 3, py - 3, px + 3, py + 3), color=canvas.color(j),
+                                    row=row, col=col))
+    axes = ("value", "category") if horizontal else ("category", "value")
+    return elements, PlotArea(frame, *axes, secondary_range=secondary_range)
+
+
+def drawing(traces: Traces, **options) -> Callable[[ChartSpec, StyleSpec, str], Rendered]:
+    """A family's plotly drawing: `traces(fig, canvas, **options)` adds its traces and returns the marks' boxes;
+    margins, axes, legend and the PNG are shared."""
+    return partial(render_plotly, traces=partial(traces, **options) if options else traces)
+
+
+def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, traces: Traces) -> Rendered:
+    import plotly.graph_objects as go
+
+    from renderers.charts import family
+
+    chart = family(spec.chart_type)
     font_path(style.font_family)
-    table, kind = spec.data, spec.chart_type
+    table = spec.data
     width, height = style.width_px, style.height_px
     font_px = style.font_size * style.dpi / 72
     label_px = max(len(s) for s in table.index) * font_px * 0.95
     n = len(table.index)
-    horizontal = kind is ChartType.BARH
-    round_chart = kind in (ChartType.PIE, ChartType.DONUT)
-    fmt = (lambda v, col=table.columns[0]: format_number(v, spec.decimals_of(col), style, lang))
-    show_legend = style.legend != "none" and len(table.columns) > 1 and not round_chart
+    horizontal = chart.horizontal
+    show_legend = style.legend != "none" and len(table.columns) > 1 and not chart.round
 
     top = 20 + (font_px * 2.2 if style.title_loc != "none" else 0) + (font_px * 2 if show_legend and style.legend == "top" else 0)
     left = 30 + font_px * 4 + (label_px if horizontal else 0)
-    right = 30 + (font_px * 5 if kind is ChartType.BAR_LINE else 0)
+    right = 30 + (font_px * 5 if spec.secondary_series else 0)
     right += max(len(c) for c in table.columns) * font_px + 50 if show_legend and style.legend == "right" else 0
     rotation = math.sin(math.radians(style.label_rotation)) if not horizontal else 0
     bottom = 30 + font_px * 3 + label_px * rotation + (font_px * 2 if show_legend and style.legend == "bottom" else 0)
 
     fig = go.Figure()
-    elements: list[Element] = []
-    colors = [c.hex for c in style.palette]
-    color = lambda i: colors[i % len(colors)]  # noqa: E731
-    primary = [c for c in table.columns if c not in spec.secondary_series]
-    category_range = [-0.5, n - 0.5]
-    frame = None
-
-    if round_chart:
-        values = table.column(table.columns[0])
-        fig.add_trace(go.Pie(labels=table.index, values=values, sort=False, direction="clockwise", rotation=0,
-                             marker={"colors": [color(i) for i in range(n)]}, hole=0.45 if kind is ChartType.DONUT else 0,
-                             textinfo="label+text" if style.value_labels else "label",
-                             text=[f"{fmt(v)}{spec.unit}" for v in values], showlegend=False))
-        elements += [Element(kind="slice", color=color(i), row=row, col=table.columns[0]) for i, row in enumerate(table.index)]
-    elif kind is ChartType.SCATTER:
-        xcol, ycol = table.columns
-        xs, ys = table.column(xcol), table.column(ycol)
-        frame = _Frame(left, top, width - right, height - bottom, _value_range(xs), _value_range(ys))
-        middle = (frame.xrange[0] + frame.xrange[1]) / 2
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers+text", text=table.index,
-                                 textposition=["top left" if x > middle else "top right" for x in xs],
-                                 marker={"color": color(0), "size": 8}, showlegend=False))
-        for row, x, y in zip(table.index, xs, ys):
-            px, py = frame.px(x, y)
-            elements.append(Element(kind="point", bbox=(px - 4, py - 4, px + 4, py + 4), color=color(0), row=row, col=ycol))
-    else:
-        stacked = kind is ChartType.STACKED_BAR
-        bar_columns = primary if kind in (ChartType.BAR, ChartType.BARH, ChartType.GROUPED_BAR, ChartType.STACKED_BAR, ChartType.BAR_LINE) else []
-        line_columns = [c for c in table.columns if c not in bar_columns]
-        bar_values = [table.column(c) for c in bar_columns]
-        if stacked:
-            sums = [sum(vs) for vs in zip(*bar_values)]
-            value_range = _value_range(sums)
-        else:
-            value_range = _value_range([v for c in (primary if kind is ChartType.BAR_LINE else table.columns) for v in table.column(c)])
-        xr, yr = (value_range, [n - 0.5, -0.5]) if horizontal else (category_range, value_range)
-        frame = _Frame(left, top, width - right, height - bottom, xr, yr)
-        bar_w = style.bar_width if stacked else style.bar_width / max(1, len(bar_columns))
-        base = [0.0] * n
-        for j, (col, values) in enumerate(zip(bar_columns, bar_values)):
-            offset = -style.bar_width / 2 + (0 if stacked else j * bar_w)
-            positions = list(range(n))
-            trace = dict(name=col, marker={"color": color(j)}, width=bar_w, offset=offset, base=list(base),
-                         text=[fmt(v, col) for v in values] if style.value_labels else None,
-                         textposition="inside" if stacked else "outside", cliponaxis=False)
-            if horizontal:
-                fig.add_trace(go.Bar(y=positions, x=values, orientation="h", **trace))
-            else:
-                fig.add_trace(go.Bar(x=positions, y=values, **trace))
-            for i, (row, v) in enumerate(zip(table.index, values)):
-                a, b = i + offset, i + offset + bar_w
-                if horizontal:
-                    (x0, y0), (x1, y1) = frame.px(base[i], a), frame.px(base[i] + v, b)
-                else:
-                    (x0, y0), (x1, y1) = frame.px(a, base[i]), frame.px(b, base[i] + v)
-                box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
-                elements.append(Element(kind="bar", bbox=box, color=color(j), row=row, col=col))
-            if stacked:
-                base = [b + v for b, v in zip(base, values)]
-        secondary_range = _value_range([v for c in spec.secondary_series for v in table.column(c)]) if spec.secondary_series else None
-        for j, col in enumerate(line_columns, start=len(bar_columns)):
-            values = table.column(col)
-            on_right = col in spec.secondary_series
-            mode = "lines" + ("+markers" if style.markers else "") + ("+text" if style.value_labels else "")
-            fig.add_trace(go.Scatter(x=list(range(n)), y=values, name=col, mode=mode, line={"color": color(j)},
-                                     fill="tozeroy" if kind is ChartType.AREA else None,
-                                     text=[fmt(v, col) for v in values], textposition="top center",
-                                     yaxis="y2" if on_right else "y", cliponaxis=False))
-            for i, (row, v) in enumerate(zip(table.index, values)):
-                px, py = frame.px(i, v, secondary_range if on_right else None)
-                elements.append(Element(kind="point", bbox=(px - 3, py - 3, px + 3, py + 3), color=color(j), row=row, col=col))
+    canvas = Canvas(spec, style, lang, left, top, right, bottom, [c.hex for c in style.palette])
+    elements, area = traces(fig, canvas)
 
     tickformat = ",~f" if style.number_format is NumberFormat.THOUSANDS else "~f"
     layout = dict(
@@ -180,21 +250,18 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
             "top": {"orientation": "h", "x": 0, "y": 1 - (20 + font_px * 2.2) / height, "yref": "container", "yanchor": "top"},
             "bottom": {"orientation": "h", "x": 0, "y": 0.01, "yref": "container", "yanchor": "bottom"},
         }[style.legend]
-    if frame is not None:
+    if area is not None:
         category_axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": table.index, "automargin": False}
         value_axis = {"tickformat": tickformat, "showgrid": style.grid, "automargin": False, "zeroline": True}
         x_title, y_title = (spec.y_title, spec.x_title) if horizontal else (spec.x_title, spec.y_title)
-        if kind is ChartType.SCATTER:
-            xaxis, yaxis = dict(value_axis), dict(value_axis)
-        elif horizontal:
-            xaxis, yaxis = dict(value_axis), dict(category_axis)
-        else:
-            xaxis, yaxis = dict(category_axis, tickangle=-style.label_rotation), dict(value_axis)
-        layout["xaxis"] = dict(xaxis, range=frame.xrange, title={"text": x_title})
-        layout["yaxis"] = dict(yaxis, range=frame.yrange, title={"text": y_title})
+        xaxis = dict(category_axis, tickangle=-style.label_rotation) if area.x_axis == "category" else dict(value_axis)
+        yaxis = dict(category_axis) if area.y_axis == "category" else dict(value_axis)
+        layout["xaxis"] = dict(xaxis, range=area.frame.xrange, title={"text": x_title})
+        layout["yaxis"] = dict(yaxis, range=area.frame.yrange, title={"text": y_title})
         if spec.secondary_series:
-            layout["yaxis2"] = dict(value_axis, range=secondary_range, overlaying="y", side="right", tickmode="auto",
-                                    title={"text": spec.series_unit[spec.secondary_series[0]]}, showgrid=False)
+            layout["yaxis2"] = dict(value_axis, range=area.secondary_range, overlaying="y", side="right",
+                                    tickmode="auto", title={"text": spec.series_unit[spec.secondary_series[0]]},
+                                    showgrid=False)
     fig.update_layout(**layout)
     png = _to_png(fig, width, height)
     texts = [spec.title, spec.x_title, spec.y_title, *spec.series_unit.values(), *table.index, *table.columns]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from renderers.mpl import _pixel_box, _text_elements, draw_figure
+from renderers.mpl import draw_figure, pixel_box, text_elements
 from renderers.numbers import format_number
-from schemas.chart import ChartSpec, ChartType
+from schemas.chart import ChartSpec
 from schemas.render import Element, Rendered
 from schemas.style import StyleSpec
 
@@ -15,8 +15,6 @@ STRIPE = "#f2f2f2"
 
 
 def render_table(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
-    if spec.chart_type is not ChartType.TABLE:
-        raise ValueError(f"table renderer draws chart_type='table', not {spec.chart_type!r}")
     table = spec.data
     header_rows = 2 if spec.header_groups else 1
     n_rows = header_rows + len(table.index)
@@ -69,10 +67,10 @@ def render_table(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
         fig.canvas.draw()
         height = fig.canvas.get_width_height()[1]
         renderer = fig.canvas.get_renderer()
-        marks = [Element(kind="cell", bbox=_pixel_box(r.get_window_extent(renderer), height), row=row, col=col)
+        marks = [Element(kind="cell", bbox=pixel_box(r.get_window_extent(renderer), height), row=row, col=col)
                  for r, row, col in cells]
-        titles = [Element(kind="text", bbox=_pixel_box(t.get_window_extent(renderer), height), text=t.get_text())
+        titles = [Element(kind="text", bbox=pixel_box(t.get_window_extent(renderer), height), text=t.get_text())
                   for t in fig.texts]
-        return marks + _text_elements(fig, renderer, height) + titles
+        return marks + text_elements(fig, renderer, height) + titles
 
     return draw_figure(style, paint)

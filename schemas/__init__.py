@@ -1,18 +1,23 @@
 """Every data shape that crosses a stage boundary, defined once. JSON Schema for the LLM and Parquet columns derive from here."""
 
 from schemas.chart import ChartSpec, ChartType, DataTable, HeaderGroup
-from schemas.qa import QA, AnswerType, CellRef, Op, Program, QAType
+from schemas.qa import QA, AnswerFailure, AnswerType, CellRef, Op, Program, QAType
 from schemas.render import Element, RenderChecks, Rendered
+from schemas.reports import AdaptReport, EvalSummary, Scores, TrainReport
+from schemas.run import DatasetSummary, RunReport, ShardDrafts, ShardPlan
 from schemas.sample import (
+    ChartRenderer,
     Description,
     EvalQuestion,
     ImageCell,
+    Lang,
     Manifest,
     Persona,
     Provenance,
     QARecord,
     RegenerateConfig,
     Reject,
+    RendererName,
     RunConfig,
     Sample,
     ShardEntry,
@@ -20,13 +25,16 @@ from schemas.sample import (
     Topic,
     Turn,
 )
+from schemas.seeds import Seeds, SeedTopic, TemplateChoice
 from schemas.style import NamedColor, NumberFormat, PeriodFormat, StyleSpec
 
 __all__ = [
-    "QA", "AnswerType", "CellRef", "ChartSpec", "ChartType", "DataTable", "Description", "Element", "EvalQuestion", "HeaderGroup",
-    "ImageCell", "Manifest", "NamedColor", "NumberFormat", "Op", "PeriodFormat", "Persona", "Program", "Provenance",
-    "QARecord", "QAType", "RegenerateConfig", "Reject", "RenderChecks", "Rendered", "RunConfig", "Sample", "ShardEntry", "ShardRow",
-    "StyleSpec", "Topic", "Turn", "json_schema",
+    "QA", "AdaptReport", "AnswerFailure", "AnswerType", "CellRef", "ChartRenderer", "ChartSpec", "ChartType", "DataTable",
+    "DatasetSummary", "Description", "Element", "EvalQuestion", "EvalSummary", "HeaderGroup", "ImageCell", "Lang", "Manifest",
+    "NamedColor", "NumberFormat", "Op", "PeriodFormat", "Persona", "Program", "Provenance", "QARecord", "QAType",
+    "RegenerateConfig", "Reject", "RenderChecks", "Rendered", "RendererName", "RunConfig", "RunReport", "Sample", "Scores",
+    "SeedTopic", "Seeds", "ShardDrafts", "ShardEntry", "ShardPlan", "ShardRow", "StyleSpec", "TemplateChoice", "Topic", "TrainReport",
+    "Turn", "json_schema",
 ]
 
 

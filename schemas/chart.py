@@ -1,7 +1,8 @@
 """The data a chart is drawn from, and what makes it drawable and askable.
 
 A ChartSpec is the one object every generator (template or LLM) must produce and every renderer draws.
-Its validators reject specs that cannot be drawn or asked about honestly; each message names the value.
+Its validators reject specs that cannot be drawn or asked about honestly; each message names the value. The rules
+that depend on the chart type live with its family (renderers/charts/).
 """
 
 from __future__ import annotations
@@ -82,9 +83,6 @@ class DataTable(BaseModel):
                 )
         return self
 
-    def value(self, row: str, col: str) -> float:
-        return self.data[self.index.index(row)][self.columns.index(col)]
-
     def column(self, col: str) -> list[float]:
         j = self.columns.index(col)
         return [row[j] for row in self.data]
@@ -115,7 +113,7 @@ class ChartSpec(BaseModel):
         default_factory=dict, description="digits shown for a column when they differ from `decimals`"
     )
     secondary_series: list[Label] = Field(
-        default_factory=list, description="bar_line only: series drawn as lines on the right axis"
+        default_factory=list, description="families with a second value axis (bar_line): series drawn against it"
     )
     column_units: dict[str, Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_UNIT)]] = Field(
         default_factory=dict, description="unit of a column when it differs from `unit` (bar_line's right axis, scatter's x)"
@@ -126,45 +124,16 @@ class ChartSpec(BaseModel):
 
     @model_validator(mode="after")
     def _drawable(self) -> ChartSpec:
-        kind, table = self.chart_type, self.data
-        values = [v for row in table.data for v in row]
-        if kind in (ChartType.PIE, ChartType.DONUT):
-            if len(table.columns) != 1:
-                raise ValueError(f"{kind} needs exactly one column of shares, got columns {table.columns!r}")
-            negative = [(label, row[0]) for label, row in zip(table.index, table.data) if row[0] < 0]
-            if negative:
-                raise ValueError(f"{kind} shares must not be negative: {negative!r}")
-            if sum(values) <= 0:
-                raise ValueError(f"{kind} shares sum to {sum(values)!r}; nothing to draw")
-        if kind is ChartType.SCATTER and len(table.columns) != 2:
-            raise ValueError(f"scatter needs exactly two columns (x, y), got {table.columns!r}")
-        if kind is ChartType.STACKED_BAR and any(v < 0 for v in values):
-            raise ValueError("stacked_bar values must not be negative: a mixed-sign stack has no honest total")
-        if kind in (ChartType.LINE, ChartType.AREA) and len(table.index) < 2:
-            raise ValueError(f"{kind} needs at least two categories, got {table.index!r}")
-        if kind is ChartType.BAR_LINE:
-            unknown = [s for s in self.secondary_series if s not in table.columns]
-            if unknown or not self.secondary_series or len(self.secondary_series) >= len(table.columns):
-                raise ValueError(
-                    f"bar_line needs secondary_series to be a proper, non-empty subset of the columns "
-                    f"{table.columns!r}, got {self.secondary_series!r}"
-                )
-            units = {self.series_unit[c] for c in self.secondary_series}
-            if len(units) != 1:
-                raise ValueError(f"bar_line secondary_series {self.secondary_series!r} must share one unit, got {units!r}")
-        elif self.secondary_series:
-            raise ValueError(f"secondary_series {self.secondary_series!r} is only drawn by bar_line, not {kind}")
+        from renderers.charts import family  # each family owns its data-shape rules
+
+        family(self.chart_type).check(self)
+        table = self.data
         unknown_units = [c for c in [*self.column_units, *self.column_decimals] if c not in table.columns]
         if unknown_units:
             raise ValueError(f"column_units/column_decimals name columns {unknown_units!r} not in {table.columns!r}")
-        if self.header_groups:
-            if kind is not ChartType.TABLE:
-                raise ValueError(f"header_groups are only drawn by table, not {kind}")
-            spans = sum(g.span for g in self.header_groups)
-            if spans != len(table.columns):
-                raise ValueError(
-                    f"header_groups span {spans} columns but the table has {len(table.columns)} columns"
-                )
+        spans = sum(g.span for g in self.header_groups)
+        if self.header_groups and spans != len(table.columns):
+            raise ValueError(f"header_groups span {spans} columns but the table has {len(table.columns)} columns")
         return self
 
     def decimals_of(self, col: str) -> int:

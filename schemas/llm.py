@@ -113,3 +113,13 @@ class LLMStats(BaseModel):
             setattr(self.verification, key, getattr(self.verification, key) + getattr(other.verification, key))
         self.topics += other.topics
         self.distinct_topics += other.distinct_topics
+
+
+class LLMReply(BaseModel):
+    """One answer from an OpenAI-compatible server, as the response cache stores it (`cached` is not stored)."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False

@@ -53,7 +53,7 @@ class Program(BaseModel):
     end: str | None = None
     other: CellRef | None = None
     color: str | None = Field(default=None, description="pick: hex colour of the marks to choose among")
-    order: Literal["leftmost", "rightmost", "topmost", "bottommost", "largest", "smallest"] | None = None
+    order: Literal["leftmost", "rightmost", "topmost", "bottommost"] | None = None
 
 
 class QA(BaseModel):
@@ -66,3 +66,11 @@ class QA(BaseModel):
     unit: str = ""
     program: Program
     verified: bool = False
+
+
+class AnswerFailure(BaseModel):
+    """Why the verifier refused an answer: `reason` is a short countable tag (it becomes a Reject's reason)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str
+    detail: str

@@ -13,6 +13,7 @@ from schemas.style import StyleSpec
 
 Lang = Literal["ja", "en"]
 RendererName = Literal["matplotlib", "plotly", "table"]
+ChartRenderer = Literal["matplotlib", "plotly"]  # the renderers a run or a regeneration may choose
 
 
 class Persona(BaseModel):
@@ -137,9 +138,9 @@ class RunConfig(BaseModel):
 
     n: int = Field(ge=1, le=100_000_000)
     seed: int = Field(default=0, ge=0, le=2**32 - 1)
-    lang: Literal["ja", "en", "mix"] = "ja"
+    lang: Lang | Literal["mix"] = "ja"
     generator: Literal["template", "llm"] = "template"
-    renderer: Literal["matplotlib", "plotly", "mix"] = "matplotlib"
+    renderer: ChartRenderer | Literal["mix"] = "matplotlib"
     shard_size: int = Field(default=1000, ge=1, le=1_000_000)
     base_url: list[str] = Field(default_factory=list, description="llm: OpenAI-compatible servers, requests spread over them")
     model: str | None = Field(default=None, description="llm: model name as the server knows it")
@@ -177,7 +178,7 @@ class RegenerateConfig(BaseModel):
                                 "their generator instead of re-rendering")
     style_seed: int | None = Field(default=None, description="re-render selected rows with styles from this seed "
                                    "(number formats kept, so answers still read like the chart); None: original style")
-    renderer: Literal["matplotlib", "plotly"] | None = Field(default=None, description="re-render with this renderer")
+    renderer: ChartRenderer | None = Field(default=None, description="re-render with this renderer")
 
     def selects(self, row: dict) -> bool:
         return ((not self.chart_types or row["chart_type"] in self.chart_types)

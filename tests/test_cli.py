@@ -4,7 +4,7 @@ import sys
 
 
 def chartsynth(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "chartsynth", *args], capture_output=True, text=True, cwd=cwd)
 
 
 def test_generate_then_inspect_end_to_end(tmp_path):
@@ -47,7 +47,7 @@ def test_missing_browser_is_one_clear_line_not_a_hang(tmp_path):
     import os
 
     env = os.environ | {"BROWSER_PATH": str(tmp_path / "no-such-chrome")}
-    result = subprocess.run([sys.executable, "-m", "pipeline.cli", "generate", "--out", str(tmp_path / "ds"), "--n", "2",
+    result = subprocess.run([sys.executable, "-m", "chartsynth", "generate", "--out", str(tmp_path / "ds"), "--n", "2",
                              "--renderer", "plotly"], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 2
     assert "BROWSER_PATH=" in result.stderr and "apt-get install chromium" in result.stderr

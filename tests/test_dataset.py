@@ -34,7 +34,7 @@ def test_every_answer_reverifies_from_the_stored_spec(tiny_dataset):
     for row in rows(tiny_dataset):
         spec = ChartSpec.model_validate_json(row["spec"])
         elements = [Element.model_validate(e) for e in json.loads(row["elements"])]
-        frame = pd.DataFrame(**json.loads(row["spec"])["data"])  # the DESIGN.md promise to users
+        frame = pd.DataFrame(**json.loads(row["spec"])["data"])  # the README promise to users
         assert list(frame.index) == spec.data.index
         for record in row["qa"]:
             qa = QA.model_validate(record | {"program": Program.model_validate_json(record["program"])})
@@ -50,7 +50,7 @@ def test_a_wrong_answer_is_caught(tiny_dataset):
     record = next(q for q in row["qa"] if q["answer_type"] == "number")
     qa = QA.model_validate(record | {"program": Program.model_validate_json(record["program"])})
     wrong = qa.model_copy(update={"answer": "123456789" + qa.unit})
-    assert check_answer(wrong, spec, [], row["lang"])[0] == "answer_mismatch"
+    assert check_answer(wrong, spec, [], row["lang"]).reason == "answer_mismatch"
 
 
 def test_conversations_are_llava_form(tiny_dataset):
@@ -83,7 +83,7 @@ def test_same_seed_same_ids_and_bytes_other_seed_other_samples(tmp_path, tiny_da
 
 
 def _cli(out: Path, n: int) -> list[str]:
-    return [sys.executable, "-m", "pipeline.cli", "generate", "--out", str(out), "--n", str(n), "--shard-size", "5",
+    return [sys.executable, "-m", "chartsynth", "generate", "--out", str(out), "--n", str(n), "--shard-size", "5",
             "--lang", "mix", "--seed", "7"]
 
 
@@ -121,22 +121,22 @@ def test_resume_redoes_a_corrupted_shard(tmp_path):
 
 
 def test_a_generator_arithmetic_bug_is_rejected_with_its_reason_and_never_reaches_a_shard(tmp_path, monkeypatch):
-    from pipeline import template
+    from pipeline import qa
 
-    honest = template._QABuilder.number
-    monkeypatch.setattr(template._QABuilder, "number",
-                        lambda self, value, decimals, unit, signed=False: honest(self, value * 1.5 + 1, decimals, unit, signed))
+    honest = qa.format_value
+    monkeypatch.setattr(qa, "format_value", lambda value, decimals, unit, style, lang, signed=False:
+                        honest(value * 1.5 + 1, decimals, unit, style, lang, signed))
     manifest, stats = generate(RunConfig(n=8, seed=5, shard_size=8), tmp_path)
     assert manifest.rows == 0 and stats.rows == 0
     rejects = [json.loads(line) for line in (tmp_path / "rejects/shard-00000.jsonl").read_text().splitlines()]
     assert len(rejects) == 8
     assert {r["reason"] for r in rejects} == {"answer_mismatch"}
     assert all(r["stage"] == "verify" and "the table gives" in r["detail"] and r["sample"]["spec"] for r in rejects)
-    from pipeline.inspect import summarize
+    from pipeline.report import summarize
 
     summary = summarize(tmp_path)
-    assert summary["rejects_by_reason"] == {"answer_mismatch": 8}
-    assert "the table gives" in summary["reject_examples"]["answer_mismatch"]
+    assert summary.rejects_by_reason == {"answer_mismatch": 8}
+    assert "the table gives" in summary.reject_examples["answer_mismatch"]
 
 
 def test_worker_count_does_not_change_the_bytes(tmp_path, tiny_dataset):

@@ -39,15 +39,15 @@ def test_flow_writes_the_same_shards_as_the_cli(prefect_harness, cli_made, tmp_p
 
 
 def test_a_transient_failure_is_retried(prefect_harness, cli_made, tmp_path, monkeypatch):
-    real, calls = run.build_shard, []
+    real, calls = run.GenerateJob.finish, []
 
-    def flaky(config, shard, *args, **kwargs):
+    def flaky(job, shard, *args, **kwargs):
         calls.append(shard.index)
         if calls.count(shard.index) == 1 and shard.index == 1:
             raise ConnectionError("injected: the shard's first try fails")
-        return real(config, shard, *args, **kwargs)
+        return real(job, shard, *args, **kwargs)
 
-    monkeypatch.setattr(run, "build_shard", flaky)
+    monkeypatch.setattr(run.GenerateJob, "finish", flaky)
     config = CONFIG.model_copy(update={"seed": 40})  # not cached by another test
     generate_dataset(config, str(tmp_path))
     assert calls.count(1) == 2 and calls.count(0) == 1
@@ -59,8 +59,8 @@ def test_a_rerun_is_answered_from_the_cache_and_lost_files_are_rebuilt(prefect_h
     generate_dataset(config, str(tmp_path))
     first = shard_bytes(tmp_path)
     calls = []
-    real = run.build_shard
-    monkeypatch.setattr(run, "build_shard", lambda c, s, *a, **k: calls.append(s.index) or real(c, s, *a, **k))
+    real = run.GenerateJob.finish
+    monkeypatch.setattr(run.GenerateJob, "finish", lambda j, s, *a, **k: calls.append(s.index) or real(j, s, *a, **k))
     (tmp_path / "manifest.json").unlink()  # every shard looks unfinished to the planner
     generate_dataset(config, str(tmp_path))
     assert calls == [] and shard_bytes(tmp_path) == first

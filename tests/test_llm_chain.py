@@ -5,7 +5,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.llm_client import LLMUnavailable
+from common.llm_client import LLMUnavailable
 from pipeline.run import generate
 from schemas import RunConfig
 from tests.fake_openai import FakeServer
@@ -60,9 +60,9 @@ def test_a_step_that_stays_invalid_is_rejected_with_step_raw_and_error(tmp_path,
 def test_absurd_numbers_never_reach_a_shard(tmp_path, server):
     server.default = "absurd"
     generate(config(server, n=2, shard_size=2, lang="ja"), tmp_path)
-    assert shard_rows(tmp_path) == [] or all(
-        max(abs(v) for row in json.loads(r["spec"])["data"]["data"] for v in row) < 1e15 for r in shard_rows(tmp_path))
-    assert any(r["reason"] == "llm_data_invalid" for r in rejects(tmp_path))
+    assert shard_rows(tmp_path) == []
+    assert [r["reason"] for r in rejects(tmp_path)] == ["llm_data_invalid"] * 2
+    assert all("absurd magnitude" in r["detail"] for r in rejects(tmp_path))
 
 
 def test_a_server_that_stays_down_ends_the_run_with_finished_shards_kept(tmp_path, server):
@@ -77,25 +77,27 @@ def test_a_server_that_stays_down_ends_the_run_with_finished_shards_kept(tmp_pat
 
 
 def test_rerun_after_a_verifier_change_sends_zero_requests(tmp_path, server, monkeypatch):
-    generate(config(server), tmp_path)
+    _, before = generate(config(server), tmp_path)
+    assert before.llm.verification.kept > 0
     sent = server.requests
     first = shard_rows(tmp_path)
     for path in (tmp_path / "data").glob("*"):
         path.unlink()
     (tmp_path / "manifest.json").unlink()
     import pipeline.llm_chain as chain
+    from schemas import AnswerFailure
 
-    stricter = chain.check_answer
-    monkeypatch.setattr(chain, "check_answer", lambda qa, spec, el, lang: stricter(qa, spec, el, lang) or None)
+    monkeypatch.setattr(chain, "check_answer", lambda qa, spec, el, lang: AnswerFailure(reason="stricter", detail="all"))
     _, stats = generate(config(server), tmp_path)
     assert server.requests == sent and stats.llm.usage.requests == 0 and stats.llm.usage.cached > 0
+    assert stats.llm.verification.kept == 0 and stats.llm.verification.corrected > 0  # the new verifier did run
     assert [r["id"] for r in shard_rows(tmp_path)] == [r["id"] for r in first]
 
 
 def test_llm_check_reports_modes(server):
     import asyncio
 
-    from pipeline.llm_client import probe_modes
+    from common.llm_client import probe_modes
 
     assert asyncio.run(probe_modes(server.url, "fake")) == {"json_schema": "ok", "json_object": "ok", "text": "ok"}
 

@@ -33,7 +33,7 @@ def llama_server(tmp_path_factory):
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, timeout=600,
+    return subprocess.run([sys.executable, "-m", "chartsynth", *args], capture_output=True, text=True, timeout=600,
                           env=os.environ | {"OPENAI_API_KEY": "sk-test-secret-never-logged"})
 
 
@@ -61,3 +61,38 @@ def test_chain_runs_end_to_end_and_only_verified_rows_land(llama_server, tmp_pat
     assert usage["requests"] >= 2 and usage["prompt_tokens"] > 0
     everything = result.stderr + result.stdout + json.dumps(manifest) + "".join(str(r) for r in rows + rejects)
     assert "sk-test-secret" not in everything
+
+
+def test_an_llm_run_writes_the_same_shards_through_the_cli_the_flow_and_dask(llama_server, tmp_path, prefect_harness):
+    """One orchestration: the same replies give the same shards, rejects and manifest whichever runner made them —
+    including topic dedup across shards (in sample order, although Dask may finish shards in any order) and the
+    "auto" structured-output mode, which the flow path resolves too. The later runs start from the CLI run's reply
+    cache, so the comparison does not depend on the server sampling identically twice."""
+    import shutil
+
+    distributed = pytest.importorskip("distributed")
+    from flows.datasets import generate_dataset
+    from schemas import RunConfig
+
+    config = RunConfig(n=4, seed=3, lang="en", generator="llm", base_url=[llama_server], model="smollm2",
+                       shard_size=1, max_in_flight=2)
+    made = cli("generate", "--out", str(tmp_path / "cli"), "--n", "4", "--seed", "3", "--lang", "en", "--shard-size",
+               "1", "--generator", "llm", "--base-url", llama_server, "--model", "smollm2", "--max-in-flight", "2")
+    assert made.returncode == 0, made.stderr
+    for name in ("flow", "dask"):
+        shutil.copytree(tmp_path / "cli" / "cache", tmp_path / name / "cache")
+    generate_dataset(config, str(tmp_path / "flow"))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        generate_dataset(config, str(tmp_path / "dask"), dask_address=cluster.scheduler_address)
+
+    def written(name):
+        out = tmp_path / name
+        manifest = json.loads((out / "manifest.json").read_text())
+        files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.glob("[dr]*/*")) if p.is_file()}
+        return manifest["config"], [(s["sha256"], s["rows"], s["rejects"], s["llm"]["topics"]) for s in manifest["shards"]], files
+
+    cli_run = written("cli")
+    assert cli_run[0]["llm_mode"] == "json_object"
+    assert sum(s[1] + s[2] for s in cli_run[1]) == 4
+    assert written("flow") == cli_run
+    assert written("dask") == cli_run

@@ -1,5 +1,5 @@
 from pipeline.llm_chain import TopicDeduper, contradiction
-from pipeline.llm_client import extract_json, response_format
+from common.llm_client import extract_json, response_format
 from schemas import ChartSpec
 from schemas.llm import DataDraft
 

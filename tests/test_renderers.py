@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from renderers import render
-from renderers.style import sample_style
+from pipeline.style import sample_style
 from schemas import ChartSpec, ChartType, HeaderGroup, PeriodFormat
 
 SERIES = {"index": ["令和3年度", "令和4年度", "令和5年度"], "columns": ["法人", "個人"], "data": [[120, 300], [150, 320], [170, 310]]}

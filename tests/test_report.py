@@ -7,18 +7,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.inspect import html_report, summarize
+from pipeline.report import html_report, summarize
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def test_summary_covers_distributions_diversity_and_checks(tiny_dataset):
     summary = summarize(tiny_dataset)
-    assert sum(summary["by_chart_type"].values()) == summary["rows"]
-    assert set(summary["by_qa_type"]) == {"retrieval", "visual", "compositional"}
-    assert summary["by_style_palette_name"] and summary["by_categories"] and summary["by_series"]
-    assert 0 < summary["diversity"]["distinct_topic_ratio"] <= 1
-    assert set(summary["render_check_failures"]) == {"overlapping_text", "off_canvas_text", "missing_glyphs"}
+    assert sum(summary.by_chart_type.values()) == summary.rows
+    assert set(summary.by_qa_type) == {"retrieval", "visual", "compositional"}
+    assert summary.by_style_palette_name and summary.by_categories and summary.by_series
+    assert 0 < summary.diversity.distinct_topic_ratio <= 1
+    assert set(summary.render_check_failures) == {"overlapping_text", "off_canvas_text", "missing_glyphs"}
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (scripts/setup.sh installs it)")

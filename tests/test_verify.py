@@ -19,7 +19,7 @@ def check(item: QA, elements=BOXES):
     from pipeline.verify import check_answer
 
     result = check_answer(item, SPEC, elements, "ja")
-    return None if result is None else result[0]
+    return None if result is None else result.reason
 
 
 def test_right_answers_pass_in_the_charts_own_formatting():
@@ -57,7 +57,7 @@ def test_ambiguous_questions_are_refused():
 def test_man_oku_answers_are_read_at_the_precision_they_show():
     from pipeline.verify import check_answer
     from renderers.numbers import format_number, parse_number
-    from renderers.style import sample_style
+    from pipeline.style import sample_style
     from schemas import ChartType, NumberFormat, PeriodFormat
 
     import numpy as np
@@ -72,4 +72,4 @@ def test_man_oku_answers_are_read_at_the_precision_they_show():
                        data={"index": ["2022年", "2023年"], "columns": ["志願者数"], "data": [[12345], [9876]]})
     right = qa("1.23万人", unit="人", op="value", row="2022年", col="志願者数")
     assert check_answer(right, people, [], "ja") is None
-    assert check_answer(right.model_copy(update={"answer": "1.30万人"}), people, [], "ja")[0] == "answer_mismatch"
+    assert check_answer(right.model_copy(update={"answer": "1.30万人"}), people, [], "ja").reason == "answer_mismatch"

@@ -1,4 +1,4 @@
-"""One sample end to end: generate → render → add visual QA → verify → shard row, or a Reject with its reason."""
+"""One sample end to end: draft → render → add visual QA → verify → shard row, or a Reject with its reason."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import json
 
 from pydantic import ValidationError
 
-from pipeline.template import add_visual_qa, draft_sample, sample_id
-from pipeline.verify import check_answer
+from pipeline.qa import add_visual_qa
+from pipeline.template import draft_sample, sample_id
+from pipeline.verify import verify_sample
 from renderers import render
 from schemas import QARecord, Reject, Rendered, RunConfig, Sample, ShardRow, Turn
 
@@ -33,17 +34,6 @@ def to_row(sample: Sample, rendered: Rendered) -> ShardRow:
         render_checks=rendered.checks.model_dump_json(),
         provenance=sample.provenance.model_dump_json(),
     )
-
-
-def verify_sample(sample: Sample, rendered: Rendered) -> Sample | Reject:
-    """Mark every QA verified, or reject the whole sample naming the first failing question."""
-    for qa in sample.qa:
-        failure = check_answer(qa, sample.spec, rendered.elements, sample.lang)
-        if failure is not None:
-            reason, detail = failure
-            return Reject(id=sample.id, sample_index=sample.provenance.sample_index, stage="verify", reason=reason,
-                          detail=f"{qa.question} → {qa.answer}: {detail}", sample=sample.model_dump(mode="json"))
-    return sample.model_copy(update={"qa": [qa.model_copy(update={"verified": True}) for qa in sample.qa]})
 
 
 def make_sample(config: RunConfig, index: int) -> ShardRow | Reject:

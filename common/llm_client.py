@@ -12,10 +12,10 @@ import os
 import random
 import re
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.shards import atomic_write_bytes
+from common.shards import atomic_write_bytes
+from schemas.llm import LLMReply
 
 MODES = ("json_schema", "json_object", "text")
 INSTALL_HINT = "the LLM generator needs the openai package: pip install 'chartsynth[llm]'"
@@ -27,14 +27,6 @@ class LLMUnavailable(RuntimeError):
     """The servers kept failing past the retry budget; the run stops with finished shards kept."""
 
 
-@dataclass(frozen=True)
-class Reply:
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    cached: bool
-
-
 class ResponseCache:
     """One JSON file per request key under `root`; written atomically, so a crash leaves whole entries only."""
 
@@ -44,14 +36,16 @@ class ResponseCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
-    def get(self, key: str) -> dict | None:
+    def get(self, key: str) -> LLMReply | None:
         path = self._path(key)
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+        if not path.exists():
+            return None
+        return LLMReply.model_validate_json(path.read_bytes()).model_copy(update={"cached": True})
 
-    def put(self, key: str, value: dict) -> None:
+    def put(self, key: str, reply: LLMReply) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, json.dumps(value, ensure_ascii=False).encode())
+        atomic_write_bytes(path, reply.model_dump_json(exclude={"cached"}).encode())
 
 
 def response_format(mode: str, name: str, schema: dict) -> dict | None:
@@ -118,7 +112,6 @@ class LLMClient:
             self._slots.put_nowait(slot % len(self._clients))
         self.model, self.mode, self.cache = model, mode, cache
         self.max_retries, self.backoff_s = max_retries, backoff_s
-        self.requests_sent = 0
 
     def key(self, messages: list[dict], params: dict) -> str:
         blob = json.dumps({"model": self.model, "mode": self.mode, "messages": messages, **params}, sort_keys=True,
@@ -126,12 +119,12 @@ class LLMClient:
         return hashlib.sha256(blob.encode()).hexdigest()
 
     async def chat(self, messages: list[dict], *, name: str, schema: dict | None, temperature: float, max_tokens: int,
-                   seed: int) -> Reply:
+                   seed: int) -> LLMReply:
         """One reply: JSON for `schema` in this client's structured-output mode, or free text when schema is None."""
         params = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed, "schema": schema, "name": name}
         key = self.key(messages, params)
         if self.cache and (hit := self.cache.get(key)) is not None:
-            return Reply(hit["text"], hit["prompt_tokens"], hit["completion_tokens"], cached=True)
+            return hit
         fmt = response_format(self.mode, name, schema) if schema is not None else None
         # sent as extra_body: the SDK would otherwise walk the whole JSON Schema through its type transforms on
         # every request (most of its CPU cost at hundreds of requests in flight), and llama.cpp's "schema" key is
@@ -143,10 +136,10 @@ class LLMClient:
         if self.mode == "text" and schema is not None:
             text = extract_json(text)
         usage = response.usage
-        reply = Reply(text, getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0, False)
+        reply = LLMReply(text=text, prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                         completion_tokens=getattr(usage, "completion_tokens", 0) or 0)
         if self.cache:
-            self.cache.put(key, {"text": reply.text, "prompt_tokens": reply.prompt_tokens,
-                                 "completion_tokens": reply.completion_tokens})
+            self.cache.put(key, reply)
         return reply
 
     async def _with_retries(self, call):
@@ -155,7 +148,6 @@ class LLMClient:
         for attempt in range(self.max_retries + 1):
             slot = await self._slots.get()  # a retry takes a fresh slot, usually on another pool or replica
             try:
-                self.requests_sent += 1
                 return await call(self._clients[slot])
             except (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
                     openai.InternalServerError) as error:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from renderers.charts import family
 from renderers.palettes import PALETTES
 from schemas.chart import ChartType
 from schemas.style import NumberFormat, PeriodFormat, StyleSpec
 
 SIZES = [(640, 480), (800, 500), (720, 540), (960, 540), (600, 600), (800, 600)]
 DPIS = [72, 100, 100, 120]
-ROUND_CHARTS = (ChartType.PIE, ChartType.DONUT)
 
 
 def _pick(rng: np.random.Generator, options: list):
@@ -28,11 +28,12 @@ def sample_style(
     bare_units: bool = False,
 ) -> StyleSpec:
     """`bare_units`: every unit is unscaled (人, t, 円), so Japanese 万/億 number formatting may be chosen."""
-    width, height = _pick(rng, SIZES[4:5] if chart_type in ROUND_CHARTS else SIZES)
+    round_chart = family(chart_type).round
+    width, height = _pick(rng, SIZES[4:5] if round_chart else SIZES)
     dpi = _pick(rng, DPIS)
     palettes = [name for name, colors in PALETTES.items() if len(colors) >= n_colors]
     palette_name = _pick(rng, palettes)
-    legend = "none" if chart_type in ROUND_CHARTS else _pick(rng, ["right", "top", "bottom", "upper left"])
+    legend = "none" if round_chart else _pick(rng, ["right", "top", "bottom", "upper left"])
     return StyleSpec(
         width_px=width,
         height_px=height,

@@ -1,4 +1,5 @@
-"""The `chartsynth` command. It calls the same functions as the Prefect flows (pipeline.run)."""
+"""The `chartsynth` command. Data commands call `pipeline.run.run_job`, as the Prefect flows do; model commands call
+model/'s recipes."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from pipeline.inspect import html_report, summarize
-from pipeline.llm_client import LLMUnavailable, probe_modes
-from pipeline.run import DatasetDirError, generate as run_generate
+from common.llm_client import LLMUnavailable, probe_modes
+from pipeline.report import html_report, summarize
+from pipeline.run import DatasetDirError, GenerateJob, generate as run_generate
 from renderers.errors import SetupError
 from schemas import RegenerateConfig, RunConfig
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Synthetic chart and table images with program-verified QA (Japanese first): make, inspect and "
+                       "regenerate datasets; train, adapt, quantize and evaluate a chart-reading LMM on them.")
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -55,43 +58,29 @@ def generate(
         first = error.errors()[0]
         where = f"--{str(first['loc'][0]).replace('_', '-')} {first['input']!r}" if first["loc"] else "options"
         _fail(f"{where}: {first['msg']}")
-    if config.generator == "llm" and config.llm_mode == "auto":
-        config = config.model_copy(update={"llm_mode": _pick_mode(config.base_url[0], config.model)})
-    if dask_address:
-        try:
-            from flows.datasets import generate_dataset
-        except ImportError:
-            _fail("--dask-address runs the Prefect flow: pip install 'chartsynth[flows]'")
-        typer.echo(json.dumps(generate_dataset(config, str(out), workers, dask_address)))
-        return
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     try:
-        with Progress(*columns, console=err, transient=True) as progress:
-            task = progress.add_task("samples", total=config.n)
-            manifest, stats = run_generate(config, out, workers, on_samples=lambda k: progress.advance(task, k))
+        if dask_address:
+            report = _flows().run_flow(GenerateJob(config=config), str(out), workers, dask_address)
+        else:
+            with Progress(*columns, console=err, transient=True) as progress:
+                task = progress.add_task("samples", total=config.n)
+                _, report = run_generate(config, out, workers, on_samples=lambda k: progress.advance(task, k))
     except (DatasetDirError, SetupError) as error:
         _fail(str(error))
     except LLMUnavailable as error:
         _fail(f"LLM server unavailable ({error}); finished shards are kept, rerun the same command to resume")
-    rejects = ", ".join(f"{k}: {v}" for k, v in stats.rejects.most_common()) or "none"
-    err.print(f"{stats.rows} samples in {len(manifest.shards)} shards ({stats.built_shards} built, "
-              f"{stats.kept_shards} kept); rejects: {rejects}; {stats.samples_per_second:.1f} samples/s")
-    if stats.llm:
-        usage, checked = stats.llm.usage, stats.llm.verification
-        cost = f", cost {usage.cost(config.price_per_mtok):.4f}" if config.price_per_mtok else ""
-        err.print(f"llm: {usage.requests} requests ({usage.cached} answered from cache), {usage.prompt_tokens} prompt + "
-                  f"{usage.completion_tokens} completion tokens{cost}; answers kept {checked.kept}, corrected "
-                  f"{checked.corrected}, dropped {checked.dropped}; distinct topics "
-                  f"{stats.llm.distinct_topics}/{stats.llm.topics}")
+    err.print(escape(report.summary()), highlight=False)
     typer.echo(f"wrote {out.resolve()}  —  look at it with: chartsynth inspect {out} --html {out}/report.html")
 
 
-def _pick_mode(base_url: str, model: str) -> str:
-    results = asyncio.run(probe_modes(base_url, model))
-    for mode, result in results.items():
-        if result == "ok":
-            return mode
-    _fail(f"{base_url} honours no structured-output mode: {results}")
+def _flows():
+    """flows.datasets, or a one-line install hint."""
+    try:
+        from flows import datasets
+    except ImportError:
+        _fail("--dask-address runs the Prefect flow: pip install 'chartsynth[flows]'")
+    return datasets
 
 
 @app.command("llm-check")
@@ -124,7 +113,7 @@ def regenerate_command(
     try:
         how = RegenerateConfig(chart_types=chart_type or [], langs=lang or [], renderers=from_renderer or [],
                                ids=id or [], stale_prompts=stale_prompts, style_seed=style_seed, renderer=renderer)
-        manifest = regenerate(source, out, how)
+        manifest, _ = regenerate(source, out, how)
     except ValidationError as error:
         first = error.errors()[0]
         _fail(f"--{str(first['loc'][0]).replace('_', '-')} {first['input']!r}: {first['msg']}")
@@ -145,8 +134,8 @@ def train_command(config: Annotated[Path, typer.Option(help="a stage's TOML conf
         result = train(cfg)
     except FileNotFoundError as error:
         _fail(f"{config}: {error}")
-    if result["rank"] == 0:
-        typer.echo(f"stage {cfg.stage}: {len(result['losses'])} steps, last loss {result['losses'][-1]:.4f}; "
+    if result.rank == 0:
+        typer.echo(f"stage {cfg.stage}: {len(result.losses)} steps, last loss {result.losses[-1]:.4f}; "
                    f"model in {Path(cfg.out) / 'final'}")
 
 
@@ -184,11 +173,10 @@ def adapt_command(
         report = adapt(cfg)
     except (FileNotFoundError, ValueError) as error:
         _fail(f"{config}: {error}")
-    e = report["eval"]
-    typer.echo(f"{cfg.method}: {report['trainable_parameters']:,} trainable parameters "
-               f"({report['trainable_vs_lora_r128']:.2%} of LoRA r=128), {report['mean_step_seconds'] * 1000:.0f} ms/step, "
-               f"peak {report['peak_memory_bytes'] / 2**20:.0f} MiB; relaxed accuracy {e['relaxed_accuracy']:.3f}, "
-               f"containment {e['containment']:.3f}; report in {Path(cfg.out) / 'report.json'}")
+    typer.echo(f"{cfg.method}: {report.trainable_parameters:,} trainable parameters "
+               f"({report.trainable_vs_lora_r128:.2%} of LoRA r=128), {report.mean_step_seconds * 1000:.0f} ms/step, "
+               f"peak {report.peak_memory_bytes / 2**20:.0f} MiB; relaxed accuracy {report.eval.relaxed_accuracy:.3f}, "
+               f"containment {report.eval.containment:.3f}; report in {Path(cfg.out) / 'report.json'}")
 
 
 @app.command("quantize-report")
@@ -257,9 +245,8 @@ def eval_command(
         _fail(str(error))
     except LLMUnavailable as error:
         _fail(f"--base-url {base_url}: {error}")
-    o = summary["overall"]
-    typer.echo(f"{summary['questions']} questions: relaxed accuracy {o['relaxed_accuracy']:.3f}, containment "
-               f"{o['containment']:.3f}; table in {out / 'results.md'}")
+    typer.echo(f"{summary.questions} questions: relaxed accuracy {summary.overall.relaxed_accuracy:.3f}, "
+               f"containment {summary.overall.containment:.3f}; table in {out / 'results.md'}")
 
 
 @app.command("export-lmms-eval")
@@ -297,12 +284,12 @@ def inspect(
     if html is not None:
         html.write_text(html_report(out, summary), encoding="utf-8")
     if as_json:
-        typer.echo(json.dumps(summary, ensure_ascii=False))
+        typer.echo(summary.model_dump_json())
         return
-    typer.echo(f"{summary['dir']}: {summary['rows']} samples in {summary['shards']} shards (planned {summary['planned']})")
-    for key, value in summary.items():
-        if key.startswith(("by_", "rejects_")):
-            typer.echo(f"  {key}: " + (", ".join(f"{k}={v}" for k, v in value.items()) or "none"))
+    typer.echo(f"{summary.dir}: {summary.rows} samples in {summary.shards} shards (planned {summary.planned})")
+    counts = {f"by_{name}": value for name, value in summary.distributions().items()}
+    for key, value in (counts | {"rejects_by_reason": summary.rejects_by_reason}).items():
+        typer.echo(f"  {key}: " + (", ".join(f"{k}={v}" for k, v in value.items()) or "none"))
     if html is not None:
         typer.echo(f"  report: {html}")
 

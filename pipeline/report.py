@@ -13,13 +13,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pipeline.run import DatasetDirError, read_manifest, read_rejects
+from schemas.run import DatasetSummary, Diversity
 
 COUNTED = ["lang", "chart_type", "renderer"]
 STYLE_COUNTED = ["palette_name", "legend", "number_format", "title_loc", "period_format"]
 COLUMNS = [*COUNTED, "qa", "render_checks", "style", "spec", "persona", "topic", "id"]
 
 
-def summarize(out: Path) -> dict:
+def summarize(out: Path) -> DatasetSummary:
     manifest = read_manifest(out)
     if manifest is None:
         raise DatasetDirError(f"{out} has no manifest.json: not a chartsynth dataset (or nothing finished yet)")
@@ -50,22 +51,23 @@ def summarize(out: Path) -> dict:
             rejects[reject.reason] += 1
             examples.setdefault(reject.reason, f"{reject.id}: {reject.detail[:300]}")
     rows = manifest.rows
-    return {
-        "dir": str(out),
-        "rows": rows,
-        "shards": len(manifest.shards),
-        "planned": manifest.config.n,
-        "config": manifest.config.model_dump(),
-        "package_version": manifest.package_version,
-        **{f"by_{name}": dict(sorted(c.items()) if name in ("categories", "series") else c.most_common())
+    return DatasetSummary(
+        dir=str(out),
+        rows=rows,
+        shards=len(manifest.shards),
+        planned=manifest.config.n,
+        config=manifest.config.model_dump(),
+        package_version=manifest.package_version,
+        **{f"by_{name}": {str(k): v for k, v in (sorted(c.items()) if name in ("categories", "series")
+                                                  else c.most_common())}
            for name, c in counts.items()},
-        "rejects_by_reason": dict(rejects.most_common()),
-        "reject_examples": examples,
-        "diversity": {"distinct_personas": len(personas), "distinct_topics": len(topics),
-                      "distinct_topic_ratio": round(len(topics) / rows, 3) if rows else 0.0},
-        "render_check_failures": {k: len(v) for k, v in check_failures.items()},
-        "render_check_examples": {k: v[:10] for k, v in check_failures.items() if v},
-    }
+        rejects_by_reason=dict(rejects.most_common()),
+        reject_examples=examples,
+        diversity=Diversity(distinct_personas=len(personas), distinct_topics=len(topics),
+                            distinct_topic_ratio=round(len(topics) / rows, 3) if rows else 0.0),
+        render_check_failures={k: len(v) for k, v in check_failures.items()},
+        render_check_examples={k: v[:10] for k, v in check_failures.items() if v},
+    )
 
 
 def _bar_plot(title: str, counts: dict) -> str:
@@ -90,7 +92,7 @@ def _table(mapping: dict) -> str:
     return f"<table>{cells or '<tr><td>none</td></tr>'}</table>"
 
 
-def html_report(out: Path, summary: dict, gallery: int = 12) -> str:
+def html_report(out: Path, summary: DatasetSummary, gallery: int = 12) -> str:
     """A self-contained page (no scripts, no external files): distributions, rejects, diversity, checks, a gallery."""
     manifest = read_manifest(out)
     cards = []
@@ -104,18 +106,17 @@ def html_report(out: Path, summary: dict, gallery: int = 12) -> str:
             cards.append(f"<figure><img src='data:image/png;base64,{src}' width=360><figcaption>"
                          f"{html.escape(row['id'])} · {row['chart_type']} · {row['renderer']}<ul>{qa}</ul>"
                          f"</figcaption></figure>")
-    plots = "".join(_bar_plot(key.removeprefix("by_"), value) for key, value in summary.items()
-                    if key.startswith("by_") and value)
+    plots = "".join(_bar_plot(name, counts) for name, counts in summary.distributions().items() if counts)
     return (
-        f"<!doctype html><html lang=ja><meta charset=utf-8><title>chartsynth: {html.escape(summary['dir'])}</title>"
+        f"<!doctype html><html lang=ja><meta charset=utf-8><title>chartsynth: {html.escape(summary.dir)}</title>"
         "<style>body{font-family:sans-serif;margin:1em} figure{display:inline-block;vertical-align:top;width:380px}"
         "td{padding:0 8px} img{margin:2px} section{margin-bottom:1.5em}</style>"
-        f"<h1>{summary['rows']} samples in {summary['shards']} shards</h1>"
+        f"<h1>{summary.rows} samples in {summary.shards} shards</h1>"
         f"<section><h2>Distributions</h2>{plots}</section>"
-        f"<section><h2>Rejects by reason</h2>{_table(summary['rejects_by_reason'])}"
-        f"<h3>Examples</h3>{_table(summary['reject_examples'])}</section>"
-        f"<section><h2>Diversity</h2>{_table(summary['diversity'])}</section>"
-        f"<section><h2>Render checks</h2>{_table(summary['render_check_failures'])}"
-        f"{_table({k: ', '.join(v) for k, v in summary['render_check_examples'].items()})}</section>"
+        f"<section><h2>Rejects by reason</h2>{_table(summary.rejects_by_reason)}"
+        f"<h3>Examples</h3>{_table(summary.reject_examples)}</section>"
+        f"<section><h2>Diversity</h2>{_table(summary.diversity.model_dump())}</section>"
+        f"<section><h2>Render checks</h2>{_table(summary.render_check_failures)}"
+        f"{_table({k: ', '.join(v) for k, v in summary.render_check_examples.items()})}</section>"
         f"<section><h2>Samples</h2>{''.join(cards)}</section></html>"
     )

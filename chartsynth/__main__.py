@@ -1,0 +1,3 @@
+from chartsynth.cli import app
+
+app()

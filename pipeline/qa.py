@@ -1,0 +1,348 @@
+"""Questions and answers: one table (`OPS`) says, for every Op, how its answer is computed from the table and how it
+is written (unit, decimals, sign). The template generator, the LLM answer correction and the verifier all read it.
+
+Adding an op: one `OPS` entry (+ its evaluation below), its phrasings in prompts/template_text.json, a test.
+The question builder computes its numbers with pandas; `evaluate` recomputes them in plain Python, so a bug in one
+cannot hide in the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+import prompts
+from renderers.charts import family
+from renderers.numbers import format_number
+from schemas import QA, AnswerType, CellRef, ChartSpec, Element, Op, Program, QAType, Sample, StyleSpec
+
+POSITION_TIE_PX = 1.0
+
+
+class Unverifiable(ValueError):
+    """The program cannot be evaluated unambiguously on this table; `reason` is a short countable tag."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+def text(*path: str):
+    """A phrasing from prompts/template_text.json."""
+    node = prompts.load("template_text")
+    for key in path:
+        node = node[key]
+    return node
+
+
+# ---------------------------------------------------------------- evaluation (plain Python, no pandas)
+
+def _cell(spec: ChartSpec, row: str | None, col: str | None) -> float:
+    table = spec.data
+    if row not in table.index or col not in table.columns:
+        raise Unverifiable("unknown_label", f"row {row!r} / column {col!r} not in the table")
+    return table.data[table.index.index(row)][table.columns.index(col)]
+
+
+def _column(spec: ChartSpec, col: str | None) -> list[tuple[str, float]]:
+    if col not in spec.data.columns:
+        raise Unverifiable("unknown_label", f"column {col!r} not in {spec.data.columns!r}")
+    j = spec.data.columns.index(col)
+    return [(label, row[j]) for label, row in zip(spec.data.index, spec.data.data)]
+
+
+def _values(program: Program, spec: ChartSpec) -> list[float]:
+    return [v for _, v in _column(spec, program.col)]
+
+
+def _extreme_label(program: Program, spec: ChartSpec, largest: bool) -> str:
+    pairs = _column(spec, program.col)
+    best = max(v for _, v in pairs) if largest else min(v for _, v in pairs)
+    labels = [label for label, v in pairs if v == best]
+    if len(labels) != 1:
+        raise Unverifiable("ambiguous", f"tie between {labels!r}")
+    return labels[0]
+
+
+def _diff(program: Program, spec: ChartSpec, _elements) -> float:
+    return _cell(spec, program.end, program.col) - _cell(spec, program.start, program.col)
+
+
+def _growth(program: Program, spec: ChartSpec, _elements) -> float:
+    a, b = _cell(spec, program.start, program.col), _cell(spec, program.end, program.col)
+    if a <= 0:
+        raise Unverifiable("undefined", f"growth from a non-positive value {a!r}")
+    return (b / a - 1) * 100
+
+
+def _ratio(program: Program, spec: ChartSpec, _elements) -> float:
+    if program.other is None:
+        raise Unverifiable("malformed_program", "ratio needs `other`")
+    denominator = _cell(spec, program.other.row, program.other.col)
+    if denominator == 0:
+        raise Unverifiable("undefined", "ratio to zero")
+    return _cell(spec, program.row, program.col) / denominator
+
+
+def _sum(program: Program, spec: ChartSpec, _elements) -> float:
+    rows = program.rows or [label for label, _ in _column(spec, program.col)]
+    return sum(_cell(spec, r, program.col) for r in rows)
+
+
+def _mean(program: Program, spec: ChartSpec, _elements) -> float:
+    values = _values(program, spec)
+    return sum(values) / len(values)
+
+
+def _rank(program: Program, spec: ChartSpec, _elements) -> float:
+    values = _values(program, spec)
+    mine = _cell(spec, program.row, program.col)
+    if values.count(mine) != 1:
+        raise Unverifiable("ambiguous", f"{program.row!r} ties with another row at {mine!r}")
+    return float(sum(1 for v in values if v > mine) + 1)
+
+
+def _pick(program: Program, spec: ChartSpec, elements: list[Element]) -> float:
+    marks = [e for e in elements if e.kind != "text"
+             and (program.color is None or e.color == program.color)
+             and (program.col is None or e.col == program.col)]
+    if not marks:
+        raise Unverifiable("no_such_mark", f"no drawn mark with colour {program.color!r} column {program.col!r}")
+    if program.order is None:
+        if len(marks) != 1:
+            raise Unverifiable("ambiguous", f"{len(marks)} marks have colour {program.color!r}")
+        chosen = marks[0]
+    else:
+        if any(m.bbox is None for m in marks):
+            raise Unverifiable("no_such_mark", "position asked but the renderer did not measure the marks")
+        axis = 0 if program.order in ("leftmost", "rightmost") else 1
+        keyed = sorted(marks, key=lambda m: (m.bbox[axis] + m.bbox[axis + 2]) / 2,
+                       reverse=program.order in ("rightmost", "bottommost"))
+        if len(keyed) > 1:
+            a, b = ((m.bbox[axis] + m.bbox[axis + 2]) / 2 for m in keyed[:2])
+            if abs(a - b) < POSITION_TIE_PX:
+                raise Unverifiable("ambiguous", f"two marks are {program.order} at the same position")
+        chosen = keyed[0]
+    return _cell(spec, chosen.row, chosen.col)
+
+
+# ---------------------------------------------------------------- the table
+
+Evaluation = Callable[[Program, ChartSpec, list[Element]], "float | str"]
+
+
+@dataclass(frozen=True)
+class OpRule:
+    """How one op's answer is computed and written.
+
+    unit: "column" (the asked column's unit), "%", "ratio" / "rank" (the language's word), "none" (a label).
+    decimals: None keeps the column's own digits (+ `extra_decimals`); a number fixes them.
+    written: "number" (formatted like the chart's labels), "count" (a plain integer: ranks), "label".
+    """
+
+    evaluate: Evaluation
+    unit: Literal["column", "%", "ratio", "rank", "none"] = "column"
+    decimals: int | None = None
+    extra_decimals: int = 0
+    signed: bool = False
+    written: Literal["number", "count", "label"] = "number"
+
+    @property
+    def answer_type(self) -> AnswerType:
+        return AnswerType.LABEL if self.written == "label" else AnswerType.NUMBER
+
+
+OPS: dict[Op, OpRule] = {
+    Op.VALUE: OpRule(lambda p, s, _e: _cell(s, p.row, p.col)),
+    Op.DIFF: OpRule(_diff, signed=True),
+    Op.SUM: OpRule(_sum),
+    Op.MEAN: OpRule(_mean, extra_decimals=1),
+    Op.RATIO: OpRule(_ratio, unit="ratio", decimals=2),
+    Op.GROWTH: OpRule(_growth, unit="%", decimals=1, signed=True),
+    Op.MAX: OpRule(lambda p, s, _e: max(_values(p, s))),
+    Op.MIN: OpRule(lambda p, s, _e: min(_values(p, s))),
+    Op.ARGMAX: OpRule(lambda p, s, _e: _extreme_label(p, s, largest=True), unit="none", written="label"),
+    Op.ARGMIN: OpRule(lambda p, s, _e: _extreme_label(p, s, largest=False), unit="none", written="label"),
+    Op.RANK: OpRule(_rank, unit="rank", written="count"),
+    Op.PICK: OpRule(_pick),
+}
+
+
+def evaluate(program: Program, spec: ChartSpec, elements: list[Element]) -> float | str:
+    """The program's answer on this table (and, for visual picks, these drawn marks)."""
+    return OPS[program.op].evaluate(program, spec, elements)
+
+
+def answer_unit(op: Op, spec: ChartSpec, col: str | None, lang: str) -> str:
+    """The unit an answer of `op` about column `col` carries; "*" when `col` is unknown and the columns differ."""
+    rule = OPS[op].unit
+    if rule == "%":
+        return "%"
+    if rule in ("ratio", "rank"):
+        return text(f"{rule}_unit", lang)
+    if rule == "none":
+        return ""
+    if col is None:  # a pick by colour: the unit of whichever column that colour draws
+        return spec.unit if len(set(spec.series_unit.values())) == 1 else "*"
+    return spec.series_unit.get(col, "")
+
+
+def with_unit(number: str, unit: str, lang: str) -> str:
+    if not unit:
+        return number
+    return f"{number}{unit}" if lang == "ja" or unit in ("%", "℃") else f"{number} {unit}"
+
+
+def format_value(value: float, decimals: int, unit: str, style: StyleSpec, lang: str, signed: bool = False) -> str:
+    """A number as the chart writes it, with an explicit + on a positive change, then its unit."""
+    written = format_number(value, decimals, style, lang)
+    if signed and value > 0 and written.strip("0.,０．，"):
+        written = "+" + written
+    return with_unit(written, unit, lang)
+
+
+def write_answer(op: Op, truth: float | str, spec: ChartSpec, col: str | None, style: StyleSpec, lang: str
+                 ) -> tuple[str, str]:
+    """(answer, unit) for a value computed from the table, written the way `OPS` says; `col` is the column asked
+    about (for a visual pick, the picked mark's column)."""
+    rule = OPS[op]
+    if rule.written == "label" or isinstance(truth, str):
+        return str(truth), ""
+    col = col if col is not None else spec.data.columns[0]
+    unit = answer_unit(op, spec, col, lang)
+    if rule.written == "count":
+        return with_unit(str(int(truth)), unit, lang), unit
+    decimals = rule.decimals if rule.decimals is not None else spec.decimals_of(col) + rule.extra_decimals
+    return format_value(truth, decimals, unit, style, lang, signed=rule.signed), unit
+
+
+# ---------------------------------------------------------------- questions written by program
+
+def pick_subset(rng, items: list, k: int) -> list:
+    chosen = sorted(rng.choice(len(items), size=k, replace=False))
+    return [items[i] for i in chosen]
+
+
+def subject(spec: ChartSpec, metric: str, col: str, lang: str) -> str:
+    """How questions and descriptions name a column: the metric, qualified by the series when there are several."""
+    if family(spec.chart_type).paired or col in spec.secondary_series:
+        return col
+    kind = "single" if len(spec.data.columns) - len(spec.secondary_series) == 1 else "series"
+    return text("subject", kind, lang).format(metric=metric, col=col)
+
+
+class QuestionWriter:
+    """Writes questions over one spec; every number in an answer is computed with pandas from the table and written
+    through `write_answer`."""
+
+    def __init__(self, spec: ChartSpec, metric: str, style: StyleSpec, lang: str, timeline: bool = False):
+        self.spec, self.metric, self.style, self.lang, self.timeline = spec, metric, style, lang, timeline
+        self.df = pd.DataFrame(**spec.data.model_dump())
+
+    def qa(self, op: Op, qa_type: QAType, value: float | str, about: str, phrase: str = "", **fields) -> QA:
+        """`value` is written as `op`'s answer about column `about`. Fields starting with "_" fill the phrasing; the
+        rest form the program the verifier re-runs."""
+        answer, unit = write_answer(op, value, self.spec, about, self.style, self.lang)
+        placeholders = {k: v for k, v in fields.items() if k.startswith("_")}
+        countable = bool(unit) and "/" not in unit
+        for key, (counter, plain) in ((k, v) for k, v in text("ask").items() if k != "note"):
+            placeholders[f"_{key}"] = counter.format(unit=unit) if countable else plain
+        program = Program(op=op, **{k: v for k, v in fields.items() if not k.startswith("_")})
+        question = text("qa", phrase or op.value, self.lang).format(**{k[1:]: v for k, v in placeholders.items()})
+        return QA(question=question, answer=answer, qa_type=qa_type, answer_type=OPS[op].answer_type, unit=unit,
+                  program=program)
+
+    def subject(self, col: str) -> str:
+        return subject(self.spec, self.metric, col, self.lang)
+
+    def retrieval(self, rng) -> QA:
+        row = self.df.index[int(rng.integers(len(self.df.index)))]
+        col = self.df.columns[int(rng.integers(len(self.df.columns)))]
+        return self.qa(Op.VALUE, QAType.RETRIEVAL, self.df.at[row, col], col, row=row, col=col, _row=row,
+                       _subject=self.subject(col))
+
+    def compositional(self, rng) -> list[QA]:
+        df, lang = self.df, self.lang
+        col = df.columns[int(rng.integers(len(df.columns)))]
+        values, subject_ = df[col], self.subject(col)
+        first, last = df.index[0], df.index[-1]
+        c = QAType.COMPOSITIONAL
+        out: list[QA] = []
+        if family(self.spec.chart_type).round or len(df.index) < 3:
+            a, b = pick_subset(rng, list(df.index), 2)
+            out.append(self.qa(Op.SUM, c, values[[a, b]].sum(), col, col=col, rows=[a, b],
+                               _rows_text=f"{a}{text('joiner', lang)}{b}", _subject=subject_))
+        else:
+            out.append(self.qa(Op.DIFF, c, values[last] - values[first], col, phrase="diff" if self.timeline else
+                               "diff_between", col=col, start=first, end=last, _start=first, _end=last,
+                               _subject=subject_))
+            if self.timeline and values[first] > 0:
+                out.append(self.qa(Op.GROWTH, c, (values[last] / values[first] - 1) * 100, col, col=col, start=first,
+                                   end=last, _start=first, _end=last, _subject=subject_))
+            out.append(self.qa(Op.MEAN, c, values.mean(), col, col=col, _n=len(values),
+                               _d=self.spec.decimals_of(col) + OPS[Op.MEAN].extra_decimals, _subject=subject_))
+        top, bottom = values.idxmax(), values.idxmin()
+        if (values == values[top]).sum() == 1:
+            out.append(self.qa(Op.ARGMAX, c, top, col, col=col, _subject=subject_))
+            out.append(self.qa(Op.MAX, c, values[top], col, col=col, _subject=subject_))
+        if (values == values[bottom]).sum() == 1:
+            out.append(self.qa(Op.ARGMIN, c, bottom, col, col=col, _subject=subject_))
+        row = df.index[int(rng.integers(len(df.index)))]
+        if (values == values[row]).sum() == 1:
+            rank = int((values > values[row]).sum()) + 1
+            out.append(self.qa(Op.RANK, c, rank, col, col=col, row=row, _row=row, _subject=subject_))
+        other_row = df.index[int(rng.integers(len(df.index)))]
+        if other_row != row and values[other_row] > 0:
+            out.append(self.qa(Op.RATIO, c, values[row] / values[other_row], col, col=col, row=row,
+                               other=CellRef(row=other_row, col=col), _row=row, _other_row=other_row,
+                               _subject=subject_, _other_subject=subject_))
+        return out
+
+    def visual(self, rng, elements: list[Element]) -> list[QA]:
+        """Questions about marks as drawn: their colour (the palette actually used) and position (the element boxes)."""
+        marks = [e for e in elements if e.kind != "text"]
+        if not marks:
+            return []
+        kind = marks[0].kind
+        color_words = {c.hex: getattr(c, self.lang) for c in self.style.palette}
+        col = marks[int(rng.integers(len(marks)))].col
+        same = [e for e in marks if e.col == col]
+        if kind == "slice":
+            target = same[int(rng.integers(len(same)))] if len(same) > 1 else same[0]
+            if sum(1 for e in marks if e.color == target.color) != 1:
+                return []
+            where, order, color, chosen = "", None, target.color, target
+        else:
+            if any(e.bbox is None for e in same):
+                return []
+            horizontal = family(self.spec.chart_type).horizontal or kind == "cell"
+            order = ("bottommost" if rng.random() < 0.5 else "topmost") if horizontal else \
+                ("rightmost" if rng.random() < 0.5 else "leftmost")
+            axis = 1 if horizontal else 0
+            center = lambda e: (e.bbox[axis] + e.bbox[axis + 2]) / 2  # noqa: E731
+            chosen = (max if order in ("rightmost", "bottommost") else min)(same, key=center)
+            color = None if kind == "cell" or len({e.color for e in marks}) == 1 else chosen.color
+            where = text("where", order, self.lang)
+        color_text = "" if color is None else (color_words[color] + ("の" if self.lang == "ja" else " "))
+        mark = text("mark", kind, self.lang).format(col=chosen.col)
+        return [self.qa(Op.PICK, QAType.VISUAL, self.df.at[chosen.row, chosen.col], chosen.col, color=color,
+                        order=order, col=chosen.col if kind == "cell" else None, _where=where, _color=color_text,
+                        _mark=mark)]
+
+
+def program_qa(spec: ChartSpec, metric: str, style: StyleSpec, lang: str, rng, timeline: bool, k: int = 3) -> list[QA]:
+    """One retrieval question and up to `k` compositional ones, all written and answered by program."""
+    writer = QuestionWriter(spec, metric, style, lang, timeline=timeline)
+    compositional = writer.compositional(rng)
+    take = sorted(rng.choice(len(compositional), size=min(k, len(compositional)), replace=False))
+    return [writer.retrieval(rng)] + [compositional[i] for i in take]
+
+
+def add_visual_qa(sample: Sample, elements: list[Element]) -> Sample:
+    rng = np.random.default_rng([sample.provenance.run_seed, sample.provenance.sample_index, 1])
+    writer = QuestionWriter(sample.spec, sample.topic.metric, sample.style, sample.lang)
+    return sample.model_copy(update={"qa": sample.qa + writer.visual(rng, elements)})

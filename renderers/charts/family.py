@@ -1,0 +1,77 @@
+"""What a chart family declares. Defaults describe the common case: one or more series on category/value axes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from schemas.chart import ChartSpec, ChartType
+from schemas.render import Rendered
+from schemas.seeds import SeedTopic
+from schemas.style import StyleSpec
+
+Draw = Callable[[ChartSpec, StyleSpec, str], Rendered]
+
+
+@dataclass(frozen=True)
+class ChartFamily:
+    chart_type: ChartType
+    draw: Mapping[str, Draw] = field(repr=False)
+    """renderer name → how it draws this family; a renderer not named here cannot draw it (and says so)."""
+    topic_axes: tuple[str, ...] = ()
+    """which seed topics (prompts/seeds.json `axis`: period, category, share, pair) the template may chart this way"""
+    series: tuple[int, int] = (1, 3)
+    """how many data columns the template draws, at least and at most"""
+    topic_series: int = 0
+    """a seed topic fits only if it names at least this many series"""
+    secondary_axis: bool = False
+    """some columns are drawn against a second value axis (spec.secondary_series); the topic needs a `secondary`"""
+    periods: tuple[int, int] = (4, 8)
+    """how many yearly periods the template draws on a period axis"""
+    round: bool = False
+    """parts of a whole drawn round: one colour per category, no axes; questions add parts up rather than compare
+    along an axis, and visual questions name a slice by its colour (it has no left or right)"""
+    horizontal: bool = False
+    """categories run down the side, values across (visual questions say topmost/bottommost)"""
+    paired: bool = False
+    """each category is one (x, y) point: exactly two columns, each named by itself in questions"""
+    timeline: bool = False
+    """the LLM chain treats its categories as points in time (growth and change questions)"""
+    llm: bool = True
+    """the LLM chain may ask for this family"""
+    header_groups: bool = False
+    """merged header cells (結合セル) may sit above the columns"""
+    rules: Callable[[ChartSpec], None] | None = field(default=None, repr=False)
+    """data-shape rules beyond the table's own; raise ValueError naming the value"""
+
+    def n_colors(self, spec: ChartSpec) -> int:
+        """Distinct colours a drawing needs: one per category when round, else one per column."""
+        return len(spec.data.index) if self.round else len(spec.data.columns)
+
+    def fits(self, topic: SeedTopic) -> bool:
+        """Whether the template may draw a seed topic (prompts/seeds.json) as this family."""
+        if topic.axis not in self.topic_axes:
+            return False
+        if self.secondary_axis:
+            return topic.secondary is not None
+        return len(topic.series) >= self.topic_series
+
+    def check(self, spec: ChartSpec) -> None:
+        """Raise ValueError when `spec` cannot be drawn or asked about honestly as this family."""
+        if self.rules:
+            self.rules(spec)
+        if self.secondary_axis:
+            columns = spec.data.columns
+            unknown = [s for s in spec.secondary_series if s not in columns]
+            if unknown or not spec.secondary_series or len(spec.secondary_series) >= len(columns):
+                raise ValueError(f"{self.chart_type} needs secondary_series to be a proper, non-empty subset of the "
+                                 f"columns {columns!r}, got {spec.secondary_series!r}")
+            units = {spec.series_unit[c] for c in spec.secondary_series}
+            if len(units) != 1:
+                raise ValueError(f"{self.chart_type} secondary_series {spec.secondary_series!r} must share one unit, "
+                                 f"got {units!r}")
+        elif spec.secondary_series:
+            raise ValueError(f"secondary_series {spec.secondary_series!r} is only drawn by families with a second "
+                             f"value axis (bar_line), not {self.chart_type}")
+        if spec.header_groups and not self.header_groups:
+            raise ValueError(f"header_groups are only drawn by table, not {self.chart_type}")

@@ -1,0 +1,114 @@
+"""What a run is made of and what it reports: the shards it plans, the drafts passed between its two steps, and the
+summary the CLI prints and the Prefect flow publishes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.llm import LLMStats
+from schemas.sample import Reject, Sample
+
+
+class ShardPlan(BaseModel):
+    """One shard to make: samples `start` ≤ index < `stop`. The unit of work, retry and resume."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    index: int
+    start: int
+    stop: int
+
+    @property
+    def file(self) -> str:
+        return f"data/shard-{self.index:05d}.parquet"
+
+    @property
+    def rejects_file(self) -> str:
+        return rejects_file(self.index)
+
+
+def rejects_file(index: int) -> str:
+    return f"rejects/shard-{index:05d}.jsonl"
+
+
+class ShardDrafts(BaseModel):
+    """A shard's drafted samples (LLM replies already in), in sample order, before topic dedup and rendering.
+    None when the samples are drafted where they are finished (the template generator, re-rendering)."""
+
+    model_config = ConfigDict(extra="forbid")
+    drafts: list[Sample | Reject] | None = None
+    llm: LLMStats | None = None
+
+
+class RunReport(BaseModel):
+    """What a run's directory holds once the run is over, and what this run did."""
+
+    model_config = ConfigDict(extra="forbid")
+    rows: int = 0
+    shards: int = 0
+    kept_shards: int = Field(default=0, description="finished before this run and kept")
+    built_shards: int = Field(default=0, description="made by this run")
+    rejects: dict[str, int] = Field(default_factory=dict, description="reason → count, most frequent first")
+    seconds: float = 0.0
+    llm: LLMStats | None = None
+    price_per_mtok: tuple[float, float] | None = None
+
+    @property
+    def samples_per_second(self) -> float:
+        made = self.rows + sum(self.rejects.values())
+        return made / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> str:
+        """The run's summary in a few lines (plain text that also reads as Markdown)."""
+        rejects = ", ".join(f"{reason}: {count}" for reason, count in self.rejects.items()) or "none"
+        lines = [f"{self.rows} samples in {self.shards} shards ({self.built_shards} built, {self.kept_shards} kept); "
+                 f"rejects: {rejects}; {self.samples_per_second:.1f} samples/s"]
+        if self.llm:
+            usage, checked = self.llm.usage, self.llm.verification
+            cost = f", cost {usage.cost(self.price_per_mtok):.4f}" if self.price_per_mtok else ""
+            lines.append(f"llm: {usage.requests} requests ({usage.cached} answered from cache), {usage.prompt_tokens} "
+                         f"prompt + {usage.completion_tokens} completion tokens{cost}; answers kept {checked.kept}, "
+                         f"corrected {checked.corrected}, dropped {checked.dropped}; distinct topics "
+                         f"{self.llm.distinct_topics}/{self.llm.topics}")
+        return "\n".join(lines)
+
+
+class Diversity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    distinct_personas: int
+    distinct_topics: int
+    distinct_topic_ratio: float
+
+
+class DatasetSummary(BaseModel):
+    """What `chartsynth inspect` reports on a dataset directory (`--json` prints it). Each `by_*` field counts rows
+    (or, for qa_type/answer_type, questions) per value, most frequent first; categories/series by size."""
+
+    model_config = ConfigDict(extra="forbid")
+    dir: str
+    rows: int
+    shards: int
+    planned: int
+    config: dict
+    package_version: str
+    by_lang: dict[str, int]
+    by_chart_type: dict[str, int]
+    by_renderer: dict[str, int]
+    by_qa_type: dict[str, int]
+    by_answer_type: dict[str, int]
+    by_style_palette_name: dict[str, int]
+    by_style_legend: dict[str, int]
+    by_style_number_format: dict[str, int]
+    by_style_title_loc: dict[str, int]
+    by_style_period_format: dict[str, int]
+    by_categories: dict[str, int]
+    by_series: dict[str, int]
+    rejects_by_reason: dict[str, int]
+    reject_examples: dict[str, str]
+    diversity: Diversity
+    render_check_failures: dict[str, int]
+    render_check_examples: dict[str, list[str]]
+
+    def distributions(self) -> dict[str, dict[str, int]]:
+        """The `by_*` counts, keyed without the prefix."""
+        return {name.removeprefix("by_"): getattr(self, name) for name in type(self).model_fields
+                if name.startswith("by_")}

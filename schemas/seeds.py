@@ -1,0 +1,62 @@
+"""The shipped seed lists (prompts/seeds.json): domains, their organisations and functions (→ personas) and the
+topics they chart. Validated on load, so a bad edit names the field instead of failing deep in the generator."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Bilingual = tuple[str, str]  # (ja, en)
+
+
+class SeedMeasure(BaseModel):
+    """One measured quantity: a scatter axis, or the secondary (right-axis) series of a bar+line chart."""
+
+    model_config = ConfigDict(extra="forbid")
+    metric: Bilingual
+    unit: Bilingual
+    base: tuple[float, float] = Field(description="range the values are drawn from")
+    decimals: int = Field(ge=0, le=3)
+
+
+class SeedTopic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    axis: Literal["period", "category", "share", "pair"] = Field(
+        description="period: a time series; category: values per category; share: parts of 100 %; pair: x/y per entity")
+    metric: Bilingual
+    unit: Bilingual = ("", "")
+    base: tuple[float, float] | None = None
+    decimals: int = Field(default=0, ge=0, le=3)
+    growth: tuple[float, float] = (0.0, 0.0)
+    seasonal: bool = False
+    series: list[Bilingual] = Field(default_factory=list)
+    categories: list[Bilingual] = Field(default_factory=list)
+    secondary: SeedMeasure | None = None
+    x: SeedMeasure | None = None
+    y: SeedMeasure | None = None
+
+
+class SeedDomain(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    orgs: list[Bilingual] = Field(min_length=1)
+    functions: list[Bilingual] = Field(min_length=1)
+    topics: list[SeedTopic] = Field(min_length=1)
+
+
+class Seeds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str
+    note: str = ""
+    domains: list[SeedDomain] = Field(min_length=1)
+
+
+class TemplateChoice(BaseModel):
+    """What the template generator drew for one sample: a domain, one of its topics, an organisation and a function."""
+
+    model_config = ConfigDict(extra="forbid")
+    domain: SeedDomain
+    topic: SeedTopic
+    org: Bilingual
+    function: Bilingual

@@ -1,0 +1,81 @@
+"""The two tables everything else reads: chart families (renderers/charts/) and QA ops (pipeline.qa.OPS)."""
+
+import numpy as np
+import pytest
+
+import prompts
+from pipeline.qa import OPS, evaluate, write_answer
+from pipeline.style import sample_style
+from pipeline.verify import check_answer
+from renderers import render
+from renderers.charts import families, family
+from schemas import QA, CellRef, ChartSpec, ChartType, Element, Op, PeriodFormat, Program, QAType
+
+SPEC = ChartSpec(chart_type="grouped_bar", title="預金", unit="億円", decimals=1,
+                 data={"index": ["2020年", "2021年", "2022年"], "columns": ["法人", "個人"],
+                       "data": [[100.5, 300.0], [150.2, 320.4], [170.9, 310.1]]})
+BOXES = [Element(kind="bar", bbox=(10 + 50 * i + 20 * j, 100, 25 + 50 * i + 20 * j, 200), color=["#2ca02c", "#1f77b4"][j],
+                 row=r, col=c) for i, r in enumerate(SPEC.data.index) for j, c in enumerate(SPEC.data.columns)]
+PROGRAMS = {
+    Op.VALUE: Program(op=Op.VALUE, row="2021年", col="個人"),
+    Op.DIFF: Program(op=Op.DIFF, col="法人", start="2020年", end="2022年"),
+    Op.SUM: Program(op=Op.SUM, col="法人", rows=["2020年", "2022年"]),
+    Op.MEAN: Program(op=Op.MEAN, col="個人"),
+    Op.RATIO: Program(op=Op.RATIO, row="2022年", col="法人", other=CellRef(row="2020年", col="法人")),
+    Op.GROWTH: Program(op=Op.GROWTH, col="法人", start="2020年", end="2022年"),
+    Op.MAX: Program(op=Op.MAX, col="個人"),
+    Op.MIN: Program(op=Op.MIN, col="法人"),
+    Op.ARGMAX: Program(op=Op.ARGMAX, col="個人"),
+    Op.ARGMIN: Program(op=Op.ARGMIN, col="法人"),
+    Op.RANK: Program(op=Op.RANK, row="2022年", col="個人"),
+    Op.PICK: Program(op=Op.PICK, color="#1f77b4", order="rightmost"),
+}
+
+
+def test_every_chart_type_has_one_family_in_chart_type_order():
+    assert list(families()) == list(ChartType)
+    assert all(f.chart_type is t for t, f in families().items())
+
+
+def test_every_family_can_be_drawn_from_some_seed_topic():
+    topics = [t for d in prompts.seeds().domains for t in d.topics]
+    for chart in families().values():
+        assert any(chart.fits(t) for t in topics), chart.chart_type
+
+
+def test_a_renderer_a_family_does_not_name_refuses_it_by_name():
+    table = SPEC.model_copy(update={"chart_type": ChartType.TABLE})
+    style = sample_style(np.random.default_rng(0), "ja", ChartType.TABLE, 2, PeriodFormat.YEAR)
+    with pytest.raises(ValueError, match=r"chart_type='table' cannot be drawn by renderer='plotly'; it is drawn by table"):
+        render(table, style, "plotly", "ja")
+    with pytest.raises(ValueError, match="unknown renderer 'svg'"):
+        render(SPEC, style, "svg", "ja")
+
+
+def test_family_rules_are_what_chart_spec_enforces():
+    with pytest.raises(ValueError, match="stacked_bar values must not be negative"):
+        family(ChartType.STACKED_BAR).check(SPEC.model_copy(update={"data": SPEC.data.model_copy(
+            update={"data": [[-1.0, 2.0], [1.0, 2.0], [1.0, 2.0]]})}))
+    family(ChartType.GROUPED_BAR).check(SPEC)  # the same table is fine side by side
+
+
+@pytest.mark.parametrize("op", list(Op))
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_every_op_is_written_the_way_the_verifier_reads_it(op, lang):
+    """One table: an answer computed by `evaluate` and written by `write_answer` passes `check_answer` — and the
+    same answer one step of its own precision off does not."""
+    style = sample_style(np.random.default_rng(1), lang, ChartType.GROUPED_BAR, 2, PeriodFormat.YEAR)
+    program = PROGRAMS[op]
+    truth = evaluate(program, SPEC, BOXES)
+    about = program.col or "個人"
+    answer, unit = write_answer(op, truth, SPEC, about, style, lang)
+    qa = QA(question="q", answer=answer, qa_type=QAType.COMPOSITIONAL, answer_type=OPS[op].answer_type, unit=unit,
+            program=program)
+    assert check_answer(qa, SPEC, BOXES, lang) is None, (answer, unit)
+    if OPS[op].written == "label":
+        wrong = next(label for label in SPEC.data.index if label != truth)
+    else:
+        decimals = OPS[op].decimals if OPS[op].decimals is not None else SPEC.decimals_of(about) + OPS[op].extra_decimals
+        wrong = write_answer(op, truth + 10 ** -decimals if OPS[op].written == "number" else truth + 1, SPEC, about,
+                             style, lang)[0]
+    assert check_answer(qa.model_copy(update={"answer": wrong}), SPEC, BOXES, lang).reason == "answer_mismatch"
