@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
 import prompts
-from pipeline.run import (DatasetDirError, LocalRunner, MapFn, OnSamples, intact, make_dirs, read_manifest,
-                          read_rejects, run_job, write_manifest, write_shard_files)
+from pipeline.run import (DatasetDirError, LocalRunner, MapFn, OnSamples, admitted_topics, intact, make_dirs,
+                          read_manifest, read_rejects, run_job, write_manifest, write_shard_files)
 from pipeline.sample import finish_sample, make_sample
 from pipeline.style import sample_style
 from pipeline.template import template_prompt_version
@@ -78,8 +78,16 @@ class RegenerateJob(BaseModel):
     def generates_llm(self) -> bool:
         return self.how.stale_prompts and self.config.generator == "llm"
 
-    def dedups_topics(self) -> bool:
-        return self.generates_llm()
+    def known_topics(self, out: Path, manifest: Manifest) -> list[str] | None:
+        """The topics of rows this regeneration already drafted again (finished shards in `out`)."""
+        if not self.generates_llm():
+            return None
+        known = []
+        for entry in manifest.shards:
+            rows = self._rows(ShardPlan(index=entry.index, start=entry.start, stop=entry.stop))
+            redone = {row["id"] for row, chosen in zip(rows, self._selected(rows)) if chosen}
+            known += admitted_topics(out, entry, redone)
+        return known
 
     def prepare(self, out: Path) -> tuple[Manifest, list[ShardPlan]]:
         """Reruns into `out` resume; `out` must be new or hold this same regeneration."""

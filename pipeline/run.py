@@ -95,8 +95,14 @@ def write_shard_files(out: Path, shard: ShardPlan, rows: list[ShardRow], rejects
                       rejects=len(rejects), sha256=sha, llm=llm)
 
 
-def finished_topics(out: Path, manifest: Manifest) -> list[str]:
-    return [t for e in manifest.shards for t in pq.read_table(out / e.file, columns=["topic"]).column("topic").to_pylist()]
+def admitted_topics(out: Path, entry: ShardEntry, ids: set[str] | None = None) -> list[str]:
+    """The topics topic dedup admitted into a finished shard (of the samples `ids`, or all): its rows', and those of
+    samples rejected after dedup (rendering, verification). A resumed run dedups against exactly these, so it makes
+    what an uninterrupted run makes."""
+    table = pq.read_table(out / entry.file, columns=["id", "topic"]).to_pylist()
+    topics = [(r["id"], r["topic"]) for r in table]
+    topics += [(r.id, r.sample["topic"]["text"]) for r in read_rejects(out, entry) if r.sample is not None]
+    return [topic for sample_id, topic in sorted(topics) if ids is None or sample_id in ids]
 
 
 # ---------------------------------------------------------------- jobs and runners
@@ -110,8 +116,9 @@ class Job(Protocol):
     def prepare(self, out: Path) -> tuple[Manifest, list[ShardPlan]]:
         """Check `out`, write the manifest to extend, return it and the shards still to make."""
 
-    def dedups_topics(self) -> bool:
-        """Whether drafted topics are deduplicated across the run (LLM drafts)."""
+    def known_topics(self, out: Path, manifest: Manifest) -> list[str] | None:
+        """Topics already admitted in `out` when drafted topics are deduplicated across the run (LLM drafts); None
+        when they are not."""
 
     def draft(self, shard: ShardPlan, out: Path) -> ShardDrafts: ...
 
@@ -186,7 +193,8 @@ def run_job(job: Job, out: Path, runner: Runner) -> tuple[Manifest, RunReport]:
     job = job.resolve(out)
     manifest, todo = job.prepare(out)
     kept = len(manifest.shards)
-    deduper = TopicDeduper(finished_topics(out, manifest)) if job.dedups_topics() else None
+    known = job.known_topics(out, manifest)
+    deduper = None if known is None else TopicDeduper(known)
     pending, drafting, finishing = iter(todo), deque(), deque()
 
     def top_up() -> None:
@@ -258,8 +266,10 @@ class GenerateJob(BaseModel):
     def resolve(self, out: Path) -> GenerateJob:
         return GenerateJob(config=resolve_llm_mode(self.config, read_manifest(out)))
 
-    def dedups_topics(self) -> bool:
-        return self.config.generator == "llm"
+    def known_topics(self, out: Path, manifest: Manifest) -> list[str] | None:
+        if self.config.generator != "llm":
+            return None
+        return [topic for entry in manifest.shards for topic in admitted_topics(out, entry)]
 
     def prepare(self, out: Path) -> tuple[Manifest, list[ShardPlan]]:
         config = self.config

@@ -7,6 +7,7 @@ then `default` for the rest (or, with `reply` set, every answer is `reply(reques
   "429"/"500"   that HTTP status          "hang"       never answer (client timeout)
   "truncated"   JSON cut in half          "wrong_shape" JSON of another shape
   "wrong_answer" QA answers that disagree with the table; "absurd" data with NaN-like / absurd values
+  "same_topic"  every topic the same text  "glyph"      a chart title with a character no font here draws
 """
 
 from __future__ import annotations
@@ -130,21 +131,22 @@ def step_answer(step: str, prompt: str, seed: int, action: str) -> dict:
     if step == "persona":
         return {"domain": "banking", "role": f"地方銀行の投資判断担当 {tag}"}
     if step == "topic":
-        return {"text": f"預金 {tag}", "metric": "預金等残高"}
+        return {"text": "預金" if action == "same_topic" else f"預金 {tag}", "metric": "預金等残高"}
     if step == "description":
         return {"text": "預金等残高は増加した。"}
     if step == "data":
         kind = re.search(r"「(\w+)」|\"(\w+)\"", prompt)
         kind = next(g for g in kind.groups() if g)
         categories = ["2020", "2021", "2022", "2023"]
+        glyph = "\U0001F004" if action == "glyph" else ""  # a mahjong tile: no font here draws it
         if kind in ("pie", "donut"):
-            return {"title": "構成比", "unit": "%", "decimals": 0, "categories": categories,
+            return {"title": "構成比" + glyph, "unit": "%", "decimals": 0, "categories": categories,
                     "series": [{"name": "構成比", "values": [40, 30, 20, 10]}]}
         first = [100, 110, 120, 130] if action != "absurd" else [1e300, -1e300, 5, 5]
         series = [{"name": "法人", "values": first}, {"name": "個人", "values": [50, 55, 60, 70]}]
         if kind in ("bar", "barh"):
             series = series[:1]
-        return {"title": "預金等残高", "unit": "億円", "decimals": 0, "categories": categories, "series": series}
+        return {"title": "預金等残高" + glyph, "unit": "億円", "decimals": 0, "categories": categories, "series": series}
     if step == "qa":
         index, columns, data = _table(prompt)
         value = data[0][0]

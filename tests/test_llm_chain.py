@@ -110,3 +110,20 @@ def test_requests_are_spread_over_replicas(tmp_path):
         assert a.requests > 0 and b.requests > 0
     finally:
         a.stop(), b.stop()
+
+
+def test_topic_dedup_resumes_exactly_what_an_uninterrupted_run_makes(tmp_path, server):
+    """Sample 0's topic is admitted, then the sample is rejected at rendering; sample 1 repeats the topic. Resumed
+    after shard 0, the run must still know sample 0's topic (from its reject), as the uninterrupted run did."""
+    server.default, server.script = "same_topic", ["data:glyph"]
+    generate(config(server, n=1, shard_size=1), tmp_path / "resumed")
+    generate(config(server, n=2, shard_size=1), tmp_path / "resumed")
+    other = FakeServer().start()
+    try:
+        other.default, other.script = "same_topic", ["data:glyph"]
+        generate(config(other, n=2, shard_size=1), tmp_path / "whole")
+    finally:
+        other.stop()
+    assert [r["reason"] for r in rejects(tmp_path / "whole")] == ["missing_glyphs", "duplicate_topic"]
+    for name in ("data/shard-00001.parquet", "rejects/shard-00001.jsonl"):
+        assert (tmp_path / "resumed" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
