@@ -17,8 +17,9 @@ import pandas as pd
 
 import prompts
 from renderers.charts import family
+from renderers.colour import DRAWN, distinct, painted_as, pixels
 from renderers.numbers import format_number
-from schemas import QA, AnswerType, CellRef, ChartSpec, Element, Op, Program, QAType, Sample, StyleSpec
+from schemas import QA, AnswerType, CellRef, ChartSpec, Element, Op, Program, QAType, Rendered, Sample, StyleSpec
 
 POSITION_TIE_PX = 1.0
 
@@ -107,7 +108,7 @@ def _rank(program: Program, spec: ChartSpec, _elements) -> float:
 
 
 def _pick(program: Program, spec: ChartSpec, elements: list[Element]) -> float:
-    marks = [e for e in elements if e.kind != "text"
+    marks = [e for e in elements if e.kind in DRAWN
              and (program.color is None or e.color == program.color)
              and (program.col is None or e.col == program.col)]
     if not marks:
@@ -142,6 +143,8 @@ class OpRule:
     unit: "column" (the asked column's unit), "%", "ratio" / "rank" (the language's word), "none" (a label).
     decimals: None keeps the column's own digits (+ `extra_decimals`); a number fixes them.
     written: "number" (formatted like the chart's labels), "count" (a plain integer: ranks), "label".
+    compares: the answer rests on telling which mark is larger (asked without value labels only when the eye can:
+    pipeline.answerable).
     """
 
     evaluate: Evaluation
@@ -150,6 +153,7 @@ class OpRule:
     extra_decimals: int = 0
     signed: bool = False
     written: Literal["number", "count", "label"] = "number"
+    compares: bool = False
 
     @property
     def answer_type(self) -> AnswerType:
@@ -163,11 +167,13 @@ OPS: dict[Op, OpRule] = {
     Op.MEAN: OpRule(_mean, extra_decimals=1),
     Op.RATIO: OpRule(_ratio, unit="ratio", decimals=2),
     Op.GROWTH: OpRule(_growth, unit="%", decimals=1, signed=True),
-    Op.MAX: OpRule(lambda p, s, _e: max(_values(p, s))),
-    Op.MIN: OpRule(lambda p, s, _e: min(_values(p, s))),
-    Op.ARGMAX: OpRule(lambda p, s, _e: _extreme_label(p, s, largest=True), unit="none", written="label"),
-    Op.ARGMIN: OpRule(lambda p, s, _e: _extreme_label(p, s, largest=False), unit="none", written="label"),
-    Op.RANK: OpRule(_rank, unit="rank", written="count"),
+    Op.MAX: OpRule(lambda p, s, _e: max(_values(p, s)), compares=True),
+    Op.MIN: OpRule(lambda p, s, _e: min(_values(p, s)), compares=True),
+    Op.ARGMAX: OpRule(lambda p, s, _e: _extreme_label(p, s, largest=True), unit="none", written="label",
+                      compares=True),
+    Op.ARGMIN: OpRule(lambda p, s, _e: _extreme_label(p, s, largest=False), unit="none", written="label",
+                      compares=True),
+    Op.RANK: OpRule(_rank, unit="rank", written="count", compares=True),
     Op.PICK: OpRule(_pick),
 }
 
@@ -302,18 +308,20 @@ class QuestionWriter:
                                _subject=subject_, _other_subject=subject_))
         return out
 
-    def visual(self, rng, elements: list[Element]) -> list[QA]:
-        """Questions about marks as drawn: their colour (the palette actually used) and position (the element boxes)."""
-        marks = [e for e in elements if e.kind != "text"]
+    def visual(self, rng, elements: list[Element], image) -> list[QA]:
+        """Questions about marks as drawn: their colour (the palette actually used) and position (the element boxes).
+        Only drawn marks are named (no line vertices without markers), each painted in its colour where it stands
+        (`image`: the rendered pixels) and distinct from the chart's other data colours."""
+        marks = [e for e in elements if e.kind in DRAWN]
         if not marks:
             return []
-        kind = marks[0].kind
         color_words = {c.hex: getattr(c, self.lang) for c in self.style.palette}
         col = marks[int(rng.integers(len(marks)))].col
         same = [e for e in marks if e.col == col]
+        kind = same[0].kind
         if kind == "slice":
             target = same[int(rng.integers(len(same)))] if len(same) > 1 else same[0]
-            if sum(1 for e in marks if e.color == target.color) != 1:
+            if sum(1 for e in marks if e.color == target.color) != 1 or not distinct(target.color, elements):
                 return []
             where, order, color, chosen = "", None, target.color, target
         else:
@@ -326,9 +334,14 @@ class QuestionWriter:
             center = lambda e: (e.bbox[axis] + e.bbox[axis + 2]) / 2  # noqa: E731
             chosen = (max if order in ("rightmost", "bottommost") else min)(same, key=center)
             color = None if kind == "cell" or len({e.color for e in marks}) == 1 else chosen.color
+            if kind != "cell" and not painted_as(chosen, image):
+                return []  # covered by a legend, a label or another series
+            if color is not None and not distinct(color, elements):
+                return []
             where = text("where", order, self.lang)
         color_text = "" if color is None else (color_words[color] + ("の" if self.lang == "ja" else " "))
-        mark = text("mark", kind, self.lang).format(col=chosen.col)
+        named = "point_of" if family(self.spec.chart_type).paired else kind  # a scatter point: say which measure
+        mark = text("mark", named, self.lang).format(col=chosen.col)
         return [self.qa(Op.PICK, QAType.VISUAL, self.df.at[chosen.row, chosen.col], chosen.col, color=color,
                         order=order, col=chosen.col if kind == "cell" else None, _where=where, _color=color_text,
                         _mark=mark)]
@@ -342,7 +355,8 @@ def program_qa(spec: ChartSpec, metric: str, style: StyleSpec, lang: str, rng, t
     return [writer.retrieval(rng)] + [compositional[i] for i in take]
 
 
-def add_visual_qa(sample: Sample, elements: list[Element]) -> Sample:
+def add_visual_qa(sample: Sample, rendered: Rendered) -> Sample:
     rng = np.random.default_rng([sample.provenance.run_seed, sample.provenance.sample_index, 1])
     writer = QuestionWriter(sample.spec, sample.topic.metric, sample.style, sample.lang)
-    return sample.model_copy(update={"qa": sample.qa + writer.visual(rng, elements)})
+    visual = writer.visual(rng, rendered.elements, pixels(rendered.png))
+    return sample.model_copy(update={"qa": sample.qa + visual})

@@ -6,6 +6,7 @@ import json
 
 from pydantic import ValidationError
 
+from pipeline.answerable import answerable
 from pipeline.qa import add_visual_qa
 from pipeline.template import draft_sample, sample_id
 from pipeline.verify import verify_sample
@@ -54,5 +55,9 @@ def finish_sample(sample: Sample) -> ShardRow | Reject:
         return Reject(id=sample.id, sample_index=index, stage="render", reason="missing_glyphs",
                       detail=f"{rendered.checks.missing_glyphs} glyphs missing in font {sample.style.font_family!r}",
                       sample=sample.model_dump(mode="json"))
-    checked = verify_sample(add_visual_qa(sample, rendered.elements), rendered)
+    asked = answerable(add_visual_qa(sample, rendered), rendered)
+    if not asked.qa:
+        return Reject(id=sample.id, sample_index=index, stage="verify", reason="unanswerable_from_image",
+                      detail="no question could be settled from the image", sample=sample.model_dump(mode="json"))
+    checked = verify_sample(asked, rendered)
     return checked if isinstance(checked, Reject) else to_row(checked, rendered)

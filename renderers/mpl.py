@@ -96,7 +96,8 @@ def lines(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, fill: bool, co
             for xi, v in zip(x, values):
                 ax.annotate(format_number(v, spec.decimals_of(col), style, lang), (xi, v), textcoords="offset points",
                             xytext=(0, 5), ha="center", fontsize=style.font_size * 0.8)
-        marks += [((xi, v), "point", row, col, color, ax) for xi, v, row in zip(x, values, table.index)]
+        kind = "point" if style.markers else "vertex"
+        marks += [((xi, v), kind, row, col, color, ax) for xi, v, row in zip(x, values, table.index)]
     ax.set_xticks(x, labels=table.index)
     return marks
 
@@ -180,7 +181,7 @@ def pixel_box(extent, height: int) -> tuple[float, float, float, float]:
 def _mark_elements(marks: list[Mark], height: int) -> list[Element]:
     elements = []
     for artist, kind, row, col, color, ax in marks:
-        if kind == "point":
+        if kind in ("point", "vertex"):
             px, py = ax.transData.transform(artist)
             r = POINT_RADIUS_PX
             box = (float(px - r), float(height - py - r), float(px + r), float(height - py + r))

@@ -194,7 +194,8 @@ def cartesian(fig, canvas: Canvas, bars: bool, stacked: bool = False, horizontal
                                  yaxis="y2" if on_right else "y", cliponaxis=False))
         for i, (row, v) in enumerate(zip(table.index, values)):
             px, py = frame.px(i, v, secondary_range if on_right else None)
-            elements.append(Element(kind="point", bbox=(px - 3, py - 3, px + 3, py + 3), color=canvas.color(j),
+            elements.append(Element(kind="point" if style.markers else "vertex", bbox=(px - 3, py - 3, px + 3, py + 3),
+                                    color=canvas.color(j),
                                     row=row, col=col))
     axes = ("value", "category") if horizontal else ("category", "value")
     return elements, PlotArea(frame, *axes, secondary_range=secondary_range)

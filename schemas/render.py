@@ -8,11 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Element(BaseModel):
-    """One drawn thing. `bbox` is (x0, y0, x1, y1) in image pixels, origin top-left; None where not measurable."""
+    """One drawn thing. `bbox` is (x0, y0, x1, y1) in image pixels, origin top-left; None where not measurable.
+    A "vertex" is where a line drawn without markers passes a value: its position is known, but nothing is drawn
+    there for a question to point at."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["bar", "point", "slice", "cell", "text"]
+    kind: Literal["bar", "point", "vertex", "slice", "cell", "text"]
     bbox: tuple[float, float, float, float] | None = None
     color: str | None = None
     row: str | None = Field(default=None, description="data index label this mark shows")

@@ -1,0 +1,80 @@
+"""Questions must be answerable from the image the row ships with (issue 12): comparisons the eye can separate,
+visual references to marks that are drawn, visible and distinctly coloured, scatter questions that name the measure."""
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from pipeline.answerable import SEPARABLE_PX, separable
+from renderers.colour import difference, distinct, painted_as
+from schemas import QA, ChartSpec, Element, Program
+
+SPEC = ChartSpec(chart_type="bar", title="t", unit="億円",
+                 data={"index": ["a", "b", "c"], "columns": ["v"], "data": [[100.0], [98.0], [50.0]]})
+
+
+def bars(heights: list[float]) -> list[Element]:
+    return [Element(kind="bar", bbox=(10 + 30 * i, 300 - h, 30 + 30 * i, 300), color="#1f77b4", row=row, col="v")
+            for i, (row, h) in enumerate(zip(SPEC.data.index, heights))]
+
+
+def sample_with(value_labels: bool):
+    from pipeline.template import draft_sample
+    from schemas import RunConfig
+
+    sample = draft_sample(RunConfig(n=1), 0)
+    return sample.model_copy(update={"spec": SPEC, "style": sample.style.model_copy(update={"value_labels": value_labels})})
+
+
+def ask(op: str, **program) -> QA:
+    return QA(question="q", answer="a", qa_type="compositional", answer_type="label" if op.startswith("arg") else "number",
+              program=Program(op=op, col="v", **program))
+
+
+def test_a_comparison_is_asked_only_when_the_bars_differ_visibly_or_are_labelled():
+    close, apart = bars([200, 200 - (SEPARABLE_PX - 1), 100]), bars([200, 200 - (SEPARABLE_PX + 1), 100])
+    unlabelled, labelled = sample_with(False), sample_with(True)
+    assert not separable(ask("argmax"), unlabelled, close)
+    assert not separable(ask("max"), unlabelled, close)
+    assert separable(ask("argmax"), unlabelled, apart)
+    assert separable(ask("argmin"), unlabelled, close)  # the smallest stands well apart
+    assert not separable(ask("rank", row="b"), unlabelled, close)
+    assert separable(ask("argmax"), labelled, close)  # the labels settle it
+    assert separable(ask("value", row="b"), unlabelled, close)  # not a comparison
+
+
+def test_a_named_colour_must_be_painted_there_and_distinct_from_the_others():
+    image = np.full((100, 100, 3), 255, dtype=np.uint8)
+    image[40:60, 40:60] = (0x1f, 0x77, 0xb4)
+    mark = Element(kind="bar", bbox=(40, 40, 60, 60), color="#1f77b4", row="a", col="v")
+    assert painted_as(mark, image)
+    image[45:60, 40:60] = 255  # most of it covered (by a legend, say)
+    assert not painted_as(mark, image)
+    assert round(difference("#5b9bd5", "#6c8ebf"), 1) == 6.6  # "light blue" vs "blue" in one palette
+    same_family = [mark, mark.model_copy(update={"color": "#6c8ebf"})]
+    assert not distinct("#5b9bd5", same_family) and distinct("#ff7f0e", same_family)
+
+
+def test_shipped_visual_questions_name_drawn_marks_and_scatter_measures(tiny_dataset):
+    coloured_picks = 0
+    for path in sorted((tiny_dataset / "data").glob("*.parquet")):
+        for row in pq.read_table(path).to_pylist():
+            spec = json.loads(row["spec"])
+            elements = [Element.model_validate(e) for e in json.loads(row["elements"])]
+            for qa in row["qa"]:
+                program = json.loads(qa["program"])
+                if program["op"] != "pick":
+                    continue
+                named = [e for e in elements if e.kind != "text" and e.color == program["color"]]
+                assert all(e.kind != "vertex" for e in named), row["id"]  # never a line vertex without a marker
+                if row["chart_type"] == "bar_line" and program["color"]:
+                    kinds = {e.kind for e in named}
+                    assert ("バー" in qa["question"] or "bar" in qa["question"]) == (kinds == {"bar"}), row["id"]
+                if row["chart_type"] == "scatter":
+                    assert spec["data"]["columns"][1] in qa["question"], row["id"]
+                if program["color"] and len({e.color for e in elements if e.kind in ("bar", "point", "slice")}) > 1:
+                    others = [e for e in elements if e.kind in ("bar", "point", "slice")]
+                    assert distinct(program["color"], others), row["id"]
+                    coloured_picks += 1
+    assert coloured_picks > 0
