@@ -8,6 +8,7 @@ import asyncio
 import base64
 import io
 import json
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ import torch
 from PIL import Image
 
 from model.data import ASSISTANT, EOS, IMAGE, ChatCollator, ShardStream
-from model.metrics import contains, relaxed_match
+from common.numbers import parse_number
+from model.metrics import contains, normalize, relaxed_match
 from model.recipe import shard_files
 from schemas import EvalQuestion
 from schemas.reports import EvalSummary, Scores
@@ -45,7 +47,8 @@ def heldout_questions(data: list[str], heldout_percent: int, limit: int | None) 
         for i, qa in enumerate(row["qa"]):
             items.append(EvalQuestion(id=f"{row['id']}#{i}", image=row["image"], question=qa["question"],
                                       answer=qa["answer"], qa_type=qa["qa_type"], chart_type=row["chart_type"],
-                                      lang=row["lang"]))
+                                      lang=row["lang"], unit=qa.get("unit", ""),
+                                      read_from=qa.get("read_from") or "label", tolerance=qa.get("tolerance") or 0.0))
             if limit and len(items) >= limit:
                 return items
     return items
@@ -130,7 +133,8 @@ def write_results(items: list[EvalQuestion], predictions: list[str], source: str
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     records = [item.model_dump(exclude={"image"})
-               | {"prediction": p, "relaxed": relaxed_match(p, item.answer), "contains": contains(p, item.answer)}
+               | {"prediction": p, "relaxed": relaxed_match(p, item.answer), "contains": contains(p, item.answer),
+                  "within_tolerance": within_tolerance(p, item)}
                for item, p in zip(items, predictions)]
     breakdowns = {}
     for key in BREAKDOWNS:
@@ -147,16 +151,38 @@ def write_results(items: list[EvalQuestion], predictions: list[str], source: str
 
 def _scores(records: list[dict]) -> Scores:
     n = len(records)
-    return Scores(n=n, relaxed_accuracy=round(sum(r["relaxed"] for r in records) / n, 4) if n else 0.0,
-                  containment=round(sum(r["contains"] for r in records) / n, 4) if n else 0.0)
+    share = lambda key: round(sum(r[key] for r in records) / n, 4) if n else 0.0  # noqa: E731
+    return Scores(n=n, relaxed_accuracy=share("relaxed"), containment=share("contains"),
+                  within_tolerance=share("within_tolerance"))
+
+
+def _read(text: str, unit: str) -> tuple[float, float] | None:
+    """The first number in `text`, in the answer's unit (the unit's own 万/億 is not a multiplier)."""
+    normal = unicodedata.normalize("NFKC", text)
+    unit = unicodedata.normalize("NFKC", unit)
+    return parse_number(normal.replace(unit, " ") if unit else normal)
+
+
+def within_tolerance(prediction: str, item: EvalQuestion) -> bool:
+    """Right to the precision the chart shows: a number within the question's recorded tolerance (half the last
+    printed digit at least), else the same label."""
+    gold = _read(item.answer, item.unit)
+    if gold is None:
+        return normalize(prediction) == normalize(item.answer)
+    predicted = _read(prediction, item.unit)
+    if predicted is None:
+        return False
+    (value, resolution), (guess, _) = gold, predicted
+    return abs(guess - value) <= max(item.tolerance, 0.5 * resolution) + 1e-9 * max(1.0, abs(value))
 
 
 def markdown(summary: EvalSummary) -> str:
     lines = [f"# {summary.model}: {summary.questions} questions", "",
-             "| group | value | n | relaxed accuracy | containment |", "|---|---|---|---|---|"]
+             "| group | value | n | relaxed accuracy | containment | within tolerance |", "|---|---|---|---|---|---|"]
     o = summary.overall
-    lines.append(f"| overall | | {o.n} | {o.relaxed_accuracy:.3f} | {o.containment:.3f} |")
+    lines.append(f"| overall | | {o.n} | {o.relaxed_accuracy:.3f} | {o.containment:.3f} | {o.within_tolerance:.3f} |")
     for key in BREAKDOWNS:
         for value, s in getattr(summary, f"by_{key}").items():
-            lines.append(f"| {key} | {value} | {s.n} | {s.relaxed_accuracy:.3f} | {s.containment:.3f} |")
+            lines.append(f"| {key} | {value} | {s.n} | {s.relaxed_accuracy:.3f} | {s.containment:.3f} | "
+                         f"{s.within_tolerance:.3f} |")
     return "\n".join(lines) + "\n"

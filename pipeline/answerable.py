@@ -10,7 +10,9 @@ boxes) and the PNG's pixels after drawing; what the eye cannot settle is not ask
 
 from __future__ import annotations
 
-from pipeline.qa import OPS
+import math
+
+from pipeline.qa import OPS, evaluate, pick_mark, text, write_answer
 from renderers.charts import family
 from schemas import QA, ChartSpec, Element, Op, Rendered, Sample
 
@@ -20,7 +22,8 @@ SEPARABLE_SHARE = 0.03  # ≈ 11° of a pie
 
 def labelled(sample: Sample) -> bool:
     """Every value is printed: a table's cells, or value labels on the marks."""
-    return "table" in family(sample.spec.chart_type).draw or sample.style.value_labels
+    chart = family(sample.spec.chart_type)
+    return "table" in chart.draw or (chart.value_labels and sample.style.value_labels)
 
 
 def _magnitudes(spec: ChartSpec, col: str, elements: list[Element]) -> dict[str, float] | None:
@@ -71,6 +74,77 @@ def separable(qa: QA, sample: Sample, elements: list[Element]) -> bool:
 
 
 def answerable(sample: Sample, rendered: Rendered) -> Sample:
-    """The sample with the questions its image cannot settle left out."""
-    kept = [qa for qa in sample.qa if separable(qa, sample, rendered.elements)]
-    return sample.model_copy(update={"qa": kept})
+    """The sample with each question as its image lets it be answered (how, and to what tolerance), and the
+    questions the image cannot settle left out."""
+    kept = [readable(qa, sample, rendered) for qa in sample.qa if separable(qa, sample, rendered.elements)]
+    return sample.model_copy(update={"qa": [qa for qa in kept if qa is not None]})
+
+
+# ---------------------------------------------------------------- readable precision
+
+AXIS_READ = 0.2  # a careful reader places a mark to a fifth of the tick step
+SLICE_READ = 0.02  # ... and sizes an unlabelled pie slice to 2 points of the whole
+DERIVED_RELATIVE = 0.05  # a derived answer is asked only while its reading error stays within 5 % of it
+GROWTH_POINTS = 2.0  # ... a growth rate, within 2 percentage points
+READS = {Op.DIFF: 2, Op.MEAN: 1}  # inputs a derived answer reads (sum: one per row; ratio, growth: relative)
+
+
+def _reading_error(spec: ChartSpec, col: str, rendered: Rendered) -> float | None:
+    """How far a careful reader may be off reading one value of `col` from the image; None if it cannot be read."""
+    if family(spec.chart_type).round:
+        return SLICE_READ * sum(spec.data.column(col))
+    step = rendered.tick_steps.get(col)
+    return None if step is None else AXIS_READ * step
+
+
+def rounding_step(error: float) -> float:
+    """The coarsest 1-2-5 × 10^k step not above `error`: what an approximate answer is rounded to."""
+    magnitude = 10 ** math.floor(math.log10(error))
+    return max(m * magnitude for m in (1, 2, 5) if m * magnitude <= error)
+
+
+def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
+    """The question as the image lets it be answered: exact where values are printed, or where it asks which mark
+    is larger (separable() checked); else with the reading error as its tolerance — a value read off the axis (or a
+    slice) rounded and asked approximately, a derived value asked only while its error stays small. None: drop it."""
+    spec, lang, op = sample.spec, sample.lang, qa.program.op
+    rule, chart = OPS[op], family(spec.chart_type)
+    question = qa.question.removesuffix(text("approximately", lang))
+    if "table" in chart.draw or labelled(sample):
+        return qa.model_copy(update={"question": question, "read_from": "cell" if "table" in chart.draw else "label",
+                                     "tolerance": 0.0})
+    if rule.written != "number":  # which label, which rank: settled by comparing marks
+        return qa.model_copy(update={"question": question, "read_from": "position", "tolerance": 0.0})
+    truth = evaluate(qa.program, spec, rendered.elements)
+    col = pick_mark(qa.program, rendered.elements).col if op is Op.PICK else qa.program.col
+    error = _reading_error(spec, col, rendered)
+    if error is None:
+        return None
+    read_from = "slice" if chart.round else "axis"
+    if op in (Op.VALUE, Op.PICK, Op.MAX, Op.MIN):
+        quantum = rounding_step(error)
+        shown = 10.0 ** -spec.decimals_of(col)
+        if quantum <= shown:  # the chart's own precision is readable: ask it exactly
+            return qa.model_copy(update={"question": question, "read_from": read_from, "tolerance": error})
+        digits = max(0, math.ceil(-math.log10(quantum) - 1e-9))  # 10 → 0, 0.5 → 1, 0.02 → 2
+        answer, _ = write_answer(op, round(truth / quantum) * quantum, spec, col, sample.style, lang, decimals=digits)
+        return qa.model_copy(update={"question": question + text("approximately", lang), "answer": answer,
+                                     "read_from": read_from, "tolerance": error})
+    if op is Op.GROWTH or op is Op.RATIO:  # relative errors of the two reads add up
+        program = qa.program
+        first, second = ((program.start, program.col), (program.end, program.col)) if op is Op.GROWTH else \
+            ((program.row, program.col), (program.other.row, program.other.col))
+        a, b = (evaluate(program.model_copy(update={"op": Op.VALUE, "row": row, "col": c}), spec, [])
+                for row, c in (first, second))
+        if a == 0 or b == 0:
+            return None
+        relative = error / abs(a) + error / abs(b)
+        tolerance = 100 * abs(b / a) * relative if op is Op.GROWTH else abs(truth) * relative
+        bound = GROWTH_POINTS if op is Op.GROWTH else DERIVED_RELATIVE * abs(truth)
+    else:
+        reads = len(qa.program.rows) if op is Op.SUM and qa.program.rows else READS.get(op, len(spec.data.index))
+        tolerance = reads * error
+        bound = DERIVED_RELATIVE * abs(truth)
+    if tolerance > bound:
+        return None
+    return qa.model_copy(update={"question": question, "read_from": read_from, "tolerance": tolerance})

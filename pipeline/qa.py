@@ -108,6 +108,12 @@ def _rank(program: Program, spec: ChartSpec, _elements) -> float:
 
 
 def _pick(program: Program, spec: ChartSpec, elements: list[Element]) -> float:
+    chosen = pick_mark(program, elements)
+    return _cell(spec, chosen.row, chosen.col)
+
+
+def pick_mark(program: Program, elements: list[Element]) -> Element:
+    """The drawn mark a visual question points at (by colour, then position)."""
     marks = [e for e in elements if e.kind in DRAWN
              and (program.color is None or e.color == program.color)
              and (program.col is None or e.col == program.col)]
@@ -128,7 +134,7 @@ def _pick(program: Program, spec: ChartSpec, elements: list[Element]) -> float:
             if abs(a - b) < POSITION_TIE_PX:
                 raise Unverifiable("ambiguous", f"two marks are {program.order} at the same position")
         chosen = keyed[0]
-    return _cell(spec, chosen.row, chosen.col)
+    return chosen
 
 
 # ---------------------------------------------------------------- the table
@@ -211,10 +217,10 @@ def format_value(value: float, decimals: int, unit: str, style: StyleSpec, lang:
     return with_unit(written, unit, lang)
 
 
-def write_answer(op: Op, truth: float | str, spec: ChartSpec, col: str | None, style: StyleSpec, lang: str
-                 ) -> tuple[str, str]:
+def write_answer(op: Op, truth: float | str, spec: ChartSpec, col: str | None, style: StyleSpec, lang: str,
+                 decimals: int | None = None) -> tuple[str, str]:
     """(answer, unit) for a value computed from the table, written the way `OPS` says; `col` is the column asked
-    about (for a visual pick, the picked mark's column)."""
+    about (for a visual pick, the picked mark's column). `decimals` overrides the op's (an approximate answer)."""
     rule = OPS[op]
     if rule.written == "label" or isinstance(truth, str):
         return str(truth), ""
@@ -222,7 +228,8 @@ def write_answer(op: Op, truth: float | str, spec: ChartSpec, col: str | None, s
     unit = answer_unit(op, spec, col, lang)
     if rule.written == "count":
         return with_unit(str(int(truth)), unit, lang), unit
-    decimals = rule.decimals if rule.decimals is not None else spec.decimals_of(col) + rule.extra_decimals
+    if decimals is None:
+        decimals = rule.decimals if rule.decimals is not None else spec.decimals_of(col) + rule.extra_decimals
     return format_value(truth, decimals, unit, style, lang, signed=rule.signed), unit
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 
 from pipeline.qa import Unverifiable, answer_unit, evaluate
-from renderers.numbers import parse_number
+from common.numbers import parse_number
 from schemas import QA, AnswerFailure, AnswerType, ChartSpec, Element, Reject, Rendered, Sample
 
 
@@ -35,7 +35,8 @@ def check_answer(qa: QA, spec: ChartSpec, elements: list[Element], lang: str) ->
     if parsed is None:
         return AnswerFailure(reason="unparseable_answer", detail=f"no number in answer {qa.answer!r}")
     value, resolution = parsed
-    tolerance = 0.5 * resolution + 1e-9 * max(1.0, abs(truth))
+    # as printed (half its last digit), or as readable from the image (qa.tolerance, set by pipeline.answerable)
+    tolerance = max(0.5 * resolution, qa.tolerance) + 1e-9 * max(1.0, abs(truth))
     if abs(value - truth) > tolerance:
         return AnswerFailure(reason="answer_mismatch", detail=f"answer {qa.answer!r} but the table gives {truth!r}")
     return None

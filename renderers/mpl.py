@@ -218,6 +218,22 @@ def text_elements(fig: Figure, renderer, height: int) -> list[Element]:
     return list(elements.values())
 
 
+def tick_steps(marks: list[Mark], spec: ChartSpec, horizontal: bool, paired: bool) -> dict[str, float]:
+    """Step between the major ticks of the value axis each column is read against (its own axes: twin axes too)."""
+    steps = {}
+    for _artist, kind, _row, col, _color, ax in marks:
+        if kind == "slice" or col in steps:
+            continue
+        axes = [(col, ax.xaxis if horizontal else ax.yaxis)]
+        if paired:  # a scatter's points carry the y column; the x column is read across
+            axes = [(spec.data.columns[0], ax.xaxis), (spec.data.columns[1], ax.yaxis)]
+        for name, axis in axes:
+            locs = np.asarray(axis.get_majorticklocs(), dtype=float)
+            if len(locs) > 1:
+                steps[name] = float(np.median(np.diff(locs)))
+    return steps
+
+
 def png_bytes(canvas: FigureCanvasAgg) -> bytes:
     """Encode the drawn canvas without metadata, so equal pixels give equal bytes."""
     image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
@@ -226,8 +242,9 @@ def png_bytes(canvas: FigureCanvasAgg) -> bytes:
     return out.getvalue()
 
 
-def draw_figure(style: StyleSpec, paint: Callable[[Figure], list[Element]]) -> Rendered:
-    """Create a figure of the style's size, let `paint` draw and measure it, and collect glyph and text checks."""
+def draw_figure(style: StyleSpec, paint: Callable[[Figure], tuple[list[Element], dict[str, float]]]) -> Rendered:
+    """Create a figure of the style's size, let `paint` draw and measure it (elements, tick steps), and collect glyph
+    and text checks."""
     font_path(style.font_family)  # fail loudly if the font is missing instead of drawing tofu
     rc = {"font.family": style.font_family, "font.size": style.font_size, "axes.unicode_minus": False}
     with _DRAW_LOCK, rc_context(rc), warnings.catch_warnings(record=True) as caught:
@@ -235,12 +252,13 @@ def draw_figure(style: StyleSpec, paint: Callable[[Figure], list[Element]]) -> R
         fig = Figure(figsize=(style.width_px / style.dpi, style.height_px / style.dpi), dpi=style.dpi,
                      layout="constrained")
         canvas = FigureCanvasAgg(fig)
-        elements = paint(fig)
+        elements, steps = paint(fig)
     missing = sum(1 for w in caught if "Glyph" in str(w.message) and "missing" in str(w.message))
     width, height = canvas.get_width_height()
     overlaps, off_canvas = text_box_problems(elements, width, height)
     checks = RenderChecks(missing_glyphs=missing, overlapping_text=overlaps, off_canvas_text=off_canvas)
-    return Rendered(png=png_bytes(canvas), width=width, height=height, elements=elements, checks=checks)
+    return Rendered(png=png_bytes(canvas), width=width, height=height, elements=elements, checks=checks,
+                    tick_steps=steps)
 
 
 Paint = Callable[[Axes, ChartSpec, StyleSpec, str], list[Mark]]
@@ -257,12 +275,13 @@ def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str, paint: Paint
 
     chart = family(spec.chart_type)
 
-    def paint_figure(fig: Figure) -> list[Element]:
+    def paint_figure(fig: Figure) -> tuple[list[Element], dict[str, float]]:
         ax = fig.add_subplot()
         marks = paint(ax, spec, style, lang)
         _decorate(fig, ax, spec, style, chart.round, chart.horizontal)
         fig.canvas.draw()
         height = fig.canvas.get_width_height()[1]
-        return _mark_elements(marks, height) + text_elements(fig, fig.canvas.get_renderer(), height)
+        elements = _mark_elements(marks, height) + text_elements(fig, fig.canvas.get_renderer(), height)
+        return elements, tick_steps(marks, spec, chart.horizontal, chart.paired)
 
     return draw_figure(style, paint_figure)

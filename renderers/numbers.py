@@ -1,14 +1,14 @@
-"""Number text as the chart shows it. Answers use the same function, so an answer reads like its label."""
+"""Number text as the chart shows it. Answers use the same function, so an answer reads like its label; reading one
+back is common.numbers.parse_number."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
+import math
 
+from common.numbers import SCALES
 from schemas.style import NumberFormat, StyleSpec
 
 _FULL_WIDTH = str.maketrans("0123456789,.-", "０１２３４５６７８９，．－")
-SCALES = (("億", 1e8), ("万", 1e4))
 SCALED_DECIMALS = 2
 
 
@@ -28,19 +28,8 @@ def format_number(value: float, decimals: int, style: StyleSpec, lang: str) -> s
     return text + suffix
 
 
-_NUMBER = re.compile(r"([-+]?\d+(?:\.\d+)?)(億|万)?")
-
-
-def parse_number(text: str) -> tuple[float, float] | None:
-    """The first number in `text` and the resolution it is written to (0.1 for "1.5", 100 for "1.23万").
-
-    Full-width digits, thousands separators and 万/億 are understood.
-    """
-    normal = unicodedata.normalize("NFKC", text).replace(",", "").replace("−", "-")
-    match = _NUMBER.search(normal)
-    if match is None:
-        return None
-    digits, word = match.groups()
-    scale = dict(SCALES)[word] if word else 1.0
-    decimals = len(digits.split(".")[1]) if "." in digits else 0
-    return float(digits) * scale, 10.0**-decimals * scale
+def nice_step(low: float, high: float, target: int = 6) -> float:
+    """A 1-2-2.5-5 × 10^k tick step giving about `target` intervals over [low, high]."""
+    raw = (high - low) / target or 1.0
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)

@@ -12,7 +12,7 @@ from functools import partial
 
 from renderers.errors import SetupError
 from renderers.fonts import font_path, missing_glyphs
-from renderers.numbers import format_number
+from renderers.numbers import format_number, nice_step
 from schemas.chart import ChartSpec
 from schemas.render import Element, RenderChecks, Rendered
 from schemas.style import NumberFormat, StyleSpec
@@ -251,20 +251,31 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, traces: Traces) 
             "top": {"orientation": "h", "x": 0, "y": 1 - (20 + font_px * 2.2) / height, "yref": "container", "yanchor": "top"},
             "bottom": {"orientation": "h", "x": 0, "y": 0.01, "yref": "container", "yanchor": "bottom"},
         }[style.legend]
+    steps: dict[str, float] = {}
     if area is not None:
         category_axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": table.index, "automargin": False}
-        value_axis = {"tickformat": tickformat, "showgrid": style.grid, "automargin": False, "zeroline": True}
+
+        def value_axis(value_range: list[float]) -> dict:  # ticks pinned, so readers and we know the step
+            return {"tickformat": tickformat, "showgrid": style.grid, "automargin": False, "zeroline": True,
+                    "tickmode": "linear", "tick0": 0, "dtick": nice_step(*value_range)}
+
         x_title, y_title = (spec.y_title, spec.x_title) if horizontal else (spec.x_title, spec.y_title)
-        xaxis = dict(category_axis, tickangle=-style.label_rotation) if area.x_axis == "category" else dict(value_axis)
-        yaxis = dict(category_axis) if area.y_axis == "category" else dict(value_axis)
+        xaxis = (dict(category_axis, tickangle=-style.label_rotation) if area.x_axis == "category"
+                 else value_axis(area.frame.xrange))
+        yaxis = dict(category_axis) if area.y_axis == "category" else value_axis(area.frame.yrange)
         layout["xaxis"] = dict(xaxis, range=area.frame.xrange, title={"text": x_title})
         layout["yaxis"] = dict(yaxis, range=area.frame.yrange, title={"text": y_title})
+        primary = layout["xaxis"] if area.x_axis == "value" and area.y_axis == "category" else layout["yaxis"]
+        steps = {c: primary["dtick"] for c in table.columns if c not in spec.secondary_series}
+        if area.x_axis == area.y_axis == "value":  # a scatter: x read across, y up
+            steps = {table.columns[0]: layout["xaxis"]["dtick"], table.columns[1]: layout["yaxis"]["dtick"]}
         if spec.secondary_series:
-            layout["yaxis2"] = dict(value_axis, range=area.secondary_range, overlaying="y", side="right",
-                                    tickmode="auto", title={"text": spec.series_unit[spec.secondary_series[0]]},
+            layout["yaxis2"] = dict(value_axis(area.secondary_range), range=area.secondary_range, overlaying="y",
+                                    side="right", title={"text": spec.series_unit[spec.secondary_series[0]]},
                                     showgrid=False)
+            steps |= {c: layout["yaxis2"]["dtick"] for c in spec.secondary_series}
     fig.update_layout(**layout)
     png = _to_png(fig, width, height)
     texts = [spec.title, spec.x_title, spec.y_title, *spec.series_unit.values(), *table.index, *table.columns]
     checks = RenderChecks(missing_glyphs=len(missing_glyphs(texts, style.font_family)), measured_text_boxes=False)
-    return Rendered(png=png, width=width, height=height, elements=elements, checks=checks)
+    return Rendered(png=png, width=width, height=height, elements=elements, checks=checks, tick_steps=steps)

@@ -24,7 +24,7 @@ def render_table(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
     row_h = 1.0 / n_rows
     header_color = style.palette[0].hex
 
-    def paint(fig: Figure) -> list[Element]:
+    def paint(fig: Figure) -> tuple[list[Element], dict[str, float]]:
         ax = fig.add_axes((0.03, 0.03, 0.94, 0.84 if style.title_loc != "none" else 0.94))
         ax.set_axis_off()
         if style.title_loc != "none":
@@ -71,6 +71,6 @@ def render_table(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
                  for r, row, col in cells]
         titles = [Element(kind="text", bbox=pixel_box(t.get_window_extent(renderer), height), text=t.get_text())
                   for t in fig.texts]
-        return marks + text_elements(fig, renderer, height) + titles
+        return marks + text_elements(fig, renderer, height) + titles, {}
 
     return draw_figure(style, paint)

@@ -34,6 +34,16 @@ class Op(StrEnum):
     PICK = "pick"  # visual: the mark of `color` (any colour when None) that is `order`-most, then its value
 
 
+READ_FROM = {
+    "label": "printed on the chart (a value label, a category label)",
+    "cell": "a table cell",
+    "axis": "a mark's position read against the value axis ticks, to a fifth of the tick step",
+    "slice": "a pie slice's size without a label, to 2 points of the whole",
+    "position": "which mark is larger, longer or further: the marks differ visibly",
+}
+ReadFrom = Literal["label", "cell", "axis", "slice", "position"]
+
+
 class CellRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
     row: str
@@ -66,6 +76,10 @@ class QA(BaseModel):
     unit: str = ""
     program: Program
     verified: bool = False
+    read_from: ReadFrom | None = Field(default=None, description="how the answer is read from the image (set after "
+                                       "rendering): " + "; ".join(f"{k}: {v}" for k, v in READ_FROM.items()))
+    tolerance: float = Field(default=0.0, ge=0, description="how far, in the answer's unit, a careful reader's answer "
+                             "may lie from `answer` (0: exact as printed)")
 
 
 class AnswerFailure(BaseModel):

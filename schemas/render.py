@@ -39,3 +39,6 @@ class Rendered(BaseModel):
     height: int
     elements: list[Element]
     checks: RenderChecks
+    tick_steps: dict[str, float] = Field(
+        default_factory=dict, description="column → step between the labelled ticks of the value axis it is read "
+                                          "against (none for pies and tables)")

@@ -11,6 +11,8 @@ class Scores(BaseModel):
     n: int
     relaxed_accuracy: float = Field(description="ChartQA's: numbers within 5 %, else exact after normalising")
     containment: float = Field(description="JGraphQA's: the gold answer appears in the output, on number boundaries")
+    within_tolerance: float = Field(default=0.0, description="ours: the number is within the tolerance recorded for "
+                                    "the question (what the chart lets a careful reader see), or the label is right")
 
 
 class EvalSummary(BaseModel):

@@ -84,6 +84,8 @@ class QARecord(BaseModel):
     unit: str
     verified: bool
     program: str = Field(description="JSON of schemas.qa.Program")
+    read_from: str = Field(description="how the answer is read from the image (schemas.qa.READ_FROM)")
+    tolerance: float = Field(description="how far a careful reader's answer may lie from `answer` (0: exact)")
 
 
 class ShardRow(BaseModel):
@@ -117,6 +119,9 @@ class EvalQuestion(BaseModel):
     qa_type: str
     chart_type: str
     lang: str
+    unit: str = Field(default="", description="the answer's unit, as printed after the number")
+    read_from: str = Field(default="label", description="schemas.qa.READ_FROM")
+    tolerance: float = Field(default=0.0, description="a numeric answer within this of `answer` (in `unit`) is right")
 
 
 class Reject(BaseModel):

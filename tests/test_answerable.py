@@ -78,3 +78,43 @@ def test_shipped_visual_questions_name_drawn_marks_and_scatter_measures(tiny_dat
                     assert distinct(program["color"], others), row["id"]
                     coloured_picks += 1
     assert coloured_picks > 0
+
+
+def test_eval_scores_a_reading_within_the_questions_recorded_tolerance():
+    pytest = __import__("pytest")
+    pytest.importorskip("torch")
+    from model.evaluate import within_tolerance
+    from schemas import EvalQuestion
+
+    read = EvalQuestion(id="x#0", image={"bytes": b""}, question="2016年度の旅客数は何万人か。（グラフから読み取れる概数で）",
+                        answer="160万人", qa_type="retrieval", chart_type="bar", lang="ja", unit="万人",
+                        read_from="axis", tolerance=10.0)
+    assert within_tolerance("約155万人です", read) and within_tolerance("１７０万人", read)
+    assert not within_tolerance("175万人", read) and not within_tolerance("わかりません", read)
+    exact = read.model_copy(update={"answer": "1.23万人", "unit": "人", "read_from": "label", "tolerance": 0.0})
+    assert within_tolerance("12,300人", exact) and not within_tolerance("12,400人", exact)
+    label = read.model_copy(update={"answer": "2014年度", "unit": "", "tolerance": 0.0})
+    assert within_tolerance("2014年度", label) and not within_tolerance("2015年度", label)
+
+
+def test_values_read_off_an_axis_are_not_written_finer_than_a_reader_can_read(tiny_dataset):
+    from common.numbers import parse_number
+    from pipeline.answerable import rounding_step
+
+    seen = {"axis": 0, "label": 0, "approximate": 0}
+    for path in sorted((tiny_dataset / "data").glob("*.parquet")):
+        for row in pq.read_table(path).to_pylist():
+            style = json.loads(row["style"])
+            for qa in row["qa"]:
+                assert qa["read_from"] in ("label", "cell", "axis", "slice", "position")
+                seen[qa["read_from"]] = seen.get(qa["read_from"], 0) + 1
+                if qa["read_from"] == "label" and row["chart_type"] != "table":
+                    assert style["value_labels"] and qa["tolerance"] == 0
+                single = json.loads(qa["program"])["op"] in ("value", "pick", "max", "min")
+                if qa["read_from"] in ("axis", "slice") and single:  # a multiple of a step no finer than 1/5 of it
+                    value, resolution = parse_number(qa["answer"].replace(qa["unit"], " ") if qa["unit"] else qa["answer"])
+                    step = rounding_step(qa["tolerance"])
+                    assert step >= qa["tolerance"] / 5 and (abs(value / step - round(value / step)) < 1e-6
+                                                            or resolution >= step), (row["id"], qa)
+                    seen["approximate"] += qa["question"].endswith(("概数で）", "as read from the chart)"))
+    assert seen["axis"] and seen["label"] and seen["approximate"]

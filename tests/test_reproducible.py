@@ -2,7 +2,8 @@
 the data; then re-pin and say so here and in the commit:
 - taken before the one-home-per-concept redesign (issue 11), which kept them;
 - re-pinned when comparisons the eye cannot separate, references to undrawn or covered marks and unnamed scatter
-  measures stopped being asked (issue 12).
+  measures stopped being asked, and again when each question got how it is read and its tolerance, values read off
+  an axis were asked approximately and plotly's value ticks were pinned (issue 12).
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
@@ -22,16 +23,16 @@ from schemas import RunConfig
 
 PINNED = {
     "matplotlib": {
-        "content": "7579399d9278a20c540028aa72e333ee45e97a5d24114c62d982a85adc234cc0",
-        "shards": ["6c423487b9aa9683f0731a488325611017e23243335a123129f504478d7c68a5",
-                   "586b4310dbc8a58d430bc66c075a97477cd892a555ec19aa6480e27bdebc98e0",
-                   "713adfa58e52337c671c0f830eb6343a0e6c62660cb0e4a31029c6d06b01a4f7"],
+        "content": "43f54dabab3f3189c791d260e2a5199e85b1d3a8bc1f237f11e1eecd8344543b",
+        "shards": ["084194581d54e775f73c954376321cd5d0492a90d1fdbf4a5f5373b1720ef91f",
+                   "062f8022bdde903072a099f27cb9906b784dfde2c963a91d7f25ef8bfb16e387",
+                   "74ea4c81a60b1baa76c9690164f9f5a930d6649f9651935f8f4b1a049fe3c71e"],
     },
     "mix": {
-        "content": "5ac025ed4870f17a3599bbf11a0419fe11144199c3747db0e4052d4769a15e01",
-        "shards": ["31681f332db64596aa5d320a654bd461fedcc293ce6b02726a0eaad3dba51fb5",
-                   "8ec93dfa2e34e654971d2f28a6a930a4f599e9838ae3d798f5d0a7e4272823d9",
-                   "39b9c84cdef4ac6426fd0fb172745b65548255a46156bf866d20918dcf520e7c"],
+        "content": "22bf9bd09fbd77fc3d34d8ce6c28acb811f139387259afb0f6d2f372f3f01223",
+        "shards": ["82423e7ad40f80a133f46fd7f5ce858f4c7e610ea8b8107723c5be8fb97085e6",
+                   "43faf3674224325c8ce5d111229c988b5a00261d43dbe58465956c8226528e90",
+                   "7d459d8bbff4eb85757e4d47c19c0d5549f37c82fa54fae4a55028a80a6c7fdc"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",

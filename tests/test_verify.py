@@ -56,7 +56,8 @@ def test_ambiguous_questions_are_refused():
 
 def test_man_oku_answers_are_read_at_the_precision_they_show():
     from pipeline.verify import check_answer
-    from renderers.numbers import format_number, parse_number
+    from common.numbers import parse_number
+    from renderers.numbers import format_number
     from pipeline.style import sample_style
     from schemas import ChartType, NumberFormat, PeriodFormat
 

@@ -39,6 +39,8 @@ class ChartFamily:
     """the LLM chain treats its categories as points in time (growth and change questions)"""
     llm: bool = True
     """the LLM chain may ask for this family"""
+    value_labels: bool = True
+    """style.value_labels prints each value on its mark (a scatter names its points instead)"""
     header_groups: bool = False
     """merged header cells (結合セル) may sit above the columns"""
     rules: Callable[[ChartSpec], None] | None = field(default=None, repr=False)

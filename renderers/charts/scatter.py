@@ -14,6 +14,7 @@ FAMILY = ChartFamily(
     chart_type=ChartType.SCATTER,
     topic_axes=("pair",),
     paired=True,
+    value_labels=False,
     llm=False,
     rules=_two_columns,
     draw={"matplotlib": mpl.drawing(mpl.scatter), "plotly": plotly.drawing(plotly.scatter)},

@@ -1,0 +1,245 @@
+"""Is every question answerable from the image it ships with? The same datasets made by an earlier revision (run from a
+git worktree) and by this one, side by side; also their end-to-end throughput in the same run.
+
+- numeric QA a simulated reader answers within the recorded tolerance: the reader takes printed values (value labels,
+  table cells) as printed, reads a mark against the value axis to ±1/5 of its tick step (the step measured from the
+  re-rendered chart) and an unlabelled pie slice to ±2 points, computes the asked quantity from what it read, and is
+  right if that lies within the question's tolerance (an earlier revision records none: half the last printed digit).
+  Measured on matplotlib rows (their ticks are the same in both revisions); plotly rows of this revision shown too.
+- visual questions naming a mark that is not drawn, named as another kind, covered, or coloured like another series;
+- comparisons (largest, smallest, rank) on unlabelled charts whose marks are within 3 px of the runner-up;
+- rejects per planned sample; samples/s.
+
+Run: .venv/bin/python benchmarks/answerability.py [--mpl 600] [--plotly 150] [--before REV]
+Writes benchmarks/results/answerability.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+import report
+from common.numbers import parse_number
+from pipeline.answerable import separable
+from pipeline.qa import pick_mark
+from renderers import render
+from renderers.charts import family
+from renderers.colour import difference, painted_as, pixels
+from schemas import QA, ChartSpec, Element, Program, Sample, StyleSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+READERS = 20  # random readers per question
+MARK_WORDS = {"bar": ("バー", "bar"), "point": ("点", "point"), "slice": ("部分", "slice"), "cell": ("行の", "row's")}
+GENERATE = ("import sys, time, json; from pathlib import Path; from pipeline.run import generate; "
+            "from schemas import RunConfig; t = time.perf_counter(); "
+            "generate(RunConfig(n=int(sys.argv[2]), seed=7, lang='mix', renderer=sys.argv[3], shard_size=250), "
+            "Path(sys.argv[1]), workers=2); print(json.dumps({'seconds': time.perf_counter() - t}))")
+
+
+def make(source: Path, out: Path, n: int, renderer: str) -> float:
+    """Generate with the code at `source`; seconds taken."""
+    done = subprocess.run([sys.executable, "-c", GENERATE, str(out), str(n), renderer], cwd=source, check=True,
+                          env=os.environ | {"PYTHONPATH": str(source)}, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+
+
+def rows(out: Path) -> list[dict]:
+    return [r for p in sorted((out / "data").glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+
+
+def value(text: str, unit: str) -> tuple[float, float] | None:
+    return parse_number(text.replace(unit, " ") if unit else text)
+
+
+def reader_answer(program: Program, spec: ChartSpec, read) -> float | None:
+    """The asked quantity computed from what the reader read (`read(row, col)`); None for a label answer."""
+    p, col = program, program.col
+    column = {r: read(r, col) for r in spec.data.index} if col in spec.data.columns else {}
+    if p.op.value in ("value",):
+        return read(p.row, col)
+    if p.op.value == "diff":
+        return read(p.end, col) - read(p.start, col)
+    if p.op.value == "growth":
+        return (read(p.end, col) / read(p.start, col) - 1) * 100
+    if p.op.value == "ratio":
+        return read(p.row, col) / read(p.other.row, p.other.col)
+    if p.op.value == "sum":
+        return sum(read(r, col) for r in (p.rows or spec.data.index))
+    if p.op.value == "mean":
+        return sum(column.values()) / len(column)
+    if p.op.value in ("max", "min"):
+        return (max if p.op.value == "max" else min)(column.values())
+    if p.op.value == "rank":
+        return 1 + sum(v > column[p.row] for v in column.values())
+    return None
+
+
+def numeric_within(row: dict, rng: np.random.Generator) -> list[bool] | None:
+    """Per numeric question: did every simulated reader land within its tolerance? None: not measurable."""
+    spec, style = ChartSpec.model_validate_json(row["spec"]), StyleSpec.model_validate_json(row["style"])
+    chart = family(spec.chart_type)
+    steps = render(spec, style, row["renderer"], row["lang"]).tick_steps
+    elements = [Element.model_validate(e) for e in json.loads(row["elements"])]
+    printed = "table" in chart.draw or (chart.value_labels and style.value_labels)
+    table = {(r, c): v for r, values in zip(spec.data.index, spec.data.data) for c, v in zip(spec.data.columns, values)}
+    results = []
+    for record in row["qa"]:
+        qa = QA.model_validate(record | {"program": Program.model_validate_json(record["program"])})
+        if qa.answer_type.value != "number":
+            continue
+        program = qa.program
+        if program.op.value == "pick":  # the picked mark's cell
+            mark = pick_mark(program, elements)
+            program = Program(op="value", row=mark.row, col=mark.col)
+        answer = value(qa.answer, qa.unit)
+        if answer is None:
+            continue
+        allowed = max(record.get("tolerance") or 0.0, 0.5 * answer[1]) + 1e-9 * max(1.0, abs(answer[0]))
+        right = True
+        for _ in range(READERS):
+            def read(r, c):
+                if printed:
+                    return table[(r, c)]
+                if chart.round:
+                    return table[(r, c)] + rng.uniform(-1, 1) * 0.02 * sum(spec.data.column(c))
+                return table[(r, c)] + rng.uniform(-1, 1) * 0.2 * steps[c]
+            try:
+                guess = reader_answer(program, spec, read)
+            except (KeyError, ZeroDivisionError):
+                guess = None
+            if guess is None or abs(guess - answer[0]) > allowed:
+                right = False
+                break
+        results.append(right)
+    return results
+
+
+def visual_faults(row: dict) -> dict[str, int]:
+    spec, style = ChartSpec.model_validate_json(row["spec"]), StyleSpec.model_validate_json(row["style"])
+    lines_without_markers = not style.markers and not family(spec.chart_type).paired
+    elements = [Element.model_validate(e) for e in json.loads(row["elements"])]
+    image = pixels(row["image"]["bytes"])
+    faults = {"not_drawn": 0, "misnamed": 0, "covered": 0, "colour_not_distinct": 0, "visual": 0}
+    for record in row["qa"]:
+        program = json.loads(record["program"])
+        if program["op"] != "pick":
+            continue
+        faults["visual"] += 1
+        named = [e for e in elements if e.kind != "text" and (program["color"] is None or e.color == program["color"])
+                 and (program["col"] is None or e.col == program["col"])]
+        kinds = {e.kind for e in named}
+        words = [k for k, (ja, en) in MARK_WORDS.items() if ja in record["question"] or en in record["question"]]
+        if "point" in words and (lines_without_markers or not any(e.kind == "point" for e in named)):
+            faults["not_drawn"] += 1  # a line drawn without markers
+        elif words and words[0] not in kinds:
+            faults["misnamed"] += 1
+        elif program["order"] and named:
+            axis = 0 if program["order"] in ("leftmost", "rightmost") else 1
+            pick = sorted(named, key=lambda e: (e.bbox[axis] + e.bbox[axis + 2]) / 2,
+                          reverse=program["order"] in ("rightmost", "bottommost"))[0]
+            if pick.kind in ("bar", "point") and not painted_as(pick, image):
+                faults["covered"] += 1
+        if program["color"]:
+            others = {e.color for e in elements if e.kind in ("bar", "point", "vertex", "slice") and e.color
+                      and e.color != program["color"]}
+            if any(difference(program["color"], o) < 20 for o in others):
+                faults["colour_not_distinct"] += 1
+    return faults
+
+
+def close_comparisons(row: dict) -> tuple[int, int]:
+    """(comparisons asked, of them within 3 px of the runner-up on an unlabelled chart)."""
+    sample = Sample.model_validate({
+        "id": row["id"], "lang": row["lang"], "renderer": row["renderer"], "persona": {"domain": "", "role": "r"},
+        "topic": {"text": "t", "metric": "m"}, "description": {"text": "d"}, "spec": json.loads(row["spec"]),
+        "style": json.loads(row["style"]), "provenance": json.loads(row["provenance"]),
+        "qa": [q | {"program": json.loads(q["program"]), "read_from": q.get("read_from"),
+                    "tolerance": q.get("tolerance") or 0.0} for q in row["qa"]]})
+    elements = [Element.model_validate(e) for e in json.loads(row["elements"])]
+    asked = [qa for qa in sample.qa if qa.program.op.value in ("argmax", "argmin", "rank", "max", "min")]
+    return len(asked), sum(not separable(qa, sample, elements) for qa in asked)
+
+
+def measure(out: Path, plotly_too: bool) -> dict:
+    rng = np.random.default_rng(0)
+    manifest = json.loads((out / "manifest.json").read_text())
+    within: list[bool] = []
+    within_plotly: list[bool] = []
+    faults: dict[str, int] = {}
+    comparisons = close = 0
+    for row in rows(out):
+        if row["renderer"] in ("matplotlib", "table"):
+            within += numeric_within(row, rng)
+        elif plotly_too:
+            within_plotly += numeric_within(row, rng)
+        for k, v in visual_faults(row).items():
+            faults[k] = faults.get(k, 0) + v
+        a, c = close_comparisons(row)
+        comparisons, close = comparisons + a, close + c
+    rejects = sum(s["rejects"] for s in manifest["shards"])
+    return {"rows": sum(s["rows"] for s in manifest["shards"]), "rejects": rejects,
+            "numeric_within_tolerance": round(sum(within) / len(within), 4) if within else None,
+            "numeric_questions": len(within),
+            "numeric_within_tolerance_plotly": round(sum(within_plotly) / len(within_plotly), 4) if within_plotly else None,
+            "visual": faults, "comparisons": comparisons, "comparisons_within_3px": close}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mpl", type=int, default=600)
+    parser.add_argument("--plotly", type=int, default=150)
+    parser.add_argument("--before", default="649ce2a", help="git revision to compare with (default: before issue 12)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="chartsynth-answerability-"))
+    before = work / "before-src"
+    subprocess.run(["git", "worktree", "add", "--detach", str(before), args.before], cwd=ROOT, check=True,
+                   capture_output=True)
+    try:
+        result = {"before": args.before, "mpl": args.mpl, "plotly": args.plotly}
+        for name, source in (("before", before), ("now", ROOT)):
+            seconds = make(source, work / name / "mpl", args.mpl, "matplotlib")
+            make(source, work / name / "plotly", args.plotly, "plotly")
+            mpl, plotly = measure(work / name / "mpl", False), measure(work / name / "plotly", name == "now")
+            result[name] = {"matplotlib": mpl, "plotly": plotly, "mpl_samples_per_second": round(args.mpl / seconds, 2)}
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT, capture_output=True)
+    lines = [f"Reader: labels and cells as printed, axis ±1/5 tick step, pies ±2 points; {READERS} readers per "
+             f"question. {args.mpl} matplotlib + {args.plotly} plotly samples (mixed languages), before = {args.before}.",
+             ""]
+    header = ["", "before", "now"]
+    b, n = result["before"], result["now"]
+
+    def faults(run, key):
+        return run["matplotlib"]["visual"].get(key, 0) + run["plotly"]["visual"].get(key, 0)
+
+    table_rows = [
+        ["numeric QA within tolerance (matplotlib)", b["matplotlib"]["numeric_within_tolerance"],
+         n["matplotlib"]["numeric_within_tolerance"]],
+        ["numeric QA within tolerance (plotly)", "n/a (ticks not pinned)", n["plotly"]["numeric_within_tolerance_plotly"]],
+        ["visual questions", faults(b, "visual"), faults(n, "visual")],
+        ["… naming an undrawn point", faults(b, "not_drawn"), faults(n, "not_drawn")],
+        ["… naming the wrong kind of mark", faults(b, "misnamed"), faults(n, "misnamed")],
+        ["… naming a covered mark", faults(b, "covered"), faults(n, "covered")],
+        ["… colour within ΔE00 20 of another series", faults(b, "colour_not_distinct"), faults(n, "colour_not_distinct")],
+        ["comparisons within 3 px, unlabelled", f"{b['matplotlib']['comparisons_within_3px'] + b['plotly']['comparisons_within_3px']}"
+         f" of {b['matplotlib']['comparisons'] + b['plotly']['comparisons']}",
+         f"{n['matplotlib']['comparisons_within_3px'] + n['plotly']['comparisons_within_3px']}"
+         f" of {n['matplotlib']['comparisons'] + n['plotly']['comparisons']}"],
+        ["rejects / planned", f"{b['matplotlib']['rejects'] + b['plotly']['rejects']} / {args.mpl + args.plotly}",
+         f"{n['matplotlib']['rejects'] + n['plotly']['rejects']} / {args.mpl + args.plotly}"],
+        ["matplotlib samples/s (2 workers, same run)", b["mpl_samples_per_second"], n["mpl_samples_per_second"]],
+    ]
+    report.write("answerability", result, lines + report.table(header, table_rows))
+
+
+if __name__ == "__main__":
+    main()
