@@ -94,7 +94,7 @@ def numeric_within(row: dict, rng: np.random.Generator) -> list[bool] | None:
     results = []
     for record in row["qa"]:
         qa = QA.model_validate(record | {"program": Program.model_validate_json(record["program"])})
-        if qa.answer_type.value != "number":
+        if qa.answer_type.value != "number" or qa.program.op.value == "rank":  # ranks: the 3 px comparisons
             continue
         program = qa.program
         if program.op.value == "pick":  # the picked mark's cell

@@ -121,25 +121,27 @@ def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
     if error is None:
         return None
     read_from = "slice" if chart.round else "axis"
-    if op in (Op.VALUE, Op.PICK, Op.MAX, Op.MIN):
+    if op in (Op.VALUE, Op.PICK, Op.MAX, Op.MIN):  # tolerance: the reading error plus the answer's own rounding
         quantum = rounding_step(error)
         shown = 10.0 ** -spec.decimals_of(col)
         if quantum <= shown:  # the chart's own precision is readable: ask it exactly
-            return qa.model_copy(update={"question": question, "read_from": read_from, "tolerance": error})
+            return qa.model_copy(update={"question": question, "read_from": read_from,
+                                         "tolerance": error + 0.5 * shown})
         digits = max(0, math.ceil(-math.log10(quantum) - 1e-9))  # 10 → 0, 0.5 → 1, 0.02 → 2
-        answer, _ = write_answer(op, round(truth / quantum) * quantum, spec, col, sample.style, lang, decimals=digits)
+        rounded = round(truth / quantum) * quantum
+        answer, _ = write_answer(op, rounded, spec, col, sample.style, lang, decimals=digits)
         return qa.model_copy(update={"question": question + text("approximately", lang), "answer": answer,
-                                     "read_from": read_from, "tolerance": error})
+                                     "read_from": read_from, "tolerance": error + abs(rounded - truth)})
     if op is Op.GROWTH or op is Op.RATIO:  # relative errors of the two reads add up
         program = qa.program
         first, second = ((program.start, program.col), (program.end, program.col)) if op is Op.GROWTH else \
             ((program.row, program.col), (program.other.row, program.other.col))
         a, b = (evaluate(program.model_copy(update={"op": Op.VALUE, "row": row, "col": c}), spec, [])
                 for row, c in (first, second))
-        if a == 0 or b == 0:
+        if min(abs(a), abs(b)) <= error:  # a read could be zero: no bound
             return None
-        relative = error / abs(a) + error / abs(b)
-        tolerance = 100 * abs(b / a) * relative if op is Op.GROWTH else abs(truth) * relative
+        compute = (lambda x, y: (y / x - 1) * 100) if op is Op.GROWTH else (lambda x, y: x / y)
+        tolerance = max(abs(compute(a + da, b + db) - truth) for da in (-error, error) for db in (-error, error))
         bound = GROWTH_POINTS if op is Op.GROWTH else DERIVED_RELATIVE * abs(truth)
     else:
         reads = len(qa.program.rows) if op is Op.SUM and qa.program.rows else READS.get(op, len(spec.data.index))

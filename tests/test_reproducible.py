@@ -23,16 +23,16 @@ from schemas import RunConfig
 
 PINNED = {
     "matplotlib": {
-        "content": "43f54dabab3f3189c791d260e2a5199e85b1d3a8bc1f237f11e1eecd8344543b",
-        "shards": ["084194581d54e775f73c954376321cd5d0492a90d1fdbf4a5f5373b1720ef91f",
-                   "062f8022bdde903072a099f27cb9906b784dfde2c963a91d7f25ef8bfb16e387",
-                   "74ea4c81a60b1baa76c9690164f9f5a930d6649f9651935f8f4b1a049fe3c71e"],
+        "content": "94f409c416e41bae49f2344bcdd53b419d0adf82a345d28fc8cce8485ddaeb32",
+        "shards": ["123daed15fe8f3d6b5b4f885f37ad28c0ad99e4996b9084d3d3baf0fabbf0f26",
+                   "b913b450205f90dfc9627e5b8e8b735e6770446de898e3b5823e4595cb9e29d2",
+                   "792a4912e5ac720c4b763144d5d8bd1eb9fd22cb7b7c88ef3e74ae1423ebc006"],
     },
     "mix": {
-        "content": "22bf9bd09fbd77fc3d34d8ce6c28acb811f139387259afb0f6d2f372f3f01223",
-        "shards": ["82423e7ad40f80a133f46fd7f5ce858f4c7e610ea8b8107723c5be8fb97085e6",
-                   "43faf3674224325c8ce5d111229c988b5a00261d43dbe58465956c8226528e90",
-                   "7d459d8bbff4eb85757e4d47c19c0d5549f37c82fa54fae4a55028a80a6c7fdc"],
+        "content": "c52882f3cd8a2f5a92fc4e8b525394f631929d33f75c15db080dbc92021ffec6",
+        "shards": ["c9f4c68191b72c75220070ea104c9fcb05dd37249df631f03fe2e422ab256f96",
+                   "a3005dd8f1f86ddf9d48b91abbdda9878ec178d1b97789665e3507e1b2b2f42f",
+                   "3ae7678df05f184e07a3ff3674d866556e5e898924c7fd38f222a36578d15117"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",
