@@ -17,9 +17,10 @@ import pandas as pd
 
 import prompts
 from renderers.charts import family
-from renderers.colour import DRAWN, distinct, painted_as, pixels
+from renderers.colour import distinct, painted_as, pixels
 from renderers.numbers import format_number
 from schemas import QA, AnswerType, CellRef, ChartSpec, Element, Op, Program, QAType, Rendered, Sample, StyleSpec
+from schemas.render import DRAWN
 
 POSITION_TIE_PX = 1.0
 

@@ -24,7 +24,7 @@ def summarize(out: Path) -> DatasetSummary:
     manifest = read_manifest(out)
     if manifest is None:
         raise DatasetDirError(f"{out} has no manifest.json: not a chartsynth dataset (or nothing finished yet)")
-    names = [*COUNTED, "qa_type", "answer_type", *(f"style_{s}" for s in STYLE_COUNTED), "categories", "series"]
+    names = [*COUNTED, "qa_type", "answer_type", "read_from", *(f"style_{s}" for s in STYLE_COUNTED), "categories", "series"]
     counts = {name: Counter() for name in names}
     personas, topics = Counter(), Counter()
     check_failures = {"overlapping_text": [], "off_canvas_text": [], "missing_glyphs": []}
@@ -34,6 +34,7 @@ def summarize(out: Path) -> DatasetSummary:
                 counts[name][row[name]] += 1
             counts["qa_type"].update(q["qa_type"] for q in row["qa"])
             counts["answer_type"].update(q["answer_type"] for q in row["qa"])
+            counts["read_from"].update(f'{q["qa_type"]}: {q.get("read_from") or "unrecorded"}' for q in row["qa"])
             style, data = json.loads(row["style"]), json.loads(row["spec"])["data"]
             for key in STYLE_COUNTED:
                 counts[f"style_{key}"][str(style[key])] += 1

@@ -10,12 +10,10 @@ import math
 import numpy as np
 from PIL import Image
 
-from schemas.render import Element
+from schemas.render import MARKS, Element
 
 DISTINCT_DE00 = 20.0  # a named colour vs every other colour painted for data
 PAINTED_DE00 = 10.0  # the pixel at a mark's centre vs the colour the mark is said to have
-MARKS = ("bar", "point", "vertex", "slice", "cell")
-DRAWN = ("bar", "point", "slice", "cell")  # marks a question can point at
 
 Lab = tuple[float, float, float]
 

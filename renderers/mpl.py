@@ -20,12 +20,13 @@ from renderers.checks import text_box_problems
 from renderers.fonts import font_path
 from renderers.numbers import SCALES, format_number
 from schemas.chart import ChartSpec
-from schemas.render import Element, RenderChecks, Rendered
+from schemas.render import MARKS, Element, RenderChecks, Rendered
 from schemas.style import NumberFormat, StyleSpec
 
 # (artist or data point, kind, row, col, colour, axes)
 Mark = tuple[object, str, str, str, str, Axes]
 POINT_RADIUS_PX = 3.0
+MIN_COVER_PX2 = 4.0
 # rcParams are process-global: two threads drawing at once would lay out each other's figures (seen under Prefect's
 # thread runner). Processes render in parallel; threads take turns.
 _DRAW_LOCK = threading.Lock()
@@ -160,18 +161,39 @@ def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, round_ch
         for label in ax.get_xticklabels():
             label.set_rotation(style.label_rotation)
             label.set_horizontalalignment("center" if style.label_rotation == 90 else "right")
+    if style.legend != "none":
+        _legend(fig, ax, style, style.legend)
+
+
+def _legend(fig: Figure, ax: Axes, style: StyleSpec, where: str) -> None:
+    """A legend of every series (twin axes too), inside the plot ("upper left") or outside it."""
     handles, labels = [], []
     for axes in fig.axes:
         h, l = axes.get_legend_handles_labels()
         handles, labels = handles + h, labels + l
-    if style.legend == "none" or len(labels) < 2:
+    if len(labels) < 2:
         return
-    if style.legend == "upper left":
+    if where == "upper left":
         ax.legend(handles, labels, loc="upper left", fontsize=style.font_size * 0.85)
     else:
-        where = {"right": "outside right upper", "top": "outside upper center", "bottom": "outside lower center"}
-        ncols = 1 if style.legend == "right" else min(len(labels), 4)
-        fig.legend(handles, labels, loc=where[style.legend], ncols=ncols, fontsize=style.font_size * 0.85)
+        outside = {"right": "outside right upper", "top": "outside upper center", "bottom": "outside lower center"}
+        ncols = 1 if where == "right" else min(len(labels), 4)
+        fig.legend(handles, labels, loc=outside[where], ncols=ncols, fontsize=style.font_size * 0.85)
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def legend_elements(fig: Figure, height: int) -> list[Element]:
+    legends = [a.get_legend() for a in fig.axes if a.get_legend()] + list(fig.legends)
+    return [Element(kind="legend", bbox=pixel_box(legend.get_window_extent(), height)) for legend in legends]
+
+
+def covers_marks(legends: list[Element], marks: list[Element]) -> bool:
+    """A legend box lies over a drawn mark (more than a sliver)."""
+    return any(_overlap(legend.bbox, mark.bbox) > MIN_COVER_PX2 for legend in legends for mark in marks
+               if mark.bbox is not None and mark.kind in MARKS)
 
 
 def pixel_box(extent, height: int) -> tuple[float, float, float, float]:
@@ -196,6 +218,8 @@ def _visible_texts(fig: Figure) -> list:
     for ax in fig.axes:
         texts += [ax.title, ax._left_title, ax.xaxis.label, ax.yaxis.label, *ax.texts]
         for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            if not axis.get_visible():  # a twin's hidden copy of the shared axis: its labels report visible
+                continue
             lo, hi = min(lo, hi), max(lo, hi)
             for tick in axis.get_major_ticks():
                 if lo - 1e-9 <= tick.get_loc() <= hi + 1e-9 and tick.label1.get_visible():
@@ -210,7 +234,7 @@ def _visible_texts(fig: Figure) -> list:
 
 
 def text_elements(fig: Figure, renderer, height: int) -> list[Element]:
-    """Each drawn text once: twin axes share their category labels, which would otherwise count as overlaps."""
+    """Each drawn text once."""
     elements = {}
     for t in _visible_texts(fig):
         box = pixel_box(t.get_window_extent(renderer), height)
@@ -281,7 +305,13 @@ def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str, paint: Paint
         _decorate(fig, ax, spec, style, chart.round, chart.horizontal)
         fig.canvas.draw()
         height = fig.canvas.get_width_height()[1]
-        elements = _mark_elements(marks, height) + text_elements(fig, fig.canvas.get_renderer(), height)
+        drawn = _mark_elements(marks, height)
+        if ax.get_legend() and covers_marks(legend_elements(fig, height), drawn):  # a reader must see every mark
+            ax.get_legend().remove()
+            _legend(fig, ax, style, "right")
+            fig.canvas.draw()
+            drawn = _mark_elements(marks, height)
+        elements = drawn + legend_elements(fig, height) + text_elements(fig, fig.canvas.get_renderer(), height)
         return elements, tick_steps(marks, spec, chart.horizontal, chart.paired)
 
     return draw_figure(style, paint_figure)

@@ -1,33 +1,42 @@
-"""Named palettes. Every colour carries the words a visual question may use for it, in both languages."""
+"""Named palettes. A colour's name comes from one table of reference colours (the nearest by CIEDE2000), the same
+in ja and en for every palette; within a palette every two colours differ by at least `DISTINCT_DE00` and carry
+different names, so "the blue bar" points at one mark."""
 
 from __future__ import annotations
 
+from renderers.colour import DISTINCT_DE00, difference
 from schemas.style import NamedColor
 
+REFERENCE: dict[str, tuple[str, str]] = {  # hex → (ja, en)
+    "#000000": ("黒", "black"), "#555555": ("濃い灰色", "dark gray"), "#999999": ("灰色", "gray"),
+    "#cccccc": ("薄い灰色", "light gray"), "#d62728": ("赤", "red"), "#8c564b": ("茶色", "brown"),
+    "#ff7f0e": ("オレンジ", "orange"), "#f4b183": ("薄いオレンジ", "light orange"), "#ffc000": ("黄色", "yellow"),
+    "#c9a227": ("黄土色", "ochre"), "#bcbd22": ("オリーブ", "olive"), "#2ca02c": ("緑", "green"),
+    "#2f5d50": ("深緑", "dark green"), "#17becf": ("シアン", "cyan"), "#5b9bd5": ("水色", "light blue"),
+    "#1f77b4": ("青", "blue"), "#1f3a68": ("紺", "navy"), "#9467bd": ("紫", "purple"), "#e377c2": ("ピンク", "pink"),
+}
 
-def _c(hex_: str, ja: str, en: str) -> NamedColor:
+
+def named(hex_: str) -> NamedColor:
+    """The colour with the names of its nearest reference colour."""
+    nearest = min(REFERENCE, key=lambda ref: difference(hex_, ref))
+    ja, en = REFERENCE[nearest]
     return NamedColor(hex=hex_, ja=ja, en=en)
 
 
-BLUE, ORANGE, GREEN, RED = _c("#1f77b4", "青", "blue"), _c("#ff7f0e", "オレンジ", "orange"), _c("#2ca02c", "緑", "green"), _c("#d62728", "赤", "red")
-PURPLE, BROWN, PINK, GRAY = _c("#9467bd", "紫", "purple"), _c("#8c564b", "茶色", "brown"), _c("#e377c2", "ピンク", "pink"), _c("#7f7f7f", "灰色", "gray")
+def _palette(*hexes: str) -> list[NamedColor]:
+    colors = [named(h) for h in hexes]
+    for i, a in enumerate(colors):
+        for b in colors[i + 1:]:
+            if difference(a.hex, b.hex) < DISTINCT_DE00 or a.en == b.en:
+                raise ValueError(f"palette colours {a.hex} ({a.en}) and {b.hex} ({b.en}) cannot be told apart")
+    return colors
+
 
 PALETTES: dict[str, list[NamedColor]] = {
-    "tableau": [BLUE, ORANGE, GREEN, RED, PURPLE, BROWN, PINK, GRAY],
-    "corporate_navy": [
-        _c("#1f3a68", "紺", "navy"), _c("#5b9bd5", "水色", "light blue"), _c("#a5a5a5", "灰色", "gray"),
-        _c("#ffc000", "黄色", "yellow"), _c("#70ad47", "緑", "green"), _c("#ed7d31", "オレンジ", "orange"),
-    ],
-    "corporate_red": [
-        _c("#c00000", "赤", "red"), _c("#404040", "黒", "black"), _c("#bfbfbf", "灰色", "gray"),
-        _c("#f4b183", "薄いオレンジ", "light orange"), _c("#2e75b6", "青", "blue"),
-    ],
-    "earth": [
-        _c("#2f5d50", "深緑", "dark green"), _c("#c9a227", "黄土色", "ochre"), _c("#8e5b3c", "茶色", "brown"),
-        _c("#6c8ebf", "青", "blue"), _c("#b85450", "赤", "red"),
-    ],
-    "grayscale": [
-        _c("#000000", "黒", "black"), _c("#595959", "濃い灰色", "dark gray"), _c("#a6a6a6", "灰色", "gray"),
-        _c("#d9d9d9", "薄い灰色", "light gray"),
-    ],
+    "tableau": _palette("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#7f7f7f", "#17becf", "#bcbd22"),
+    "corporate_navy": _palette("#1f3a68", "#5b9bd5", "#a5a5a5", "#ffc000", "#70ad47", "#ed7d31"),
+    "corporate_red": _palette("#c00000", "#404040", "#bfbfbf", "#f4b183", "#2e75b6"),
+    "earth": _palette("#2f5d50", "#c9a227", "#8e5b3c", "#6c8ebf"),
+    "grayscale": _palette("#000000", "#666666", "#b3b3b3"),
 }

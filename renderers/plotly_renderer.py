@@ -14,7 +14,7 @@ from renderers.errors import SetupError
 from renderers.fonts import font_path, missing_glyphs
 from renderers.numbers import format_number, nice_step
 from schemas.chart import ChartSpec
-from schemas.render import Element, RenderChecks, Rendered
+from schemas.render import MARKS, Element, RenderChecks, Rendered
 from schemas.style import NumberFormat, StyleSpec
 
 INSTALL_HINT = "plotly rendering needs kaleido>=1 and a Chromium (`apt-get install chromium`, or set BROWSER_PATH)"
@@ -201,6 +201,19 @@ def cartesian(fig, canvas: Canvas, bars: bool, stacked: bool = False, horizontal
     return elements, PlotArea(frame, *axes, secondary_range=secondary_range)
 
 
+def _legend_covers(canvas: Canvas, font_px: float, elements: list[Element]) -> bool:
+    """Whether an inside, upper-left legend would lie over a mark. plotly lays the legend out in the browser, so its
+    box is estimated: a 40 px symbol column, full-width characters 1 em and others 0.6 em wide, a row of 1 em + 10 px."""
+    columns = canvas.spec.data.columns
+    text_px = max(sum(font_px if ord(ch) > 0x2E80 else 0.6 * font_px for ch in c) for c in columns)
+    plot_w = canvas.style.width_px - canvas.left - canvas.right
+    plot_h = canvas.style.height_px - canvas.top - canvas.bottom
+    x0, y0 = canvas.left + 0.01 * plot_w, canvas.top + 0.01 * plot_h
+    box = (x0, y0, x0 + 50 + text_px, y0 + len(columns) * (font_px + 10) + 10)
+    return any(e.bbox and min(box[2], e.bbox[2]) > max(box[0], e.bbox[0]) and min(box[3], e.bbox[3]) > max(box[1], e.bbox[1])
+               for e in elements if e.kind in MARKS)
+
+
 def drawing(traces: Traces, **options) -> Callable[[ChartSpec, StyleSpec, str], Rendered]:
     """A family's plotly drawing: `traces(fig, canvas, **options)` adds its traces and returns the marks' boxes;
     margins, axes, legend and the PNG are shared."""
@@ -222,35 +235,43 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, traces: Traces) 
     horizontal = chart.horizontal
     show_legend = style.legend != "none" and len(table.columns) > 1 and not chart.round
 
-    top = 20 + (font_px * 2.2 if style.title_loc != "none" else 0) + (font_px * 2 if show_legend and style.legend == "top" else 0)
-    left = 30 + font_px * 4 + (label_px if horizontal else 0)
-    right = 30 + (font_px * 5 if spec.secondary_series else 0)
-    right += max(len(c) for c in table.columns) * font_px + 50 if show_legend and style.legend == "right" else 0
-    rotation = math.sin(math.radians(style.label_rotation)) if not horizontal else 0
-    bottom = 30 + font_px * 3 + label_px * rotation + (font_px * 2 if show_legend and style.legend == "bottom" else 0)
+    def draw(where: str):
+        """The figure with its traces for a legend placed `where` (margins make room for an outside legend)."""
+        top = 20 + (font_px * 2.2 if style.title_loc != "none" else 0) + (font_px * 2 if where == "top" else 0)
+        left = 30 + font_px * 4 + (label_px if horizontal else 0)
+        right = 30 + (font_px * 5 if spec.secondary_series else 0)
+        right += max(len(c) for c in table.columns) * font_px + 50 if where == "right" else 0
+        rotation = math.sin(math.radians(style.label_rotation)) if not horizontal else 0
+        bottom = 30 + font_px * 3 + label_px * rotation + (font_px * 2 if where == "bottom" else 0)
+        fig = go.Figure()
+        canvas = Canvas(spec, style, lang, left, top, right, bottom, [c.hex for c in style.palette])
+        return fig, canvas, *traces(fig, canvas)
 
-    fig = go.Figure()
-    canvas = Canvas(spec, style, lang, left, top, right, bottom, [c.hex for c in style.palette])
-    elements, area = traces(fig, canvas)
+    where = style.legend if show_legend else "none"
+    fig, canvas, elements, area = draw(where)
+    if where == "upper left" and _legend_covers(canvas, font_px, elements):  # a reader must see every mark
+        where = "right"
+        fig, canvas, elements, area = draw(where)
+    left, top, right, bottom = canvas.left, canvas.top, canvas.right, canvas.bottom
 
     tickformat = ",~f" if style.number_format is NumberFormat.THOUSANDS else "~f"
     layout = dict(
         width=width, height=height, template="simple_white" if not style.grid else "plotly_white",
         font={"family": style.font_family, "size": font_px},
         margin={"l": left, "r": right, "t": top, "b": bottom, "autoexpand": False},
-        showlegend=show_legend, paper_bgcolor="white", plot_bgcolor="white", barmode="overlay",
+        showlegend=where != "none", paper_bgcolor="white", plot_bgcolor="white", barmode="overlay",
     )
     if style.title_loc != "none":
         layout["title"] = {"text": spec.title, "x": 0.02 if style.title_loc == "left" else 0.5,
                            "xanchor": "left" if style.title_loc == "left" else "center", "yref": "container", "y": 0.98,
                            "yanchor": "top", "font": {"size": font_px * 1.25}}
-    if show_legend:
+    if where != "none":
         layout["legend"] = {
             "right": {"x": 1.02, "y": 1, "xanchor": "left", "yanchor": "top"},
             "upper left": {"x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top", "bgcolor": "rgba(255,255,255,0.7)"},
             "top": {"orientation": "h", "x": 0, "y": 1 - (20 + font_px * 2.2) / height, "yref": "container", "yanchor": "top"},
             "bottom": {"orientation": "h", "x": 0, "y": 0.01, "yref": "container", "yanchor": "bottom"},
-        }[style.legend]
+        }[where]
     steps: dict[str, float] = {}
     if area is not None:
         category_axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": table.index, "automargin": False}

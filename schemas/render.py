@@ -7,6 +7,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+MARKS = ("bar", "point", "vertex", "slice", "cell")  # elements that show data (not text, not a legend)
+DRAWN = ("bar", "point", "slice", "cell")  # marks a question can point at (a vertex has nothing drawn)
+
+
 class Element(BaseModel):
     """One drawn thing. `bbox` is (x0, y0, x1, y1) in image pixels, origin top-left; None where not measurable.
     A "vertex" is where a line drawn without markers passes a value: its position is known, but nothing is drawn
@@ -14,7 +18,7 @@ class Element(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["bar", "point", "vertex", "slice", "cell", "text"]
+    kind: Literal["bar", "point", "vertex", "slice", "cell", "text", "legend"]
     bbox: tuple[float, float, float, float] | None = None
     color: str | None = None
     row: str | None = Field(default=None, description="data index label this mark shows")

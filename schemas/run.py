@@ -95,6 +95,8 @@ class DatasetSummary(BaseModel):
     by_renderer: dict[str, int]
     by_qa_type: dict[str, int]
     by_answer_type: dict[str, int]
+    by_read_from: dict[str, int] = Field(default_factory=dict, description="'qa_type: read_from' → questions: how "
+                                         "each kind of question is answered from the image (schemas.qa.READ_FROM)")
     by_style_palette_name: dict[str, int]
     by_style_legend: dict[str, int]
     by_style_number_format: dict[str, int]

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 from pipeline.answerable import SEPARABLE_PX, separable
 from renderers.colour import difference, distinct, painted_as
 from schemas import QA, ChartSpec, Element, Program
+from schemas.render import MARKS
 
 SPEC = ChartSpec(chart_type="bar", title="t", unit="億円",
                  data={"index": ["a", "b", "c"], "columns": ["v"], "data": [[100.0], [98.0], [50.0]]})
@@ -66,7 +67,7 @@ def test_shipped_visual_questions_name_drawn_marks_and_scatter_measures(tiny_dat
                 program = json.loads(qa["program"])
                 if program["op"] != "pick":
                     continue
-                named = [e for e in elements if e.kind != "text" and e.color == program["color"]]
+                named = [e for e in elements if e.kind in MARKS and e.color == program["color"]]
                 assert all(e.kind != "vertex" for e in named), row["id"]  # never a line vertex without a marker
                 if row["chart_type"] == "bar_line" and program["color"]:
                     kinds = {e.kind for e in named}
@@ -117,3 +118,52 @@ def test_values_read_off_an_axis_are_not_written_finer_than_a_reader_can_read(ti
                     assert any(abs(value / q - round(value / q)) < 1e-6 or resolution >= q for q in steps), (row["id"], qa)
                     seen["approximate"] += qa["question"].endswith(("概数で）", "as read from the chart)"))
     assert seen["axis"] and seen["label"] and seen["approximate"]
+
+
+def test_a_legend_that_would_cover_a_mark_moves_outside_the_plot():
+    from pipeline.style import sample_style
+    from renderers import render
+    from renderers.mpl import covers_marks
+    from schemas import ChartType, PeriodFormat
+
+    tall_first = ChartSpec(chart_type="grouped_bar", title="預金", unit="億円",
+                           data={"index": ["2020年", "2021年", "2022年"], "columns": ["法人預金", "個人預金"],
+                                 "data": [[300.0, 290.0], [120.0, 110.0], [100.0, 90.0]]})
+    style = sample_style(np.random.default_rng(0), "ja", ChartType.GROUPED_BAR, 2, PeriodFormat.YEAR).model_copy(
+        update={"legend": "upper left", "value_labels": False})
+    drawn = render(tall_first, style, "matplotlib", "ja")
+    legends = [e for e in drawn.elements if e.kind == "legend"]
+    marks = [e for e in drawn.elements if e.kind == "bar"]
+    assert legends and not covers_marks(legends, drawn.elements)
+    assert legends[0].bbox[0] >= max(m.bbox[2] for m in marks)  # to the right of every bar
+    plotly = render(tall_first, style, "plotly", "ja")
+    outside = render(tall_first, style.model_copy(update={"legend": "right"}), "plotly", "ja")
+    assert [e.bbox for e in plotly.elements if e.kind == "bar"] == [e.bbox for e in outside.elements if e.kind == "bar"]
+
+
+def test_colour_names_come_from_one_table_and_palettes_keep_colours_apart():
+    import pytest
+
+    from renderers.palettes import PALETTES, _palette, named
+
+    assert named("#5b9bd5").en == named("#6c8ebf").en == "light blue"  # once "light blue" and "blue"
+    with pytest.raises(ValueError, match="cannot be told apart"):
+        _palette("#d62728", "#8c564b")  # red and brown: ΔE00 16
+    for colors in PALETTES.values():
+        assert len({c.ja for c in colors}) == len({c.en for c in colors}) == len(colors)
+
+
+def test_a_twin_axis_hidden_copy_of_the_category_labels_is_not_counted_as_text():
+    from pipeline.style import sample_style
+    from renderers import render
+    from schemas import ChartType, PeriodFormat
+
+    spec = ChartSpec(chart_type="bar_line", title="貸出金残高", unit="億円", secondary_series=["不良債権比率"],
+                     column_units={"不良債権比率": "%"}, column_decimals={"不良債権比率": 1},
+                     data={"index": ["2019年", "2020年", "2021年"], "columns": ["貸出金", "不良債権比率"],
+                           "data": [[100.0, 1.2], [120.0, 1.1], [130.0, 0.9]]})
+    style = sample_style(np.random.default_rng(3), "ja", ChartType.BAR_LINE, 2, PeriodFormat.YEAR)
+    drawn = render(spec, style, "matplotlib", "ja")
+    labels = [e.text for e in drawn.elements if e.kind == "text" and e.text in spec.data.index]
+    assert sorted(labels) == sorted(spec.data.index)  # each category label once
+    assert not [pair for pair in drawn.checks.overlapping_text if pair[0] == pair[1]]

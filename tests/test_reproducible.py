@@ -3,7 +3,9 @@ the data; then re-pin and say so here and in the commit:
 - taken before the one-home-per-concept redesign (issue 11), which kept them;
 - re-pinned when comparisons the eye cannot separate, references to undrawn or covered marks and unnamed scatter
   measures stopped being asked, and again when each question got how it is read and its tolerance, values read off
-  an axis were asked approximately and plotly's value ticks were pinned (issue 12).
+  an axis were asked approximately and plotly's value ticks were pinned, and when legend boxes were recorded and a
+  legend over a mark moved outside, when colour names came from one reference table, and when a twin axis's hidden
+  label copies stopped counting as text (issue 12).
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
@@ -23,16 +25,16 @@ from schemas import RunConfig
 
 PINNED = {
     "matplotlib": {
-        "content": "94f409c416e41bae49f2344bcdd53b419d0adf82a345d28fc8cce8485ddaeb32",
-        "shards": ["123daed15fe8f3d6b5b4f885f37ad28c0ad99e4996b9084d3d3baf0fabbf0f26",
-                   "b913b450205f90dfc9627e5b8e8b735e6770446de898e3b5823e4595cb9e29d2",
-                   "792a4912e5ac720c4b763144d5d8bd1eb9fd22cb7b7c88ef3e74ae1423ebc006"],
+        "content": "9abf35fbe16b9f79737fed34a9d5d4e49baef0f534cafe68c0f22b825f519fbe",
+        "shards": ["6816f50d729d09d8d23af62666bc609a956a37b49b2009ac714666188654e192",
+                   "f24761d3502833d8e415533bb80d6a43278432f145d87997352714e8346403cb",
+                   "a1b14916bf12b249f6cbf91fefa82897940f37a5d0ebbbeacdfabf9519e0b1b1"],
     },
     "mix": {
-        "content": "c52882f3cd8a2f5a92fc4e8b525394f631929d33f75c15db080dbc92021ffec6",
-        "shards": ["c9f4c68191b72c75220070ea104c9fcb05dd37249df631f03fe2e422ab256f96",
-                   "a3005dd8f1f86ddf9d48b91abbdda9878ec178d1b97789665e3507e1b2b2f42f",
-                   "3ae7678df05f184e07a3ff3674d866556e5e898924c7fd38f222a36578d15117"],
+        "content": "ba7229931793edd52fca71ff67508af6df1b9bab7833991a56e6b59e4497fe2e",
+        "shards": ["4888130dd23907a5ef5bd59acb8fec35415997282ca3326866322dbfe7ce8242",
+                   "e0a2b0d59231f758bfe32e11365bbd59f35decb6ed9660ca27e7f0ad91569c24",
+                   "1f9ffe464597b14b595dafdaaf295cd383f48a068a70e5caac64ff4f87c96509"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",
