@@ -86,7 +86,7 @@ AXIS_READ = 0.2  # a careful reader places a mark to a fifth of the tick step
 SLICE_READ = 0.02  # ... and sizes an unlabelled pie slice to 2 points of the whole
 DERIVED_RELATIVE = 0.05  # a derived answer is asked only while its reading error stays within 5 % of it
 GROWTH_POINTS = 2.0  # ... a growth rate, within 2 percentage points
-READS = {Op.DIFF: 2, Op.MEAN: 1}  # inputs a derived answer reads (sum: one per row; ratio, growth: relative)
+READS = {Op.DIFF: 2, Op.MEAN: 1}  # values a derived answer reads (sum: one per row; ratio, growth: see below)
 
 
 def _reading_error(spec: ChartSpec, col: str, rendered: Rendered) -> float | None:
@@ -110,13 +110,21 @@ def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
     spec, lang, op = sample.spec, sample.lang, qa.program.op
     rule, chart = OPS[op], family(spec.chart_type)
     question = qa.question.removesuffix(text("approximately", lang))
-    if "table" in chart.draw or labelled(sample):
-        return qa.model_copy(update={"question": question, "read_from": "cell" if "table" in chart.draw else "label",
-                                     "tolerance": 0.0})
-    if rule.written != "number":  # which label, which rank: settled by comparing marks
-        return qa.model_copy(update={"question": question, "read_from": "position", "tolerance": 0.0})
-    truth = evaluate(qa.program, spec, rendered.elements)
     col = pick_mark(qa.program, rendered.elements).col if op is Op.PICK else qa.program.col
+
+    def exact(read_from: str, tolerance: float) -> QA:
+        """Asked as written; an answer rounded for an earlier rendering (a regenerated row) is written in full."""
+        update = {"question": question, "read_from": read_from, "tolerance": tolerance}
+        if question != qa.question and rule.written == "number":
+            update["answer"] = write_answer(op, evaluate(qa.program, spec, rendered.elements), spec, col,
+                                            sample.style, lang)[0]
+        return qa.model_copy(update=update)
+
+    if "table" in chart.draw or labelled(sample):
+        return exact("cell" if "table" in chart.draw else "label", 0.0)
+    if rule.written != "number":  # which label, which rank: settled by comparing marks
+        return exact("position", 0.0)
+    truth = evaluate(qa.program, spec, rendered.elements)
     error = _reading_error(spec, col, rendered)
     if error is None:
         return None
@@ -125,8 +133,7 @@ def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
         quantum = rounding_step(error)
         shown = 10.0 ** -spec.decimals_of(col)
         if quantum <= shown:  # the chart's own precision is readable: ask it exactly
-            return qa.model_copy(update={"question": question, "read_from": read_from,
-                                         "tolerance": error + 0.5 * shown})
+            return exact(read_from, error + 0.5 * shown)
         digits = max(0, math.ceil(-math.log10(quantum) - 1e-9))  # 10 → 0, 0.5 → 1, 0.02 → 2
         rounded = round(truth / quantum) * quantum
         answer, _ = write_answer(op, rounded, spec, col, sample.style, lang, decimals=digits)

@@ -167,3 +167,35 @@ def test_a_twin_axis_hidden_copy_of_the_category_labels_is_not_counted_as_text()
     labels = [e.text for e in drawn.elements if e.kind == "text" and e.text in spec.data.index]
     assert sorted(labels) == sorted(spec.data.index)  # each category label once
     assert not [pair for pair in drawn.checks.overlapping_text if pair[0] == pair[1]]
+
+
+def test_an_answer_rounded_for_one_rendering_is_written_in_full_when_a_restyle_prints_the_values():
+    """Regeneration re-renders stored rows: an answer rounded for an unlabelled chart must not survive, rounded, on
+    a chart that now prints the value (the verifier would reject it)."""
+    from pipeline.answerable import answerable
+    from pipeline.template import draft_sample
+    from pipeline.verify import check_answer
+    from renderers import render
+    from schemas import RunConfig
+
+    for index in range(40):
+        sample = draft_sample(RunConfig(n=1, lang="ja"), index)
+        plain = sample.model_copy(update={"style": sample.style.model_copy(update={"value_labels": False})})
+        if family_of(plain).round or "table" in family_of(plain).draw or not family_of(plain).value_labels:
+            continue
+        first = answerable(plain, render(plain.spec, plain.style, plain.renderer, "ja"))
+        if any(qa.question.endswith("概数で）") for qa in first.qa):
+            break
+    else:
+        raise AssertionError("no approximate question in 40 samples")
+    labelled = first.model_copy(update={"style": first.style.model_copy(update={"value_labels": True})})
+    drawn = render(labelled.spec, labelled.style, labelled.renderer, "ja")
+    again = answerable(labelled, drawn)
+    assert all(qa.read_from == "label" and not qa.question.endswith("概数で）") for qa in again.qa)
+    assert all(check_answer(qa, again.spec, drawn.elements, "ja") is None for qa in again.qa)
+
+
+def family_of(sample):
+    from renderers.charts import family
+
+    return family(sample.spec.chart_type)
