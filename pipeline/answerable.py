@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from pipeline.qa import OPS, evaluate, pick_mark, text, write_answer
+from pipeline.qa import OPS, Unverifiable, evaluate, pick_mark, text, write_answer
 from renderers.charts import family
 from schemas import QA, ChartSpec, Element, Op, Rendered, Sample
 
@@ -106,11 +106,15 @@ def rounding_step(error: float) -> float:
 def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
     """The question as the image lets it be answered: exact where values are printed, or where it asks which mark
     is larger (separable() checked); else with the reading error as its tolerance — a value read off the axis (or a
-    slice) rounded and asked approximately, a derived value asked only while its error stays small. None: drop it."""
+    slice), or a difference or sum of such values, rounded and asked approximately; a derived value only while its
+    error stays small, and one whose question states its decimals only if it is readable to them. None: drop it."""
     spec, lang, op = sample.spec, sample.lang, qa.program.op
     rule, chart = OPS[op], family(spec.chart_type)
     question = qa.question.removesuffix(text("approximately", lang))
-    col = pick_mark(qa.program, rendered.elements).col if op is Op.PICK else qa.program.col
+    try:
+        col = pick_mark(qa.program, rendered.elements).col if op is Op.PICK else qa.program.col
+    except Unverifiable:  # e.g. two marks equally "rightmost": the image cannot settle it
+        return None
 
     def exact(read_from: str, tolerance: float) -> QA:
         """Asked as written; an answer rounded for an earlier rendering (a regenerated row) is written in full."""
@@ -156,4 +160,14 @@ def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
         bound = DERIVED_RELATIVE * abs(truth)
     if tolerance > bound:
         return None
-    return qa.model_copy(update={"question": question, "read_from": read_from, "tolerance": tolerance})
+    written = 10.0 ** -(rule.decimals if rule.decimals is not None else spec.decimals_of(col) + rule.extra_decimals)
+    if rule.decimals is not None or rule.extra_decimals:  # the question states its decimals ("to one decimal place")
+        return exact(read_from, tolerance) if tolerance <= written / 2 else None
+    quantum = rounding_step(tolerance)
+    if quantum <= written:
+        return exact(read_from, tolerance + 0.5 * written)
+    rounded = round(truth / quantum) * quantum  # a difference or sum of read values: rounded and asked approximately
+    digits = max(0, math.ceil(-math.log10(quantum) - 1e-9))
+    answer, _ = write_answer(op, rounded, spec, col, sample.style, lang, decimals=digits)
+    return qa.model_copy(update={"question": question + text("approximately", lang), "answer": answer,
+                                 "read_from": read_from, "tolerance": tolerance + abs(rounded - truth)})

@@ -29,8 +29,11 @@ class Unverifiable(ValueError):
     """The program cannot be evaluated unambiguously on this table; `reason` is a short countable tag."""
 
     def __init__(self, reason: str, detail: str):
-        super().__init__(f"{reason}: {detail}")
+        super().__init__(reason, detail)  # args as the constructor takes them: it pickles across process pools
         self.reason, self.detail = reason, detail
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}"
 
 
 def text(*path: str):

@@ -199,3 +199,21 @@ def family_of(sample):
     from renderers.charts import family
 
     return family(sample.spec.chart_type)
+
+
+def test_a_visual_question_the_image_cannot_settle_is_dropped_not_raised():
+    """Sample 172 of seed 0 drew two bars equally 'rightmost'; the question was raised out of a worker, whose
+    exception could not even be pickled back (BrokenProcessPool)."""
+    import pickle
+
+    from pipeline.answerable import readable
+    from pipeline.qa import Unverifiable
+    from schemas import Rendered, RenderChecks
+
+    error = pickle.loads(pickle.dumps(Unverifiable("ambiguous", "two marks")))
+    assert (error.reason, error.detail, str(error)) == ("ambiguous", "two marks", "ambiguous: two marks")
+    tied = [Element(kind="bar", bbox=(10, 100, 30, 300), color="#1f77b4", row=row, col="v") for row in ("a", "b")]
+    drawn = Rendered(png=b"", width=100, height=300, elements=tied, checks=RenderChecks())
+    pick = QA(question="q", answer="1", qa_type="visual", answer_type="number",
+              program=Program(op="pick", color="#1f77b4", order="rightmost"))
+    assert readable(pick, sample_with(False), drawn) is None
