@@ -28,13 +28,18 @@ def summarize(out: Path) -> DatasetSummary:
     counts = {name: Counter() for name in names}
     personas, topics = Counter(), Counter()
     check_failures = {"overlapping_text": [], "off_canvas_text": [], "missing_glyphs": []}
+    read_examples: dict[str, str] = {}
     for entry in manifest.shards:
         for row in pq.read_table(out / entry.file, columns=COLUMNS).to_pylist():
             for name in COUNTED:
                 counts[name][row[name]] += 1
             counts["qa_type"].update(q["qa_type"] for q in row["qa"])
             counts["answer_type"].update(q["answer_type"] for q in row["qa"])
-            counts["read_from"].update(f'{q["qa_type"]}: {q.get("read_from") or "unrecorded"}' for q in row["qa"])
+            for q in row["qa"]:
+                how = f'{q["qa_type"]}: {q.get("read_from") or "unrecorded"}'
+                counts["read_from"][how] += 1
+                read_examples.setdefault(how, f'{row["id"]}: {q["question"]} → {q["answer"]}'
+                                              f' (±{q.get("tolerance") or 0:g})')
             style, data = json.loads(row["style"]), json.loads(row["spec"])["data"]
             for key in STYLE_COUNTED:
                 counts[f"style_{key}"][str(style[key])] += 1
@@ -68,6 +73,7 @@ def summarize(out: Path) -> DatasetSummary:
                             distinct_topic_ratio=round(len(topics) / rows, 3) if rows else 0.0),
         render_check_failures={k: len(v) for k, v in check_failures.items()},
         render_check_examples={k: v[:10] for k, v in check_failures.items() if v},
+        read_from_examples=dict(sorted(read_examples.items())),
     )
 
 
@@ -119,5 +125,8 @@ def html_report(out: Path, summary: DatasetSummary, gallery: int = 12) -> str:
         f"<section><h2>Diversity</h2>{_table(summary.diversity.model_dump())}</section>"
         f"<section><h2>Render checks</h2>{_table(summary.render_check_failures)}"
         f"{_table({k: ', '.join(v) for k, v in summary.render_check_examples.items()})}</section>"
+        "<section><h2>Answerable from the image</h2><p>How each kind of question is read from its chart "
+        "(label, cell: printed; axis: against the ticks; slice: a pie's size; position: which mark is larger), "
+        f"one example each.</p>{_table(summary.read_from_examples)}</section>"
         f"<section><h2>Samples</h2>{''.join(cards)}</section></html>"
     )

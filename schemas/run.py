@@ -109,6 +109,8 @@ class DatasetSummary(BaseModel):
     diversity: Diversity
     render_check_failures: dict[str, int]
     render_check_examples: dict[str, list[str]]
+    read_from_examples: dict[str, str] = Field(default_factory=dict, description="one question per 'qa_type: "
+                                               "read_from', with its answer and tolerance and the row id")
 
     def distributions(self) -> dict[str, dict[str, int]]:
         """The `by_*` counts, keyed without the prefix."""

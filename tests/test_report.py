@@ -17,6 +17,7 @@ def test_summary_covers_distributions_diversity_and_checks(tiny_dataset):
     assert sum(summary.by_chart_type.values()) == summary.rows
     assert set(summary.by_qa_type) == {"retrieval", "visual", "compositional"}
     assert sum(summary.by_read_from.values()) == sum(summary.by_qa_type.values()) and "visual: unrecorded" not in summary.by_read_from
+    assert set(summary.read_from_examples) == set(summary.by_read_from)
     assert summary.by_style_palette_name and summary.by_categories and summary.by_series
     assert 0 < summary.diversity.distinct_topic_ratio <= 1
     assert set(summary.render_check_failures) == {"overlapping_text", "off_canvas_text", "missing_glyphs"}
