@@ -86,6 +86,7 @@ AXIS_READ = 0.2  # a careful reader places a mark to a fifth of the tick step
 SLICE_READ = 0.02  # ... and sizes an unlabelled pie slice to 2 points of the whole
 DERIVED_RELATIVE = 0.05  # a derived answer is asked only while its reading error stays within 5 % of it
 GROWTH_POINTS = 2.0  # ... a growth rate, within 2 percentage points
+SMALL_VALUE = 0.25  # a single value is asked only if its reading error is at most a quarter of it
 READS = {Op.DIFF: 2, Op.MEAN: 1}  # values a derived answer reads (sum: one per row; ratio, growth: see below)
 
 
@@ -134,6 +135,8 @@ def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
         return None
     read_from = "slice" if chart.round else "axis"
     if op in (Op.VALUE, Op.PICK, Op.MAX, Op.MIN):  # tolerance: the reading error plus the answer's own rounding
+        if error > SMALL_VALUE * abs(truth):  # a sliver of a bar: its size is seen, its value is not ("about 0")
+            return None
         quantum = rounding_step(error)
         shown = 10.0 ** -spec.decimals_of(col)
         if quantum <= shown:  # the chart's own precision is readable: ask it exactly

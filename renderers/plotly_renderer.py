@@ -267,7 +267,9 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, traces: Traces) 
                            "yanchor": "top", "font": {"size": font_px * 1.25}}
     if where != "none":
         layout["legend"] = {
-            "right": {"x": 1.02, "y": 1, "xanchor": "left", "yanchor": "top"},
+            # beyond a right-hand value axis's tick labels, when there is one
+            "right": {"x": 1.02 + (font_px * 5 / (width - left - right) if spec.secondary_series else 0), "y": 1,
+                      "xanchor": "left", "yanchor": "top"},
             "upper left": {"x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top", "bgcolor": "rgba(255,255,255,0.7)"},
             "top": {"orientation": "h", "x": 0, "y": 1 - (20 + font_px * 2.2) / height, "yref": "container", "yanchor": "top"},
             "bottom": {"orientation": "h", "x": 0, "y": 0.01, "yref": "container", "yanchor": "bottom"},
