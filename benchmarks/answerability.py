@@ -10,20 +10,26 @@ git worktree) and by this one, side by side; also their end-to-end throughput in
 - comparisons (largest, smallest, rank) on unlabelled charts whose marks are within 3 px of the runner-up;
 - matplotlib legends lying over a mark (legend boxes are recorded from this revision on; plotly's legend is laid out
   in the browser: an inside legend estimated to cover a mark is moved outside, see renderers/plotly_renderer.py);
+- text over text, text under 8 px and text off the canvas, for both renderers (plotly's text measured from its SVG
+  since issue 12): rows shipped with it, drawn samples rejected for it, the smallest text shipped;
+- an OCR model (PP-OCRv4, `bench` extra) reading the texts the geometry calls legible: the share it reads back;
 - rejects per planned sample; samples/s.
 
-Run: .venv/bin/python benchmarks/answerability.py [--mpl 600] [--plotly 150] [--before REV]
+Run: .venv/bin/python benchmarks/answerability.py [--mpl 600] [--plotly 150] [--ocr 100] [--before REV]
 Writes benchmarks/results/answerability.{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import re
 import os
 import subprocess
 import sys
 import tempfile
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +39,7 @@ import report
 from common.numbers import parse_number
 from pipeline.answerable import separable
 from pipeline.qa import pick_mark
+from pipeline.report import summarize
 from renderers import render
 from renderers.charts import family
 from renderers.colour import difference, painted_as, pixels
@@ -173,6 +180,58 @@ def close_comparisons(row: dict) -> tuple[int, int]:
     return len(asked), sum(not separable(qa, sample, elements) for qa in asked)
 
 
+def _normal(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split()).replace(",", "")
+
+
+def ocr_agreement(out: Path, limit: int) -> dict | None:
+    """An OCR model we did not write (PP-OCRv4 via rapidocr-onnxruntime) reads the first `limit` shipped images; each
+    level text our geometry says is legible (≥ 8 px, on the canvas, not overlapped) is matched to the OCR lines whose
+    centres fall inside its box. Numbers (values, ticks) must read exactly (digits, sign, point); words must read at
+    ≥ 0.5 character similarity (the model is Chinese/English: kana and Japanese-only kanji come out as near forms).
+    None when the `bench` extra is not installed."""
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    except ImportError:
+        print("OCR probe skipped: pip install -e '.[bench]' (rapidocr-onnxruntime)", file=sys.stderr)
+        return None
+    engine = RapidOCR()
+    numbers = words = numbers_read = words_read = 0
+    misread: list[str] = []
+    for row in rows(out)[:limit]:
+        found, _ = engine(row["image"]["bytes"])
+        lines = [((sum(p[0] for p in box) / 4, sum(p[1] for p in box) / 4), text) for box, text, _score in found or []]
+        for e in (Element.model_validate(x) for x in json.loads(row["elements"])):
+            if e.kind != "text" or e.quad or not (e.text or "").strip():
+                continue
+            x0, y0, x1, y1 = e.bbox
+            inside = sorted(((round(cy / 8), cx), t) for (cx, cy), t in lines
+                            if x0 - 3 <= cx <= x1 + 3 and y0 - 3 <= cy <= y1 + 3)
+            read, want = _normal("".join(t for _, t in inside)), _normal(e.text)
+            if re.fullmatch(r"[-+−△▲]?[\d.]+[%万億]?", want):
+                numbers += 1
+                numbers_read += read == want
+                if read != want and len(misread) < 12:
+                    misread.append(f"{row['id']}: {e.text!r} read as {read!r}")
+            else:
+                words += 1
+                words_read += difflib.SequenceMatcher(None, read, want).ratio() >= 0.5
+    return {"images": min(limit, len(rows(out))), "numbers": numbers,
+            "numbers_read_exactly": round(numbers_read / numbers, 4) if numbers else None,
+            "words": words, "words_read": round(words_read / words, 4) if words else None, "misread_numbers": misread}
+
+
+def text_layout(out: Path) -> dict:
+    """Text checks as shipped and as drawn: rows whose text collides / is small / leaves the canvas (0 by
+    construction now: such samples are repaired or rejected), the share of drawn samples rejected for it, and the
+    smallest text size shipped."""
+    summary = summarize(out)
+    sizes = [e["size_px"] for row in rows(out) for e in json.loads(row["elements"])
+             if e["kind"] == "text" and e.get("size_px")]
+    return {"rows_flagged": summary.render_check_failures, "rejected_share": summary.render_check_rates,
+            "smallest_text_px": round(min(sizes), 2) if sizes else None}
+
+
 def measure(out: Path, plotly_too: bool) -> dict:
     rng = np.random.default_rng(0)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -206,6 +265,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mpl", type=int, default=600)
     parser.add_argument("--plotly", type=int, default=150)
+    parser.add_argument("--ocr", type=int, default=100, help="images per renderer the OCR probe reads")
     parser.add_argument("--before", default="649ce2a", help="git revision to compare with (default: before issue 12)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="chartsynth-answerability-"))
@@ -216,9 +276,14 @@ def main() -> None:
         result = {"before": args.before, "mpl": args.mpl, "plotly": args.plotly}
         for name, source in (("before", before), ("now", ROOT)):
             seconds = make(source, work / name / "mpl", args.mpl, "matplotlib")
-            make(source, work / name / "plotly", args.plotly, "plotly")
+            plotly_seconds = make(source, work / name / "plotly", args.plotly, "plotly")
             mpl, plotly = measure(work / name / "mpl", False), measure(work / name / "plotly", name == "now")
-            result[name] = {"matplotlib": mpl, "plotly": plotly, "mpl_samples_per_second": round(args.mpl / seconds, 2)}
+            result[name] = {"matplotlib": mpl, "plotly": plotly, "mpl_samples_per_second": round(args.mpl / seconds, 2),
+                            "plotly_samples_per_second": round(args.plotly / plotly_seconds, 2)}
+        for renderer, out in (("matplotlib", work / "now" / "mpl"), ("plotly", work / "now" / "plotly")):
+            result["now"][renderer]["text"] = text_layout(out)
+            result["now"][renderer]["ocr"] = ocr_agreement(out, args.ocr)
+        result["before"]["matplotlib"]["text"] = {"rows_flagged": summarize(work / "before" / "mpl").render_check_failures}
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT, capture_output=True)
     lines = [f"Reader: labels and cells as printed, axis ±1/5 tick step, pies ±2 points; {READERS} readers per "
@@ -248,7 +313,26 @@ def main() -> None:
         ["rejects / planned", f"{b['matplotlib']['rejects'] + b['plotly']['rejects']} / {args.mpl + args.plotly}",
          f"{n['matplotlib']['rejects'] + n['plotly']['rejects']} / {args.mpl + args.plotly}"],
         ["matplotlib samples/s (2 workers, same run)", b["mpl_samples_per_second"], n["mpl_samples_per_second"]],
+        ["plotly samples/s (2 workers, same run)", b["plotly_samples_per_second"], n["plotly_samples_per_second"]],
     ]
+    for renderer in ("matplotlib", "plotly"):
+        text = n[renderer]["text"]
+        flagged_before = (f"{b['matplotlib']['text']['rows_flagged'].get('overlapping_text', 0)} of "
+                          f"{b['matplotlib']['rows']}" if renderer == "matplotlib" else "not measured")
+        rejected = text["rejected_share"].get(renderer, {})
+        table_rows += [
+            [f"{renderer} rows shipped with text over text", flagged_before,
+             f"{text['rows_flagged'].get('overlapping_text', 0)} of {n[renderer]['rows']}"],
+            [f"{renderer} drawn samples rejected: text over text / small / off canvas", "n/a",
+             " / ".join(f"{rejected.get(k, 0):.1%}" for k in ("overlapping_text", "small_text", "off_canvas_text"))],
+            [f"{renderer} smallest text shipped (px)", "n/a", text["smallest_text_px"]],
+        ]
+        ocr = n[renderer]["ocr"]
+        if ocr:
+            table_rows += [[f"{renderer} OCR: legible numbers read exactly", "n/a",
+                            f"{ocr['numbers_read_exactly']:.1%} of {ocr['numbers']} ({ocr['images']} images)"],
+                           [f"{renderer} OCR: legible words read (≥ 0.5 similar)", "n/a",
+                            f"{ocr['words_read']:.1%} of {ocr['words']}"]]
     report.write("answerability", result, lines + report.table(header, table_rows))
 
 

@@ -290,6 +290,12 @@ def inspect(
     counts = {f"by_{name}": value for name, value in summary.distributions().items()}
     for key, value in (counts | {"rejects_by_reason": summary.rejects_by_reason}).items():
         typer.echo(f"  {key}: " + (", ".join(f"{k}={v}" for k, v in value.items()) or "none"))
+    for renderer, rates in summary.render_check_rates.items():
+        typer.echo(f"  render checks failed ({renderer}): " + ", ".join(f"{k}={v:.1%}" for k, v in rates.items()))
+    typer.echo("  answerable from the image (chart · renderer: asked exact/approximate; not asked; rejected samples):")
+    for name, how in summary.answerability.items():
+        typer.echo(f"    {name}: {how.asked} asked {how.exact}/{how.approximate}; not asked "
+                   f"{sum(how.not_asked.values())}; rejected {sum(how.rejected.values())}")
     if html is not None:
         typer.echo(f"  report: {html}")
 

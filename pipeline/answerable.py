@@ -11,6 +11,7 @@ boxes) and the PNG's pixels after drawing; what the eye cannot settle is not ask
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 from pipeline.qa import OPS, Unverifiable, evaluate, pick_mark, text, write_answer
 from renderers.charts import family
@@ -76,8 +77,12 @@ def separable(qa: QA, sample: Sample, elements: list[Element]) -> bool:
 def answerable(sample: Sample, rendered: Rendered) -> Sample:
     """The sample with each question as its image lets it be answered (how, and to what tolerance), and the
     questions the image cannot settle left out."""
-    kept = [readable(qa, sample, rendered) for qa in sample.qa if separable(qa, sample, rendered.elements)]
-    return sample.model_copy(update={"qa": [qa for qa in kept if qa is not None]})
+    compared = [qa for qa in sample.qa if separable(qa, sample, rendered.elements)]
+    kept = [qa for qa in (readable(qa, sample, rendered) for qa in compared) if qa is not None]
+    not_asked = Counter(sample.provenance.not_asked)
+    not_asked.update({"inseparable": len(sample.qa) - len(compared), "unreadable": len(compared) - len(kept)})
+    provenance = sample.provenance.model_copy(update={"not_asked": {k: v for k, v in sorted(not_asked.items()) if v}})
+    return sample.model_copy(update={"qa": kept, "provenance": provenance})
 
 
 # ---------------------------------------------------------------- readable precision

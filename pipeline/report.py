@@ -13,11 +13,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pipeline.run import DatasetDirError, read_manifest, read_rejects
-from schemas.run import DatasetSummary, Diversity
+from schemas.run import Answerability, DatasetSummary, Diversity
 
 COUNTED = ["lang", "chart_type", "renderer"]
 STYLE_COUNTED = ["palette_name", "legend", "number_format", "title_loc", "period_format"]
-COLUMNS = [*COUNTED, "qa", "render_checks", "style", "spec", "persona", "topic", "id"]
+COLUMNS = [*COUNTED, "qa", "render_checks", "style", "spec", "persona", "topic", "id", "provenance"]
+CHECKS = ("overlapping_text", "small_text", "off_canvas_text", "missing_glyphs")
+EXACT = ("label", "cell", "position")
 
 
 def summarize(out: Path) -> DatasetSummary:
@@ -27,8 +29,10 @@ def summarize(out: Path) -> DatasetSummary:
     names = [*COUNTED, "qa_type", "answer_type", "read_from", *(f"style_{s}" for s in STYLE_COUNTED), "categories", "series"]
     counts = {name: Counter() for name in names}
     personas, topics = Counter(), Counter()
-    check_failures = {"overlapping_text": [], "off_canvas_text": [], "missing_glyphs": []}
+    check_failures = {key: [] for key in CHECKS}
     read_examples: dict[str, str] = {}
+    answerability: dict[str, Answerability] = {}
+    drawn, failing = Counter(), {key: Counter() for key in CHECKS}
     for entry in manifest.shards:
         for row in pq.read_table(out / entry.file, columns=COLUMNS).to_pylist():
             for name in COUNTED:
@@ -48,14 +52,32 @@ def summarize(out: Path) -> DatasetSummary:
             personas[row["persona"]] += 1
             topics[row["topic"]] += 1
             checks = json.loads(row["render_checks"])
+            drawn[row["renderer"]] += 1
             for key, failures in check_failures.items():
-                if checks[key]:
+                if checks.get(key):
                     failures.append(row["id"])
+                    failing[key][row["renderer"]] += 1
+            how = answerability.setdefault(f'{row["chart_type"]} · {row["renderer"]}', Answerability())
+            reads = [q.get("read_from") for q in row["qa"]]
+            how.rows += 1
+            how.asked += len(reads)
+            how.exact += sum(r in EXACT for r in reads)
+            how.approximate += sum(r in ("axis", "slice") for r in reads)
+            for reason, n in json.loads(row["provenance"]).get("not_asked", {}).items():
+                how.not_asked[reason] = how.not_asked.get(reason, 0) + n
     rejects, examples = Counter(), {}
     for entry in manifest.shards:
         for reject in read_rejects(out, entry):
             rejects[reject.reason] += 1
             examples.setdefault(reject.reason, f"{reject.id}: {reject.detail[:300]}")
+            if reject.sample:  # drawn, then rejected: counts against its family and renderer
+                renderer = reject.sample["renderer"]
+                how = answerability.setdefault(f'{reject.sample["spec"]["chart_type"]} · {renderer}', Answerability())
+                how.rejected[reject.reason] = how.rejected.get(reject.reason, 0) + 1
+                if reject.stage in ("render", "verify"):
+                    drawn[renderer] += 1
+                if reject.reason in failing:
+                    failing[reject.reason][renderer] += 1
     rows = manifest.rows
     return DatasetSummary(
         dir=str(out),
@@ -73,6 +95,9 @@ def summarize(out: Path) -> DatasetSummary:
                             distinct_topic_ratio=round(len(topics) / rows, 3) if rows else 0.0),
         render_check_failures={k: len(v) for k, v in check_failures.items()},
         render_check_examples={k: v[:10] for k, v in check_failures.items() if v},
+        answerability=dict(sorted(answerability.items())),
+        render_check_rates={renderer: {key: round(failing[key][renderer] / n, 4) for key in CHECKS}
+                            for renderer, n in sorted(drawn.items())},
         read_from_examples=dict(sorted(read_examples.items())),
     )
 
@@ -97,6 +122,20 @@ def _bar_plot(title: str, counts: dict) -> str:
 def _table(mapping: dict) -> str:
     cells = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in mapping.items())
     return f"<table>{cells or '<tr><td>none</td></tr>'}</table>"
+
+
+def _grid(rows: dict[str, dict]) -> str:
+    """Rows of named values as one table with a header (dict values are written as 'key n, …')."""
+    columns = list(dict.fromkeys(k for values in rows.values() for k in values))
+
+    def cell(v) -> str:
+        return ", ".join(f"{k} {n}" for k, n in v.items()) if isinstance(v, dict) else str(v)
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["", *columns])
+    body = "".join(f"<tr><td>{html.escape(name)}</td>" + "".join(f"<td>{html.escape(cell(values.get(c, '')))}</td>"
+                                                                    for c in columns) + "</tr>"
+                   for name, values in rows.items())
+    return f"<table><tr>{head}</tr>{body or '<tr><td>none</td></tr>'}</table>"
 
 
 def html_report(out: Path, summary: DatasetSummary, gallery: int = 12) -> str:
@@ -124,9 +163,13 @@ def html_report(out: Path, summary: DatasetSummary, gallery: int = 12) -> str:
         f"<h3>Examples</h3>{_table(summary.reject_examples)}</section>"
         f"<section><h2>Diversity</h2>{_table(summary.diversity.model_dump())}</section>"
         f"<section><h2>Render checks</h2>{_table(summary.render_check_failures)}"
-        f"{_table({k: ', '.join(v) for k, v in summary.render_check_examples.items()})}</section>"
+        f"{_table({k: ', '.join(v) for k, v in summary.render_check_examples.items()})}"
+        f"<h3>Share of drawn samples failing each check, by renderer</h3>{_grid(summary.render_check_rates)}</section>"
         "<section><h2>Answerable from the image</h2><p>How each kind of question is read from its chart "
         "(label, cell: printed; axis: against the ticks; slice: a pie's size; position: which mark is larger), "
-        f"one example each.</p>{_table(summary.read_from_examples)}</section>"
+        f"one example each.</p>{_table(summary.read_from_examples)}"
+        "<h3>By chart family and renderer</h3><p>asked exactly / approximately; drafted questions not asked "
+        "(inseparable: marks too close to compare; unreadable: finer than the image shows); samples rejected.</p>"
+        f"{_grid({k: v.model_dump() for k, v in summary.answerability.items()})}</section>"
         f"<section><h2>Samples</h2>{''.join(cards)}</section></html>"
     )

@@ -12,6 +12,7 @@ from pipeline.template import draft_sample, sample_id
 from pipeline.verify import verify_sample
 from renderers import render
 from schemas import QARecord, Reject, Rendered, RunConfig, Sample, ShardRow, Turn
+from schemas.render import MIN_TEXT_PX, RenderChecks
 
 
 def to_row(sample: Sample, rendered: Rendered) -> ShardRow:
@@ -47,13 +48,42 @@ def make_sample(config: RunConfig, index: int) -> ShardRow | Reject:
     return finish_sample(sample)
 
 
+def _text_problems(checks: RenderChecks) -> int:
+    return len(checks.overlapping_text) + len(checks.small_text) + len(checks.off_canvas_text)
+
+
+def draw(sample: Sample) -> tuple[Sample, Rendered]:
+    """Render; if text collides, is too small or leaves the canvas while value labels are on, redraw without them
+    and keep that when it is better (the row records the style it was drawn with, so it redraws byte for byte)."""
+    rendered = render(sample.spec, sample.style, sample.renderer, sample.lang)
+    if _text_problems(rendered.checks) and sample.style.value_labels:
+        unlabelled = sample.model_copy(update={"style": sample.style.model_copy(update={"value_labels": False})})
+        again = render(unlabelled.spec, unlabelled.style, unlabelled.renderer, unlabelled.lang)
+        if _text_problems(again.checks) < _text_problems(rendered.checks):
+            return unlabelled, again
+    return sample, rendered
+
+
+def render_problem(checks: RenderChecks, font: str) -> tuple[str, str] | None:
+    """The first check a drawing fails, as (reason, detail): a reader could not read all of its text."""
+    if checks.missing_glyphs:
+        return "missing_glyphs", f"{checks.missing_glyphs} glyphs missing in font {font!r}"
+    if checks.overlapping_text:
+        return "overlapping_text", "; ".join(f"{a!r} over {b!r}" for a, b in checks.overlapping_text[:5])
+    if checks.small_text:
+        return "small_text", f"drawn below {MIN_TEXT_PX:g} px: " + ", ".join(map(repr, checks.small_text[:5]))
+    if checks.off_canvas_text:
+        return "off_canvas_text", "outside the image: " + ", ".join(map(repr, checks.off_canvas_text[:5]))
+    return None
+
+
 def finish_sample(sample: Sample) -> ShardRow | Reject:
     """Render, add visual QA from the element boxes, verify every answer; the same for every generator."""
     index = sample.provenance.sample_index
-    rendered = render(sample.spec, sample.style, sample.renderer, sample.lang)
-    if rendered.checks.missing_glyphs:
-        return Reject(id=sample.id, sample_index=index, stage="render", reason="missing_glyphs",
-                      detail=f"{rendered.checks.missing_glyphs} glyphs missing in font {sample.style.font_family!r}",
+    sample, rendered = draw(sample)
+    problem = render_problem(rendered.checks, sample.style.font_family)
+    if problem:
+        return Reject(id=sample.id, sample_index=index, stage="render", reason=problem[0], detail=problem[1],
                       sample=sample.model_dump(mode="json"))
     asked = answerable(add_visual_qa(sample, rendered), rendered)
     if not asked.qa:

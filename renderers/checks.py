@@ -1,21 +1,42 @@
-"""Render checks shared by renderers that can measure their text: overlapping labels and labels off the canvas."""
+"""Render checks shared by every renderer (each measures its own text boxes): overlapping text, text off the
+canvas, text too small to read, glyphs the font lacks."""
 
 from __future__ import annotations
 
-from schemas.render import Element
+from schemas.render import MIN_TEXT_PX, Element, RenderChecks
 
-MIN_OVERLAP_PX2 = 4.0
+MIN_OVERLAP_PX = 2.0  # two texts collide when their boxes interpenetrate by this much along every separating axis
 
 
-def text_box_problems(elements: list[Element], width: int, height: int) -> tuple[list[tuple[str, str]], list[str]]:
+def corners(e: Element) -> list[tuple[float, float]]:
+    x0, y0, x1, y1 = e.bbox
+    return e.quad or [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+
+
+def penetration(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float:
+    """How deep two convex quadrilaterals overlap: the least overlap of their projections over every edge normal
+    (separating axis theorem; ≤ 0 means apart). Rotated tick labels are tested as drawn, not as their hulls."""
+    depth = float("inf")
+    for poly in (a, b):
+        for (x0, y0), (x1, y1) in zip(poly, poly[1:] + poly[:1]):
+            nx, ny = y0 - y1, x1 - x0
+            norm = (nx * nx + ny * ny) ** 0.5
+            if norm == 0:
+                continue
+            pa = [(x * nx + y * ny) / norm for x, y in a]
+            pb = [(x * nx + y * ny) / norm for x, y in b]
+            depth = min(depth, min(max(pa), max(pb)) - max(min(pa), min(pb)))
+    return depth
+
+
+def render_checks(elements: list[Element], width: int, height: int, missing_glyphs: int) -> RenderChecks:
     texts = [e for e in elements if e.kind == "text" and e.bbox is not None]
     overlaps = []
     for i, a in enumerate(texts):
-        ax0, ay0, ax1, ay1 = a.bbox
         for b in texts[i + 1 :]:
-            bx0, by0, bx1, by1 = b.bbox
-            area = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
-            if area > MIN_OVERLAP_PX2:
+            apart = a.bbox[2] <= b.bbox[0] or b.bbox[2] <= a.bbox[0] or a.bbox[3] <= b.bbox[1] or b.bbox[3] <= a.bbox[1]
+            if not apart and penetration(corners(a), corners(b)) > MIN_OVERLAP_PX:
                 overlaps.append((a.text or "", b.text or ""))
     off = [e.text or "" for e in texts if e.bbox[0] < -1 or e.bbox[1] < -1 or e.bbox[2] > width + 1 or e.bbox[3] > height + 1]
-    return overlaps, off
+    small = [e.text or "" for e in texts if e.size_px is not None and e.size_px < MIN_TEXT_PX]
+    return RenderChecks(missing_glyphs=missing_glyphs, overlapping_text=overlaps, off_canvas_text=off, small_text=small)

@@ -21,6 +21,18 @@ def font_path(family: str) -> str:
         raise SetupError(f"font {family!r} is not installed. {INSTALL_HINT}") from error
 
 
+@lru_cache(maxsize=128)
+def pil_font(family: str, size_px: float):
+    """`family` at `size_px` (em) for measuring text: advance widths and ascent/descent from the font file itself."""
+    from PIL import ImageFont
+
+    return ImageFont.truetype(font_path(family), size=size_px)
+
+
+def text_width(text: str, family: str, size_px: float) -> float:
+    return max(pil_font(family, size_px).getlength(line) for line in text.split("\n"))
+
+
 @lru_cache(maxsize=None)
 def _charmap(family: str) -> frozenset[int]:
     return frozenset(FT2Font(font_path(family)).get_charmap())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import threading
 import warnings
 from collections.abc import Callable
@@ -16,17 +17,19 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
-from renderers.checks import text_box_problems
+from renderers.checks import render_checks
 from renderers.fonts import font_path
+from renderers.layout import fit_rotation, place_point_labels
 from renderers.numbers import SCALES, format_number
 from schemas.chart import ChartSpec
-from schemas.render import MARKS, Element, RenderChecks, Rendered
+from schemas.render import MARKS, Element, Rendered
 from schemas.style import NumberFormat, StyleSpec
 
 # (artist or data point, kind, row, col, colour, axes)
 Mark = tuple[object, str, str, str, str, Axes]
 POINT_RADIUS_PX = 3.0
 MIN_COVER_PX2 = 4.0
+SLOT_SHARE = 0.75  # the axes take about this share of the figure's width (constrained layout)
 # rcParams are process-global: two threads drawing at once would lay out each other's figures (seen under Prefect's
 # thread runner). Processes render in parallel; threads take turns.
 _DRAW_LOCK = threading.Lock()
@@ -124,12 +127,18 @@ def scatter(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark
     color = _color(style, 0)
     xs, ys = table.column(xcol), table.column(ycol)
     ax.scatter(xs, ys, color=color, s=30)
-    middle = (min(xs) + max(xs)) / 2
-    for name, x, y in zip(table.index, xs, ys):  # names point inwards so they stay on the canvas
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(-4 if x > middle else 4, 4),
-                    ha="right" if x > middle else "left", fontsize=style.font_size * 0.8)
     ax.set_xlabel(spec.x_title or xcol)
     ax.set_ylabel(spec.y_title or ycol)
+    fig = ax.figure
+    fig.draw_without_rendering()  # where the points land, to place their names clear of each other
+    height = fig.canvas.get_width_height()[1]
+    points = [(float(px), float(height - py)) for px, py in ax.transData.transform(list(zip(xs, ys)))]
+    size_pt = style.font_size * 0.8
+    sides = place_point_labels(points, table.index, style.font_family, size_pt * fig.dpi / 72,
+                               pixel_box(ax.get_window_extent(), height), offset_px=4 * fig.dpi / 72)
+    for name, x, y, (sx, sy) in zip(table.index, xs, ys, sides):
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4 * sx, -4 * sy),
+                    ha="left" if sx > 0 else "right", va="bottom" if sy < 0 else "top", fontsize=size_pt)
     return [((x, y), "point", row, ycol, color, ax) for x, y, row in zip(xs, ys, table.index)]
 
 
@@ -143,8 +152,9 @@ def bar_line(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mar
     return marks
 
 
-def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, round_chart: bool, horizontal: bool) -> None:
+def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, chart) -> None:
     """Title, axis titles the drawing left empty, value formatter, grid, rotation and legend."""
+    round_chart, horizontal = chart.round, chart.horizontal
     if style.title_loc != "none":
         ax.set_title(spec.title, loc=style.title_loc, fontsize=style.font_size * 1.25)
     if round_chart:
@@ -157,10 +167,13 @@ def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, round_ch
     value_axis.set_major_formatter(_tick_formatter(style))
     ax.grid(style.grid, axis="x" if horizontal else "y", linewidth=0.5, alpha=0.6)
     ax.set_axisbelow(True)
-    if style.label_rotation and not horizontal:
-        for label in ax.get_xticklabels():
-            label.set_rotation(style.label_rotation)
-            label.set_horizontalalignment("center" if style.label_rotation == 90 else "right")
+    if not horizontal:
+        slot = SLOT_SHARE * style.width_px / max(1, len(spec.data.index))
+        rotation = style.label_rotation if chart.paired else fit_rotation(
+            spec.data.index, slot, style.font_family, style.font_size * style.dpi / 72, style.label_rotation)
+        for label in ax.get_xticklabels() if rotation else ():
+            label.set_rotation(rotation)
+            label.set_horizontalalignment("center" if rotation == 90 else "right")
     if style.legend != "none":
         _legend(fig, ax, style, style.legend)
 
@@ -214,7 +227,7 @@ def _mark_elements(marks: list[Mark], height: int) -> list[Element]:
 
 
 def _visible_texts(fig: Figure) -> list:
-    texts = []
+    texts = list(fig.texts)
     for ax in fig.axes:
         texts += [ax.title, ax._left_title, ax.xaxis.label, ax.yaxis.label, *ax.texts]
         for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
@@ -233,12 +246,25 @@ def _visible_texts(fig: Figure) -> list:
     return [t for t in texts if t.get_visible() and t.get_text().strip()]
 
 
+def _rotated_corners(t, box, renderer) -> list[tuple[float, float]]:
+    """A rotated text's own box (its hull `box` is far larger at 45°): turned about the hull's centre, which is its."""
+    w, h, _ = renderer.get_text_width_height_descent(t.get_text(), t.get_fontproperties(), ismath=False)
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    c, s = math.cos(math.radians(t.get_rotation())), math.sin(math.radians(t.get_rotation()))
+    # counter-clockwise on screen, with image y growing downwards
+    return [(cx + x * c + y * s, cy - x * s + y * c) for x, y in ((-w / 2, -h / 2), (w / 2, -h / 2), (w / 2, h / 2),
+                                                                 (-w / 2, h / 2))]
+
+
 def text_elements(fig: Figure, renderer, height: int) -> list[Element]:
-    """Each drawn text once."""
+    """Each drawn text once, with its size in pixels."""
     elements = {}
     for t in _visible_texts(fig):
         box = pixel_box(t.get_window_extent(renderer), height)
-        elements.setdefault((t.get_text(), tuple(round(v) for v in box)), Element(kind="text", bbox=box, text=t.get_text()))
+        quad = _rotated_corners(t, box, renderer) if t.get_rotation() % 180 else None
+        elements.setdefault((t.get_text(), tuple(round(v) for v in box)),
+                            Element(kind="text", bbox=box, text=t.get_text(), size_px=t.get_fontsize() * fig.dpi / 72,
+                                    quad=quad))
     return list(elements.values())
 
 
@@ -279,8 +305,7 @@ def draw_figure(style: StyleSpec, paint: Callable[[Figure], tuple[list[Element],
         elements, steps = paint(fig)
     missing = sum(1 for w in caught if "Glyph" in str(w.message) and "missing" in str(w.message))
     width, height = canvas.get_width_height()
-    overlaps, off_canvas = text_box_problems(elements, width, height)
-    checks = RenderChecks(missing_glyphs=missing, overlapping_text=overlaps, off_canvas_text=off_canvas)
+    checks = render_checks(elements, width, height, missing)
     return Rendered(png=png_bytes(canvas), width=width, height=height, elements=elements, checks=checks,
                     tick_steps=steps)
 
@@ -302,7 +327,7 @@ def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str, paint: Paint
     def paint_figure(fig: Figure) -> tuple[list[Element], dict[str, float]]:
         ax = fig.add_subplot()
         marks = paint(ax, spec, style, lang)
-        _decorate(fig, ax, spec, style, chart.round, chart.horizontal)
+        _decorate(fig, ax, spec, style, chart)
         fig.canvas.draw()
         height = fig.canvas.get_width_height()[1]
         drawn = _mark_elements(marks, height)

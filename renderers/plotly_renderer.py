@@ -1,5 +1,6 @@
 """plotly + kaleido renderer. Geometry is pinned (fixed margins, explicit ranges, explicit bar offsets), so every
-mark's pixel box is computed, not guessed. One Chromium per process is kept open (kaleido's sync server)."""
+mark's pixel box is computed, not guessed. kaleido (one Chromium per process, kept open) lays the figure out as SVG;
+text boxes are measured from that SVG and it is rasterised without a browser (renderers/svg.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from renderers.checks import render_checks
 from renderers.errors import SetupError
-from renderers.fonts import font_path, missing_glyphs
+from renderers.fonts import font_path, missing_glyphs, text_width
+from renderers.layout import fit_rotation, place_point_labels
 from renderers.numbers import format_number, nice_step
+from renderers.svg import rasterise, text_elements
 from schemas.chart import ChartSpec
-from schemas.render import MARKS, Element, RenderChecks, Rendered
+from schemas.render import MARKS, Element, Rendered
 from schemas.style import NumberFormat, StyleSpec
 
 INSTALL_HINT = "plotly rendering needs kaleido>=1 and a Chromium (`apt-get install chromium`, or set BROWSER_PATH)"
@@ -31,8 +35,8 @@ def _check_browser() -> None:
         raise SetupError(f"no Chromium/Chrome on PATH. {INSTALL_HINT}")
 
 
-def _to_png(fig, width: int, height: int) -> bytes:
-    """Render through this process's one kaleido browser; a first failure means the browser is missing or broken."""
+def _to_svg(fig, width: int, height: int) -> str:
+    """Lay out through this process's one kaleido browser; a first failure means the browser is missing or broken."""
     global _browser_ok
     import kaleido
 
@@ -40,13 +44,13 @@ def _to_png(fig, width: int, height: int) -> bytes:
         _check_browser()
     try:
         kaleido.start_sync_server(n=1, mathjax=False, silence_warnings=True)
-        png = kaleido.calc_fig_sync(fig, opts={"format": "png", "width": width, "height": height, "scale": 1})
+        svg = kaleido.calc_fig_sync(fig, opts={"format": "svg", "width": width, "height": height, "scale": 1})
     except Exception as error:
         if _browser_ok:
             raise
         raise SetupError(f"{INSTALL_HINT}; kaleido said: {error}") from error
     _browser_ok = True
-    return png
+    return svg.decode() if isinstance(svg, bytes) else svg
 
 
 class _Frame:
@@ -126,9 +130,12 @@ def scatter(fig, canvas: Canvas) -> tuple[list[Element], PlotArea]:
     xcol, ycol = table.columns
     xs, ys = table.column(xcol), table.column(ycol)
     frame = canvas.frame(_value_range(xs), _value_range(ys))
-    middle = (frame.xrange[0] + frame.xrange[1]) / 2
+    style = canvas.style
+    sides = place_point_labels([frame.px(x, y) for x, y in zip(xs, ys)], table.index, style.font_family,
+                               style.font_size * style.dpi / 72, (frame.left, frame.top, frame.right, frame.bottom))
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers+text", text=table.index,
-                             textposition=["top left" if x > middle else "top right" for x in xs],
+                             textposition=[f"{'top' if sy < 0 else 'bottom'} {'right' if sx > 0 else 'left'}"
+                                           for sx, sy in sides],
                              marker={"color": canvas.color(0), "size": 8}, showlegend=False))
     elements = []
     for row, x, y in zip(table.index, xs, ys):
@@ -167,7 +174,8 @@ def cartesian(fig, canvas: Canvas, bars: bool, stacked: bool = False, horizontal
         positions = list(range(n))
         trace = dict(name=col, marker={"color": canvas.color(j)}, width=bar_w, offset=offset, base=list(base),
                      text=[canvas.fmt(v, col) for v in values] if style.value_labels else None,
-                     textposition="inside" if stacked else "outside", cliponaxis=False)
+                     textposition="inside" if stacked else "outside", cliponaxis=False, textangle=0,
+                     constraintext="inside" if stacked else "none")  # shrunk text is flagged, not hidden
         if horizontal:
             fig.add_trace(go.Bar(y=positions, x=values, orientation="h", **trace))
         else:
@@ -203,9 +211,9 @@ def cartesian(fig, canvas: Canvas, bars: bool, stacked: bool = False, horizontal
 
 def _legend_covers(canvas: Canvas, font_px: float, elements: list[Element]) -> bool:
     """Whether an inside, upper-left legend would lie over a mark. plotly lays the legend out in the browser, so its
-    box is estimated: a 40 px symbol column, full-width characters 1 em and others 0.6 em wide, a row of 1 em + 10 px."""
+    box is estimated: a 40 px symbol column, the widest name as the font measures it, a row of 1 em + 10 px."""
     columns = canvas.spec.data.columns
-    text_px = max(sum(font_px if ord(ch) > 0x2E80 else 0.6 * font_px for ch in c) for c in columns)
+    text_px = max(text_width(c, canvas.style.font_family, font_px) for c in columns)
     plot_w = canvas.style.width_px - canvas.left - canvas.right
     plot_h = canvas.style.height_px - canvas.top - canvas.bottom
     x0, y0 = canvas.left + 0.01 * plot_w, canvas.top + 0.01 * plot_h
@@ -230,28 +238,34 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, traces: Traces) 
     table = spec.data
     width, height = style.width_px, style.height_px
     font_px = style.font_size * style.dpi / 72
-    label_px = max(len(s) for s in table.index) * font_px * 0.95
+    label_px = max(text_width(s, style.font_family, font_px) for s in table.index) + 8
     n = len(table.index)
     horizontal = chart.horizontal
     show_legend = style.legend != "none" and len(table.columns) > 1 and not chart.round
+    legend_px = max(text_width(c, style.font_family, font_px) for c in table.columns) + 50
 
     def draw(where: str):
-        """The figure with its traces for a legend placed `where` (margins make room for an outside legend)."""
+        """The figure with its traces for a legend placed `where` (margins make room for an outside legend), and the
+        category labels' rotation: the style's, or steeper until neighbours do not touch."""
         top = 20 + (font_px * 2.2 if style.title_loc != "none" else 0) + (font_px * 2 if where == "top" else 0)
         left = 30 + font_px * 4 + (label_px if horizontal else 0)
-        right = 30 + (font_px * 5 if spec.secondary_series else 0)
-        right += max(len(c) for c in table.columns) * font_px + 50 if where == "right" else 0
-        rotation = math.sin(math.radians(style.label_rotation)) if not horizontal else 0
-        bottom = 30 + font_px * 3 + label_px * rotation + (font_px * 2 if where == "bottom" else 0)
+        right = 30 + (font_px * 5 if spec.secondary_series else 0) + (legend_px if where == "right" else 0)
+        rotation = 0 if horizontal else style.label_rotation
+        if not (horizontal or chart.paired or chart.round):
+            rotation = fit_rotation(table.index, (width - left - right) / n, style.font_family, font_px, rotation)
+            if 0 < rotation < 90:  # a slanted first label ends at its tick and reaches left past the axis
+                slot = (width - left - right) / n
+                left = max(left, label_px * math.cos(math.radians(rotation)) - slot / 2 + 10)
+        bottom = 30 + font_px * 3 + label_px * math.sin(math.radians(rotation)) + (font_px * 2 if where == "bottom" else 0)
         fig = go.Figure()
         canvas = Canvas(spec, style, lang, left, top, right, bottom, [c.hex for c in style.palette])
-        return fig, canvas, *traces(fig, canvas)
+        return fig, canvas, rotation, *traces(fig, canvas)
 
     where = style.legend if show_legend else "none"
-    fig, canvas, elements, area = draw(where)
+    fig, canvas, rotation, elements, area = draw(where)
     if where == "upper left" and _legend_covers(canvas, font_px, elements):  # a reader must see every mark
         where = "right"
-        fig, canvas, elements, area = draw(where)
+        fig, canvas, rotation, elements, area = draw(where)
     left, top, right, bottom = canvas.left, canvas.top, canvas.right, canvas.bottom
 
     tickformat = ",~f" if style.number_format is NumberFormat.THOUSANDS else "~f"
@@ -276,14 +290,16 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, traces: Traces) 
         }[where]
     steps: dict[str, float] = {}
     if area is not None:
-        category_axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": table.index, "automargin": False}
+        category_axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": table.index, "automargin": False,
+                         "ticklabeloverflow": "allow"}  # never hidden silently: off the canvas is flagged instead
 
         def value_axis(value_range: list[float]) -> dict:  # ticks pinned, so readers and we know the step
             return {"tickformat": tickformat, "showgrid": style.grid, "automargin": False, "zeroline": True,
-                    "tickmode": "linear", "tick0": 0, "dtick": nice_step(*value_range)}
+                    "tickmode": "linear", "tick0": 0, "dtick": nice_step(*value_range), "ticks": "outside",
+                    "ticklen": 4, "ticklabeloverflow": "allow"}
 
         x_title, y_title = (spec.y_title, spec.x_title) if horizontal else (spec.x_title, spec.y_title)
-        xaxis = (dict(category_axis, tickangle=-style.label_rotation) if area.x_axis == "category"
+        xaxis = (dict(category_axis, tickangle=-rotation) if area.x_axis == "category"
                  else value_axis(area.frame.xrange))
         yaxis = dict(category_axis) if area.y_axis == "category" else value_axis(area.frame.yrange)
         layout["xaxis"] = dict(xaxis, range=area.frame.xrange, title={"text": x_title})
@@ -298,7 +314,9 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, traces: Traces) 
                                     showgrid=False)
             steps |= {c: layout["yaxis2"]["dtick"] for c in spec.secondary_series}
     fig.update_layout(**layout)
-    png = _to_png(fig, width, height)
+    svg = _to_svg(fig, width, height)
+    elements += text_elements(svg, style.font_family)
     texts = [spec.title, spec.x_title, spec.y_title, *spec.series_unit.values(), *table.index, *table.columns]
-    checks = RenderChecks(missing_glyphs=len(missing_glyphs(texts, style.font_family)), measured_text_boxes=False)
-    return Rendered(png=png, width=width, height=height, elements=elements, checks=checks, tick_steps=steps)
+    checks = render_checks(elements, width, height, len(missing_glyphs(texts, style.font_family)))
+    return Rendered(png=rasterise(svg), width=width, height=height, elements=elements, checks=checks,
+                    tick_steps=steps)

@@ -69,8 +69,6 @@ def render_table(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
         renderer = fig.canvas.get_renderer()
         marks = [Element(kind="cell", bbox=pixel_box(r.get_window_extent(renderer), height), row=row, col=col)
                  for r, row, col in cells]
-        titles = [Element(kind="text", bbox=pixel_box(t.get_window_extent(renderer), height), text=t.get_text())
-                  for t in fig.texts]
-        return marks + text_elements(fig, renderer, height) + titles, {}
+        return marks + text_elements(fig, renderer, height), {}
 
     return draw_figure(style, paint)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MARKS = ("bar", "point", "vertex", "slice", "cell")  # elements that show data (not text, not a legend)
 DRAWN = ("bar", "point", "slice", "cell")  # marks a question can point at (a vertex has nothing drawn)
+MIN_TEXT_PX = 8.0  # smallest legible em size at the stored resolution (kana and kanji need more than Latin digits)
 
 
 class Element(BaseModel):
@@ -24,6 +25,9 @@ class Element(BaseModel):
     row: str | None = Field(default=None, description="data index label this mark shows")
     col: str | None = Field(default=None, description="data column this mark shows")
     text: str | None = None
+    size_px: float | None = Field(default=None, description="a text's drawn font size (em) in image pixels")
+    quad: list[tuple[float, float]] | None = Field(
+        default=None, description="a rotated text's box corners (bbox is their axis-aligned hull)")
 
 
 class RenderChecks(BaseModel):
@@ -32,7 +36,7 @@ class RenderChecks(BaseModel):
     missing_glyphs: int = 0
     overlapping_text: list[tuple[str, str]] = Field(default_factory=list)
     off_canvas_text: list[str] = Field(default_factory=list)
-    measured_text_boxes: bool = True
+    small_text: list[str] = Field(default_factory=list, description=f"texts drawn smaller than {MIN_TEXT_PX} px")
 
 
 class Rendered(BaseModel):

@@ -79,6 +79,19 @@ class Diversity(BaseModel):
     distinct_topic_ratio: float
 
 
+class Answerability(BaseModel):
+    """How one chart family drawn by one renderer fares against the image: questions asked (exactly: printed or
+    compared; approximately: read against ticks or a slice's size), drafted questions left out, samples rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+    rows: int = 0
+    asked: int = 0
+    exact: int = 0
+    approximate: int = 0
+    not_asked: dict[str, int] = Field(default_factory=dict)
+    rejected: dict[str, int] = Field(default_factory=dict, description="samples, by reject reason")
+
+
 class DatasetSummary(BaseModel):
     """What `chartsynth inspect` reports on a dataset directory (`--json` prints it). Each `by_*` field counts rows
     (or, for qa_type/answer_type, questions) per value, most frequent first; categories/series by size."""
@@ -111,6 +124,11 @@ class DatasetSummary(BaseModel):
     render_check_examples: dict[str, list[str]]
     read_from_examples: dict[str, str] = Field(default_factory=dict, description="one question per 'qa_type: "
                                                "read_from', with its answer and tolerance and the row id")
+    answerability: dict[str, Answerability] = Field(default_factory=dict, description="'chart_type · renderer' → "
+                                                    "how its questions are answered from the image")
+    render_check_rates: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="renderer → check → share of its drawn samples (rows and render rejects) "
+                                          "failing it: overlapping_text is the text-over-text rate")
 
     def distributions(self) -> dict[str, dict[str, int]]:
         """The `by_*` counts, keyed without the prefix."""

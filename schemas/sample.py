@@ -42,6 +42,10 @@ class Provenance(BaseModel):
     sample_index: int
     package_version: str
     style_seed: int | None = Field(default=None, description="set when the row was re-rendered with a new style seed")
+    not_asked: dict[str, int] = Field(
+        default_factory=dict, description="questions drafted but left out because the image cannot settle them: "
+                                          "'inseparable' (marks too close to compare), 'unreadable' (not readable "
+                                          "to the precision asked, or no single mark meant)")
 
 
 class Sample(BaseModel):

@@ -169,10 +169,14 @@ def adapt_config(dataset: Path, out: Path, **changes) -> AdaptConfig:
 
 
 def test_a_qslaw_run_lowers_the_loss(tiny_dataset, tmp_path):
-    report = adapt(adapt_config(tiny_dataset, tmp_path, steps=80, warmup_steps=80, warmup_on="qa", lr=5e-2, model=ModelConfig(),
-                                eval_limit=2))
-    losses = report.losses
-    assert sum(losses[-10:]) / 10 < 0.97 * sum(losses[:5]) / 5  # lr 0 on the same run stays flat (checked by hand)
+    """Against a control: the same run at lr 0 (its loss stays flat). A fixed share of the first losses was brittle:
+    the drop is ~3-4 % and moves with the tiny dataset's content."""
+    def last_losses(lr: float) -> float:
+        report = adapt(adapt_config(tiny_dataset, tmp_path / str(lr), steps=80, warmup_steps=80, warmup_on="qa", lr=lr,
+                                    model=ModelConfig(), eval_limit=2))
+        return sum(report.losses[-10:]) / 10
+
+    assert last_losses(5e-2) < 0.98 * last_losses(0.0)
 
 
 def test_qslaw_adapt_with_text_calibrated_omniquant_exports_a_checkpoint_eval_reads(tiny_dataset, tmp_path):

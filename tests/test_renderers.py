@@ -66,11 +66,64 @@ def test_tofu_is_detected_with_a_latin_only_font():
     assert out.checks.missing_glyphs > 0
 
 
-def test_overlapping_labels_are_reported():
-    long = {"index": [f"とても長いカテゴリ名その{i}" for i in range(12)], "columns": ["値"], "data": [[i] for i in range(12)]}
+def test_text_checks_test_rotated_labels_as_drawn_and_flag_small_text():
+    from renderers.checks import render_checks
+    from schemas import Element
+
+    def slanted(x: float, text: str) -> Element:  # a 60 × 14 px label turned 45°, its hull 52 px wide
+        quad = [(x, 40.0), (x + 42.4, -2.4), (x + 52.3, 7.5), (x + 9.9, 49.9)]
+        return Element(kind="text", text=text, quad=quad, size_px=12,
+                       bbox=(x, -2.4, x + 52.3, 49.9))
+
+    apart = render_checks([slanted(0, "a"), slanted(24, "b")], 200, 100, 0)  # hulls overlap by 28 px
+    assert apart.overlapping_text == []
+    assert render_checks([slanted(0, "a"), slanted(5, "b")], 200, 100, 0).overlapping_text == [("a", "b")]
+    tiny = Element(kind="text", text="5,048", bbox=(0, 0, 20, 6), size_px=5.9)
+    assert render_checks([tiny], 200, 100, 0).small_text == ["5,048"]
+
+
+@pytest.mark.parametrize("renderer", ["matplotlib", "plotly"])
+def test_labels_too_long_to_sit_level_are_turned_until_they_clear(renderer):
+    long = {"index": [f"とても長いカテゴリ名その{i}" for i in range(8)], "columns": ["値"], "data": [[i + 1] for i in range(8)]}
     spec = ChartSpec(chart_type="bar", title="重なり", data=long)
-    style = style_for(ChartType.BAR).model_copy(update={"label_rotation": 0, "width_px": 400, "font_size": 14})
-    assert render(spec, style, "matplotlib", "ja").checks.overlapping_text
+    style = style_for(ChartType.BAR).model_copy(update={"label_rotation": 0, "width_px": 640, "font_size": 12})
+    out = render(spec, style, renderer, "ja")
+    labels = [e for e in out.elements if e.kind == "text" and e.text in long["index"]]
+    assert len(labels) == 8 and all(e.quad for e in labels)  # drawn turned, measured as turned
+    assert out.checks.overlapping_text == []
+
+
+def test_plotly_text_boxes_are_measured_where_the_pixels_are():
+    """Each text box taken from plotly's SVG holds ink in the PNG, and the category labels are all there."""
+    spec = japanese_spec(ChartType.BAR)
+    out = render(spec, style_for(ChartType.BAR, 2).model_copy(update={"label_rotation": 0}), "plotly", "ja")
+    texts = [e for e in out.elements if e.kind == "text"]
+    assert set(spec.data.index) <= {e.text for e in texts} and spec.title in {e.text for e in texts}
+    pixels = np.asarray(Image.open(io.BytesIO(out.png)).convert("L"))
+    for e in texts:
+        x0, y0, x1, y1 = (int(round(v)) for v in e.bbox)
+        assert (pixels[y0:y1, x0:x1] < 160).any(), e.text
+    title = next(e for e in texts if e.text == spec.title)
+    x0, y0, x1, y1 = (int(round(v)) for v in title.bbox)
+    ink = np.nonzero((pixels < 160).any(axis=0))[0]
+    inked = ink[(ink >= x0 - 30) & (ink <= x1 + 30) & (pixels[y0:y1, :] < 160).any(axis=0)[ink]]
+    assert abs(inked.min() - x0) <= 3 and abs(inked.max() - x1) <= 3  # the title's ink spans its measured box
+
+
+def test_value_labels_that_collide_are_dropped_and_the_row_says_so():
+    from pipeline.sample import draw
+    from pipeline.template import draft_sample
+    from schemas import RunConfig
+
+    crowded = {"index": [f"FY{2010 + i}" for i in range(10)], "columns": ["general exam", "recommendation", "holistic"],
+               "data": [[5048 + i, 5106 + i, 31890 + i] for i in range(10)]}
+    spec = ChartSpec(chart_type="grouped_bar", title="applicants", unit="people", data=crowded)
+    sample = draft_sample(RunConfig(n=1, renderer="plotly"), 0)
+    style = style_for(ChartType.GROUPED_BAR).model_copy(update={"value_labels": True, "width_px": 640, "font_size": 12})
+    sample = sample.model_copy(update={"spec": spec, "style": style, "renderer": "plotly", "lang": "en"})
+    assert render(spec, style, "plotly", "en").checks.overlapping_text
+    drawn, rendered = draw(sample)
+    assert drawn.style.value_labels is False and not rendered.checks.overlapping_text
 
 
 def test_threads_drawing_at_once_get_the_bytes_of_a_lone_draw():

@@ -20,7 +20,12 @@ def test_summary_covers_distributions_diversity_and_checks(tiny_dataset):
     assert set(summary.read_from_examples) == set(summary.by_read_from)
     assert summary.by_style_palette_name and summary.by_categories and summary.by_series
     assert 0 < summary.diversity.distinct_topic_ratio <= 1
-    assert set(summary.render_check_failures) == {"overlapping_text", "off_canvas_text", "missing_glyphs"}
+    assert set(summary.render_check_failures) == {"overlapping_text", "small_text", "off_canvas_text", "missing_glyphs"}
+    how = summary.answerability
+    assert sum(h.rows for h in how.values()) == summary.rows
+    assert sum(h.asked for h in how.values()) == sum(summary.by_qa_type.values())
+    assert all(h.exact + h.approximate == h.asked for h in how.values())
+    assert set(summary.render_check_rates) == set(summary.by_renderer)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (scripts/setup.sh installs it)")
@@ -38,3 +43,26 @@ def test_report_renders_in_headless_chromium(tiny_dataset, tmp_path):
     assert pixels.std() > 20 and (pixels < 128).mean() > 0.01  # not blank: text, plots and chart images drawn
     console = [line for line in result.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     assert console == []
+
+
+def test_a_sample_rejected_by_a_render_check_counts_against_its_family_and_renderer(tiny_dataset, tmp_path):
+    import shutil
+
+    from pipeline.run import read_manifest, rejects_file
+    from pipeline.template import draft_sample
+    from schemas import Reject, RunConfig
+
+    out = tmp_path / "d"
+    shutil.copytree(tiny_dataset, out)
+    before = summarize(out)
+    sample = draft_sample(RunConfig(n=1, renderer="plotly"), 0)
+    reject = Reject(id="x", sample_index=99, stage="render", reason="overlapping_text", detail="'a' over 'b'",
+                    sample=sample.model_dump(mode="json"))
+    with (out / rejects_file(read_manifest(out).shards[0].index)).open("a", encoding="utf-8") as f:
+        f.write(reject.model_dump_json() + "\n")
+    after = summarize(out)
+    key = f"{sample.spec.chart_type.value} · plotly"
+    earlier = before.answerability[key].rejected if key in before.answerability else {}
+    assert after.answerability[key].rejected["overlapping_text"] == earlier.get("overlapping_text", 0) + 1
+    assert after.render_check_rates["plotly"]["overlapping_text"] > \
+        before.render_check_rates.get("plotly", {}).get("overlapping_text", 0.0)

@@ -7,7 +7,9 @@ the data; then re-pin and say so here and in the commit:
   legend over a mark moved outside, when colour names came from one reference table, and when a twin axis's hidden
   label copies stopped counting as text, and when read differences and sums were rounded like values and questions
   stating finer decimals than readable stopped being asked, then values smaller than four times their reading error
-  and plotly legends over a right-hand axis's labels (issue 12).
+  and plotly legends over a right-hand axis's labels, then when plotly's text was measured from its SVG (rasterised
+  by resvg), category labels turned until they clear, scatter names placed apart, colliding value labels dropped
+  and samples whose text still collides rejected (issue 12).
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
@@ -27,20 +29,20 @@ from schemas import RunConfig
 
 PINNED = {
     "matplotlib": {
-        "content": "cb13283dbf410ea7b6f56f9c6231077005d961da16ffd122a213bde2449d528a",
-        "shards": ["fd2317a03d2befb4f1aafc3aa06200d13987f2199dd2848065d238b3cf7f27df",
-                   "2c4123e8558d74cce6bb3206d5bd2f62b19cb983e1a7da32c93967efb1036374",
-                   "d4ff6d6df6b58fcd73f2251b77af72bf357dea2e6b6ee892e072417b23ff5d97"],
+        "content": "0132160df3d7efdb25c4f1f96f58b477fb9e1724b9c847188583637f10de1f2d",
+        "shards": ["6d1a37da1cfec8f6cd8f006df6e067d801857343f3b8505be97956aa5d955073",
+                   "04a9c99ea8a1fb7d80b608de1b3416aa379581d61d9d00563cf06028901f6a9a",
+                   "d181cb0c3d08ab8a75b25bce51eeb9142982d29f390c40ae835ac6dee21ec5b4"],
     },
     "mix": {
-        "content": "f1e15388607aad5e3698b4e85fe9c344dca407dfaf8f533ecbc0ff61de50dad5",
-        "shards": ["6a122e0c1e25277cbe6f2be12b838406f49c233136fdf4445caee48cd174e0c0",
-                   "2322cc458cd502972b83014405ea3160419589f55cea9ea566f975838929a1eb",
-                   "d41869d3cca595742a34a4acaa2d5c7c52497a7c5193f5d3b2f58378b245eda4"],
+        "content": "ff19f7e7e184af10aab152f759560c94b78dc3d83f8e907e5e32cd4f183fcef7",
+        "shards": ["9b3f8c8301921aa2a7ed3815135ba90195c8f5b936730f9c0b8721c08ede6bba",
+                   "df8f436f03fafca97c32136f3172fff9f498f58ca7ffd7b08a797b57f13f4692",
+                   "ea7e8dbd904fada319e70fd749e0d09c5dd09821fa0b60f90a403361d6bc3c40"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",
-               "kaleido": "1.5.0", "chromium": "156.0.8078.79"}
+               "kaleido": "1.5.0", "vl-convert-python": "1.9.0.post1", "chromium": "156.0.8078.79"}
 
 
 def content_digest(out) -> str:
