@@ -27,6 +27,28 @@ class LLMUnavailable(RuntimeError):
     """The servers kept failing past the retry budget; the run stops with finished shards kept."""
 
 
+class LLMRequestRejected(RuntimeError):
+    """The server refused this one request (a 4xx other than 429: e.g. context_length_exceeded). Retrying cannot
+    help and the run need not stop: the sample is rejected with the server's message."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(f"HTTP {status}: {message}")
+        self.status, self.message = status, message
+
+
+def retry_after(error) -> float | None:
+    """Seconds the server asked us to wait (Retry-After / retry-after-ms headers), if it said."""
+    headers = getattr(getattr(error, "response", None), "headers", None) or {}
+    try:
+        if "retry-after-ms" in headers:
+            return float(headers["retry-after-ms"]) / 1000
+        if "retry-after" in headers:
+            return float(headers["retry-after"])
+    except ValueError:  # an HTTP date: wait the backoff instead
+        return None
+    return None
+
+
 class ResponseCache:
     """One JSON file per request key under `root`; written atomically, so a crash leaves whole entries only."""
 
@@ -154,12 +176,16 @@ class LLMClient:
                 last = error
             except openai.APIStatusError as error:
                 if error.status_code not in RETRY_STATUS:
-                    raise
+                    body = error.body if isinstance(error.body, dict) else {}
+                    detail = body.get("error", body)
+                    message = detail.get("message") if isinstance(detail, dict) else None
+                    raise LLMRequestRejected(error.status_code, str(message or error.message)[:500]) from error
                 last = error
             finally:
                 self._slots.put_nowait(slot)
-            if attempt < self.max_retries:  # full jitter: spreads retries of many waiting requests apart
-                await asyncio.sleep(random.uniform(0, self.backoff_s * 2**attempt))
+            if attempt < self.max_retries:  # the server's Retry-After, else full jitter (spreads retries apart)
+                asked = retry_after(last)
+                await asyncio.sleep(asked if asked is not None else random.uniform(0, self.backoff_s * 2**attempt))
         raise LLMUnavailable(f"{type(last).__name__} after {self.max_retries + 1} attempts: {last}")
 
     async def close(self) -> None:

@@ -8,6 +8,7 @@ one dropped; program-written questions are mixed in. The same renderers, verifie
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 import prompts
 from pipeline import __version__
-from common.llm_client import LLMClient, ResponseCache
+from common.llm_client import LLMClient, LLMRequestRejected, ResponseCache
 from pipeline.qa import OPS, Unverifiable, evaluate, program_qa, write_answer
 from pipeline.style import sample_style
 from pipeline.template import choose_renderer, persona_roles, sample_id
@@ -30,13 +31,79 @@ from schemas.style import PeriodFormat
 
 STEP_SEEDS = {"persona": 1, "topic": 2, "description": 3, "data": 4, "qa": 5}
 TOPIC_SIMILARITY = 0.8
+REPAIR_SEED = 7919  # added to a step's seed per repair attempt
 LLM_QUESTIONS = 4
 
 
 class StepFailed(Exception):
-    def __init__(self, step: str, raw: str, error: str):
+    def __init__(self, step: str, raw: str, error: str, reason: str | None = None):
         super().__init__(f"{step}: {error}")
         self.step, self.raw, self.error = step, raw, error
+        self.reason = reason or f"llm_{step}_invalid"
+
+
+def decode(text: str):
+    """The reply's JSON, leniently: raw control characters inside strings (which llama.cpp's JSON grammar allows
+    and strict JSON forbids) are taken as written instead of sent back for a repair the grammar cannot make."""
+    try:
+        return json.loads(text, strict=False)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not JSON: {error.msg} at character {error.pos} (near {text[max(0, error.pos - 30):error.pos + 30]!r})") from error
+
+
+def _no_problem(_value) -> None:
+    return None
+
+
+PROSE = ("role", "text", "metric", "title", "question")  # fields a model writes in its own words
+
+
+def _strings(value, fields: tuple[str, ...] | None = None) -> list[str]:
+    """The strings inside a reply (model fields, lists, nested models): of the named fields only, if given; units
+    ("%", "$") and answers are never checked as prose."""
+    if isinstance(value, BaseModel):
+        return [s for name in type(value).model_fields if name not in ("unit", "answer")
+                for s in _strings(getattr(value, name), fields) if fields is None or name in fields
+                or isinstance(getattr(value, name), (BaseModel, list))]
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [s for item in value for s in _strings(item, fields)]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item, fields)]
+    return []
+
+
+_EXAMPLE = re.compile(r"^(?:例|Example)\s*[:：]\s*(\{.*\})\s*$", re.M)
+
+
+def copied_example(value: BaseModel, prompt: str) -> str | None:
+    """A reply text that repeats the prompt's example (trigram overlap ≥ `TOPIC_SIMILARITY`): small models copy it."""
+    examples = []
+    for found in _EXAMPLE.findall(prompt):
+        try:
+            examples += [t for t in _strings(json.loads(found)) if len(t) >= 6 and not t.replace(".", "").isdigit()]
+        except json.JSONDecodeError:
+            continue
+    for text in _strings(value, PROSE):
+        grams = _trigrams(text)
+        for example in examples:
+            other = _trigrams(example)
+            if len(text) >= 6 and len(grams & other) / len(grams | other) >= TOPIC_SIMILARITY:
+                return f"{text!r} copies the example {example!r}: write your own"
+    return None
+
+
+_PLACEHOLDER = re.compile(r"(?i)^(?:value|series|category|item|label|name|text|系列|項目|カテゴリー?|値|名前)[\s_\-]*"
+                          r"[A-Za-z0-9０-９Ａ-Ｚ]?$|^\W*$|\$\w+|人物像\(|\(at most|\d+字以内")
+
+
+def placeholder_text(value: BaseModel) -> str | None:
+    """Texts that are the prompt's slots rather than content: 'value_B', 'series1', '}', '人物像(60字以内)'."""
+    for text in _strings(value, (*PROSE, "name", "categories")):
+        if _PLACEHOLDER.search(text.strip()):
+            return f"{text!r} is a placeholder, not content: write a real label or sentence"
+    return None
 
 
 def _error_text(error: Exception) -> str:
@@ -112,18 +179,26 @@ class LLMChain:
         self.config, self.client = config, client
         self.stats = LLMStats()
 
-    async def step(self, step: str, lang: str, model: type[BaseModel], prompt: str, seed: int, convert=None):
-        """Ask, validate, send validation errors back for repair; raise StepFailed when attempts run out."""
+    async def step(self, step: str, lang: str, model: type[BaseModel], prompt: str, seed: int, convert=None,
+                   check=None):
+        """Ask, validate (shape, then `check`'s meaning), send the problem back for repair — each repair with a new
+        seed, so a model that repeats itself gets another draw; raise StepFailed when attempts run out."""
         messages = [{"role": "system", "content": prompts.llm_prompt("system", lang)},
                     {"role": "user", "content": prompt}]
         schema = model.model_json_schema()
-        for _attempt in range(self.config.repair_attempts + 1):
-            reply = await self.client.chat(messages, name=step, schema=schema, temperature=self.config.temperature,
-                                           max_tokens=self.config.max_tokens, seed=seed)
+        for attempt in range(self.config.repair_attempts + 1):
+            try:
+                reply = await self.client.chat(messages, name=step, schema=schema,
+                                               temperature=self.config.temperature,
+                                               max_tokens=self.config.max_tokens, seed=seed + REPAIR_SEED * attempt)
+            except LLMRequestRejected as refused:
+                raise StepFailed(step, "", str(refused), reason=f"llm_{step}_refused") from refused
             self.stats.usage.add(step, reply.prompt_tokens, reply.completion_tokens, reply.cached)
             try:
-                value = model.model_validate_json(reply.text)
-                return convert(value) if convert else value
+                value = model.model_validate(decode(reply.text))
+                problem = (check or _no_problem)(value) or copied_example(value, prompt) or placeholder_text(value)
+                if problem is None:
+                    return convert(value) if convert else value
             except (ValidationError, ValueError) as error:
                 problem = _error_text(error)
             messages = messages + [{"role": "assistant", "content": reply.text},
@@ -141,7 +216,9 @@ class LLMChain:
         ident = sample_id(config.seed, index)
         try:
             persona = await self.step("persona", lang, Persona, prompts.llm_prompt(
-                "persona", lang, seed_role=role_ja if lang == "ja" else role_en, domain=domain), seed("persona"))
+                "persona", lang, seed_role=role_ja if lang == "ja" else role_en, domain=domain), seed("persona"),
+                check=lambda p: None if p.domain.strip().lower() == domain.lower() else
+                f"domain must be {domain!r} as given, not {p.domain!r}")
             topic = await self.step("topic", lang, Topic, prompts.llm_prompt("topic", lang, role=persona.role),
                                     seed("topic"))
             description = await self.step("description", lang, Description, prompts.llm_prompt(
@@ -159,7 +236,7 @@ class LLMChain:
                 "qa", lang, count=LLM_QUESTIONS, unit=spec.unit or "-", table=table_text(spec)), seed("qa"))
         except StepFailed as failure:
             return Reject(id=ident, sample_index=index, stage="generate", step=failure.step,
-                          reason=f"llm_{failure.step}_invalid", detail=failure.error, raw=failure.raw)
+                          reason=failure.reason, detail=failure.error, raw=failure.raw)
         style = sample_style(rng, lang, chart.chart_type, chart.n_colors(spec), PeriodFormat.YEAR)
         qa = self.checked_answers(drafts, spec, style, lang)
         qa += program_qa(spec, topic.metric, style, lang, rng, timeline=chart.timeline, k=2)

@@ -5,6 +5,8 @@ benchmark. It is a fake on purpose: real servers cannot be told to fail on cue. 
 then `default` for the rest (or, with `reply` set, every answer is `reply(request body)` as free text):
   "ok"          a valid answer for the step (the step is the json_schema name)
   "429"/"500"   that HTTP status          "hang"       never answer (client timeout)
+  "400"         context_length_exceeded   "429-after-N" a 429 with Retry-After: N
+  "newline"     a raw line break inside a JSON string (strict JSON forbids it)
   "truncated"   JSON cut in half          "wrong_shape" JSON of another shape
   "wrong_answer" QA answers that disagree with the table; "absurd" data with NaN-like / absurd values
   "same_topic"  every topic the same text  "glyph"      a chart title with a character no font here draws
@@ -17,6 +19,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,6 +32,7 @@ class FakeServer:
     requests: int = 0
     port: int = 0
     bodies: list[dict] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # when each request arrived (time.monotonic)
     reply: Callable[[dict], str] | None = None
 
     def start(self) -> FakeServer:
@@ -73,14 +77,17 @@ class FakeServer:
                 action = self._next_action(body)
                 self.requests += 1
                 self.bodies.append(body)
+                self.times.append(time.monotonic())
                 if self.delay_s:
                     await asyncio.sleep(self.delay_s)
                 if action == "hang":
                     await asyncio.sleep(3600)
-                status, payload = self._answer(action, body)
+                wait = action.removeprefix("429-after-") if action.startswith("429-after-") else None
+                status, payload = self._answer("429" if wait else action, body)
                 data = json.dumps(payload, ensure_ascii=False).encode()
-                writer.write(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-                             % (status, len(data)) + data)
+                extra = b"Retry-After: %s\r\n" % wait.encode() if wait else b""
+                writer.write(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n"
+                             % (status, extra, len(data)) + data)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             writer.close()
@@ -96,6 +103,9 @@ class FakeServer:
     def _answer(self, action: str, body: dict) -> tuple[int, dict]:
         if action in ("429", "500"):
             return int(action), {"error": {"message": f"injected {action}"}}
+        if action == "400":
+            return 400, {"error": {"message": "This model's maximum context length is 8 tokens",
+                                   "code": "context_length_exceeded"}}
         step = _step(body)
         prompt = body["messages"][1]["content"] if len(body["messages"]) > 1 else body["messages"][0]["content"]
         if self.reply:
@@ -104,6 +114,8 @@ class FakeServer:
             content = json.dumps(step_answer(step, prompt, body.get("seed", 0), action), ensure_ascii=False)
         if action == "truncated":
             content = content[: len(content) // 2]
+        if action == "newline":  # what llama.cpp's JSON grammar lets through: a raw line break inside a string
+            content = content.replace('", "', '\n", "', 1)
         return 200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                      "choices": [{"index": 0, "finish_reason": "stop",
                                   "message": {"role": "assistant", "content": content}}],
@@ -129,7 +141,8 @@ def step_answer(step: str, prompt: str, seed: int, action: str) -> dict:
     if step == "probe":
         return {"answer": 5}
     if step == "persona":
-        return {"domain": "banking", "role": f"地方銀行の投資判断担当 {tag}"}
+        domain = re.search(r"(?:分野|Domain): (\S+)", prompt)
+        return {"domain": domain.group(1) if domain else "banking", "role": f"地方銀行の投資判断担当 {tag}"}
     if step == "topic":
         return {"text": "預金" if action == "same_topic" else f"預金 {tag}", "metric": "預金等残高"}
     if step == "description":

@@ -34,6 +34,10 @@ def rejects(out):
     return [json.loads(line) for f in sorted((out / "rejects").glob("*.jsonl")) for line in f.read_text().splitlines()]
 
 
+def step(body):
+    return body["response_format"]["json_schema"]["name"]
+
+
 def test_faults_are_retried_repaired_or_rejected_and_no_invalid_row_lands(tmp_path, server):
     server.script = ["429", "500", "hang", "truncated", "wrong_shape", "data:absurd", "qa:wrong_answer"]
     manifest, stats = generate(config(server, n=6, shard_size=6), tmp_path)
@@ -127,3 +131,34 @@ def test_topic_dedup_resumes_exactly_what_an_uninterrupted_run_makes(tmp_path, s
     assert [r["reason"] for r in rejects(tmp_path / "whole")] == ["missing_glyphs", "duplicate_topic"]
     for name in ("data/shard-00001.parquet", "rejects/shard-00001.jsonl"):
         assert (tmp_path / "resumed" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
+
+
+def test_a_request_the_server_refuses_loses_that_sample_not_the_run(tmp_path, server):
+    server.script = ["persona:400"]
+    generate(config(server, n=2, shard_size=2), tmp_path)
+    refused = rejects(tmp_path)
+    assert [r["reason"] for r in refused] == ["llm_persona_refused"]
+    assert "maximum context length" in refused[0]["detail"]
+    assert len(shard_rows(tmp_path)) == 1
+
+
+def test_a_429_with_retry_after_is_waited_out_and_the_run_completes(tmp_path, server):
+    server.script = ["persona:429-after-1", "persona:429-after-1"]
+    generate(config(server, n=1, shard_size=1), tmp_path)
+    assert len(shard_rows(tmp_path)) == 1
+    persona = [t for t, b in zip(server.times, server.bodies) if step(b) == "persona"]
+    assert persona[1] - persona[0] >= 0.95 and persona[2] - persona[1] >= 0.95  # as asked, not 0.5 s of jitter
+
+
+def test_raw_line_breaks_inside_json_strings_are_read_without_a_repair(tmp_path, server):
+    server.script = ["persona:newline"]
+    generate(config(server, n=1, shard_size=1), tmp_path)
+    assert len(shard_rows(tmp_path)) == 1
+    assert [step(b) for b in server.bodies] == ["persona", "topic", "description", "data", "qa"]
+
+
+def test_each_repair_asks_with_a_new_seed(tmp_path, server):
+    server.default = "wrong_shape"
+    generate(config(server, n=1, shard_size=1, repair_attempts=2), tmp_path)
+    seeds = [b["seed"] for b in server.bodies]
+    assert len(seeds) == 3 and len(set(seeds)) == 3

@@ -50,3 +50,20 @@ def test_data_draft_becomes_a_spec_or_a_named_error():
         assert "'国内' has 1 values for 2 categories" in str(error)
     else:
         raise AssertionError("a short series must be refused")
+
+
+def test_placeholders_and_copies_of_the_prompts_example_are_refused():
+    import prompts
+    from pipeline.llm_chain import copied_example, placeholder_text
+    from schemas import Persona
+    from schemas.llm import DataDraft
+
+    prompt = prompts.llm_prompt("persona", "ja", seed_role="投資判断担当", domain="banking")
+    assert placeholder_text(Persona(domain="banking", role="人物像(60字以内)．"))
+    assert copied_example(Persona(domain="banking", role="地方銀行で法人向け預金の動向を分析する投資判断担当"), prompt)
+    real = Persona(domain="banking", role="信用金庫で中小企業向け融資の延滞率を毎月報告する審査担当")
+    assert placeholder_text(real) is None and copied_example(real, prompt) is None
+    data = {"title": "売上高", "unit": "%", "categories": ["2021", "2022"], "series": [{"name": "value_B", "values": [1, 2]}]}
+    assert "value_B" in placeholder_text(DataDraft.model_validate(data))
+    data["series"][0]["name"] = "国内"
+    assert placeholder_text(DataDraft.model_validate(data)) is None  # a '%' unit is not a placeholder
