@@ -46,6 +46,14 @@ def generate(
     model: Annotated[str | None, typer.Option(help="llm: model name")] = None,
     llm_mode: Annotated[str, typer.Option(help="llm: json_schema, json_object (llama.cpp), text; auto probes")] = "auto",
     max_in_flight: Annotated[int, typer.Option(help="llm: requests in flight over all servers")] = 16,
+    temperature: Annotated[float, typer.Option(help="llm: sampling temperature of every step")] = 0.7,
+    max_tokens: Annotated[int, typer.Option(help="llm: reply length limit of every step")] = 1024,
+    step_temperature: Annotated[list[str] | None, typer.Option(
+        help="llm: one step's temperature, STEP=VALUE (persona, topic, description, data, qa; repeatable)")] = None,
+    step_max_tokens: Annotated[list[str] | None, typer.Option(
+        help="llm: one step's reply length limit, STEP=VALUE (repeatable)")] = None,
+    repair_attempts: Annotated[int, typer.Option(help="llm: times a step's invalid reply is sent back for repair")] = 2,
+    timeout: Annotated[float, typer.Option(help="llm: seconds to wait for one reply")] = 120.0,
     price_per_mtok: Annotated[tuple[float, float] | None, typer.Option(help="llm: prompt and completion price per 1M tokens")] = None,
     dask_address: Annotated[str | None, typer.Option(help="run the shard tasks on this Dask cluster (Prefect flow)")] = None,
 ) -> None:
@@ -53,10 +61,15 @@ def generate(
     try:
         config = RunConfig(n=n, seed=seed, lang=lang, generator=generator, renderer=renderer, shard_size=shard_size,
                            base_url=base_url or [], model=model, llm_mode=llm_mode, max_in_flight=max_in_flight,
-                           price_per_mtok=price_per_mtok)
+                           temperature=temperature, max_tokens=max_tokens,
+                           step_temperature=_per_step(step_temperature, "--step-temperature"),
+                           step_max_tokens=_per_step(step_max_tokens, "--step-max-tokens"),
+                           repair_attempts=repair_attempts, timeout_s=timeout, price_per_mtok=price_per_mtok)
     except ValidationError as error:
         first = error.errors()[0]
-        where = f"--{str(first['loc'][0]).replace('_', '-')} {first['input']!r}" if first["loc"] else "options"
+        flag = {"timeout_s": "timeout"}.get(str(first["loc"][0]), str(first["loc"][0])) if first["loc"] else ""
+        key = f"{first['loc'][1]}=" if flag.startswith("step_") and len(first["loc"]) == 2 else ""  # STEP=VALUE
+        where = f"--{flag.replace('_', '-')} {key}{first['input']!r}" if flag else "options"
         _fail(f"{where}: {first['msg']}")
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     try:
@@ -72,6 +85,17 @@ def generate(
         _fail(f"LLM server unavailable ({error}); finished shards are kept, rerun the same command to resume")
     err.print(escape(report.summary()), highlight=False)
     typer.echo(f"wrote {out.resolve()}  —  look at it with: chartsynth inspect {out} --html {out}/report.html")
+
+
+def _per_step(values: list[str] | None, flag: str) -> dict[str, str]:
+    """STEP=VALUE options as a dict (RunConfig checks the step names and values)."""
+    pairs = {}
+    for value in values or []:
+        step, sep, number = value.partition("=")
+        if not sep:
+            _fail(f"{flag} {value!r}: write STEP=VALUE, e.g. {flag} qa=0.2")
+        pairs[step.strip()] = number.strip()
+    return pairs
 
 
 def _flows():

@@ -70,9 +70,30 @@ class ResponseCache:
         atomic_write_bytes(path, reply.model_dump_json(exclude={"cached"}).encode())
 
 
+STRICT_DROPS = ("default", "discriminator", "minLength", "maxLength")
+
+
+def strict_schema(node, *, keyed: bool = False):
+    """`node` in the subset OpenAI's `strict: true` accepts: every object closed with all its properties required
+    (optional ones are already nullable), no defaults, `anyOf` for `oneOf`, string lengths left to our validation.
+    `keyed`: `node` maps names to schemas (properties, $defs), whose keys are names, not keywords."""
+    if isinstance(node, list):
+        return [strict_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if keyed:
+        return {name: strict_schema(value) for name, value in node.items()}
+    out = {("anyOf" if key == "oneOf" else key): strict_schema(value, keyed=key in ("properties", "$defs"))
+           for key, value in node.items() if key not in STRICT_DROPS}
+    if "properties" in out:
+        out["additionalProperties"] = False
+        out["required"] = list(out["properties"])
+    return out
+
+
 def response_format(mode: str, name: str, schema: dict) -> dict | None:
     if mode == "json_schema":
-        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
+        return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": strict_schema(schema)}}
     if mode == "json_object":  # llama.cpp's server: grammar-constrained by the schema given here
         return {"type": "json_object", "schema": schema}
     return None

@@ -25,8 +25,8 @@ from pipeline.style import sample_style
 from pipeline.template import choose_renderer, persona_roles, sample_id
 from pipeline.verify import check_answer
 from renderers.charts import families, family
-from schemas import QA, ChartSpec, Description, Persona, Provenance, Reject, RunConfig, Sample, Topic
-from schemas.llm import DataDraft, LLMStats, QADrafts
+from schemas import QA, ChartSpec, Description, Persona, Program, Provenance, Reject, RunConfig, Sample, Topic
+from schemas.llm import DataDraft, LLMStats, QADraft, QADrafts, qa_drafts_schema
 from schemas.style import PeriodFormat
 
 STEP_SEEDS = {"persona": 1, "topic": 2, "description": 3, "data": 4, "qa": 5}
@@ -59,12 +59,17 @@ PROSE = ("role", "text", "metric", "title", "question")  # fields a model writes
 
 
 def _strings(value, fields: tuple[str, ...] | None = None) -> list[str]:
-    """The strings inside a reply (model fields, lists, nested models): of the named fields only, if given; units
-    ("%", "$") and answers are never checked as prose."""
+    """The strings inside a reply (model fields, lists, nested models): of the named fields only, if given — nested
+    models are searched whatever their field's name; units ("%", "$") and answers are never checked as prose."""
     if isinstance(value, BaseModel):
-        return [s for name in type(value).model_fields if name not in ("unit", "answer")
-                for s in _strings(getattr(value, name), fields) if fields is None or name in fields
-                or isinstance(getattr(value, name), (BaseModel, list))]
+        found = []
+        for name in type(value).model_fields:
+            field = getattr(value, name)
+            nested = isinstance(field, BaseModel) or (isinstance(field, list) and any(
+                isinstance(item, BaseModel) for item in field))
+            if name not in ("unit", "answer") and (fields is None or name in fields or nested):
+                found += _strings(field, fields)
+        return found
     if isinstance(value, str):
         return [value]
     if isinstance(value, (list, tuple)):
@@ -100,7 +105,7 @@ _PLACEHOLDER = re.compile(r"(?i)^(?:value|series|category|item|label|name|text|�
 
 def placeholder_text(value: BaseModel) -> str | None:
     """Texts that are the prompt's slots rather than content: 'value_B', 'series1', '}', '人物像(60字以内)'."""
-    for text in _strings(value, (*PROSE, "name", "categories")):
+    for text in _strings(value, (*PROSE, "series", "label")):
         if _PLACEHOLDER.search(text.strip()):
             return f"{text!r} is a placeholder, not content: write a real label or sentence"
     return None
@@ -111,6 +116,20 @@ def _error_text(error: Exception) -> str:
         return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']} (got {str(e.get('input'))[:80]!r})"
                          for e in error.errors()[:5])
     return str(error)[:500]
+
+
+_RATE = re.compile(r"率|割合|比率|シェア|構成比|(?i:\brate\b|ratio|\bshare\b|percent)")
+PERCENT_UNITS = ("%", "％", "ポイント", "pt", "points", "percentage points")
+
+
+def unit_problem(metric: str, unit: str, round_chart: bool) -> str | None:
+    """A unit that does not fit the metric or the chart: a rate or share is in %, and slices of a whole are %."""
+    unit = unit.strip()
+    if round_chart and unit not in ("%", "％"):
+        return f"unit must be % for slices of a whole (they sum to 100), not {unit!r}"
+    if _RATE.search(metric) and unit not in PERCENT_UNITS:
+        return f"metric {metric!r} is a rate or share: its unit is %, not {unit!r}"
+    return None
 
 
 def table_text(spec: ChartSpec) -> str:
@@ -180,17 +199,18 @@ class LLMChain:
         self.stats = LLMStats()
 
     async def step(self, step: str, lang: str, model: type[BaseModel], prompt: str, seed: int, convert=None,
-                   check=None):
-        """Ask, validate (shape, then `check`'s meaning), send the problem back for repair — each repair with a new
-        seed, so a model that repeats itself gets another draw; raise StepFailed when attempts run out."""
+                   check=None, schema_model: type[BaseModel] | None = None):
+        """Ask (for `schema_model`'s JSON Schema, by default `model`'s), validate (`model`'s shape, then `check`'s
+        meaning), send the problem back for repair — each repair with a new seed, so a model that repeats itself
+        gets another draw; raise StepFailed when attempts run out."""
         messages = [{"role": "system", "content": prompts.llm_prompt("system", lang)},
                     {"role": "user", "content": prompt}]
-        schema = model.model_json_schema()
+        schema = (schema_model or model).model_json_schema()
         for attempt in range(self.config.repair_attempts + 1):
+            temperature, max_tokens = self.config.sampling(step)
             try:
-                reply = await self.client.chat(messages, name=step, schema=schema,
-                                               temperature=self.config.temperature,
-                                               max_tokens=self.config.max_tokens, seed=seed + REPAIR_SEED * attempt)
+                reply = await self.client.chat(messages, name=step, schema=schema, temperature=temperature,
+                                               max_tokens=max_tokens, seed=seed + REPAIR_SEED * attempt)
             except LLMRequestRejected as refused:
                 raise StepFailed(step, "", str(refused), reason=f"llm_{step}_refused") from refused
             self.stats.usage.add(step, reply.prompt_tokens, reply.completion_tokens, reply.cached)
@@ -209,8 +229,8 @@ class LLMChain:
         config = self.config
         rng = np.random.default_rng([config.seed, index])
         lang = config.lang if config.lang != "mix" else ("ja" if rng.random() < 0.5 else "en")
-        llm_families = [f for f in families().values() if f.llm]
-        chart = llm_families[int(rng.integers(len(llm_families)))]
+        every = list(families().values())
+        chart = every[int(rng.integers(len(every)))]
         domain, role_ja, role_en = persona_roles()[int(rng.integers(len(persona_roles())))]
         seed = lambda step: (config.seed * 1_000_003 + index * 10 + STEP_SEEDS[step]) % 2**31  # noqa: E731
         ident = sample_id(config.seed, index)
@@ -223,22 +243,33 @@ class LLMChain:
                                     seed("topic"))
             description = await self.step("description", lang, Description, prompts.llm_prompt(
                 "description", lang, role=persona.role, topic=topic.text), seed("description"))
-            spec = await self.step("data", lang, DataDraft, prompts.llm_prompt(
-                "data", lang, chart_type=chart.chart_type.value, topic=topic.text, metric=topic.metric, description=description.text,
+            n_rows, n_series = chart.data_shape(rng)
+            two_units = chart.paired or chart.secondary_axis
+            shape = DataDraft.sized(n_rows, n_series, last_unit=two_units)
+            spec = await self.step("data", lang, shape, prompts.llm_prompt(
+                "data", lang, chart_type=chart.chart_type.value, topic=topic.text, metric=topic.metric,
+                description=description.text, rows=n_rows, series=n_series,
+                last_unit=', "last_unit"' if two_units else "",
                 chart_rule=prompts.chart_rule(chart.chart_type.value, lang)), seed("data"),
-                convert=lambda d: d.to_spec(chart.chart_type, y_title=topic.metric))
+                check=lambda d: None if two_units else unit_problem(topic.metric, d.unit, chart.round),
+                convert=lambda d: d.to_spec(chart.chart_type, y_title=topic.metric, paired=chart.paired,
+                                            secondary_axis=chart.secondary_axis))
             problem = contradiction(description.text, spec)
             if problem:
                 return Reject(id=ident, sample_index=index, stage="validate", step="data",
                               reason="description_contradicts_data", detail=problem,
                               raw=table_text(spec) + "\n" + description.text)
+            reply_model, item_model = qa_drafts_schema(
+                {op: rule.args for op, rule in OPS.items() if rule.by_llm}, spec.data.index, spec.data.columns,
+                LLM_QUESTIONS)
             drafts = await self.step("qa", lang, QADrafts, prompts.llm_prompt(
-                "qa", lang, count=LLM_QUESTIONS, unit=spec.unit or "-", table=table_text(spec)), seed("qa"))
+                "qa", lang, count=LLM_QUESTIONS, unit=spec.unit or "-", table=table_text(spec)), seed("qa"),
+                schema_model=reply_model)
         except StepFailed as failure:
             return Reject(id=ident, sample_index=index, stage="generate", step=failure.step,
                           reason=failure.reason, detail=failure.error, raw=failure.raw)
         style = sample_style(rng, lang, chart.chart_type, chart.n_colors(spec), PeriodFormat.YEAR)
-        qa = self.checked_answers(drafts, spec, style, lang)
+        qa = self.checked_answers(drafts, item_model, spec, style, lang)
         qa += program_qa(spec, topic.metric, style, lang, rng, timeline=chart.timeline, k=2)
         renderer = choose_renderer(chart, config.renderer, rng)
         return Sample(id=ident, lang=lang, renderer=renderer, persona=persona, topic=topic, description=description,
@@ -246,20 +277,23 @@ class LLMChain:
                       provenance=Provenance(generator="llm", model=config.model, prompt_version=prompts.llm_version(),
                                             run_seed=config.seed, sample_index=index, package_version=__version__))
 
-    def checked_answers(self, drafts: QADrafts, spec: ChartSpec, style, lang: str) -> list[QA]:
-        """Keep right answers, rewrite wrong ones from the table, drop questions the table cannot answer."""
+    def checked_answers(self, drafts: QADrafts, item_model: type[QADraft], spec: ChartSpec, style, lang: str
+                        ) -> list[QA]:
+        """Keep right answers, rewrite wrong ones from the table, drop questions whose program is malformed or names
+        labels the table lacks (`item_model` says which) or that the table cannot answer."""
         kept = []
         counts = self.stats.verification
-        for draft in drafts.items:
+        for raw in drafts.items:
             try:
-                truth = evaluate(draft.program, spec, [])
-            except Unverifiable:
+                draft = item_model.model_validate(raw)
+                program = Program.model_validate(draft.program.model_dump())
+                truth = evaluate(program, spec, [])
+            except (ValidationError, Unverifiable):
                 counts.dropped += 1
                 continue
-            answer, unit = write_answer(draft.program.op, truth, spec, draft.program.col, style, lang)
-            answer_type = OPS[draft.program.op].answer_type
+            answer, unit = write_answer(program.op, truth, spec, program.col, style, lang)
             qa = QA(question=draft.question, answer=draft.answer, qa_type=draft.qa_type, unit=unit,
-                    answer_type=answer_type, program=draft.program)
+                    answer_type=OPS[program.op].answer_type, program=program)
             if check_answer(qa, spec, [], lang) is None:
                 counts.kept += 1
             else:

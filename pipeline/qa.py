@@ -155,15 +155,19 @@ class OpRule:
     written: "number" (formatted like the chart's labels), "count" (a plain integer: ranks), "label".
     compares: the answer rests on telling which mark is larger (asked without value labels only when the eye can:
     pipeline.answerable).
+    args: the Program fields the op reads; the LLM's QA schema makes exactly these required.
+    by_llm: the LLM chain may propose it (a visual pick needs the drawn marks, which the model never sees).
     """
 
     evaluate: Evaluation
+    args: tuple[str, ...] = ("col",)
     unit: Literal["column", "%", "ratio", "rank", "none"] = "column"
     decimals: int | None = None
     extra_decimals: int = 0
     signed: bool = False
     written: Literal["number", "count", "label"] = "number"
     compares: bool = False
+    by_llm: bool = True
 
     @property
     def answer_type(self) -> AnswerType:
@@ -171,20 +175,20 @@ class OpRule:
 
 
 OPS: dict[Op, OpRule] = {
-    Op.VALUE: OpRule(lambda p, s, _e: _cell(s, p.row, p.col)),
-    Op.DIFF: OpRule(_diff, signed=True),
-    Op.SUM: OpRule(_sum),
+    Op.VALUE: OpRule(lambda p, s, _e: _cell(s, p.row, p.col), args=("row", "col")),
+    Op.DIFF: OpRule(_diff, args=("col", "start", "end"), signed=True),
+    Op.SUM: OpRule(_sum, args=("col", "rows")),
     Op.MEAN: OpRule(_mean, extra_decimals=1),
-    Op.RATIO: OpRule(_ratio, unit="ratio", decimals=2),
-    Op.GROWTH: OpRule(_growth, unit="%", decimals=1, signed=True),
+    Op.RATIO: OpRule(_ratio, args=("row", "col", "other"), unit="ratio", decimals=2),
+    Op.GROWTH: OpRule(_growth, args=("col", "start", "end"), unit="%", decimals=1, signed=True),
     Op.MAX: OpRule(lambda p, s, _e: max(_values(p, s)), compares=True),
     Op.MIN: OpRule(lambda p, s, _e: min(_values(p, s)), compares=True),
     Op.ARGMAX: OpRule(lambda p, s, _e: _extreme_label(p, s, largest=True), unit="none", written="label",
                       compares=True),
     Op.ARGMIN: OpRule(lambda p, s, _e: _extreme_label(p, s, largest=False), unit="none", written="label",
                       compares=True),
-    Op.RANK: OpRule(_rank, unit="rank", written="count", compares=True),
-    Op.PICK: OpRule(_pick),
+    Op.RANK: OpRule(_rank, args=("row", "col"), unit="rank", written="count", compares=True),
+    Op.PICK: OpRule(_pick, args=("color", "order"), by_llm=False),
 }
 
 

@@ -2,41 +2,88 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from schemas.chart import ChartSpec, ChartType, DataTable, Label
-from schemas.qa import Program
+from schemas.qa import Op, Program
 
 
-class SeriesDraft(BaseModel):
+MAX_DECIMALS = 3
+
+
+def decimals_written(value: float) -> int:
+    """Digits after the point in the shortest form of `value` (as the model wrote it in JSON)."""
+    text = repr(float(value))
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return max(0, len(mantissa.partition(".")[2].rstrip("0")) - int(exponent))
+    return len(text.partition(".")[2].rstrip("0"))
+
+
+LAST_UNIT = "the unit of the last series when it differs: the y measure of an x/y chart, the line of a bar+line chart"
+
+
+class RowDraft(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: Label
-    values: list[float] = Field(min_length=1, description="one value per category, in category order")
+    label: Label = Field(description="the category: a year, month, fiscal year, region, product …")
+    values: list[float] = Field(min_length=1, description="one value per series, in the order of `series`")
 
 
 class DataDraft(BaseModel):
-    """The data step's answer: legend-and-series form, which models write more reliably than a split table."""
+    """The data step's answer as rows of {label, values}: one row per category keeps each value beside its label, and
+    `sized` fixes how many rows and series there are so a schema-enforcing decoder cannot get the shape wrong."""
 
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=80)
-    unit: str = Field(default="", max_length=20, description="e.g. 億円, 万人, %, 千台")
-    decimals: int = Field(default=0, ge=0, le=3)
-    categories: list[Label] = Field(min_length=2, max_length=24, description="x-axis labels, e.g. 2021/1 or 2023年度")
-    series: list[SeriesDraft] = Field(min_length=1, max_length=6)
+    unit: str = Field(max_length=20, description="e.g. 億円, 万人, %, 千台 (of the first series where `last_unit` is asked)")
+    series: list[Label] = Field(min_length=1, max_length=6, description="the legend: one name per series")
+    rows: list[RowDraft] = Field(min_length=2, max_length=24)
 
-    def to_spec(self, chart_type: ChartType, y_title: str = "") -> ChartSpec:
-        """The ChartSpec it describes; ChartSpec's validators decide whether it can be drawn as `chart_type`."""
-        for s in self.series:
-            if len(s.values) != len(self.categories):
-                raise ValueError(f"series {s.name!r} has {len(s.values)} values for {len(self.categories)} categories")
-        table = DataTable(index=self.categories, columns=[s.name for s in self.series],
-                          data=[[round(s.values[i], self.decimals) for s in self.series]
-                                for i in range(len(self.categories))])
-        return ChartSpec(chart_type=chart_type, title=self.title, unit=self.unit, decimals=self.decimals,
-                         y_title=y_title, data=table)
+    @classmethod
+    def sized(cls, rows: int, series: int, last_unit: bool = False) -> type[DataDraft]:
+        """This shape with exactly `rows` rows of `series` values each; `last_unit` adds the last series' own unit
+        (scatter's y measure, bar+line's line on the right-hand axis)."""
+        row = create_model("RowDraft", __base__=RowDraft, values=(
+            list[float], Field(min_length=series, max_length=series, description=RowDraft.model_fields["values"].description)))
+        extra = {"last_unit": (str, Field(max_length=20, description=LAST_UNIT))} if last_unit else {}
+        return create_model("DataDraft", __base__=cls, __doc__=cls.__doc__,
+                            series=(list[Label], Field(min_length=series, max_length=series,
+                                                       description=cls.model_fields["series"].description)),
+                            rows=(list[row], Field(min_length=rows, max_length=rows)), **extra)
+
+    def to_spec(self, chart_type: ChartType, y_title: str = "", *, paired: bool = False,
+                secondary_axis: bool = False) -> ChartSpec:
+        """The ChartSpec it describes, each column shown to the digits the model wrote (never rounded here);
+        ChartSpec's validators decide whether it can be drawn as `chart_type`. `paired`: the two series are x and y
+        (scatter); `secondary_axis`: the last series is drawn against a right-hand axis in its own unit."""
+        for row in self.rows:
+            if len(row.values) != len(self.series):
+                raise ValueError(f"row {row.label!r} has {len(row.values)} values for {len(self.series)} series "
+                                 f"{self.series!r}")
+        fine = [f"{v!r} ({row.label})" for row in self.rows for v in row.values if decimals_written(v) > MAX_DECIMALS]
+        if fine:
+            raise ValueError(f"values {', '.join(fine[:3])} have more than {MAX_DECIMALS} digits after the point: "
+                             "write them as a chart would show them")
+        digits = [max(decimals_written(row.values[j]) for row in self.rows) for j in range(len(self.series))]
+        table = DataTable(index=[row.label for row in self.rows], columns=self.series,
+                          data=[list(row.values) for row in self.rows])
+        fields: dict = {"unit": self.unit, "y_title": y_title}
+        last_unit = getattr(self, "last_unit", None)  # only in a shape sized with last_unit=True
+        if (paired or secondary_axis) and last_unit is None:
+            raise ValueError(f"{chart_type} needs last_unit, the unit of the series {self.series[-1]!r}")
+        if paired:  # x = the first series, y = the second: each axis titled with its measure and unit
+            (x, y), ux = self.series, self.unit
+            fields = {"unit": last_unit, "column_units": {x: ux}, "x_title": f"{x} ({ux})" if ux else x,
+                      "y_title": f"{y} ({last_unit})" if last_unit else y}
+        elif secondary_axis:
+            fields |= {"column_units": {self.series[-1]: last_unit}, "secondary_series": [self.series[-1]]}
+        shown = {c: d for c, d in zip(self.series, digits) if d != digits[0]}
+        return ChartSpec(chart_type=chart_type, title=self.title, decimals=digits[0], column_decimals=shown,
+                         data=table, **fields)
 
 
 class QADraft(BaseModel):
@@ -48,8 +95,30 @@ class QADraft(BaseModel):
 
 
 class QADrafts(BaseModel):
+    """What the QA step is checked against: items are validated one by one (`qa_drafts_schema`), so one question
+    about a label that is not in the table drops that question, not the other three."""
+
     model_config = ConfigDict(extra="forbid")
-    items: list[QADraft] = Field(min_length=1, max_length=8)
+    items: list[dict] = Field(min_length=1, max_length=8)
+
+
+def qa_drafts_schema(args: Mapping[Op, tuple[str, ...]], rows: list[str], cols: list[str], count: int
+                     ) -> tuple[type[BaseModel], type[QADraft]]:
+    """The QA step's models for one table: each op's program names exactly the arguments it needs (`args`), and
+    rows and columns are the table's own labels, so a decoder that enforces the schema cannot name others.
+    Returns (the reply model sent as the schema, the model each item is validated with)."""
+    row, col = Literal[tuple(rows)], Literal[tuple(cols)]
+    kinds = {"row": row, "col": col, "start": row, "end": row, "rows": list[row],
+             "other": create_model("CellRef", __config__=ConfigDict(extra="forbid"), row=(row, ...), col=(col, ...))}
+    programs = [create_model(f"Program_{op.value}", __config__=ConfigDict(extra="forbid"), op=(Literal[op.value], ...),
+                             **{name: (kinds[name], ...) for name in names})
+                for op, names in args.items()]
+    program = Annotated[Union[tuple(programs)], Field(discriminator="op", description=QADraft.model_fields[
+        "program"].description)]
+    item = create_model("QADraft", __base__=QADraft, program=(program, ...))
+    reply = create_model("QADrafts", __config__=ConfigDict(extra="forbid"),
+                         items=(list[item], Field(min_length=1, max_length=count)))
+    return reply, item
 
 
 class LLMUsage(BaseModel):

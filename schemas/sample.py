@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -140,6 +140,9 @@ class Reject(BaseModel):
     sample: dict | None = None
 
 
+LLMStep = Literal["persona", "topic", "description", "data", "qa"]
+
+
 class RunConfig(BaseModel):
     """What defines a run's output. Same config → same ids and the same image bytes."""
 
@@ -158,8 +161,12 @@ class RunConfig(BaseModel):
     max_in_flight: int = Field(default=16, ge=1, le=4096)
     timeout_s: float = Field(default=120.0, gt=0)
     repair_attempts: int = Field(default=2, ge=0, le=10)
-    temperature: float = Field(default=0.7, ge=0, le=2)
-    max_tokens: int = Field(default=1024, ge=16)
+    temperature: float = Field(default=0.7, ge=0, le=2, description="llm: sampling temperature of every step")
+    max_tokens: int = Field(default=1024, ge=16, description="llm: reply length limit of every step")
+    step_temperature: dict[LLMStep, Annotated[float, Field(ge=0, le=2)]] = Field(
+        default_factory=dict, description="llm: temperature of a step when it differs, e.g. {'qa': 0.2}")
+    step_max_tokens: dict[LLMStep, Annotated[int, Field(ge=16)]] = Field(
+        default_factory=dict, description="llm: reply length limit of a step when it differs, e.g. {'data': 2048}")
     price_per_mtok: tuple[float, float] | None = Field(default=None, description="llm: (prompt, completion) price per 1M tokens")
 
     @model_validator(mode="after")
@@ -167,6 +174,10 @@ class RunConfig(BaseModel):
         if self.generator == "llm" and (not self.base_url or not self.model):
             raise ValueError("generator 'llm' needs at least one base_url and a model")
         return self
+
+    def sampling(self, step: LLMStep) -> tuple[float, int]:
+        """(temperature, max_tokens) for one step of the LLM chain."""
+        return self.step_temperature.get(step, self.temperature), self.step_max_tokens.get(step, self.max_tokens)
 
     def identity(self) -> dict:
         """The fields a resumed run must share with the run that made the directory (n may only grow; servers,

@@ -9,7 +9,7 @@ then `default` for the rest (or, with `reply` set, every answer is `reply(reques
   "newline"     a raw line break inside a JSON string (strict JSON forbids it)
   "truncated"   JSON cut in half          "wrong_shape" JSON of another shape
   "wrong_answer" QA answers that disagree with the table; "absurd" data with NaN-like / absurd values
-  "same_topic"  every topic the same text  "glyph"      a chart title with a character no font here draws
+  "same_topic"  every topic the same text  "glyph"      a title and labels with a character no font draws
 """
 
 from __future__ import annotations
@@ -150,16 +150,24 @@ def step_answer(step: str, prompt: str, seed: int, action: str) -> dict:
     if step == "data":
         kind = re.search(r"「(\w+)」|\"(\w+)\"", prompt)
         kind = next(g for g in kind.groups() if g)
-        categories = ["2020", "2021", "2022", "2023"]
+        rows, series = (int(n) for n in re.search(r"(?:ちょうど|exactly )(\d+).*?(?:ちょうど|exactly )(\d+)", prompt,
+                                                    re.S).groups())
         glyph = "\U0001F004" if action == "glyph" else ""  # a mahjong tile: no font here draws it
+        labels = [str(2020 + i) + glyph for i in range(rows)]  # category labels: drawn whatever the style
         if kind in ("pie", "donut"):
-            return {"title": "構成比" + glyph, "unit": "%", "decimals": 0, "categories": categories,
-                    "series": [{"name": "構成比", "values": [40, 30, 20, 10]}]}
-        first = [100, 110, 120, 130] if action != "absurd" else [1e300, -1e300, 5, 5]
-        series = [{"name": "法人", "values": first}, {"name": "個人", "values": [50, 55, 60, 70]}]
-        if kind in ("bar", "barh"):
-            series = series[:1]
-        return {"title": "預金等残高" + glyph, "unit": "億円", "decimals": 0, "categories": categories, "series": series}
+            shares = [100 - 10 * (rows - 1)] + [10] * (rows - 1)
+            return {"title": "構成比" + glyph, "unit": "%", "series": ["構成比"],
+                    "rows": [{"label": label, "values": [v]} for label, v in zip(labels, shares)]}
+        columns = [[100 + 10 * i for i in range(rows)], [50 + 5 * i for i in range(rows)], [30 + 2 * i for i in range(rows)],
+                   [20 + i for i in range(rows)]][:series]
+        if action == "absurd":
+            columns[0][:2] = [1e300, -1e300]
+        names = ["法人", "個人", "公金", "海外"][:series]
+        if kind == "scatter":
+            labels, names = [f"支店{chr(0x41 + i)}{glyph}" for i in range(rows)], ["預金", "貸出"]
+        answer = {"title": "預金等残高" + glyph, "unit": "億円", "series": names,
+                  "rows": [{"label": label, "values": [c[i] for c in columns]} for i, label in enumerate(labels)]}
+        return answer | ({"last_unit": "%" if kind == "bar_line" else "億円"} if '"last_unit"' in prompt else {})
     if step == "qa":
         index, columns, data = _table(prompt)
         value = data[0][0]

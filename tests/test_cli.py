@@ -26,6 +26,10 @@ def test_bad_options_give_one_clear_line(tmp_path):
         (["generate", "--out", str(tmp_path / "x"), "--n", "0"], "--n 0"),
         (["generate", "--out", str(tmp_path / "x"), "--n", "3", "--lang", "fr"], "--lang 'fr'"),
         (["generate", "--out", "/proc/forbidden", "--n", "3"], "/proc/forbidden"),
+        (["generate", "--out", str(tmp_path / "x"), "--n", "3", "--step-temperature", "qq=0.2"],
+         "--step-temperature 'qq': Input should be 'persona', 'topic', 'description', 'data' or 'qa'"),
+        (["generate", "--out", str(tmp_path / "x"), "--n", "3", "--step-max-tokens", "data"], "write STEP=VALUE"),
+        (["generate", "--out", str(tmp_path / "x"), "--n", "3", "--timeout", "0"], "--timeout 0.0"),
         (["inspect", str(tmp_path)], "no manifest.json"),
         # square brackets in a path or value reach the user as typed, not eaten as console markup
         (["inspect", str(tmp_path / "[train]")], f"{tmp_path / '[train]'}"),

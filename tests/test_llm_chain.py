@@ -162,3 +162,25 @@ def test_each_repair_asks_with_a_new_seed(tmp_path, server):
     generate(config(server, n=1, shard_size=1, repair_attempts=2), tmp_path)
     seeds = [b["seed"] for b in server.bodies]
     assert len(seeds) == 3 and len(set(seeds)) == 3
+
+
+def test_every_chart_family_is_drawn_from_llm_data(tmp_path, server):
+    """Scatter (x and y in their own units) and bars + line (a right-hand axis) included."""
+    from renderers.charts import families
+
+    generate(config(server, n=40, shard_size=40, seed=3), tmp_path)
+    specs = [json.loads(r["spec"]) for r in shard_rows(tmp_path)]
+    assert {s["chart_type"] for s in specs} == {t.value for t in families()}
+    scatter = next(s for s in specs if s["chart_type"] == "scatter")
+    assert scatter["column_units"] == {"預金": "億円"} and scatter["x_title"] == "預金 (億円)"
+    bar_line = next(s for s in specs if s["chart_type"] == "bar_line")
+    assert bar_line["secondary_series"] == bar_line["data"]["columns"][-1:]
+    assert bar_line["column_units"] == {bar_line["data"]["columns"][-1]: "%"}
+
+
+def test_each_step_asks_with_its_own_temperature_and_length_limit(tmp_path, server):
+    generate(config(server, n=1, shard_size=1, temperature=0.9, max_tokens=500, step_temperature={"qa": 0.1},
+                    step_max_tokens={"data": 2000}), tmp_path)
+    sent = {step(b): (b["temperature"], b["max_tokens"]) for b in server.bodies}
+    assert sent == {"persona": (0.9, 500), "topic": (0.9, 500), "description": (0.9, 500), "data": (0.9, 2000),
+                    "qa": (0.1, 500)}

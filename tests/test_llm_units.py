@@ -1,3 +1,8 @@
+import json
+
+import pytest
+from pydantic import ValidationError
+
 from pipeline.llm_chain import TopicDeduper, contradiction
 from common.llm_client import extract_json, response_format
 from schemas import ChartSpec
@@ -27,7 +32,8 @@ def test_json_is_extracted_from_chatty_or_fenced_replies():
 
 def test_structured_output_modes_per_server():
     schema = {"type": "object"}
-    assert response_format("json_schema", "data", schema)["json_schema"] == {"name": "data", "schema": schema}
+    sent = response_format("json_schema", "data", schema)["json_schema"]
+    assert sent["name"] == "data" and sent["strict"] is True
     assert response_format("json_object", "data", schema) == {"type": "json_object", "schema": schema}
     assert response_format("text", "data", schema) is None
 
@@ -39,17 +45,45 @@ def test_near_duplicate_topics_are_refused():
     assert not dedup.admit("地域別の観光客数")
 
 
-def test_data_draft_becomes_a_spec_or_a_named_error():
-    draft = DataDraft(title="売上", unit="億円", categories=["2021", "2022"],
-                      series=[{"name": "国内", "values": [1.26, 2]}])
-    assert draft.to_spec("bar").data.data == [[1.0], [2.0]]
-    short = draft.model_copy(update={"series": [draft.series[0].model_copy(update={"values": [1.0]})]})
-    try:
+def test_data_draft_becomes_a_spec_shown_to_the_digits_written_or_a_named_error():
+    draft = DataDraft(title="売上", unit="億円", series=["国内"], rows=[{"label": "2021", "values": [1.26]},
+                                                                   {"label": "2022", "values": [2]}])
+    spec = draft.to_spec("bar")
+    assert spec.data.data == [[1.26], [2.0]] and spec.decimals == 2  # never rounded to a default of 0 digits
+    short = draft.model_copy(update={"series": ["国内", "海外"]})
+    with pytest.raises(ValueError, match="row '2021' has 1 values for 2 series"):
         short.to_spec("bar")
-    except ValueError as error:
-        assert "'国内' has 1 values for 2 categories" in str(error)
-    else:
-        raise AssertionError("a short series must be refused")
+    fine = draft.model_copy(update={"rows": [draft.rows[0].model_copy(update={"values": [1.23456]}), draft.rows[1]]})
+    with pytest.raises(ValueError, match=r"1\.23456 \(2021\) have more than 3 digits"):
+        fine.to_spec("bar")
+
+
+def test_the_data_schema_fixes_the_number_of_rows_and_series():
+    sized = DataDraft.sized(rows=3, series=2)
+    schema = sized.model_json_schema()
+    assert (schema["properties"]["rows"]["minItems"], schema["properties"]["rows"]["maxItems"]) == (3, 3)
+    assert (schema["properties"]["series"]["minItems"], schema["properties"]["series"]["maxItems"]) == (2, 2)
+    row = {"label": "2021", "values": [1, 2]}
+    sized.model_validate({"title": "t", "unit": "件", "series": ["a", "b"], "rows": [row] * 3})
+    with pytest.raises(ValidationError):  # one value short in one row: caught by the shape, before any rule
+        sized.model_validate({"title": "t", "unit": "件", "series": ["a", "b"],
+                              "rows": [row, row, {"label": "2023", "values": [1]}]})
+
+
+def test_qa_programs_must_name_what_their_op_needs_and_only_the_tables_labels():
+    from pipeline.qa import OPS
+    from schemas.llm import qa_drafts_schema
+
+    reply, item = qa_drafts_schema({op: r.args for op, r in OPS.items() if r.by_llm}, ["2021", "2022"], ["国内"], 4)
+    ok = {"question": "q", "qa_type": "compositional", "answer": "1",
+          "program": {"op": "diff", "col": "国内", "start": "2021", "end": "2022"}}
+    assert item.model_validate(ok).program.start == "2021"
+    for program in ({"op": "diff", "col": "国内", "start": "2021"},  # no end
+                    {"op": "value", "row": "1999", "col": "国内"},  # not a row of the table
+                    {"op": "pick", "color": "#ff0000", "order": "leftmost"}):  # the model never sees the colours
+        with pytest.raises(ValidationError):
+            item.model_validate(ok | {"program": program})
+    assert "pick" not in json.dumps(reply.model_json_schema())
 
 
 def test_placeholders_and_copies_of_the_prompts_example_are_refused():
@@ -63,7 +97,34 @@ def test_placeholders_and_copies_of_the_prompts_example_are_refused():
     assert copied_example(Persona(domain="banking", role="地方銀行で法人向け預金の動向を分析する投資判断担当"), prompt)
     real = Persona(domain="banking", role="信用金庫で中小企業向け融資の延滞率を毎月報告する審査担当")
     assert placeholder_text(real) is None and copied_example(real, prompt) is None
-    data = {"title": "売上高", "unit": "%", "categories": ["2021", "2022"], "series": [{"name": "value_B", "values": [1, 2]}]}
+    data = {"title": "売上高", "unit": "%", "series": ["value_B"],
+            "rows": [{"label": "2021", "values": [1]}, {"label": "2022", "values": [2]}]}
     assert "value_B" in placeholder_text(DataDraft.model_validate(data))
-    data["series"][0]["name"] = "国内"
+    data["series"] = ["国内"]
     assert placeholder_text(DataDraft.model_validate(data)) is None  # a '%' unit is not a placeholder
+
+
+def test_strict_schemas_close_every_object_and_require_every_field():
+    from common.llm_client import strict_schema
+    from pipeline.qa import OPS
+    from schemas.llm import qa_drafts_schema
+
+    reply, _item = qa_drafts_schema({op: r.args for op, r in OPS.items() if r.by_llm}, ["2021", "2022"], ["国内"], 4)
+    objects = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "properties" in node:
+                objects.append(node)
+            assert not {"oneOf", "default", "discriminator", "minLength"} & set(node) - {"properties"}
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(strict_schema(reply.model_json_schema()))
+    assert len(objects) >= 12  # the reply, an item, one program per op, other's cell
+    assert all(o["additionalProperties"] is False and o["required"] == list(o["properties"]) for o in objects)
+    named = strict_schema({"type": "object", "properties": {"default": {"type": "string", "default": "x"}}})
+    assert named["properties"] == {"default": {"type": "string"}}  # a field named like a keyword is kept

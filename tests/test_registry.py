@@ -59,6 +59,23 @@ def test_family_rules_are_what_chart_spec_enforces():
     family(ChartType.GROUPED_BAR).check(SPEC)  # the same table is fine side by side
 
 
+def test_only_quantities_that_add_up_are_stacked():
+    def table(unit, rows):
+        return SPEC.model_copy(update={"unit": unit, "data": SPEC.data.model_copy(update={"data": rows})})
+
+    rates = table("%", [[4.0, 6.5], [3.9, 6.1], [3.5, 5.8]])
+    with pytest.raises(ValueError, match="do not add up"):
+        family(ChartType.STACKED_BAR).check(rates)
+    family(ChartType.STACKED_BAR).check(table("%", [[40.0, 60.0], [45.5, 54.5], [50.0, 50.0]]))  # 100 % shares
+    family(ChartType.GROUPED_BAR).check(rates)  # rates side by side are fine
+    stacked = family(ChartType.STACKED_BAR)
+    rate_topics = [t for d in prompts.seeds().domains for t in d.topics if t.unit[0] in ("%", "倍", "℃")]
+    assert rate_topics and not any(stacked.fits(t) for t in rate_topics)
+    with pytest.raises(ValueError, match="sum to 90, not 100"):
+        family(ChartType.PIE).check(ChartSpec(chart_type="pie", title="t", unit="%", data={
+            "index": ["a", "b"], "columns": ["構成比"], "data": [[50], [40]]}))
+
+
 @pytest.mark.parametrize("op", list(Op))
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_every_op_is_written_the_way_the_verifier_reads_it(op, lang):

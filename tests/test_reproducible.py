@@ -9,7 +9,8 @@ the data; then re-pin and say so here and in the commit:
   stating finer decimals than readable stopped being asked, then values smaller than four times their reading error
   and plotly legends over a right-hand axis's labels, then when plotly's text was measured from its SVG (rasterised
   by resvg), category labels turned until they clear, scatter names placed apart, colliding value labels dropped
-  and samples whose text still collides rejected (issue 12).
+  and samples whose text still collides rejected (issue 12), and when stacked bars stopped stacking rates, ratios
+  and temperatures (issue 13).
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
@@ -29,16 +30,16 @@ from schemas import RunConfig
 
 PINNED = {
     "matplotlib": {
-        "content": "0132160df3d7efdb25c4f1f96f58b477fb9e1724b9c847188583637f10de1f2d",
-        "shards": ["6d1a37da1cfec8f6cd8f006df6e067d801857343f3b8505be97956aa5d955073",
-                   "04a9c99ea8a1fb7d80b608de1b3416aa379581d61d9d00563cf06028901f6a9a",
-                   "d181cb0c3d08ab8a75b25bce51eeb9142982d29f390c40ae835ac6dee21ec5b4"],
+        "content": "358d5868f380a2d261eb42b9a2f9422d65e4b1ef0baa5e695eccf7eb8eb7eeb6",
+        "shards": ["8cfa03de58f1be9c856fe071135c4689cac34360990828ed58f129d4b2c58f27",
+                   "2e8a2c58edf92c167471e6b094f1803044304f1509ed0906439173ba5198def6",
+                   "6332ba2604266905588edff3fa96b98c22c8273d5a99efdfba5eaa25b56fa689"],
     },
     "mix": {
-        "content": "ff19f7e7e184af10aab152f759560c94b78dc3d83f8e907e5e32cd4f183fcef7",
-        "shards": ["9b3f8c8301921aa2a7ed3815135ba90195c8f5b936730f9c0b8721c08ede6bba",
-                   "df8f436f03fafca97c32136f3172fff9f498f58ca7ffd7b08a797b57f13f4692",
-                   "ea7e8dbd904fada319e70fd749e0d09c5dd09821fa0b60f90a403361d6bc3c40"],
+        "content": "1fc245296096bd267c7655b426cc3f3fe084d31850690b910ed717a1de49c98e",
+        "shards": ["6378fbc8f9c7866eae74e004f550246d7b735196113f6b79fca643fd772b296f",
+                   "4800976f826029657c8f77643d70723f5e685e9f93f3bd7f62b35483a6728f51",
+                   "185becaca4913be62dff61eac5ef70d33433c007adbf2f443953aa3cee6eae4d"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",

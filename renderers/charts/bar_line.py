@@ -9,6 +9,5 @@ FAMILY = ChartFamily(
     topic_axes=("period",),
     series=(1, 2),
     secondary_axis=True,
-    llm=False,
     draw={"matplotlib": mpl.drawing(mpl.bar_line), "plotly": plotly.drawing(plotly.cartesian, bars=True)},
 )

@@ -12,6 +12,13 @@ from schemas.style import StyleSpec
 
 Draw = Callable[[ChartSpec, StyleSpec, str], Rendered]
 
+NOT_ADDITIVE_UNITS = frozenset({"%", "％", "倍", "x", "℃", "°C"})
+"""units of rates, ratios and temperatures: two of them do not add up to a meaningful total"""
+
+
+def percent(unit: str) -> bool:
+    return unit.strip() in ("%", "％")
+
 
 @dataclass(frozen=True)
 class ChartFamily:
@@ -37,10 +44,11 @@ class ChartFamily:
     """each category is one (x, y) point: exactly two columns, each named by itself in questions"""
     timeline: bool = False
     """the LLM chain treats its categories as points in time (growth and change questions)"""
-    llm: bool = True
-    """the LLM chain may ask for this family"""
     value_labels: bool = True
     """style.value_labels prints each value on its mark (a scatter names its points instead)"""
+    stacks: bool = False
+    """values are drawn on top of each other, so each category's total is drawn: only additive quantities (or
+    shares that fill 100 %) may be stacked"""
     header_groups: bool = False
     """merged header cells (結合セル) may sit above the columns"""
     rules: Callable[[ChartSpec], None] | None = field(default=None, repr=False)
@@ -50,18 +58,30 @@ class ChartFamily:
         """Distinct colours a drawing needs: one per category when round, else one per column."""
         return len(spec.data.index) if self.round else len(spec.data.columns)
 
+    def data_shape(self, rng) -> tuple[int, int]:
+        """(categories, series) the LLM chain asks for, fixed in its prompt and schema: the family's own ranges."""
+        if self.paired:
+            return int(rng.integers(5, 11)), 2
+        low, high = (3, 6) if self.round else self.periods
+        series = 1 if self.round else int(rng.integers(self.series[0], self.series[1] + 1)) + self.secondary_axis
+        return int(rng.integers(low, high + 1)), series
+
     def fits(self, topic: SeedTopic) -> bool:
         """Whether the template may draw a seed topic (prompts/seeds.json) as this family."""
         if topic.axis not in self.topic_axes:
             return False
         if self.secondary_axis:
             return topic.secondary is not None
+        if self.stacks and topic.unit[0] in NOT_ADDITIVE_UNITS:
+            return False
         return len(topic.series) >= self.topic_series
 
     def check(self, spec: ChartSpec) -> None:
         """Raise ValueError when `spec` cannot be drawn or asked about honestly as this family."""
         if self.rules:
             self.rules(spec)
+        if self.stacks:
+            stackable(spec, self.chart_type)
         if self.secondary_axis:
             columns = spec.data.columns
             unknown = [s for s in spec.secondary_series if s not in columns]
@@ -77,3 +97,19 @@ class ChartFamily:
                              f"value axis (bar_line), not {self.chart_type}")
         if spec.header_groups and not self.header_groups:
             raise ValueError(f"header_groups are only drawn by table, not {self.chart_type}")
+
+
+def stackable(spec: ChartSpec, kind: ChartType) -> None:
+    """A stack draws a total: its parts must be non-negative and add up — amounts, or % shares filling 100."""
+    if any(v < 0 for row in spec.data.data for v in row):
+        raise ValueError(f"{kind} values must not be negative: a mixed-sign stack has no honest total")
+    unit = spec.unit.strip()
+    if unit in NOT_ADDITIVE_UNITS and not (percent(unit) and all(
+            abs(sum(row) - 100) <= share_slack(spec, len(row)) for row in spec.data.data)):
+        raise ValueError(f"{kind} stacks values in {unit!r}, which do not add up (rates, ratios, "
+                         "temperatures): stack amounts, or shares that fill 100 % per category")
+
+
+def share_slack(spec: ChartSpec, parts: int) -> float:
+    """How far shares rounded to the spec's digits may sum away from 100."""
+    return max(0.1, parts * 0.5 * 10 ** -spec.decimals)

@@ -1,7 +1,7 @@
-"""Shares of a whole as slices: one column, non-negative, something to draw."""
+"""Shares of a whole as slices: one column, non-negative, something to draw; in %, they fill 100."""
 
 from renderers import mpl, plotly_renderer as plotly
-from renderers.charts.family import ChartFamily
+from renderers.charts.family import ChartFamily, percent, share_slack
 from schemas.chart import ChartSpec, ChartType
 
 
@@ -15,6 +15,8 @@ def shares(spec: ChartSpec) -> None:
     total = sum(row[0] for row in table.data)
     if total <= 0:
         raise ValueError(f"{kind} shares sum to {total!r}; nothing to draw")
+    if percent(spec.unit) and abs(total - 100) > share_slack(spec, len(table.index)):
+        raise ValueError(f"{kind} shares in % sum to {total:g}, not 100: the slices are parts of one whole")
 
 
 FAMILY = ChartFamily(

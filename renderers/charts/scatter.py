@@ -15,7 +15,6 @@ FAMILY = ChartFamily(
     topic_axes=("pair",),
     paired=True,
     value_labels=False,
-    llm=False,
     rules=_two_columns,
     draw={"matplotlib": mpl.drawing(mpl.scatter), "plotly": plotly.drawing(plotly.scatter)},
 )

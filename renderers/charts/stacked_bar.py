@@ -1,13 +1,8 @@
-"""Bars of 2–4 series stacked per category: only non-negative values have an honest total."""
+"""Bars of 2–4 series stacked per category: the family's `stacks` rule keeps only totals that mean something."""
 
 from renderers import mpl, plotly_renderer as plotly
 from renderers.charts.family import ChartFamily
-from schemas.chart import ChartSpec, ChartType
-
-
-def _non_negative(spec: ChartSpec) -> None:
-    if any(v < 0 for row in spec.data.data for v in row):
-        raise ValueError("stacked_bar values must not be negative: a mixed-sign stack has no honest total")
+from schemas.chart import ChartType
 
 
 FAMILY = ChartFamily(
@@ -15,7 +10,7 @@ FAMILY = ChartFamily(
     topic_axes=("period", "category"),
     series=(2, 4),
     topic_series=2,
-    rules=_non_negative,
+    stacks=True,
     draw={"matplotlib": mpl.drawing(mpl.bars, horizontal=False, stacked=True),
           "plotly": plotly.drawing(plotly.cartesian, bars=True, stacked=True)},
 )
