@@ -12,10 +12,10 @@ import os
 import random
 import re
 import socket
+import sqlite3
 from pathlib import Path
 
-from common.shards import atomic_write_bytes
-from schemas.llm import LLMReply
+from schemas.llm import LLMReply, LLMUsage
 
 MODES = ("json_schema", "json_object", "text")
 INSTALL_HINT = "the LLM generator needs the openai package: pip install 'chartsynth[llm]'"
@@ -50,45 +50,77 @@ def retry_after(error) -> float | None:
 
 
 class ResponseCache:
-    """One JSON file per request key under `root`; written atomically, so a crash leaves whole entries only."""
+    """Every reply of a run in one SQLite file (`root`/replies.sqlite, WAL: readers never blocked, a crash loses at
+    most the reply being written), not one file per reply. Beside the replies, a ledger of the tokens every fresh
+    reply cost — probes, repaired steps and runs that stopped early included."""
 
     def __init__(self, root: Path):
-        self.root = root
-
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
+        root.mkdir(parents=True, exist_ok=True)
+        self.path = root / "replies.sqlite"
+        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, reply TEXT NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS spent (name TEXT PRIMARY KEY, requests INTEGER NOT NULL, "
+                         "prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL)")
 
     def get(self, key: str) -> LLMReply | None:
-        path = self._path(key)
-        if not path.exists():
-            return None
-        return LLMReply.model_validate_json(path.read_bytes()).model_copy(update={"cached": True})
+        found = self._db.execute("SELECT reply FROM replies WHERE key = ?", (key,)).fetchone()
+        return None if found is None else LLMReply.model_validate_json(found[0]).model_copy(update={"cached": True})
 
     def put(self, key: str, reply: LLMReply) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, reply.model_dump_json(exclude={"cached"}).encode())
+        self._db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?)", (key, reply.model_dump_json(exclude={"cached"})))
+
+    def spend(self, name: str, reply: LLMReply) -> None:
+        """Count a fresh reply's tokens under `name` (a chain step, "probe", "answer")."""
+        self._db.execute("INSERT INTO spent VALUES (?, 1, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+                         "requests = requests + 1, prompt_tokens = prompt_tokens + excluded.prompt_tokens, "
+                         "completion_tokens = completion_tokens + excluded.completion_tokens",
+                         (name, reply.prompt_tokens, reply.completion_tokens))
+
+    def spent(self) -> LLMUsage:
+        """Every token the runs using this cache were charged for, by name."""
+        usage = LLMUsage()
+        for name, requests, prompt, completion in self._db.execute("SELECT * FROM spent ORDER BY name"):
+            usage.by_step[name] = {"requests": requests, "cached": 0, "prompt_tokens": prompt,
+                                   "completion_tokens": completion}
+            usage.requests += requests
+            usage.prompt_tokens += prompt
+            usage.completion_tokens += completion
+        return usage
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
 
 
-STRICT_DROPS = ("default", "discriminator", "minLength", "maxLength")
+KEY_DROPS = ("description", "title", "examples", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
+             "exclusiveMaximum", "pattern")
 
 
-def strict_schema(node, *, keyed: bool = False):
-    """`node` in the subset OpenAI's `strict: true` accepts: every object closed with all its properties required
-    (optional ones are already nullable), no defaults, `anyOf` for `oneOf`, string lengths left to our validation.
+def schema_walk(node, drops: tuple[str, ...], strict: bool = False, *, keyed: bool = False):
+    """`node` without the keywords in `drops`. `strict`: also in the subset OpenAI's `strict: true` accepts — every
+    object closed with all its properties required (optional ones are already nullable), `anyOf` for `oneOf`.
     `keyed`: `node` maps names to schemas (properties, $defs), whose keys are names, not keywords."""
     if isinstance(node, list):
-        return [strict_schema(item) for item in node]
+        return [schema_walk(item, drops, strict) for item in node]
     if not isinstance(node, dict):
         return node
     if keyed:
-        return {name: strict_schema(value) for name, value in node.items()}
-    out = {("anyOf" if key == "oneOf" else key): strict_schema(value, keyed=key in ("properties", "$defs"))
-           for key, value in node.items() if key not in STRICT_DROPS}
-    if "properties" in out:
+        return {name: schema_walk(value, drops, strict) for name, value in node.items()}
+    out = {("anyOf" if strict and key == "oneOf" else key): schema_walk(value, drops, strict,
+                                                                         keyed=key in ("properties", "$defs"))
+           for key, value in node.items() if key not in drops}
+    if strict and "properties" in out:
         out["additionalProperties"] = False
         out["required"] = list(out["properties"])
     return out
+
+
+def strict_schema(schema: dict) -> dict:
+    """The schema as sent with `strict: true`: no defaults, string lengths left to our own validation."""
+    return schema_walk(schema, ("default", "discriminator", "minLength", "maxLength"), strict=True)
 
 
 def response_format(mode: str, name: str, schema: dict) -> dict | None:
@@ -157,8 +189,12 @@ class LLMClient:
         self.max_retries, self.backoff_s = max_retries, backoff_s
 
     def key(self, messages: list[dict], params: dict) -> str:
-        blob = json.dumps({"model": self.model, "mode": self.mode, "messages": messages, **params}, sort_keys=True,
-                          ensure_ascii=False)
+        """The request's identity: model, mode, messages, sampling and the schema's shape — not its descriptions or
+        value limits, which only our validation reads, so tightening a validator re-checks cached replies instead
+        of paying for them again."""
+        shape = schema_walk(params["schema"], KEY_DROPS) if params.get("schema") else None
+        blob = json.dumps({"model": self.model, "mode": self.mode, "messages": messages, **params, "schema": shape},
+                          sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     async def chat(self, messages: list[dict], *, name: str, schema: dict | None, temperature: float, max_tokens: int,
@@ -166,7 +202,7 @@ class LLMClient:
         """One reply: JSON for `schema` in this client's structured-output mode, or free text when schema is None."""
         params = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed, "schema": schema, "name": name}
         key = self.key(messages, params)
-        if self.cache and (hit := self.cache.get(key)) is not None:
+        if self.cache is not None and (hit := self.cache.get(key)) is not None:
             return hit
         fmt = response_format(self.mode, name, schema) if schema is not None else None
         # sent as extra_body: the SDK would otherwise walk the whole JSON Schema through its type transforms on
@@ -181,7 +217,8 @@ class LLMClient:
         usage = response.usage
         reply = LLMReply(text=text, prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
                          completion_tokens=getattr(usage, "completion_tokens", 0) or 0)
-        if self.cache:
+        if self.cache is not None:
+            self.cache.spend(name, reply)
             self.cache.put(key, reply)
         return reply
 
@@ -214,8 +251,10 @@ class LLMClient:
             await client.close()
 
 
-async def probe_modes(base_url: str, model: str, timeout_s: float = 60.0) -> dict[str, str]:
-    """Which structured-output modes a server accepts and honours: "ok", or why not."""
+async def probe_modes(base_url: str, model: str, timeout_s: float = 60.0, ledger: ResponseCache | None = None
+                      ) -> dict[str, str]:
+    """Which structured-output modes a server accepts and honours: "ok", or why not. Never answered from a cache
+    (the server is what is asked about); what the probes cost is counted in `ledger` as "probe"."""
     schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
     messages = [{"role": "user", "content": 'What is 2 + 3? Reply as JSON: {"answer": <integer>}'}]
     results = {}
@@ -223,6 +262,8 @@ async def probe_modes(base_url: str, model: str, timeout_s: float = 60.0) -> dic
         client = LLMClient([base_url], model, mode, cache=None, timeout_s=timeout_s, max_retries=0)
         try:
             reply = await client.chat(messages, name="probe", schema=schema, temperature=0, max_tokens=32, seed=0)
+            if ledger is not None:
+                ledger.spend("probe", reply)
             value = json.loads(reply.text)
             results[mode] = "ok" if isinstance(value, dict) and "answer" in value else f"ignored: {reply.text[:60]!r}"
         except Exception as error:  # a probe reports every failure as a result

@@ -304,13 +304,15 @@ class LLMChain:
 
 
 async def _draft_all(config: RunConfig, indices: Sequence[int], cache_dir: Path) -> tuple[list[Sample | Reject], LLMStats]:
-    client = LLMClient(config.base_url, config.model, config.llm_mode, ResponseCache(cache_dir),
+    cache = ResponseCache(cache_dir)
+    client = LLMClient(config.base_url, config.model, config.llm_mode, cache,
                        max_in_flight=config.max_in_flight, timeout_s=config.timeout_s)
     chain = LLMChain(config, client)
     try:
         drafts = await asyncio.gather(*(chain.draft(i) for i in indices))
     finally:
         await client.close()
+        cache.close()
     return list(drafts), chain.stats
 
 

@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
 import prompts
-from pipeline.run import (DatasetDirError, LocalRunner, MapFn, OnSamples, admitted_topics, intact, make_dirs,
-                          read_manifest, read_rejects, run_job, write_manifest, write_shard_files)
+from pipeline.run import (DatasetDirError, LocalRunner, MapFn, OnSamples, admitted_topics, intact, llm_cache_dir,
+                          make_dirs, read_manifest, read_rejects, run_job, write_manifest, write_shard_files)
 from pipeline.sample import finish_sample, make_sample
 from pipeline.style import sample_style
 from pipeline.template import template_prompt_version
@@ -123,7 +123,7 @@ class RegenerateJob(BaseModel):
 
         rows = self._rows(shard)
         indices = [json.loads(r["provenance"])["sample_index"] for r, chosen in zip(rows, self._selected(rows)) if chosen]
-        drafts, llm = llm_drafts(self.config, indices, self.source_dir / "cache" / "llm")
+        drafts, llm = llm_drafts(self.config, indices, llm_cache_dir(self.source_dir))
         return ShardDrafts(drafts=drafts, llm=llm)
 
     def finish(self, shard: ShardPlan, out: Path, drafts: ShardDrafts, map_fn: MapFn = map,

@@ -25,7 +25,7 @@ from typing import Protocol
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from common.llm_client import LLMUnavailable, probe_modes
+from common.llm_client import LLMUnavailable, ResponseCache, probe_modes
 from common.shards import atomic_write_bytes, sha256_file, write_shard
 from pipeline import __version__
 from pipeline.sample import finish_sample, make_sample
@@ -228,9 +228,19 @@ def report(out: Path, manifest: Manifest, kept: int, built: int, seconds: float)
         rejects.update(r.reason for r in read_rejects(out, entry))
         if llm and entry.llm:
             llm.merge(entry.llm)
+    spent = None
+    if llm:
+        ledger = ResponseCache(llm_cache_dir(out))
+        spent = ledger.spent()
+        ledger.close()
     return RunReport(rows=manifest.rows, shards=len(manifest.shards), kept_shards=kept, built_shards=built,
-                     rejects=dict(rejects.most_common()), seconds=seconds, llm=llm,
+                     rejects=dict(rejects.most_common()), seconds=seconds, llm=llm, llm_spent=spent,
                      price_per_mtok=manifest.config.price_per_mtok)
+
+
+def llm_cache_dir(out: Path) -> Path:
+    """Where a dataset directory keeps its LLM replies and the ledger of what they cost."""
+    return out / "cache" / "llm"
 
 
 # ---------------------------------------------------------------- generating a dataset
@@ -241,16 +251,20 @@ def plan(config: RunConfig) -> list[ShardPlan]:
             for i, start in enumerate(range(0, config.n, k))]
 
 
-def resolve_llm_mode(config: RunConfig, earlier: Manifest | None) -> RunConfig:
+def resolve_llm_mode(config: RunConfig, earlier: Manifest | None, ledger: Path) -> RunConfig:
     """An "auto" structured-output mode becomes the one the directory's earlier run used, else the first one the
-    first server honours (probed)."""
+    first server honours (probed; what the probes cost goes into the cache's ledger at `ledger`)."""
     if config.generator != "llm" or config.llm_mode != "auto":
         return config
     if earlier is not None and earlier.config.llm_mode != "auto":
         same = earlier.config.model_copy(update={"llm_mode": "auto"}).identity() == config.identity()
         if same:
             return config.model_copy(update={"llm_mode": earlier.config.llm_mode})
-    results = asyncio.run(probe_modes(config.base_url[0], config.model))
+    cache = ResponseCache(ledger)
+    try:
+        results = asyncio.run(probe_modes(config.base_url[0], config.model, ledger=cache))
+    finally:
+        cache.close()
     mode = next((m for m, result in results.items() if result == "ok"), None)
     if mode is None:
         raise LLMUnavailable(f"{config.base_url[0]} honours no structured-output mode: {results}")
@@ -264,7 +278,7 @@ class GenerateJob(BaseModel):
     config: RunConfig
 
     def resolve(self, out: Path) -> GenerateJob:
-        return GenerateJob(config=resolve_llm_mode(self.config, read_manifest(out)))
+        return GenerateJob(config=resolve_llm_mode(self.config, read_manifest(out), llm_cache_dir(out)))
 
     def known_topics(self, out: Path, manifest: Manifest) -> list[str] | None:
         if self.config.generator != "llm":
@@ -302,7 +316,7 @@ class GenerateJob(BaseModel):
             return ShardDrafts()
         from pipeline.llm_chain import llm_drafts
 
-        drafts, llm = llm_drafts(self.config, range(shard.start, shard.stop), out / "cache" / "llm")
+        drafts, llm = llm_drafts(self.config, range(shard.start, shard.stop), llm_cache_dir(out))
         return ShardDrafts(drafts=drafts, llm=llm)
 
     def finish(self, shard: ShardPlan, out: Path, drafts: ShardDrafts, map_fn: MapFn = map,

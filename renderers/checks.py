@@ -1,11 +1,22 @@
 """Render checks shared by every renderer (each measures its own text boxes): overlapping text, text off the
-canvas, text too small to read, glyphs the font lacks."""
+canvas, text too small to read, glyphs the font lacks, a legend over a mark."""
 
 from __future__ import annotations
 
-from schemas.render import MIN_TEXT_PX, Element, RenderChecks
+from schemas.render import MARKS, MIN_TEXT_PX, Element, RenderChecks
 
 MIN_OVERLAP_PX = 2.0  # two texts collide when their boxes interpenetrate by this much along every separating axis
+MIN_COVER_PX2 = 4.0  # a legend covers a mark when their boxes share more than this area
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def covers_marks(legends: list[Element], marks: list[Element]) -> bool:
+    """A legend box lies over a drawn mark (more than a sliver)."""
+    return any(_overlap(legend.bbox, mark.bbox) > MIN_COVER_PX2 for legend in legends for mark in marks
+               if mark.bbox is not None and mark.kind in MARKS)
 
 
 def corners(e: Element) -> list[tuple[float, float]]:

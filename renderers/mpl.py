@@ -17,18 +17,17 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
-from renderers.checks import render_checks
+from renderers.checks import covers_marks, render_checks
 from renderers.fonts import font_path
 from renderers.layout import fit_rotation, place_point_labels
 from renderers.numbers import SCALES, format_number
 from schemas.chart import ChartSpec
-from schemas.render import MARKS, Element, Rendered
+from schemas.render import Element, Rendered
 from schemas.style import NumberFormat, StyleSpec
 
 # (artist or data point, kind, row, col, colour, axes)
 Mark = tuple[object, str, str, str, str, Axes]
 POINT_RADIUS_PX = 3.0
-MIN_COVER_PX2 = 4.0
 SLOT_SHARE = 0.75  # the axes take about this share of the figure's width (constrained layout)
 # rcParams are process-global: two threads drawing at once would lay out each other's figures (seen under Prefect's
 # thread runner). Processes render in parallel; threads take turns.
@@ -194,19 +193,9 @@ def _legend(fig: Figure, ax: Axes, style: StyleSpec, where: str) -> None:
         fig.legend(handles, labels, loc=outside[where], ncols=ncols, fontsize=style.font_size * 0.85)
 
 
-def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-
-
 def legend_elements(fig: Figure, height: int) -> list[Element]:
     legends = [a.get_legend() for a in fig.axes if a.get_legend()] + list(fig.legends)
     return [Element(kind="legend", bbox=pixel_box(legend.get_window_extent(), height)) for legend in legends]
-
-
-def covers_marks(legends: list[Element], marks: list[Element]) -> bool:
-    """A legend box lies over a drawn mark (more than a sliver)."""
-    return any(_overlap(legend.bbox, mark.bbox) > MIN_COVER_PX2 for legend in legends for mark in marks
-               if mark.bbox is not None and mark.kind in MARKS)
 
 
 def pixel_box(extent, height: int) -> tuple[float, float, float, float]:

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from renderers.checks import render_checks
+from renderers.checks import covers_marks, render_checks
 from renderers.errors import SetupError
 from renderers.fonts import font_path, missing_glyphs, text_width
 from renderers.layout import fit_rotation, place_point_labels
 from renderers.numbers import format_number, nice_step
-from renderers.svg import rasterise, text_elements
+from renderers.svg import legend_box, rasterise, text_elements
 from schemas.chart import ChartSpec
-from schemas.render import MARKS, Element, Rendered
+from schemas.render import Element, Rendered
 from schemas.style import NumberFormat, StyleSpec
 
 INSTALL_HINT = "plotly rendering needs kaleido>=1 and a Chromium (`apt-get install chromium`, or set BROWSER_PATH)"
@@ -209,19 +209,6 @@ def cartesian(fig, canvas: Canvas, bars: bool, stacked: bool = False, horizontal
     return elements, PlotArea(frame, *axes, secondary_range=secondary_range)
 
 
-def _legend_covers(canvas: Canvas, font_px: float, elements: list[Element]) -> bool:
-    """Whether an inside, upper-left legend would lie over a mark. plotly lays the legend out in the browser, so its
-    box is estimated: a 40 px symbol column, the widest name as the font measures it, a row of 1 em + 10 px."""
-    columns = canvas.spec.data.columns
-    text_px = max(text_width(c, canvas.style.font_family, font_px) for c in columns)
-    plot_w = canvas.style.width_px - canvas.left - canvas.right
-    plot_h = canvas.style.height_px - canvas.top - canvas.bottom
-    x0, y0 = canvas.left + 0.01 * plot_w, canvas.top + 0.01 * plot_h
-    box = (x0, y0, x0 + 50 + text_px, y0 + len(columns) * (font_px + 10) + 10)
-    return any(e.bbox and min(box[2], e.bbox[2]) > max(box[0], e.bbox[0]) and min(box[3], e.bbox[3]) > max(box[1], e.bbox[1])
-               for e in elements if e.kind in MARKS)
-
-
 def drawing(traces: Traces, **options) -> Callable[[ChartSpec, StyleSpec, str], Rendered]:
     """A family's plotly drawing: `traces(fig, canvas, **options)` adds its traces and returns the marks' boxes;
     margins, axes, legend and the PNG are shared."""
@@ -261,60 +248,67 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, traces: Traces) 
         canvas = Canvas(spec, style, lang, left, top, right, bottom, [c.hex for c in style.palette])
         return fig, canvas, rotation, *traces(fig, canvas)
 
-    where = style.legend if show_legend else "none"
-    fig, canvas, rotation, elements, area = draw(where)
-    if where == "upper left" and _legend_covers(canvas, font_px, elements):  # a reader must see every mark
-        where = "right"
+    def compose(where: str) -> tuple[str, list[Element], dict[str, float]]:
+        """The chart as SVG with its legend `where`, the marks' boxes and the value axes' tick steps."""
         fig, canvas, rotation, elements, area = draw(where)
-    left, top, right, bottom = canvas.left, canvas.top, canvas.right, canvas.bottom
+        left, top, right, bottom = canvas.left, canvas.top, canvas.right, canvas.bottom
 
-    tickformat = ",~f" if style.number_format is NumberFormat.THOUSANDS else "~f"
-    layout = dict(
-        width=width, height=height, template="simple_white" if not style.grid else "plotly_white",
-        font={"family": style.font_family, "size": font_px},
-        margin={"l": left, "r": right, "t": top, "b": bottom, "autoexpand": False},
-        showlegend=where != "none", paper_bgcolor="white", plot_bgcolor="white", barmode="overlay",
-    )
-    if style.title_loc != "none":
-        layout["title"] = {"text": spec.title, "x": 0.02 if style.title_loc == "left" else 0.5,
-                           "xanchor": "left" if style.title_loc == "left" else "center", "yref": "container", "y": 0.98,
-                           "yanchor": "top", "font": {"size": font_px * 1.25}}
-    if where != "none":
-        layout["legend"] = {
-            # beyond a right-hand value axis's tick labels, when there is one
-            "right": {"x": 1.02 + (font_px * 5 / (width - left - right) if spec.secondary_series else 0), "y": 1,
-                      "xanchor": "left", "yanchor": "top"},
-            "upper left": {"x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top", "bgcolor": "rgba(255,255,255,0.7)"},
-            "top": {"orientation": "h", "x": 0, "y": 1 - (20 + font_px * 2.2) / height, "yref": "container", "yanchor": "top"},
-            "bottom": {"orientation": "h", "x": 0, "y": 0.01, "yref": "container", "yanchor": "bottom"},
-        }[where]
-    steps: dict[str, float] = {}
-    if area is not None:
-        category_axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": table.index, "automargin": False,
-                         "ticklabeloverflow": "allow"}  # never hidden silently: off the canvas is flagged instead
+        tickformat = ",~f" if style.number_format is NumberFormat.THOUSANDS else "~f"
+        layout = dict(
+            width=width, height=height, template="simple_white" if not style.grid else "plotly_white",
+            font={"family": style.font_family, "size": font_px},
+            margin={"l": left, "r": right, "t": top, "b": bottom, "autoexpand": False},
+            showlegend=where != "none", paper_bgcolor="white", plot_bgcolor="white", barmode="overlay",
+        )
+        if style.title_loc != "none":
+            layout["title"] = {"text": spec.title, "x": 0.02 if style.title_loc == "left" else 0.5,
+                               "xanchor": "left" if style.title_loc == "left" else "center", "yref": "container", "y": 0.98,
+                               "yanchor": "top", "font": {"size": font_px * 1.25}}
+        if where != "none":
+            layout["legend"] = {
+                # beyond a right-hand value axis's tick labels, when there is one
+                "right": {"x": 1.02 + (font_px * 5 / (width - left - right) if spec.secondary_series else 0), "y": 1,
+                          "xanchor": "left", "yanchor": "top"},
+                "upper left": {"x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top", "bgcolor": "rgba(255,255,255,0.7)"},
+                "top": {"orientation": "h", "x": 0, "y": 1 - (20 + font_px * 2.2) / height, "yref": "container", "yanchor": "top"},
+                "bottom": {"orientation": "h", "x": 0, "y": 0.01, "yref": "container", "yanchor": "bottom"},
+            }[where]
+        steps: dict[str, float] = {}
+        if area is not None:
+            category_axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": table.index, "automargin": False,
+                             "ticklabeloverflow": "allow"}  # never hidden silently: off the canvas is flagged instead
 
-        def value_axis(value_range: list[float]) -> dict:  # ticks pinned, so readers and we know the step
-            return {"tickformat": tickformat, "showgrid": style.grid, "automargin": False, "zeroline": True,
-                    "tickmode": "linear", "tick0": 0, "dtick": nice_step(*value_range), "ticks": "outside",
-                    "ticklen": 4, "ticklabeloverflow": "allow"}
+            def value_axis(value_range: list[float]) -> dict:  # ticks pinned, so readers and we know the step
+                return {"tickformat": tickformat, "showgrid": style.grid, "automargin": False, "zeroline": True,
+                        "tickmode": "linear", "tick0": 0, "dtick": nice_step(*value_range), "ticks": "outside",
+                        "ticklen": 4, "ticklabeloverflow": "allow"}
 
-        x_title, y_title = (spec.y_title, spec.x_title) if horizontal else (spec.x_title, spec.y_title)
-        xaxis = (dict(category_axis, tickangle=-rotation) if area.x_axis == "category"
-                 else value_axis(area.frame.xrange))
-        yaxis = dict(category_axis) if area.y_axis == "category" else value_axis(area.frame.yrange)
-        layout["xaxis"] = dict(xaxis, range=area.frame.xrange, title={"text": x_title})
-        layout["yaxis"] = dict(yaxis, range=area.frame.yrange, title={"text": y_title})
-        primary = layout["xaxis"] if area.x_axis == "value" and area.y_axis == "category" else layout["yaxis"]
-        steps = {c: primary["dtick"] for c in table.columns if c not in spec.secondary_series}
-        if area.x_axis == area.y_axis == "value":  # a scatter: x read across, y up
-            steps = {table.columns[0]: layout["xaxis"]["dtick"], table.columns[1]: layout["yaxis"]["dtick"]}
-        if spec.secondary_series:
-            layout["yaxis2"] = dict(value_axis(area.secondary_range), range=area.secondary_range, overlaying="y",
-                                    side="right", title={"text": spec.series_unit[spec.secondary_series[0]]},
-                                    showgrid=False)
-            steps |= {c: layout["yaxis2"]["dtick"] for c in spec.secondary_series}
-    fig.update_layout(**layout)
-    svg = _to_svg(fig, width, height)
+            x_title, y_title = (spec.y_title, spec.x_title) if horizontal else (spec.x_title, spec.y_title)
+            xaxis = (dict(category_axis, tickangle=-rotation) if area.x_axis == "category"
+                     else value_axis(area.frame.xrange))
+            yaxis = dict(category_axis) if area.y_axis == "category" else value_axis(area.frame.yrange)
+            layout["xaxis"] = dict(xaxis, range=area.frame.xrange, title={"text": x_title})
+            layout["yaxis"] = dict(yaxis, range=area.frame.yrange, title={"text": y_title})
+            primary = layout["xaxis"] if area.x_axis == "value" and area.y_axis == "category" else layout["yaxis"]
+            steps = {c: primary["dtick"] for c in table.columns if c not in spec.secondary_series}
+            if area.x_axis == area.y_axis == "value":  # a scatter: x read across, y up
+                steps = {table.columns[0]: layout["xaxis"]["dtick"], table.columns[1]: layout["yaxis"]["dtick"]}
+            if spec.secondary_series:
+                layout["yaxis2"] = dict(value_axis(area.secondary_range), range=area.secondary_range, overlaying="y",
+                                        side="right", title={"text": spec.series_unit[spec.secondary_series[0]]},
+                                        showgrid=False)
+                steps |= {c: layout["yaxis2"]["dtick"] for c in spec.secondary_series}
+        fig.update_layout(**layout)
+        return _to_svg(fig, width, height), elements, steps
+
+    where = style.legend if show_legend else "none"
+    svg, elements, steps = compose(where)
+    legend = legend_box(svg)
+    if where == "upper left" and legend and covers_marks([legend], elements):  # a reader must see every mark
+        where = "right"
+        svg, elements, steps = compose(where)
+        legend = legend_box(svg)
+    elements += [legend] if legend else []
     elements += text_elements(svg, style.font_family)
     texts = [spec.title, spec.x_title, spec.y_title, *spec.series_unit.values(), *table.index, *table.columns]
     checks = render_checks(elements, width, height, len(missing_glyphs(texts, style.font_family)))

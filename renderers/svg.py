@@ -85,6 +85,23 @@ def text_elements(svg: str, family: str) -> list[Element]:
     return elements
 
 
+def legend_box(svg: str) -> Element | None:
+    """The legend's box as the browser laid it out (plotly: `g.legend` and its background rect), if one is drawn."""
+    def walk(node: ET.Element, matrix: Matrix) -> Element | None:
+        matrix = _times(matrix, parse_transform(node.get("transform")))
+        if node.tag == f"{SVG}g" and "legend" in (node.get("class") or "").split():
+            background = next((r for r in node if r.tag == f"{SVG}rect" and r.get("class") == "bg"), None)
+            if background is None:
+                return None
+            x, y = float(background.get("x", 0)), float(background.get("y", 0))
+            corners = _corners(matrix, x, y, x + float(background.get("width")), y + float(background.get("height")))
+            xs, ys = [p[0] for p in corners], [p[1] for p in corners]
+            return Element(kind="legend", bbox=(min(xs), min(ys), max(xs), max(ys)))
+        return next((found for child in node if (found := walk(child, matrix)) is not None), None)
+
+    return walk(ET.fromstring(svg), IDENTITY)
+
+
 def _lines(node: ET.Element, matrix: Matrix, style: dict[str, str], family: str) -> list[Element]:
     size = float(_NUMBER.match(style.get("font-size", "12")).group())
     anchor = style.get("text-anchor", "start")

