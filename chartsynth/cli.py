@@ -18,7 +18,7 @@ from common.llm_client import LLMUnavailable, probe_modes
 from pipeline.report import html_report, summarize
 from pipeline.run import DatasetDirError, GenerateJob, generate as run_generate
 from renderers.errors import SetupError
-from schemas import RegenerateConfig, RunConfig
+from schemas import ChartType, RegenerateConfig, RunConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Synthetic chart and table images with program-verified QA (Japanese first): make, inspect and "
@@ -123,27 +123,34 @@ def llm_check(
 def regenerate_command(
     source: Annotated[Path, typer.Argument(help="existing dataset directory")],
     out: Annotated[Path, typer.Option(help="new dataset directory (rerun to resume)")],
-    chart_type: Annotated[list[str] | None, typer.Option(help="select rows of this chart type (repeatable)")] = None,
-    lang: Annotated[list[str] | None, typer.Option(help="select rows in this language (repeatable)")] = None,
-    from_renderer: Annotated[list[str] | None, typer.Option(help="select rows drawn by this renderer (repeatable)")] = None,
+    chart_type: Annotated[list[str] | None, typer.Option(
+        help=f"select rows of this chart type (repeatable): {', '.join(ChartType)}")] = None,
+    lang: Annotated[list[str] | None, typer.Option(help="select rows in this language (repeatable): ja, en")] = None,
+    from_renderer: Annotated[list[str] | None, typer.Option(
+        help="select rows drawn by this renderer (repeatable): matplotlib, plotly, table")] = None,
     id: Annotated[list[str] | None, typer.Option(help="select this row id (repeatable)")] = None,
     stale_prompts: Annotated[bool, typer.Option(help="select rows of an older prompt version and generate them again")] = False,
     style_seed: Annotated[int | None, typer.Option(help="re-render selected rows with styles from this seed")] = None,
     renderer: Annotated[str | None, typer.Option(help="re-render selected rows with matplotlib or plotly")] = None,
 ) -> None:
     """Re-render or regenerate selected rows of SOURCE into --out; all other rows are carried over unchanged."""
-    from pipeline.regenerate import regenerate
+    from pipeline.regenerate import RegenerateJob, regenerate
 
+    flags = {"chart_types": "--chart-type", "langs": "--lang", "renderers": "--from-renderer"}
     try:
         how = RegenerateConfig(chart_types=chart_type or [], langs=lang or [], renderers=from_renderer or [],
                                ids=id or [], stale_prompts=stale_prompts, style_seed=style_seed, renderer=renderer)
         manifest, _ = regenerate(source, out, how)
     except ValidationError as error:
         first = error.errors()[0]
-        _fail(f"--{str(first['loc'][0]).replace('_', '-')} {first['input']!r}: {first['msg']}")
+        name = str(first["loc"][0])
+        _fail(f"{flags.get(name, '--' + name.replace('_', '-'))} {first['input']!r}: {first['msg']}")
     except (DatasetDirError, SetupError) as error:
         _fail(str(error))
-    typer.echo(f"wrote {out.resolve()}: {manifest.rows} samples in {len(manifest.shards)} shards")
+    job = RegenerateJob(source=str(source), how=how).resolve(out)
+    redone, total = job.count_selected()
+    typer.echo(f"wrote {out.resolve()}: {manifest.rows} samples in {len(manifest.shards)} shards; redone {redone} "
+               f"({how.described()}), carried over {total - redone}")
 
 
 @app.command("train")

@@ -132,6 +132,14 @@ def unit_problem(metric: str, unit: str, round_chart: bool) -> str | None:
     return None
 
 
+def meant(chart, spec: ChartSpec) -> ChartSpec:
+    """`spec` if its data means what its family needs (ChartFamily.meaning), else the problem, for a repair."""
+    problem = chart.meaning(spec)
+    if problem:
+        raise ValueError(problem)
+    return spec
+
+
 def table_text(spec: ChartSpec) -> str:
     header = " | ".join(["", *spec.data.columns])
     lines = [" | ".join([label, *(f"{v:.{spec.decimals_of(c)}f}" for v, c in zip(row, spec.data.columns))])
@@ -252,8 +260,8 @@ class LLMChain:
                 last_unit=', "last_unit"' if two_units else "",
                 chart_rule=prompts.chart_rule(chart.chart_type.value, lang)), seed("data"),
                 check=lambda d: None if two_units else unit_problem(topic.metric, d.unit, chart.round),
-                convert=lambda d: d.to_spec(chart.chart_type, y_title=topic.metric, paired=chart.paired,
-                                            secondary_axis=chart.secondary_axis))
+                convert=lambda d: meant(chart, d.to_spec(chart.chart_type, y_title=topic.metric, paired=chart.paired,
+                                                         secondary_axis=chart.secondary_axis)))
             problem = contradiction(description.text, spec)
             if problem:
                 return Reject(id=ident, sample_index=index, stage="validate", step="data",

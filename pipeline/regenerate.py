@@ -94,6 +94,9 @@ class RegenerateJob(BaseModel):
         src = self.source_manifest()
         if self.source_dir.resolve() == out.resolve():
             raise DatasetDirError("regenerate writes a new directory: --out must differ from the source")
+        if self.count_selected()[0] == 0:
+            raise DatasetDirError(f"no row of {self.source} matches the selection ({self.how.described()}): nothing "
+                                  "to regenerate")
         make_dirs(out)
         mine = read_manifest(out)
         origin = str(self.source_dir.resolve())
@@ -111,6 +114,16 @@ class RegenerateJob(BaseModel):
         return [self.how.selects(row) and (not self.how.stale_prompts
                                            or json.loads(row["provenance"])["prompt_version"] != stale)
                 for row in rows]
+
+    def count_selected(self) -> tuple[int, int]:
+        """(rows selected, rows in all) over the source's shards, reading only the columns a selection looks at."""
+        selected = total = 0
+        for entry in self.source_manifest().shards:
+            rows = pq.read_table(self.source_dir / entry.file,
+                                 columns=["id", "chart_type", "lang", "renderer", "provenance"]).to_pylist()
+            selected += sum(self._selected(rows))
+            total += len(rows)
+        return selected, total
 
     def _rows(self, shard: ShardPlan) -> list[dict]:
         return pq.read_table(self.source_dir / shard.file).to_pylist()

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.chart import ChartSpec
+from schemas.chart import ChartSpec, ChartType
 from schemas.llm import LLMStats
 from schemas.qa import QA
 from schemas.style import StyleSpec
@@ -190,15 +190,22 @@ class RegenerateConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    chart_types: list[str] = Field(default_factory=list, description="select these chart types (empty: any)")
-    langs: list[str] = Field(default_factory=list)
-    renderers: list[str] = Field(default_factory=list)
+    chart_types: list[ChartType] = Field(default_factory=list, description="select these chart types (empty: any)")
+    langs: list[Lang] = Field(default_factory=list, description="select these languages (empty: any)")
+    renderers: list[RendererName] = Field(default_factory=list, description="select rows drawn by these renderers "
+                                          "(empty: any)")
     ids: list[str] = Field(default_factory=list)
     stale_prompts: bool = Field(default=False, description="select rows made with an older prompt version; re-run "
                                 "their generator instead of re-rendering")
     style_seed: int | None = Field(default=None, description="re-render selected rows with styles from this seed "
                                    "(number formats kept, so answers still read like the chart); None: original style")
     renderer: ChartRenderer | None = Field(default=None, description="re-render with this renderer")
+
+    def described(self) -> str:
+        """The selection as the CLI flags that make it."""
+        flags = [f"--chart-type {v}" for v in self.chart_types] + [f"--lang {v}" for v in self.langs] + [
+            f"--from-renderer {v}" for v in self.renderers] + [f"--id {v}" for v in self.ids]
+        return " ".join(flags + (["--stale-prompts"] if self.stale_prompts else [])) or "every row"
 
     def selects(self, row: dict) -> bool:
         return ((not self.chart_types or row["chart_type"] in self.chart_types)

@@ -67,11 +67,19 @@ def test_regenerate_command_restyles_selected_rows_only(tmp_path):
     target = before[0]["id"]
     made = chartsynth("regenerate", str(src), "--out", str(dst), "--id", target, "--style-seed", "3")
     assert made.returncode == 0, made.stderr
+    assert f"redone 1 (--id {target}), carried over 7" in made.stdout
     after = [r for f in sorted((dst / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
     changed = [b["id"] for a, b in zip(before, after) if a != b]
     assert changed == [target]
     refused = chartsynth("regenerate", str(src), "--out", str(src))
     assert refused.returncode == 2 and "must differ" in refused.stderr
+    for args, expected in [(["--chart-type", "pi"], "--chart-type 'pi': Input should be 'bar', 'barh'"),
+                           (["--lang", "xx"], "--lang 'xx': Input should be 'ja' or 'en'"),
+                           (["--id", "bogus"], "matches the selection (--id bogus): nothing to regenerate"),
+                           (["--chart-type", "table", "--lang", "en"], "nothing to regenerate")]:
+        typo = chartsynth("regenerate", str(src), "--out", str(tmp_path / "typo"), *args)
+        assert typo.returncode == 2 and expected in typo.stderr, (args, typo.stderr)
+        assert not (tmp_path / "typo").exists()  # nothing written for a selection that selects nothing
 
 
 def test_generate_through_the_flow_on_a_dask_cluster_matches_the_plain_run(tmp_path):

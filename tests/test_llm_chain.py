@@ -223,3 +223,24 @@ def test_the_cache_key_ignores_what_only_our_validation_reads():
     key = client.key([], params | {"schema": schema})
     assert client.key([], params | {"schema": tightened}) == key
     assert client.key([], params | {"schema": widened}) != key
+
+
+def test_a_stack_of_rates_from_the_model_is_sent_back_and_rejected_with_the_reason(tmp_path, server):
+    server.reply = lambda body: json.dumps(_rates_answer(body), ensure_ascii=False)
+    generate(config(server, n=12, shard_size=12, seed=5), tmp_path)
+    stacked = [r for r in rejects(tmp_path) if "stacks values in '%'" in r["detail"]]
+    assert stacked and all(r["reason"] == "llm_data_invalid" for r in stacked)
+    assert not [r for r in shard_rows(tmp_path) if json.loads(r["spec"])["chart_type"] == "stacked_bar"]
+
+
+def _rates_answer(body):
+    """The fake's normal answers, except that data are rates in %."""
+    from tests.fake_openai import _step, step_answer
+
+    prompt = body["messages"][1]["content"]
+    answer = step_answer(_step(body), prompt, body.get("seed", 0), "ok")
+    if _step(body) == "data" and answer["unit"] != "%":
+        answer["unit"] = "%"
+        for row in answer["rows"]:
+            row["values"] = [min(v / 10, 40.0) for v in row["values"]]
+    return answer

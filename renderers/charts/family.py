@@ -66,6 +66,22 @@ class ChartFamily:
         series = 1 if self.round else int(rng.integers(self.series[0], self.series[1] + 1)) + self.secondary_axis
         return int(rng.integers(low, high + 1)), series
 
+    def meaning(self, spec: ChartSpec) -> str | None:
+        """What data made for this family must also mean, beyond being drawable: a stack adds up (amounts, or %
+        shares filling 100 per category — never rates, ratios or temperatures); % slices fill 100. Checked where
+        data is made (the LLM chain; the template's topics fit by construction), not when rows are read back, so
+        datasets made before a rule still load."""
+        unit = spec.unit.strip()
+        if self.stacks and unit in NOT_ADDITIVE_UNITS and not (percent(unit) and all(
+                abs(sum(row) - 100) <= share_slack(spec, len(row)) for row in spec.data.data)):
+            return (f"{self.chart_type} stacks values in {unit!r}, which do not add up (rates, ratios, temperatures): "
+                    "stack amounts, or shares that fill 100 % per category")
+        if self.round and percent(unit):
+            total = sum(row[0] for row in spec.data.data)
+            if abs(total - 100) > share_slack(spec, len(spec.data.index)):
+                return f"{self.chart_type} shares in % sum to {total:g}, not 100: the slices are parts of one whole"
+        return None
+
     def fits(self, topic: SeedTopic) -> bool:
         """Whether the template may draw a seed topic (prompts/seeds.json) as this family."""
         if topic.axis not in self.topic_axes:
@@ -80,8 +96,8 @@ class ChartFamily:
         """Raise ValueError when `spec` cannot be drawn or asked about honestly as this family."""
         if self.rules:
             self.rules(spec)
-        if self.stacks:
-            stackable(spec, self.chart_type)
+        if self.stacks and any(v < 0 for row in spec.data.data for v in row):
+            raise ValueError(f"{self.chart_type} values must not be negative: a mixed-sign stack has no honest total")
         if self.secondary_axis:
             columns = spec.data.columns
             unknown = [s for s in spec.secondary_series if s not in columns]
@@ -97,17 +113,6 @@ class ChartFamily:
                              f"value axis (bar_line), not {self.chart_type}")
         if spec.header_groups and not self.header_groups:
             raise ValueError(f"header_groups are only drawn by table, not {self.chart_type}")
-
-
-def stackable(spec: ChartSpec, kind: ChartType) -> None:
-    """A stack draws a total: its parts must be non-negative and add up — amounts, or % shares filling 100."""
-    if any(v < 0 for row in spec.data.data for v in row):
-        raise ValueError(f"{kind} values must not be negative: a mixed-sign stack has no honest total")
-    unit = spec.unit.strip()
-    if unit in NOT_ADDITIVE_UNITS and not (percent(unit) and all(
-            abs(sum(row) - 100) <= share_slack(spec, len(row)) for row in spec.data.data)):
-        raise ValueError(f"{kind} stacks values in {unit!r}, which do not add up (rates, ratios, "
-                         "temperatures): stack amounts, or shares that fill 100 % per category")
 
 
 def share_slack(spec: ChartSpec, parts: int) -> float:
