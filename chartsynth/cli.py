@@ -165,9 +165,13 @@ def train_command(config: Annotated[Path, typer.Option(help="a stage's TOML conf
         result = train(cfg)
     except FileNotFoundError as error:
         _fail(f"{config}: {error}")
-    if result.rank == 0:
-        typer.echo(f"stage {cfg.stage}: {len(result.losses)} steps, last loss {result.losses[-1]:.4f}; "
-                   f"model in {Path(cfg.out) / 'final'}")
+    final = Path(cfg.out) / "final"
+    if result.rank == 0 and not result.losses:
+        typer.echo(f"stage {cfg.stage}: already finished ({result.resumed_from} of {cfg.steps} steps); model in {final}")
+    elif result.rank == 0:
+        resumed = f" (resumed from step {result.resumed_from})" if result.resumed_from else ""
+        typer.echo(f"stage {cfg.stage}: {len(result.losses)} steps{resumed}, last loss {result.losses[-1]:.4f}; "
+                   f"model in {final}")
 
 
 def _load_toml(config: Path, model_class):

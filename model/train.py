@@ -78,6 +78,9 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
         mine = state["ranks"][rank]
         step, epoch, batches_done = state["step"], mine["epoch"], mine["batches_done"]
         set_rng_state(mine["rng"])
+    resumed_from = step
+    if step >= cfg.steps and (out / "final").exists():  # a finished run: rerunning it changes nothing
+        return TrainReport(stage=cfg.stage, losses=[], rank=rank, world_size=world, resumed_from=step)
     ddp = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -115,7 +118,7 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
             optimizer.zero_grad(set_to_none=True)
             step += 1
             losses.append(loss.item() * cfg.grad_accum)
-            if rank == 0 and step % 10 == 0:
+            if rank == 0 and (step % 10 == 0 or step == cfg.steps):
                 print(json.dumps({"step": step, "loss": round(losses[-1], 4), "lr": scheduler.get_last_lr()[0]}))
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 _save_checkpoint(checkpoint, model, optimizer, scheduler, step, epoch, batches_done, rank, world)
@@ -127,7 +130,7 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
         model.save_pretrained(out / "final")
         tokenizer.save_pretrained(out / "final")
     barrier()
-    return TrainReport(stage=cfg.stage, losses=losses, rank=rank, world_size=world)
+    return TrainReport(stage=cfg.stage, losses=losses, rank=rank, world_size=world, resumed_from=resumed_from)
 
 
 def _save_checkpoint(path: Path, model, optimizer, scheduler, step, epoch, batches_done, rank, world) -> None:

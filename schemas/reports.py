@@ -35,6 +35,7 @@ class TrainReport(BaseModel):
     losses: list[float] = Field(description="loss per optimizer step taken by this run (empty if already finished)")
     rank: int
     world_size: int
+    resumed_from: int = Field(default=0, description="the checkpoint's step this run started from (0: a fresh run)")
 
 
 class AdaptReport(BaseModel):

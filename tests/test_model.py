@@ -72,7 +72,9 @@ def test_resume_continues_bit_identically(tiny_dataset, tmp_path, monkeypatch):
         train(config(tiny_dataset, tmp_path / "resumed"))
     monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
     resumed = train(config(tiny_dataset, tmp_path / "resumed"))
-    assert resumed.losses == whole.losses[6:]
+    assert resumed.losses == whole.losses[6:] and resumed.resumed_from == 6
+    again = train(config(tiny_dataset, tmp_path / "resumed"))  # rerunning a finished run: says so, changes nothing
+    assert again.losses == [] and again.resumed_from == 12
     a, b = weights(tmp_path / "whole"), weights(tmp_path / "resumed")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
