@@ -41,7 +41,7 @@ def generate(
     generator: Annotated[str, typer.Option(help="template (offline) or llm (needs --base-url and --model)")] = "template",
     renderer: Annotated[str, typer.Option(help="matplotlib, plotly or mix (tables always use the table renderer)")] = "matplotlib",
     shard_size: Annotated[int, typer.Option(help="samples per Parquet shard")] = 1000,
-    workers: Annotated[int, typer.Option(min=1, help="render processes")] = 1,
+    workers: Annotated[int, typer.Option(help="render processes (at least 1)")] = 1,
     base_url: Annotated[list[str] | None, typer.Option(help="llm: OpenAI-compatible server URL (repeat for replicas)")] = None,
     model: Annotated[str | None, typer.Option(help="llm: model name")] = None,
     llm_mode: Annotated[str, typer.Option(help="llm: json_schema, json_object (llama.cpp), text; auto probes")] = "auto",
@@ -58,6 +58,8 @@ def generate(
     dask_address: Annotated[str | None, typer.Option(help="run the shard tasks on this Dask cluster (Prefect flow)")] = None,
 ) -> None:
     """Make a dataset: Parquet shards, manifest.json and rejects/ under OUT. The API key is read from OPENAI_API_KEY."""
+    if workers < 1:
+        _fail(f"--workers {workers}: at least 1 render process")
     try:
         config = RunConfig(n=n, seed=seed, lang=lang, generator=generator, renderer=renderer, shard_size=shard_size,
                            base_url=base_url or [], model=model, llm_mode=llm_mode, max_in_flight=max_in_flight,
@@ -69,8 +71,8 @@ def generate(
         first = error.errors()[0]
         flag = {"timeout_s": "timeout"}.get(str(first["loc"][0]), str(first["loc"][0])) if first["loc"] else ""
         key = f"{first['loc'][1]}=" if flag.startswith("step_") and len(first["loc"]) == 2 else ""  # STEP=VALUE
-        where = f"--{flag.replace('_', '-')} {key}{first['input']!r}" if flag else "options"
-        _fail(f"{where}: {first['msg']}")
+        where = f"--{flag.replace('_', '-')} {key}{first['input']!r}: " if flag else ""
+        _fail(f"{where}{first['msg'].removeprefix('Value error, ')}")
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     try:
         if dask_address:
@@ -310,10 +312,11 @@ def inspect(
     out: Annotated[Path, typer.Argument(help="dataset directory")],
     html: Annotated[Path | None, typer.Option("--html", help="write a self-contained HTML report here")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
+    verify: Annotated[bool, typer.Option(help="check every shard against the manifest's sha256 first")] = True,
 ) -> None:
     """Counts by chart type, QA type, language and renderer; rejects by reason."""
     try:
-        summary = summarize(out)
+        summary = summarize(out, verify)
     except DatasetDirError as error:
         _fail(str(error))
     if html is not None:

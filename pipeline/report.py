@@ -10,9 +10,10 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.run import DatasetDirError, read_manifest, read_rejects
+from pipeline.run import DatasetDirError, damage, read_manifest, read_rejects
 from schemas.run import Answerability, DatasetSummary, Diversity
 
 COUNTED = ["lang", "chart_type", "renderer"]
@@ -22,7 +23,8 @@ CHECKS = ("overlapping_text", "small_text", "off_canvas_text", "missing_glyphs")
 EXACT = ("label", "cell", "position")
 
 
-def summarize(out: Path) -> DatasetSummary:
+def summarize(out: Path, verify: bool = True) -> DatasetSummary:
+    """What a dataset holds; `verify` first checks every shard against the manifest's digest."""
     manifest = read_manifest(out)
     if manifest is None:
         raise DatasetDirError(f"{out} has no manifest.json: not a chartsynth dataset (or nothing finished yet)")
@@ -34,7 +36,14 @@ def summarize(out: Path) -> DatasetSummary:
     answerability: dict[str, Answerability] = {}
     drawn, failing = Counter(), {key: Counter() for key in CHECKS}
     for entry in manifest.shards:
-        for row in pq.read_table(out / entry.file, columns=COLUMNS).to_pylist():
+        problem = damage(out, entry) if verify else None
+        if problem:
+            raise DatasetDirError(f"{out}: {problem}; rerun the generate command that made it to rebuild the shard")
+        try:
+            table = pq.read_table(out / entry.file, columns=COLUMNS)
+        except (OSError, pa.ArrowException) as error:
+            raise DatasetDirError(f"{out / entry.file}: not a readable Parquet file ({error})") from error
+        for row in table.to_pylist():
             for name in COUNTED:
                 counts[name][row[name]] += 1
             counts["qa_type"].update(q["qa_type"] for q in row["qa"])

@@ -65,10 +65,21 @@ def record_shard(out: Path, manifest: Manifest, entry: ShardEntry) -> Manifest:
     return manifest
 
 
-def intact(out: Path, entry: ShardEntry) -> bool:
-    """The shard's files are there and its Parquet file is the one the manifest fingerprinted."""
+def damage(out: Path, entry: ShardEntry) -> str | None:
+    """What is wrong with a finished shard's files, or None: both are there and the Parquet file is the one the
+    manifest fingerprinted."""
     path = out / entry.file
-    return path.exists() and (out / rejects_file(entry.index)).exists() and sha256_file(path) == entry.sha256
+    if not path.exists():
+        return f"{entry.file} is missing"
+    if not (out / rejects_file(entry.index)).exists():
+        return f"{rejects_file(entry.index)} is missing"
+    if sha256_file(path) != entry.sha256:
+        return f"{entry.file}: digest mismatch (the file changed or is damaged)"
+    return None
+
+
+def intact(out: Path, entry: ShardEntry) -> bool:
+    return damage(out, entry) is None
 
 
 def read_rejects(out: Path, entry: ShardEntry) -> list[Reject]:
@@ -191,6 +202,8 @@ def run_job(job: Job, out: Path, runner: Runner) -> tuple[Manifest, RunReport]:
 
     started = time.perf_counter()
     job = job.resolve(out)
+    earlier = read_manifest(out)
+    damaged = [problem for e in (earlier.shards if earlier else []) if (problem := damage(out, e)) is not None]
     manifest, todo = job.prepare(out)
     kept = len(manifest.shards)
     known = job.known_topics(out, manifest)
@@ -217,10 +230,11 @@ def run_job(job: Job, out: Path, runner: Runner) -> tuple[Manifest, RunReport]:
                 entry = runner.finish(job, shard, out, drafts, fresh=True).result()
             manifest = record_shard(out, manifest, entry)
         top_up()
-    return manifest, report(out, manifest, kept, len(todo), time.perf_counter() - started)
+    return manifest, report(out, manifest, kept, len(todo), time.perf_counter() - started, damaged)
 
 
-def report(out: Path, manifest: Manifest, kept: int, built: int, seconds: float) -> RunReport:
+def report(out: Path, manifest: Manifest, kept: int, built: int, seconds: float, rebuilt: list[str] = ()
+           ) -> RunReport:
     """What the directory now holds and what this run did, for the summary the CLI prints and the flow publishes."""
     rejects: Counter = Counter()
     llm = LLMStats() if manifest.config.generator == "llm" else None
@@ -234,7 +248,7 @@ def report(out: Path, manifest: Manifest, kept: int, built: int, seconds: float)
         spent = ledger.spent()
         ledger.close()
     return RunReport(rows=manifest.rows, shards=len(manifest.shards), kept_shards=kept, built_shards=built,
-                     rejects=dict(rejects.most_common()), seconds=seconds, llm=llm, llm_spent=spent,
+                     rejects=dict(rejects.most_common()), seconds=seconds, llm=llm, llm_spent=spent, rebuilt=list(rebuilt),
                      price_per_mtok=manifest.config.price_per_mtok)
 
 
@@ -266,6 +280,9 @@ def resolve_llm_mode(config: RunConfig, earlier: Manifest | None, ledger: Path) 
     finally:
         cache.close()
     mode = next((m for m, result in results.items() if result == "ok"), None)
+    if mode is None and all("APIConnectionError" in r or "APITimeoutError" in r for r in results.values()):
+        raise LLMUnavailable(f"cannot connect to {config.base_url[0]} (--base-url): is the server running, and is "
+                             f"the URL its OpenAI API root, e.g. http://127.0.0.1:8000/v1? ({results['json_schema']})")
     if mode is None:
         raise LLMUnavailable(f"{config.base_url[0]} honours no structured-output mode: {results}")
     return config.model_copy(update={"llm_mode": mode})

@@ -47,6 +47,7 @@ class RunReport(BaseModel):
     shards: int = 0
     kept_shards: int = Field(default=0, description="finished before this run and kept")
     built_shards: int = Field(default=0, description="made by this run")
+    rebuilt: list[str] = Field(default_factory=list, description="finished shards found damaged and made again")
     rejects: dict[str, int] = Field(default_factory=dict, description="reason → count, most frequent first")
     seconds: float = 0.0
     llm: LLMStats | None = None
@@ -64,6 +65,7 @@ class RunReport(BaseModel):
         rejects = ", ".join(f"{reason}: {count}" for reason, count in self.rejects.items()) or "none"
         lines = [f"{self.rows} samples in {self.shards} shards ({self.built_shards} built, {self.kept_shards} kept); "
                  f"rejects: {rejects}; {self.samples_per_second:.1f} samples/s"]
+        lines += [f"{problem}: rebuilt" for problem in self.rebuilt]
         if self.llm:
             usage, checked = self.llm.usage, self.llm.verification
             cost = f", cost {usage.cost(self.price_per_mtok):.4f}" if self.price_per_mtok else ""

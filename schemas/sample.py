@@ -172,7 +172,8 @@ class RunConfig(BaseModel):
     @model_validator(mode="after")
     def _llm_needs_a_server(self) -> RunConfig:
         if self.generator == "llm" and (not self.base_url or not self.model):
-            raise ValueError("generator 'llm' needs at least one base_url and a model")
+            raise ValueError("generator 'llm' needs a server and a model: base_url (--base-url URL) and model "
+                             "(--model NAME)")
         return self
 
     def sampling(self, step: LLMStep) -> tuple[float, int]:

@@ -19,6 +19,19 @@ def test_generate_then_inspect_end_to_end(tmp_path):
     assert "<img src='data:image/png;base64," in (tmp_path / "report.html").read_text()
     again = chartsynth("generate", "--out", str(out), "--n", "12", "--shard-size", "6", "--lang", "ja")
     assert "0 built, 2 kept" in again.stderr
+    shard = out / "data" / "shard-00001.parquet"
+    whole = shard.read_bytes()
+    shard.write_bytes(whole[:1000] + bytes(b ^ 0xFF for b in whole[1000:1400]) + whole[1400:])  # 400 flipped bytes
+    damaged = chartsynth("inspect", str(out))
+    assert damaged.returncode == 2 and len(damaged.stderr.strip().splitlines()) == 1
+    assert "data/shard-00001.parquet: digest mismatch" in damaged.stderr
+    shard.write_bytes(whole[: len(whole) // 2])  # truncated, and not checked against the digest
+    truncated = chartsynth("inspect", str(out), "--no-verify")
+    assert truncated.returncode == 2 and "shard-00001.parquet: not a readable Parquet file" in truncated.stderr
+    assert "Traceback" not in truncated.stderr
+    repaired = chartsynth("generate", "--out", str(out), "--n", "12", "--shard-size", "6", "--lang", "ja")
+    assert "data/shard-00001.parquet: digest mismatch (the file changed or is damaged): rebuilt" in repaired.stderr
+    assert shard.read_bytes() == whole  # rebuilt exactly
 
 
 def test_bad_options_give_one_clear_line(tmp_path):
@@ -30,6 +43,11 @@ def test_bad_options_give_one_clear_line(tmp_path):
          "--step-temperature 'qq': Input should be 'persona', 'topic', 'description', 'data' or 'qa'"),
         (["generate", "--out", str(tmp_path / "x"), "--n", "3", "--step-max-tokens", "data"], "write STEP=VALUE"),
         (["generate", "--out", str(tmp_path / "x"), "--n", "3", "--timeout", "0"], "--timeout 0.0"),
+        (["generate", "--out", str(tmp_path / "x"), "--n", "3", "--workers", "0"], "--workers 0: at least 1"),
+        (["generate", "--out", str(tmp_path / "x"), "--n", "3", "--generator", "llm"],
+         "generator 'llm' needs a server and a model: base_url (--base-url URL) and model (--model NAME)"),
+        (["generate", "--out", str(tmp_path / "x"), "--n", "3", "--generator", "llm", "--model", "m",
+          "--base-url", "http://127.0.0.1:9/v1"], "cannot connect to http://127.0.0.1:9/v1 (--base-url)"),
         (["inspect", str(tmp_path)], "no manifest.json"),
         # square brackets in a path or value reach the user as typed, not eaten as console markup
         (["inspect", str(tmp_path / "[train]")], f"{tmp_path / '[train]'}"),
