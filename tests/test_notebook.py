@@ -10,11 +10,14 @@ pytest.importorskip("ipykernel")
 NOTEBOOK = os.path.join(os.path.dirname(__file__), "..", "notebooks", "inspect_dataset.ipynb")
 
 
-def test_inspection_notebook_executes(tiny_dataset, monkeypatch, tmp_path):
-    monkeypatch.setenv("CHARTSYNTH_DATASET", str(tiny_dataset))
+def test_inspection_notebook_executes(tiny_dataset, monkeypatch):
+    """Run as Jupyter runs it, from notebooks/, with the dataset path given relative to the repo root."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(NOTEBOOK)))
+    monkeypatch.setenv("CHARTSYNTH_DATASET", os.path.relpath(tiny_dataset, repo))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": os.path.join(repo, "notebooks")}}).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs)  # charts and plots were drawn
