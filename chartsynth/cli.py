@@ -54,6 +54,8 @@ def generate(
         help="llm: one step's reply length limit, STEP=VALUE (repeatable)")] = None,
     repair_attempts: Annotated[int, typer.Option(help="llm: times a step's invalid reply is sent back for repair")] = 2,
     timeout: Annotated[float, typer.Option(help="llm: seconds to wait for one reply")] = 120.0,
+    wait_for_server: Annotated[float, typer.Option(
+        help="llm: seconds to wait, paused, for servers that stop answering before the run stops")] = 600.0,
     price_per_mtok: Annotated[tuple[float, float] | None, typer.Option(help="llm: prompt and completion price per 1M tokens")] = None,
     dask_address: Annotated[str | None, typer.Option(help="run the shard tasks on this Dask cluster (Prefect flow)")] = None,
 ) -> None:
@@ -66,10 +68,11 @@ def generate(
                            temperature=temperature, max_tokens=max_tokens,
                            step_temperature=_per_step(step_temperature, "--step-temperature"),
                            step_max_tokens=_per_step(step_max_tokens, "--step-max-tokens"),
-                           repair_attempts=repair_attempts, timeout_s=timeout, price_per_mtok=price_per_mtok)
+                           repair_attempts=repair_attempts, timeout_s=timeout, outage_s=wait_for_server,
+                           price_per_mtok=price_per_mtok)
     except ValidationError as error:
         first = error.errors()[0]
-        flag = {"timeout_s": "timeout"}.get(str(first["loc"][0]), str(first["loc"][0])) if first["loc"] else ""
+        flag = {"timeout_s": "timeout", "outage_s": "wait_for_server"}.get(str(first["loc"][0]), str(first["loc"][0])) if first["loc"] else ""
         key = f"{first['loc'][1]}=" if flag.startswith("step_") and len(first["loc"]) == 2 else ""  # STEP=VALUE
         where = f"--{flag.replace('_', '-')} {key}{first['input']!r}: " if flag else ""
         _fail(f"{where}{first['msg'].removeprefix('Value error, ')}")

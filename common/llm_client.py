@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import math
 import os
 import random
 import re
 import socket
 import sqlite3
+import time
 from pathlib import Path
 
 from schemas.llm import LLMReply, LLMUsage
@@ -20,6 +22,8 @@ from schemas.llm import LLMReply, LLMUsage
 MODES = ("json_schema", "json_object", "text")
 INSTALL_HINT = "the LLM generator needs the openai package: pip install 'chartsynth[llm]'"
 POOL_SIZE = 32
+OUTAGE_POLL_S = 15.0  # while paused for a server that is down, ask again this often
+log = logging.getLogger("chartsynth.llm")
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
@@ -162,7 +166,8 @@ def extract_json(text: str) -> str:
 
 class LLMClient:
     def __init__(self, base_urls: list[str], model: str, mode: str, cache: ResponseCache | None, *,
-                 max_in_flight: int = 16, timeout_s: float = 120.0, max_retries: int = 5, backoff_s: float = 0.5):
+                 max_in_flight: int = 16, timeout_s: float = 120.0, max_retries: int = 5, backoff_s: float = 0.5,
+                 outage_s: float = 0.0):
         try:
             from openai import AsyncOpenAI, DefaultAsyncHttpxClient
         except ImportError as error:
@@ -187,6 +192,7 @@ class LLMClient:
             self._slots.put_nowait(slot % len(self._clients))
         self.model, self.mode, self.cache = model, mode, cache
         self.max_retries, self.backoff_s = max_retries, backoff_s
+        self.outage_s, self._paused = outage_s, False  # how long to wait out a server that stays down
 
     def key(self, messages: list[dict], params: dict) -> str:
         """The request's identity: model, mode, messages, sampling and the schema's shape — not its descriptions or
@@ -225,10 +231,15 @@ class LLMClient:
     async def _with_retries(self, call):
         import openai
 
-        for attempt in range(self.max_retries + 1):
+        attempt, down_since = 0, None
+        while True:
             slot = await self._slots.get()  # a retry takes a fresh slot, usually on another pool or replica
             try:
-                return await call(self._clients[slot])
+                reply = await call(self._clients[slot])
+                if down_since is not None and self._paused:
+                    self._paused = False
+                    log.warning("LLM server answers again after %.0f s; the run goes on", time.monotonic() - down_since)
+                return reply
             except (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
                     openai.InternalServerError) as error:
                 last = error
@@ -244,7 +255,20 @@ class LLMClient:
             if attempt < self.max_retries:  # the server's Retry-After, else full jitter (spreads retries apart)
                 asked = retry_after(last)
                 await asyncio.sleep(asked if asked is not None else random.uniform(0, self.backoff_s * 2**attempt))
-        raise LLMUnavailable(f"{type(last).__name__} after {self.max_retries + 1} attempts: {last}")
+                attempt += 1
+                continue
+            # retries spent: the server looks down — pause (asking again every `OUTAGE_POLL_S`) until it is back or
+            # `outage_s` has passed; then stop, finished shards kept
+            down_since = down_since or time.monotonic()
+            waited = time.monotonic() - down_since
+            if waited >= self.outage_s:
+                raise LLMUnavailable(f"{type(last).__name__} after {self.max_retries + 1} attempts"
+                                     f"{f' and {waited:.0f} s paused' if self.outage_s else ''}: {last}")
+            if not self._paused:
+                self._paused = True
+                log.warning("LLM server not answering (%s: %s); pausing, asking again every %.0f s for up to %.0f s",
+                            type(last).__name__, str(last)[:200], OUTAGE_POLL_S, self.outage_s)
+            await asyncio.sleep(min(OUTAGE_POLL_S, self.outage_s - waited))
 
     async def close(self) -> None:
         for client in self._clients:

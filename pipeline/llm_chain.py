@@ -314,7 +314,7 @@ class LLMChain:
 async def _draft_all(config: RunConfig, indices: Sequence[int], cache_dir: Path) -> tuple[list[Sample | Reject], LLMStats]:
     cache = ResponseCache(cache_dir)
     client = LLMClient(config.base_url, config.model, config.llm_mode, cache,
-                       max_in_flight=config.max_in_flight, timeout_s=config.timeout_s)
+                       max_in_flight=config.max_in_flight, timeout_s=config.timeout_s, outage_s=config.outage_s)
     chain = LLMChain(config, client)
     try:
         drafts = await asyncio.gather(*(chain.draft(i) for i in indices))

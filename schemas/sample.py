@@ -160,6 +160,8 @@ class RunConfig(BaseModel):
         default="auto", description="structured output: json_schema (OpenAI, vLLM, Ollama), json_object+schema (llama.cpp)")
     max_in_flight: int = Field(default=16, ge=1, le=4096)
     timeout_s: float = Field(default=120.0, gt=0)
+    outage_s: float = Field(default=600.0, ge=0, description="llm: how long to wait, paused, for servers that stop "
+                            "answering before the run stops (finished shards are kept; rerun to resume)")
     repair_attempts: int = Field(default=2, ge=0, le=10)
     temperature: float = Field(default=0.7, ge=0, le=2, description="llm: sampling temperature of every step")
     max_tokens: int = Field(default=1024, ge=16, description="llm: reply length limit of every step")
@@ -183,7 +185,7 @@ class RunConfig(BaseModel):
     def identity(self) -> dict:
         """The fields a resumed run must share with the run that made the directory (n may only grow; servers,
         concurrency and prices may change)."""
-        return self.model_dump(exclude={"n", "base_url", "max_in_flight", "timeout_s", "price_per_mtok"})
+        return self.model_dump(exclude={"n", "base_url", "max_in_flight", "timeout_s", "outage_s", "price_per_mtok"})
 
 
 class RegenerateConfig(BaseModel):

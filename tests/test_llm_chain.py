@@ -22,7 +22,7 @@ def server():
 
 def config(server, **changes) -> RunConfig:
     fields = {"n": 4, "seed": 11, "lang": "ja", "generator": "llm", "base_url": [server.url], "model": "fake",
-              "llm_mode": "json_schema", "shard_size": 4, "timeout_s": 2.0, "repair_attempts": 1}
+              "llm_mode": "json_schema", "shard_size": 4, "timeout_s": 2.0, "repair_attempts": 1, "outage_s": 0}
     return RunConfig(**(fields | changes))
 
 
@@ -244,3 +244,15 @@ def _rates_answer(body):
         for row in answer["rows"]:
             row["values"] = [min(v / 10, 40.0) for v in row["values"]]
     return answer
+
+
+def test_a_server_that_goes_down_pauses_the_run_until_it_is_back(tmp_path, server, monkeypatch, caplog):
+    import common.llm_client
+
+    monkeypatch.setattr(common.llm_client, "OUTAGE_POLL_S", 0.2)
+    server.script = ["500"] * 8  # six attempts, then two more while paused
+    with caplog.at_level("WARNING", logger="chartsynth.llm"):
+        generate(config(server, n=1, shard_size=1, outage_s=60), tmp_path)
+    assert len(shard_rows(tmp_path)) == 1
+    said = [r.getMessage() for r in caplog.records]
+    assert any("pausing, asking again every" in m for m in said) and any("answers again" in m for m in said)
