@@ -128,3 +128,30 @@ def test_strict_schemas_close_every_object_and_require_every_field():
     assert all(o["additionalProperties"] is False and o["required"] == list(o["properties"]) for o in objects)
     named = strict_schema({"type": "object", "properties": {"default": {"type": "string", "default": "x"}}})
     assert named["properties"] == {"default": {"type": "string"}}  # a field named like a keyword is kept
+
+
+def test_the_topic_index_finds_what_comparing_every_pair_finds_without_comparing_every_pair():
+    import random
+
+    from pipeline.llm_chain import TOPIC_SIMILARITY, TopicDeduper, _jaccard, _trigrams
+
+    rng = random.Random(0)
+    words = ["預金", "貸出", "地域別", "法人", "個人", "残高", "推移", "観光客", "売上高", "構成比", "年度", "店舗",
+             "deposits", "loans", "by region", "quarterly", "share", "visitors", "sales", "trend"]
+    topics = []
+    for _ in range(400):
+        if topics and rng.random() < 0.3:  # a near copy of an earlier topic
+            topics.append(rng.choice(topics) + rng.choice(["", "。", "の推移", " (2023)"]))
+        else:
+            topics.append(" ".join(rng.sample(words, 4)))
+    seen, brute = [], []
+    for t in topics:
+        grams = _trigrams(t)
+        ok = not any(_jaccard(grams, g) >= TOPIC_SIMILARITY for g in seen)
+        brute.append(ok)
+        if ok:
+            seen.append(grams)
+    index = TopicDeduper()
+    assert [index.admit(t) for t in topics] == brute
+    pairs = len(topics) * (len(topics) - 1) / 2
+    assert index.compared < pairs / 20  # candidates only, not every earlier topic
