@@ -27,7 +27,7 @@ from pipeline.template import choose_renderer, persona_roles, sample_id
 from pipeline.verify import check_answer
 from renderers.charts import families, family
 from schemas import QA, ChartSpec, Description, Persona, Program, Provenance, Reject, RunConfig, Sample, Topic
-from schemas.llm import DataDraft, LLMStats, QADraft, QADrafts, qa_drafts_schema
+from schemas.llm import DataDraft, LLMStats, QADraft, QADrafts, pinned, qa_drafts_schema
 from schemas.style import PeriodFormat
 
 STEP_SEEDS = {"persona": 1, "topic": 2, "description": 3, "data": 4, "qa": 5}
@@ -243,6 +243,8 @@ class LLMChain:
         """Ask (for `schema_model`'s JSON Schema, by default `model`'s), validate (`model`'s shape, then `check`'s
         meaning), send the problem back for repair — each repair with a new seed, so a model that repeats itself
         gets another draw; raise StepFailed when attempts run out."""
+        if self.config.llm_mode != "text":  # the decoder enforces the shape: an example would only invite copying
+            prompt = re.sub(r"\n{3,}", "\n\n", _EXAMPLE.sub("", prompt)).strip()
         messages = [{"role": "system", "content": prompts.llm_prompt("system", lang)},
                     {"role": "user", "content": prompt}]
         schema = (schema_model or model).model_json_schema()
@@ -277,6 +279,7 @@ class LLMChain:
         try:
             persona = await self.step("persona", lang, Persona, prompts.llm_prompt(
                 "persona", lang, seed_role=role_ja if lang == "ja" else role_en, domain=domain), seed("persona"),
+                schema_model=pinned(Persona, domain=domain),
                 check=lambda p: None if p.domain.strip().lower() == domain.lower() else
                 f"domain must be {domain!r} as given, not {p.domain!r}")
             topic = await self.step("topic", lang, Topic, prompts.llm_prompt("topic", lang, role=persona.role),

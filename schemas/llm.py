@@ -86,6 +86,12 @@ class DataDraft(BaseModel):
                          data=table, **fields)
 
 
+def pinned(model: type[BaseModel], **values: str) -> type[BaseModel]:
+    """`model` with some fields fixed to one value (`const` in the schema): what the prompt gives, the decoder
+    writes, so a small model cannot swap in its example's (a persona's domain)."""
+    return create_model(model.__name__, __base__=model, **{name: (Literal[value], ...) for name, value in values.items()})
+
+
 class QADraft(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(min_length=1, max_length=300)

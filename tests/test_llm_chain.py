@@ -256,3 +256,14 @@ def test_a_server_that_goes_down_pauses_the_run_until_it_is_back(tmp_path, serve
     assert len(shard_rows(tmp_path)) == 1
     said = [r.getMessage() for r in caplog.records]
     assert any("pausing, asking again every" in m for m in said) and any("answers again" in m for m in said)
+
+
+def test_prompts_carry_no_example_where_the_server_enforces_the_schema(tmp_path, server):
+    generate(config(server, n=1, shard_size=1), tmp_path)  # json_schema mode
+    persona = next(b for b in server.bodies if step(b) == "persona")
+    assert "例:" not in persona["messages"][1]["content"]
+    domain = persona["response_format"]["json_schema"]["schema"]["properties"]["domain"]
+    assert domain.get("const") or domain.get("enum")  # the requested domain, written by the decoder
+    server.bodies.clear()
+    generate(config(server, n=1, shard_size=1, llm_mode="text"), tmp_path / "text")
+    assert "例:" in next(b for b in server.bodies if "分野" in b["messages"][-1]["content"])["messages"][1]["content"]
