@@ -20,7 +20,7 @@ from pathlib import Path
 from schemas.llm import LLMReply, LLMUsage
 
 MODES = ("json_schema", "json_object", "text")
-INSTALL_HINT = "the LLM generator needs the openai package: pip install 'chartsynth[llm]'"
+INSTALL_HINT = "the LLM client needs httpx2 (or httpx): pip install 'chartsynth[llm]'"
 POOL_SIZE = 32
 OUTAGE_POLL_S = 15.0  # while paused for a server that is down, ask again this often
 log = logging.getLogger("chartsynth.llm")
@@ -28,7 +28,31 @@ RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
 class LLMUnavailable(RuntimeError):
-    """The servers kept failing past the retry budget; the run stops with finished shards kept."""
+    """The servers kept failing past the retry budget; the run stops with finished shards kept. `unreachable`: no
+    server answered at all (refused, timed out), as opposed to answering 429/5xx."""
+
+    def __init__(self, message: str, unreachable: bool = False):
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+class ServerBusy(Exception):
+    """A 429 or 5xx answer: retried."""
+
+    def __init__(self, response):
+        super().__init__(f"HTTP {response.status_code}: {_server_message(response)}")
+        self.response = response
+
+
+def _server_message(response) -> str:
+    """The error message a server put in its JSON body ({"error": {"message": …}}), else the body's start."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500]
+    detail = body.get("error", body) if isinstance(body, dict) else body
+    message = detail.get("message") if isinstance(detail, dict) else detail
+    return str(message)[:500]
 
 
 class LLMRequestRejected(RuntimeError):
@@ -63,6 +87,7 @@ class ResponseCache:
         self.path = root / "replies.sqlite"
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: no fsync per reply; a power cut may lose the last few
         self._db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, reply TEXT NOT NULL)")
         self._db.execute("CREATE TABLE IF NOT EXISTS spent (name TEXT PRIMARY KEY, requests INTEGER NOT NULL, "
                          "prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL)")
@@ -127,9 +152,28 @@ def strict_schema(schema: dict) -> dict:
     return schema_walk(schema, ("default", "discriminator", "minLength", "maxLength"), strict=True)
 
 
-def response_format(mode: str, name: str, schema: dict) -> dict | None:
+class SchemaForms:
+    """A request schema's derived forms (strict, as sent; its shape, for the cache key), made once per schema object:
+    walking a QA schema for every request cost more client CPU than the HTTP call."""
+
+    def __init__(self, size: int = 512):
+        self._forms: dict[int, tuple[dict, dict, dict]] = {}
+        self.size = size
+
+    def __call__(self, schema: dict) -> tuple[dict, dict]:
+        found = self._forms.get(id(schema))
+        if found is None or found[0] is not schema:
+            if len(self._forms) >= self.size:
+                self._forms.pop(next(iter(self._forms)))
+            found = self._forms[id(schema)] = (schema, strict_schema(schema), schema_walk(schema, KEY_DROPS))
+        return found[1], found[2]
+
+
+def response_format(mode: str, name: str, schema: dict, strict: dict | None = None) -> dict | None:
+    """The request's response_format in `mode`; `strict`: the schema's strict form, if already made."""
     if mode == "json_schema":
-        return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": strict_schema(schema)}}
+        return {"type": "json_schema", "json_schema": {"name": name, "strict": True,
+                                                       "schema": strict or strict_schema(schema)}}
     if mode == "json_object":  # llama.cpp's server: grammar-constrained by the schema given here
         return {"type": "json_object", "schema": schema}
     return None
@@ -164,28 +208,35 @@ def extract_json(text: str) -> str:
     return text[start:]  # truncated: let the JSON parser say so
 
 
+def _httpx():
+    """httpx2 (its pool hands out connections in O(1); httpx 0.28's is quadratic in waiting requests: most of the
+    client's CPU at 256 in flight), else httpx."""
+    try:
+        import httpx2 as httpx
+    except ImportError:
+        try:
+            import httpx
+        except ImportError as error:
+            raise RuntimeError(INSTALL_HINT) from error
+    return httpx
+
+
 class LLMClient:
     def __init__(self, base_urls: list[str], model: str, mode: str, cache: ResponseCache | None, *,
                  max_in_flight: int = 16, timeout_s: float = 120.0, max_retries: int = 5, backoff_s: float = 0.5,
                  outage_s: float = 0.0):
-        try:
-            from openai import AsyncOpenAI, DefaultAsyncHttpxClient
-        except ImportError as error:
-            raise RuntimeError(INSTALL_HINT) from error
-        try:  # openai 3 ships on httpx2, earlier releases on httpx
-            from httpx2 import AsyncHTTPTransport, Limits
-        except ImportError:
-            from httpx import AsyncHTTPTransport, Limits
+        httpx = _httpx()
         key = os.environ.get("OPENAI_API_KEY") or "not-needed"
         # httpx's pool costs O(requests waiting × connections) per request: many small pools instead of one big one.
         # Each slot in the queue is the right to one request on one pool; slots alternate over the base URLs.
         per_url = max(1, math.ceil(max_in_flight / len(base_urls) / POOL_SIZE))
-        limits = Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE)
+        limits = httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE)
         # TCP_NODELAY: headers and body go out in two writes; with Nagle the body waits for a delayed ACK (~40 ms)
         nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-        self._clients = [AsyncOpenAI(base_url=url, api_key=key, max_retries=0, timeout=timeout_s,
-                                     http_client=DefaultAsyncHttpxClient(
-                                         transport=AsyncHTTPTransport(limits=limits, socket_options=nodelay)))
+        # plain HTTP, not the openai SDK: its request and response transforms cost more client CPU than the call
+        self._clients = [httpx.AsyncClient(base_url=url.rstrip("/") + "/", timeout=timeout_s,
+                                           headers={"Authorization": f"Bearer {key}"},
+                                           transport=httpx.AsyncHTTPTransport(limits=limits, socket_options=nodelay))
                          for _ in range(per_url) for url in base_urls]
         self._slots: asyncio.Queue[int] = asyncio.Queue()
         for slot in range(max_in_flight):
@@ -193,12 +244,13 @@ class LLMClient:
         self.model, self.mode, self.cache = model, mode, cache
         self.max_retries, self.backoff_s = max_retries, backoff_s
         self.outage_s, self._paused = outage_s, False  # how long to wait out a server that stays down
+        self._forms = SchemaForms()
 
     def key(self, messages: list[dict], params: dict) -> str:
         """The request's identity: model, mode, messages, sampling and the schema's shape — not its descriptions or
         value limits, which only our validation reads, so tightening a validator re-checks cached replies instead
         of paying for them again."""
-        shape = schema_walk(params["schema"], KEY_DROPS) if params.get("schema") else None
+        shape = self._forms(params["schema"])[1] if params.get("schema") else None
         blob = json.dumps({"model": self.model, "mode": self.mode, "messages": messages, **params, "schema": shape},
                           sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
@@ -210,45 +262,46 @@ class LLMClient:
         key = self.key(messages, params)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             return hit
-        fmt = response_format(self.mode, name, schema) if schema is not None else None
-        # sent as extra_body: the SDK would otherwise walk the whole JSON Schema through its type transforms on
-        # every request (most of its CPU cost at hundreds of requests in flight), and llama.cpp's "schema" key is
-        # not in its types anyway
-        extra = {"extra_body": {"response_format": fmt}} if fmt else {}
-        response = await self._with_retries(lambda client: client.chat.completions.create(
-            model=self.model, messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed, **extra))
-        text = response.choices[0].message.content or ""
+        fmt = response_format(self.mode, name, schema, self._forms(schema)[0]) if schema is not None else None
+        body = {"model": self.model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens,
+                "seed": seed, **({"response_format": fmt} if fmt else {})}
+        payload = json.dumps(body, ensure_ascii=False).encode()
+        data = await self._with_retries(lambda client: client.post(
+            "chat/completions", content=payload, headers={"Content-Type": "application/json"}))
+        try:
+            text = data["choices"][0]["message"]["content"] or ""
+        except (KeyError, IndexError, TypeError) as error:
+            raise LLMRequestRejected(200, f"not a chat completion: {str(data)[:300]}") from error
         if self.mode == "text" and schema is not None:
             text = extract_json(text)
-        usage = response.usage
-        reply = LLMReply(text=text, prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-                         completion_tokens=getattr(usage, "completion_tokens", 0) or 0)
+        usage = data.get("usage") or {}
+        reply = LLMReply(text=text, prompt_tokens=usage.get("prompt_tokens") or 0,
+                         completion_tokens=usage.get("completion_tokens") or 0)
         if self.cache is not None:
             self.cache.spend(name, reply)
             self.cache.put(key, reply)
         return reply
 
-    async def _with_retries(self, call):
-        import openai
+    async def _with_retries(self, call) -> dict:
+        """The JSON body of a 200 answer to `call(client)`: retried on timeouts, connection errors, 429 and 5xx (the
+        server's Retry-After, else backoff with jitter), then paused while the server stays down."""
+        httpx = _httpx()
 
         attempt, down_since = 0, None
         while True:
             slot = await self._slots.get()  # a retry takes a fresh slot, usually on another pool or replica
             try:
-                reply = await call(self._clients[slot])
-                if down_since is not None and self._paused:
-                    self._paused = False
-                    log.warning("LLM server answers again after %.0f s; the run goes on", time.monotonic() - down_since)
-                return reply
-            except (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
-                    openai.InternalServerError) as error:
-                last = error
-            except openai.APIStatusError as error:
-                if error.status_code not in RETRY_STATUS:
-                    body = error.body if isinstance(error.body, dict) else {}
-                    detail = body.get("error", body)
-                    message = detail.get("message") if isinstance(detail, dict) else None
-                    raise LLMRequestRejected(error.status_code, str(message or error.message)[:500]) from error
+                response = await call(self._clients[slot])
+                if response.status_code == 200:
+                    if down_since is not None and self._paused:
+                        self._paused = False
+                        log.warning("LLM server answers again after %.0f s; the run goes on",
+                                    time.monotonic() - down_since)
+                    return response.json()
+                if response.status_code not in RETRY_STATUS:
+                    raise LLMRequestRejected(response.status_code, _server_message(response))
+                last: Exception = ServerBusy(response)
+            except httpx.TransportError as error:  # timeouts, refused or dropped connections
                 last = error
             finally:
                 self._slots.put_nowait(slot)
@@ -263,7 +316,8 @@ class LLMClient:
             waited = time.monotonic() - down_since
             if waited >= self.outage_s:
                 raise LLMUnavailable(f"{type(last).__name__} after {self.max_retries + 1} attempts"
-                                     f"{f' and {waited:.0f} s paused' if self.outage_s else ''}: {last}")
+                                     f"{f' and {waited:.0f} s paused' if self.outage_s else ''}: {last}",
+                                     unreachable=not isinstance(last, ServerBusy))
             if not self._paused:
                 self._paused = True
                 log.warning("LLM server not answering (%s: %s); pausing, asking again every %.0f s for up to %.0f s",
@@ -272,7 +326,7 @@ class LLMClient:
 
     async def close(self) -> None:
         for client in self._clients:
-            await client.close()
+            await client.aclose()
 
 
 async def probe_modes(base_url: str, model: str, timeout_s: float = 60.0, ledger: ResponseCache | None = None
@@ -291,7 +345,8 @@ async def probe_modes(base_url: str, model: str, timeout_s: float = 60.0, ledger
             value = json.loads(reply.text)
             results[mode] = "ok" if isinstance(value, dict) and "answer" in value else f"ignored: {reply.text[:60]!r}"
         except Exception as error:  # a probe reports every failure as a result
-            results[mode] = f"{type(error).__name__}: {str(error)[:120]}"
+            kind = "unreachable" if getattr(error, "unreachable", False) else type(error).__name__
+            results[mode] = f"{kind}: {str(error)[:120]}"
         finally:
             await client.close()
     return results

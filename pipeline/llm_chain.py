@@ -13,6 +13,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +187,12 @@ def _trigrams(text: str) -> set[str]:
     return {normal[i : i + 3] for i in range(max(1, len(normal) - 2))}
 
 
+@lru_cache(maxsize=256)
+def json_schema(model: type[BaseModel]) -> dict:
+    """A model's JSON Schema, made once per model (the same dict object, so the client's derived forms are reused)."""
+    return model.model_json_schema()
+
+
 def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b)
 
@@ -247,7 +254,7 @@ class LLMChain:
             prompt = re.sub(r"\n{3,}", "\n\n", _EXAMPLE.sub("", prompt)).strip()
         messages = [{"role": "system", "content": prompts.llm_prompt("system", lang)},
                     {"role": "user", "content": prompt}]
-        schema = (schema_model or model).model_json_schema()
+        schema = json_schema(schema_model or model)
         for attempt in range(self.config.repair_attempts + 1):
             temperature, max_tokens = self.config.sampling(step)
             try:

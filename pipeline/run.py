@@ -280,7 +280,7 @@ def resolve_llm_mode(config: RunConfig, earlier: Manifest | None, ledger: Path) 
     finally:
         cache.close()
     mode = next((m for m, result in results.items() if result == "ok"), None)
-    if mode is None and all("APIConnectionError" in r or "APITimeoutError" in r for r in results.values()):
+    if mode is None and all(r.startswith("unreachable") for r in results.values()):
         raise LLMUnavailable(f"cannot connect to {config.base_url[0]} (--base-url): is the server running, and is "
                              f"the URL its OpenAI API root, e.g. http://127.0.0.1:8000/v1? ({results['json_schema']})")
     if mode is None:

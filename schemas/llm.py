@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -44,6 +45,7 @@ class DataDraft(BaseModel):
     rows: list[RowDraft] = Field(min_length=2, max_length=24)
 
     @classmethod
+    @cache
     def sized(cls, rows: int, series: int, last_unit: bool = False) -> type[DataDraft]:
         """This shape with exactly `rows` rows of `series` values each; `last_unit` adds the last series' own unit
         (scatter's y measure, bar+line's line on the right-hand axis)."""

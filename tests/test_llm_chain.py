@@ -10,7 +10,7 @@ from pipeline.run import generate
 from schemas import RunConfig
 from tests.fake_openai import FakeServer
 
-pytest.importorskip("openai")
+pytest.importorskip("httpx")
 
 
 @pytest.fixture
