@@ -82,6 +82,7 @@ def _strings(value, fields: tuple[str, ...] | None = None) -> list[str]:
 
 
 _EXAMPLE = re.compile(r"^(?:例|Example)\s*[:：]\s*(\{.*\})\s*$", re.M)
+_TEMPLATE = re.compile(r"^JSON\s*[:：].*$", re.M)  # the shape written out, for servers that do not enforce it
 
 
 def copied_example(value: BaseModel, prompt: str) -> str | None:
@@ -250,8 +251,8 @@ class LLMChain:
         """Ask (for `schema_model`'s JSON Schema, by default `model`'s), validate (`model`'s shape, then `check`'s
         meaning), send the problem back for repair — each repair with a new seed, so a model that repeats itself
         gets another draw; raise StepFailed when attempts run out."""
-        if self.config.llm_mode != "text":  # the decoder enforces the shape: an example would only invite copying
-            prompt = re.sub(r"\n{3,}", "\n\n", _EXAMPLE.sub("", prompt)).strip()
+        if self.config.llm_mode != "text":  # the decoder enforces the shape: an example or a template of the JSON
+            prompt = re.sub(r"\n{3,}", "\n\n", _TEMPLATE.sub("", _EXAMPLE.sub("", prompt))).strip()  # invites copying
         messages = [{"role": "system", "content": prompts.llm_prompt("system", lang)},
                     {"role": "user", "content": prompt}]
         schema = json_schema(schema_model or model)
