@@ -111,7 +111,8 @@ class FakeServer:
         if self.reply:
             content, prompt = self.reply(body), json.dumps(prompt)
         else:
-            content = json.dumps(step_answer(step, prompt, body.get("seed", 0), action), ensure_ascii=False)
+            content = json.dumps(step_answer(step, prompt, body.get("seed", 0), action, _asked(body)),
+                                 ensure_ascii=False)
         if action == "truncated":
             content = content[: len(content) // 2]
         if action == "newline":  # what llama.cpp's JSON grammar lets through: a raw line break inside a string
@@ -134,7 +135,12 @@ def _table(prompt: str) -> tuple[list[str], list[str], list[list[float]]]:
     return [r[0] for r in rows], columns, [[float(v) for v in r[1:]] for r in rows]
 
 
-def step_answer(step: str, prompt: str, seed: int, action: str) -> dict:
+def _asked(body: dict) -> str:
+    """The request's schema as text (the prompt no longer spells the shape out where the schema is enforced)."""
+    return json.dumps(body.get("response_format") or {})
+
+
+def step_answer(step: str, prompt: str, seed: int, action: str, schema: str = "") -> dict:
     if action == "wrong_shape":
         return {"unexpected": [1, 2, 3]}
     tag = hashlib.sha256(str(seed).encode()).hexdigest()[:12]
@@ -167,7 +173,7 @@ def step_answer(step: str, prompt: str, seed: int, action: str) -> dict:
             labels, names = [f"支店{chr(0x41 + i)}{glyph}" for i in range(rows)], ["預金", "貸出"]
         answer = {"title": "預金等残高" + glyph, "unit": "億円", "series": names,
                   "rows": [{"label": label, "values": [c[i] for c in columns]} for i, label in enumerate(labels)]}
-        return answer | ({"last_unit": "%" if kind == "bar_line" else "億円"} if '"last_unit"' in prompt else {})
+        return answer | ({"last_unit": "%" if kind == "bar_line" else "億円"} if '"last_unit"' in schema + prompt else {})
     if step == "qa":
         index, columns, data = _table(prompt)
         value = data[0][0]

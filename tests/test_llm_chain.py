@@ -235,10 +235,10 @@ def test_a_stack_of_rates_from_the_model_is_sent_back_and_rejected_with_the_reas
 
 def _rates_answer(body):
     """The fake's normal answers, except that data are rates in %."""
-    from tests.fake_openai import _step, step_answer
+    from tests.fake_openai import _asked, _step, step_answer
 
     prompt = body["messages"][1]["content"]
-    answer = step_answer(_step(body), prompt, body.get("seed", 0), "ok")
+    answer = step_answer(_step(body), prompt, body.get("seed", 0), "ok", _asked(body))
     if _step(body) == "data" and answer["unit"] != "%":
         answer["unit"] = "%"
         for row in answer["rows"]:
