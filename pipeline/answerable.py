@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from pipeline.qa import OPS, Unverifiable, evaluate, pick_mark, text, write_answer
+from pipeline.qa import MAX_QUESTION, OPS, Unverifiable, evaluate, pick_mark, text, write_answer
 from renderers.charts import family
 from schemas import QA, ChartSpec, Element, Op, Rendered, Sample
 
@@ -149,8 +149,8 @@ def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
         digits = max(0, math.ceil(-math.log10(quantum) - 1e-9))  # 10 → 0, 0.5 → 1, 0.02 → 2
         rounded = round(truth / quantum) * quantum
         answer, _ = write_answer(op, rounded, spec, col, sample.style, lang, decimals=digits)
-        return qa.model_copy(update={"question": question + text("approximately", lang), "answer": answer,
-                                     "read_from": read_from, "tolerance": error + abs(rounded - truth)})
+        return approximately(qa, question + text("approximately", lang), answer, read_from,
+                             error + abs(rounded - truth))
     if op is Op.GROWTH or op is Op.RATIO:  # relative errors of the two reads add up
         program = qa.program
         first, second = ((program.start, program.col), (program.end, program.col)) if op is Op.GROWTH else \
@@ -177,5 +177,12 @@ def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
     rounded = round(truth / quantum) * quantum  # a difference or sum of read values: rounded and asked approximately
     digits = max(0, math.ceil(-math.log10(quantum) - 1e-9))
     answer, _ = write_answer(op, rounded, spec, col, sample.style, lang, decimals=digits)
-    return qa.model_copy(update={"question": question + text("approximately", lang), "answer": answer,
-                                 "read_from": read_from, "tolerance": tolerance + abs(rounded - truth)})
+    return approximately(qa, question + text("approximately", lang), answer, read_from, tolerance + abs(rounded - truth))
+
+
+def approximately(qa: QA, question: str, answer: str, read_from: str, tolerance: float) -> QA | None:
+    """`qa` asked approximately; None (not asked) when saying so makes the question too long."""
+    if len(question) > MAX_QUESTION:
+        return None
+    return qa.model_copy(update={"question": question, "answer": answer, "read_from": read_from,
+                                 "tolerance": tolerance})

@@ -23,6 +23,7 @@ from schemas import QA, AnswerType, CellRef, ChartSpec, Element, Op, Program, QA
 from schemas.render import DRAWN
 
 POSITION_TIE_PX = 1.0
+MAX_QUESTION = QA.model_fields["question"].metadata[-1].max_length
 
 
 class Unverifiable(ValueError):
@@ -264,9 +265,9 @@ class QuestionWriter:
         self.spec, self.metric, self.style, self.lang, self.timeline = spec, metric, style, lang, timeline
         self.df = pd.DataFrame(**spec.data.model_dump())
 
-    def qa(self, op: Op, qa_type: QAType, value: float | str, about: str, phrase: str = "", **fields) -> QA:
+    def qa(self, op: Op, qa_type: QAType, value: float | str, about: str, phrase: str = "", **fields) -> QA | None:
         """`value` is written as `op`'s answer about column `about`. Fields starting with "_" fill the phrasing; the
-        rest form the program the verifier re-runs."""
+        rest form the program the verifier re-runs. None when the question would be too long to ask."""
         answer, unit = write_answer(op, value, self.spec, about, self.style, self.lang)
         placeholders = {k: v for k, v in fields.items() if k.startswith("_")}
         countable = bool(unit) and "/" not in unit
@@ -274,6 +275,8 @@ class QuestionWriter:
             placeholders[f"_{key}"] = counter.format(unit=unit) if countable else plain
         program = Program(op=op, **{k: v for k, v in fields.items() if not k.startswith("_")})
         question = text("qa", phrase or op.value, self.lang).format(**{k[1:]: v for k, v in placeholders.items()})
+        if len(question) > MAX_QUESTION:  # long LLM-written labels: a question nobody would read is not asked
+            return None
         return QA(question=question, answer=answer, qa_type=qa_type, answer_type=OPS[op].answer_type, unit=unit,
                   program=program)
 
@@ -321,7 +324,7 @@ class QuestionWriter:
             out.append(self.qa(Op.RATIO, c, values[row] / values[other_row], col, col=col, row=row,
                                other=CellRef(row=other_row, col=col), _row=row, _other_row=other_row,
                                _subject=subject_, _other_subject=subject_))
-        return out
+        return [q for q in out if q is not None]
 
     def visual(self, rng, elements: list[Element], image) -> list[QA]:
         """Questions about marks as drawn: their colour (the palette actually used) and position (the element boxes).
@@ -357,9 +360,10 @@ class QuestionWriter:
         color_text = "" if color is None else (color_words[color] + ("の" if self.lang == "ja" else " "))
         named = "point_of" if family(self.spec.chart_type).paired else kind  # a scatter point: say which measure
         mark = text("mark", named, self.lang).format(col=chosen.col)
-        return [self.qa(Op.PICK, QAType.VISUAL, self.df.at[chosen.row, chosen.col], chosen.col, color=color,
+        asked = self.qa(Op.PICK, QAType.VISUAL, self.df.at[chosen.row, chosen.col], chosen.col, color=color,
                         order=order, col=chosen.col if kind == "cell" else None, _where=where, _color=color_text,
-                        _mark=mark)]
+                        _mark=mark)
+        return [asked] if asked is not None else []
 
 
 def program_qa(spec: ChartSpec, metric: str, style: StyleSpec, lang: str, rng, timeline: bool, k: int = 3) -> list[QA]:
@@ -367,7 +371,7 @@ def program_qa(spec: ChartSpec, metric: str, style: StyleSpec, lang: str, rng, t
     writer = QuestionWriter(spec, metric, style, lang, timeline=timeline)
     compositional = writer.compositional(rng)
     take = sorted(rng.choice(len(compositional), size=min(k, len(compositional)), replace=False))
-    return [writer.retrieval(rng)] + [compositional[i] for i in take]
+    return [q for q in [writer.retrieval(rng)] + [compositional[i] for i in take] if q is not None]
 
 
 def add_visual_qa(sample: Sample, rendered: Rendered) -> Sample:

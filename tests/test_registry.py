@@ -96,3 +96,19 @@ def test_every_op_is_written_the_way_the_verifier_reads_it(op, lang):
         wrong = write_answer(op, truth + 10 ** -decimals if OPS[op].written == "number" else truth + 1, SPEC, about,
                              style, lang)[0]
     assert check_answer(qa.model_copy(update={"answer": wrong}), SPEC, BOXES, lang).reason == "answer_mismatch"
+
+
+def test_questions_about_long_labels_are_left_out_not_raised():
+    """LLM-written series names and metrics can be long; a question they would stretch past the QA limit is not
+    asked (a real llama.cpp run crashed the whole generate command on one)."""
+    from pipeline.qa import MAX_QUESTION, program_qa
+    from schemas.chart import MAX_LABEL
+
+    long = "Number of data analysts hired per quarter at the regional branch offices"[:MAX_LABEL]
+    spec = ChartSpec(chart_type="grouped_bar", title="t", unit="people", data={
+        "index": [f"{long} {i}"[-MAX_LABEL:] for i in range(4)], "columns": [long, long[::-1]],
+        "data": [[10.0, 12.0], [20.0, 18.0], [30.0, 31.0], [45.0, 40.0]]})
+    for seed in range(20):
+        style = sample_style(np.random.default_rng(seed), "en", ChartType.GROUPED_BAR, 2, PeriodFormat.YEAR)
+        asked = program_qa(spec, long * 2, style, "en", np.random.default_rng(seed), timeline=False, k=6)
+        assert all(len(q.question) <= MAX_QUESTION for q in asked)
