@@ -166,10 +166,12 @@ def test_each_repair_asks_with_a_new_seed(tmp_path, server):
 
 def test_every_chart_family_is_drawn_from_llm_data(tmp_path, server):
     """Scatter (x and y in their own units) and bars + line (a right-hand axis) included."""
+    from pipeline.llm_chain import llm_drafts
     from renderers.charts import families
+    from schemas import Sample
 
-    generate(config(server, n=40, shard_size=40, seed=3), tmp_path)
-    specs = [json.loads(r["spec"]) for r in shard_rows(tmp_path)]
+    drafts, _ = llm_drafts(config(server, n=40, seed=3), range(40), tmp_path / "cache")  # drafted, not rendered
+    specs = [d.spec.model_dump() for d in drafts if isinstance(d, Sample)]
     assert {s["chart_type"] for s in specs} == {t.value for t in families()}
     scatter = next(s for s in specs if s["chart_type"] == "scatter")
     assert scatter["column_units"] == {"預金": "億円"} and scatter["x_title"] == "預金 (億円)"
