@@ -230,11 +230,11 @@ def run_job(job: Job, out: Path, runner: Runner) -> tuple[Manifest, RunReport]:
                 entry = runner.finish(job, shard, out, drafts, fresh=True).result()
             manifest = record_shard(out, manifest, entry)
         top_up()
-    return manifest, report(out, manifest, kept, len(todo), time.perf_counter() - started, damaged)
+    return manifest, report(out, manifest, kept, todo, time.perf_counter() - started, damaged)
 
 
-def report(out: Path, manifest: Manifest, kept: int, built: int, seconds: float, rebuilt: list[str] = ()
-           ) -> RunReport:
+def report(out: Path, manifest: Manifest, kept: int, built: list[ShardPlan], seconds: float,
+           rebuilt: list[str] = ()) -> RunReport:
     """What the directory now holds and what this run did, for the summary the CLI prints and the flow publishes."""
     rejects: Counter = Counter()
     llm = LLMStats() if manifest.config.generator == "llm" else None
@@ -247,7 +247,8 @@ def report(out: Path, manifest: Manifest, kept: int, built: int, seconds: float,
         ledger = ResponseCache(llm_cache_dir(out))
         spent = ledger.spent()
         ledger.close()
-    return RunReport(rows=manifest.rows, shards=len(manifest.shards), kept_shards=kept, built_shards=built,
+    return RunReport(rows=manifest.rows, shards=len(manifest.shards), kept_shards=kept, built_shards=len(built),
+                     built_samples=sum(shard.stop - shard.start for shard in built),
                      rejects=dict(rejects.most_common()), seconds=seconds, llm=llm, llm_spent=spent, rebuilt=list(rebuilt),
                      price_per_mtok=manifest.config.price_per_mtok)
 

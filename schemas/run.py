@@ -47,6 +47,7 @@ class RunReport(BaseModel):
     shards: int = 0
     kept_shards: int = Field(default=0, description="finished before this run and kept")
     built_shards: int = Field(default=0, description="made by this run")
+    built_samples: int = Field(default=0, description="samples planned in the shards this run made")
     rebuilt: list[str] = Field(default_factory=list, description="finished shards found damaged and made again")
     rejects: dict[str, int] = Field(default_factory=dict, description="reason → count, most frequent first")
     seconds: float = 0.0
@@ -57,14 +58,16 @@ class RunReport(BaseModel):
 
     @property
     def samples_per_second(self) -> float:
-        made = self.rows + sum(self.rejects.values())
-        return made / self.seconds if self.seconds else 0.0
+        """Samples this run planned and made (rows or rejects) per second; kept shards do not count."""
+        return self.built_samples / self.seconds if self.seconds else 0.0
 
     def summary(self) -> str:
         """The run's summary in a few lines (plain text that also reads as Markdown)."""
         rejects = ", ".join(f"{reason}: {count}" for reason, count in self.rejects.items()) or "none"
+        pace = (f"{self.samples_per_second:.3g} samples/s" if self.built_shards else
+                "nothing to do: every shard was already finished")
         lines = [f"{self.rows} samples in {self.shards} shards ({self.built_shards} built, {self.kept_shards} kept); "
-                 f"rejects: {rejects}; {self.samples_per_second:.1f} samples/s"]
+                 f"rejects: {rejects}; {pace}"]
         lines += [f"{problem}: rebuilt" for problem in self.rebuilt]
         if self.llm:
             usage, checked = self.llm.usage, self.llm.verification
