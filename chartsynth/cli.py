@@ -105,6 +105,11 @@ def _per_step(values: list[str] | None, flag: str) -> dict[str, str]:
 
 def _flows():
     """flows.datasets, or a one-line install hint."""
+    import os
+
+    # without PREFECT_API_URL the flow starts a temporary Prefect server; its first start migrates a new database,
+    # which can take longer than Prefect's 20 s default on a small machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     try:
         from flows import datasets
     except ImportError:
