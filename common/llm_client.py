@@ -117,9 +117,6 @@ class ResponseCache:
             usage.completion_tokens += completion
         return usage
 
-    def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
-
     def close(self) -> None:
         self._db.close()
 

@@ -53,10 +53,6 @@ def decode(text: str):
         raise ValueError(f"not JSON: {error.msg} at character {error.pos} (near {text[max(0, error.pos - 30):error.pos + 30]!r})") from error
 
 
-def _no_problem(_value) -> None:
-    return None
-
-
 PROSE = ("role", "text", "metric", "title", "question")  # fields a model writes in its own words
 
 
@@ -266,7 +262,7 @@ class LLMChain:
             self.stats.usage.add(step, reply.prompt_tokens, reply.completion_tokens, reply.cached)
             try:
                 value = model.model_validate(decode(reply.text))
-                problem = (check or _no_problem)(value) or copied_example(value, prompt) or placeholder_text(value)
+                problem = (check(value) if check else None) or copied_example(value, prompt) or placeholder_text(value)
                 if problem is None:
                     return convert(value) if convert else value
             except (ValidationError, ValueError) as error:
