@@ -9,7 +9,7 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 
 from renderers.checks import covers_marks, render_checks
 from renderers.errors import SetupError
@@ -35,7 +35,7 @@ def _check_browser() -> None:
         raise SetupError(f"no Chromium/Chrome on PATH. {INSTALL_HINT}")
 
 
-def _to_svg(fig, width: int, height: int) -> str:
+def _to_svg(fig: dict, width: int, height: int) -> str:
     """Lay out through this process's one kaleido browser; a first failure means the browser is missing or broken."""
     global _browser_ok
     import kaleido
@@ -109,23 +109,19 @@ class PlotArea:
 Traces = Callable[..., tuple[list[Element], PlotArea | None]]
 
 
-def pie(fig, canvas: Canvas, hole: float = 0.0) -> tuple[list[Element], None]:
-    import plotly.graph_objects as go
-
+def pie(traces: list[dict], canvas: Canvas, hole: float = 0.0) -> tuple[list[Element], None]:
     spec, style, table = canvas.spec, canvas.style, canvas.spec.data
     n = len(table.index)
     values = table.column(table.columns[0])
-    fig.add_trace(go.Pie(labels=table.index, values=values, sort=False, direction="clockwise", rotation=0,
-                         marker={"colors": [canvas.color(i) for i in range(n)]}, hole=hole,
-                         textinfo="label+text" if style.value_labels else "label",
-                         text=[f"{canvas.fmt(v)}{spec.unit}" for v in values], showlegend=False))
+    traces.append(dict(type="pie", labels=table.index, values=values, sort=False, direction="clockwise", rotation=0,
+                       marker={"colors": [canvas.color(i) for i in range(n)]}, hole=hole,
+                       textinfo="label+text" if style.value_labels else "label",
+                       text=[f"{canvas.fmt(v)}{spec.unit}" for v in values], showlegend=False))
     return [Element(kind="slice", color=canvas.color(i), row=row, col=table.columns[0])
             for i, row in enumerate(table.index)], None
 
 
-def scatter(fig, canvas: Canvas) -> tuple[list[Element], PlotArea]:
-    import plotly.graph_objects as go
-
+def scatter(traces: list[dict], canvas: Canvas) -> tuple[list[Element], PlotArea]:
     table = canvas.spec.data
     xcol, ycol = table.columns
     xs, ys = table.column(xcol), table.column(ycol)
@@ -133,10 +129,10 @@ def scatter(fig, canvas: Canvas) -> tuple[list[Element], PlotArea]:
     style = canvas.style
     sides = place_point_labels([frame.px(x, y) for x, y in zip(xs, ys)], table.index, style.font_family,
                                style.font_size * style.dpi / 72, (frame.left, frame.top, frame.right, frame.bottom))
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers+text", text=table.index,
-                             textposition=[f"{'top' if sy < 0 else 'bottom'} {'right' if sx > 0 else 'left'}"
-                                           for sx, sy in sides],
-                             marker={"color": canvas.color(0), "size": 8}, showlegend=False))
+    traces.append(dict(type="scatter", x=xs, y=ys, mode="markers+text", text=table.index,
+                       textposition=[f"{'top' if sy < 0 else 'bottom'} {'right' if sx > 0 else 'left'}"
+                                     for sx, sy in sides],
+                       marker={"color": canvas.color(0), "size": 8}, showlegend=False))
     elements = []
     for row, x, y in zip(table.index, xs, ys):
         px, py = frame.px(x, y)
@@ -145,12 +141,10 @@ def scatter(fig, canvas: Canvas) -> tuple[list[Element], PlotArea]:
     return elements, PlotArea(frame, "value", "value")
 
 
-def cartesian(fig, canvas: Canvas, bars: bool, stacked: bool = False, horizontal: bool = False, fill: bool = False
+def cartesian(traces: list[dict], canvas: Canvas, bars: bool, stacked: bool = False, horizontal: bool = False, fill: bool = False
               ) -> tuple[list[Element], PlotArea]:
     """Bars for the primary columns (when `bars`), lines for the rest (filled to zero when `fill`); secondary
     columns against a right-hand axis."""
-    import plotly.graph_objects as go
-
     spec, style, table = canvas.spec, canvas.style, canvas.spec.data
     n = len(table.index)
     primary = [c for c in table.columns if c not in spec.secondary_series]
@@ -172,14 +166,15 @@ def cartesian(fig, canvas: Canvas, bars: bool, stacked: bool = False, horizontal
     for j, (col, values) in enumerate(zip(bar_columns, bar_values)):
         offset = -style.bar_width / 2 + (0 if stacked else j * bar_w)
         positions = list(range(n))
-        trace = dict(name=col, marker={"color": canvas.color(j)}, width=bar_w, offset=offset, base=list(base),
-                     text=[canvas.fmt(v, col) for v in values] if style.value_labels else None,
-                     textposition="inside" if stacked else "outside", cliponaxis=False, textangle=0,
+        trace = dict(type="bar", name=col, marker={"color": canvas.color(j)}, width=bar_w, offset=offset,
+                     base=list(base), textposition="inside" if stacked else "outside", cliponaxis=False, textangle=0,
                      constraintext="inside" if stacked else "none")  # shrunk text is flagged, not hidden
+        if style.value_labels:
+            trace["text"] = [canvas.fmt(v, col) for v in values]
         if horizontal:
-            fig.add_trace(go.Bar(y=positions, x=values, orientation="h", **trace))
+            traces.append(dict(trace, y=positions, x=values, orientation="h"))
         else:
-            fig.add_trace(go.Bar(x=positions, y=values, **trace))
+            traces.append(dict(trace, x=positions, y=values))
         for i, (row, v) in enumerate(zip(table.index, values)):
             a, b = i + offset, i + offset + bar_w
             if horizontal:
@@ -196,10 +191,10 @@ def cartesian(fig, canvas: Canvas, bars: bool, stacked: bool = False, horizontal
         values = table.column(col)
         on_right = col in spec.secondary_series
         mode = "lines" + ("+markers" if style.markers else "") + ("+text" if style.value_labels else "")
-        fig.add_trace(go.Scatter(x=list(range(n)), y=values, name=col, mode=mode, line={"color": canvas.color(j)},
-                                 fill="tozeroy" if fill else None,
-                                 text=[canvas.fmt(v, col) for v in values], textposition="top center",
-                                 yaxis="y2" if on_right else "y", cliponaxis=False))
+        traces.append(dict(type="scatter", x=list(range(n)), y=values, name=col, mode=mode,
+                           line={"color": canvas.color(j)}, text=[canvas.fmt(v, col) for v in values],
+                           textposition="top center", yaxis="y2" if on_right else "y", cliponaxis=False,
+                           **({"fill": "tozeroy"} if fill else {})))
         for i, (row, v) in enumerate(zip(table.index, values)):
             px, py = frame.px(i, v, secondary_range if on_right else None)
             elements.append(Element(kind="point" if style.markers else "vertex", bbox=(px - 3, py - 3, px + 3, py + 3),
@@ -210,14 +205,21 @@ def cartesian(fig, canvas: Canvas, bars: bool, stacked: bool = False, horizontal
 
 
 def drawing(traces: Traces, **options) -> Callable[[ChartSpec, StyleSpec, str], Rendered]:
-    """A family's plotly drawing: `traces(fig, canvas, **options)` adds its traces and returns the marks' boxes;
-    margins, axes, legend and the PNG are shared."""
-    return partial(render_plotly, traces=partial(traces, **options) if options else traces)
+    """A family's plotly drawing: `traces(figure_traces, canvas, **options)` appends its traces (plain plotly.js
+    dicts) and returns the marks' boxes; margins, axes, legend and the PNG are shared."""
+    return partial(render_plotly, add_traces=partial(traces, **options) if options else traces)
 
 
-def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, traces: Traces) -> Rendered:
-    import plotly.graph_objects as go
+@cache
+def _template(name: str) -> dict:
+    """A built-in plotly template as the plain dict plotly.js reads (the figure is sent as a dict: plotly's Python
+    validation of every property cost a fifth of a render)."""
+    import plotly.io
 
+    return plotly.io.templates[name].to_plotly_json()
+
+
+def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Traces) -> Rendered:
     from renderers.charts import family
 
     chart = family(spec.chart_type)
@@ -244,18 +246,18 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, traces: Traces) 
                 slot = (width - left - right) / n
                 left = max(left, label_px * math.cos(math.radians(rotation)) - slot / 2 + 10)
         bottom = 30 + font_px * 3 + label_px * math.sin(math.radians(rotation)) + (font_px * 2 if where == "bottom" else 0)
-        fig = go.Figure()
+        traces: list[dict] = []
         canvas = Canvas(spec, style, lang, left, top, right, bottom, [c.hex for c in style.palette])
-        return fig, canvas, rotation, *traces(fig, canvas)
+        return traces, canvas, rotation, *add_traces(traces, canvas)
 
     def compose(where: str) -> tuple[str, list[Element], dict[str, float]]:
         """The chart as SVG with its legend `where`, the marks' boxes and the value axes' tick steps."""
-        fig, canvas, rotation, elements, area = draw(where)
+        traces, canvas, rotation, elements, area = draw(where)
         left, top, right, bottom = canvas.left, canvas.top, canvas.right, canvas.bottom
 
         tickformat = ",~f" if style.number_format is NumberFormat.THOUSANDS else "~f"
         layout = dict(
-            width=width, height=height, template="simple_white" if not style.grid else "plotly_white",
+            width=width, height=height, template=_template("simple_white" if not style.grid else "plotly_white"),
             font={"family": style.font_family, "size": font_px},
             margin={"l": left, "r": right, "t": top, "b": bottom, "autoexpand": False},
             showlegend=where != "none", paper_bgcolor="white", plot_bgcolor="white", barmode="overlay",
@@ -298,8 +300,7 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, traces: Traces) 
                                         side="right", title={"text": spec.series_unit[spec.secondary_series[0]]},
                                         showgrid=False)
                 steps |= {c: layout["yaxis2"]["dtick"] for c in spec.secondary_series}
-        fig.update_layout(**layout)
-        return _to_svg(fig, width, height), elements, steps
+        return _to_svg({"data": traces, "layout": layout}, width, height), elements, steps
 
     where = style.legend if show_legend else "none"
     svg, elements, steps = compose(where)
