@@ -1,5 +1,6 @@
 """Is every question answerable from the image it ships with? The same datasets made by an earlier revision (run from a
-git worktree) and by this one, side by side; also their end-to-end throughput in the same run.
+git worktree) and by this one, side by side; also their end-to-end throughput, runs of the two revisions alternating
+(median of `--rounds`).
 
 - numeric QA a simulated reader answers within the recorded tolerance: the reader takes printed values (value labels,
   table cells) as printed, reads a mark against the value axis to ±1/5 of its tick step (the step measured from the
@@ -15,7 +16,7 @@ git worktree) and by this one, side by side; also their end-to-end throughput in
 - an OCR model (PP-OCRv4, `bench` extra) reading the texts the geometry calls legible: the share it reads back;
 - rejects per planned sample; samples/s.
 
-Run: .venv/bin/python benchmarks/answerability.py [--mpl 600] [--plotly 150] [--ocr 100] [--before REV]
+Run: .venv/bin/python benchmarks/answerability.py [--mpl 600] [--plotly 150] [--ocr 100] [--rounds 3] [--before REV]
 Writes benchmarks/results/answerability.{json,md}.
 """
 
@@ -24,8 +25,9 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import re
 import os
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -266,6 +268,7 @@ def main() -> None:
     parser.add_argument("--mpl", type=int, default=600)
     parser.add_argument("--plotly", type=int, default=150)
     parser.add_argument("--ocr", type=int, default=100, help="images per renderer the OCR probe reads")
+    parser.add_argument("--rounds", type=int, default=3, help="throughput runs per revision (median reported)")
     parser.add_argument("--before", default="649ce2a", help="git revision to compare with (default: before issue 12)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="chartsynth-answerability-"))
@@ -273,17 +276,23 @@ def main() -> None:
     subprocess.run(["git", "worktree", "add", "--detach", str(before), args.before], cwd=ROOT, check=True,
                    capture_output=True)
     try:
-        result = {"before": args.before, "mpl": args.mpl, "plotly": args.plotly}
-        for name, source in (("before", before), ("now", ROOT)):
-            seconds = make(source, work / name / "mpl", args.mpl, "matplotlib")
-            plotly_seconds = make(source, work / name / "plotly", args.plotly, "plotly")
-            mpl, plotly = measure(work / name / "mpl", False), measure(work / name / "plotly", name == "now")
-            result[name] = {"matplotlib": mpl, "plotly": plotly, "mpl_samples_per_second": round(args.mpl / seconds, 2),
-                            "plotly_samples_per_second": round(args.plotly / plotly_seconds, 2)}
-        for renderer, out in (("matplotlib", work / "now" / "mpl"), ("plotly", work / "now" / "plotly")):
+        result = {"before": args.before, "mpl": args.mpl, "plotly": args.plotly, "rounds": args.rounds}
+        sources = {"before": before, "now": ROOT}
+        timings: dict[str, dict[str, list[float]]] = {name: {"matplotlib": [], "plotly": []} for name in sources}
+        for round_ in range(args.rounds):  # revisions alternate, so a busy spell of the machine hits both alike
+            for name, source in sources.items():
+                for renderer, n in (("matplotlib", args.mpl), ("plotly", args.plotly)):
+                    out = work / name / renderer if round_ == 0 else work / "again" / f"{name}-{renderer}-{round_}"
+                    timings[name][renderer].append(n / make(source, out, n, renderer))
+        for name in sources:
+            mpl, plotly = measure(work / name / "matplotlib", False), measure(work / name / "plotly", name == "now")
+            result[name] = {"matplotlib": mpl, "plotly": plotly, "samples_per_second": timings[name],
+                            "mpl_samples_per_second": round(statistics.median(timings[name]["matplotlib"]), 2),
+                            "plotly_samples_per_second": round(statistics.median(timings[name]["plotly"]), 2)}
+        for renderer, out in (("matplotlib", work / "now" / "matplotlib"), ("plotly", work / "now" / "plotly")):
             result["now"][renderer]["text"] = text_layout(out)
             result["now"][renderer]["ocr"] = ocr_agreement(out, args.ocr)
-        result["before"]["matplotlib"]["text"] = {"rows_flagged": summarize(work / "before" / "mpl").render_check_failures}
+        result["before"]["matplotlib"]["text"] = {"rows_flagged": summarize(work / "before" / "matplotlib").render_check_failures}
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT, capture_output=True)
     lines = [f"Reader: labels and cells as printed, axis ±1/5 tick step, pies ±2 points; {READERS} readers per "
@@ -312,8 +321,10 @@ def main() -> None:
            f"{n[r]['legends_over_marks']} of {n[r]['legends_measured']}"] for r in ("matplotlib", "plotly")],
         ["rejects / planned", f"{b['matplotlib']['rejects'] + b['plotly']['rejects']} / {args.mpl + args.plotly}",
          f"{n['matplotlib']['rejects'] + n['plotly']['rejects']} / {args.mpl + args.plotly}"],
-        ["matplotlib samples/s (2 workers, same run)", b["mpl_samples_per_second"], n["mpl_samples_per_second"]],
-        ["plotly samples/s (2 workers, same run)", b["plotly_samples_per_second"], n["plotly_samples_per_second"]],
+        [f"matplotlib samples/s (2 workers, median of {args.rounds} alternating runs)", b["mpl_samples_per_second"],
+         f"{n['mpl_samples_per_second']} ({n['mpl_samples_per_second'] / b['mpl_samples_per_second']:.0%})"],
+        [f"plotly samples/s (2 workers, median of {args.rounds} alternating runs)", b["plotly_samples_per_second"],
+         f"{n['plotly_samples_per_second']} ({n['plotly_samples_per_second'] / b['plotly_samples_per_second']:.0%})"],
     ]
     for renderer in ("matplotlib", "plotly"):
         text = n[renderer]["text"]
