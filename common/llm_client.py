@@ -239,16 +239,33 @@ class LLMClient:
         for slot in range(max_in_flight):
             self._slots.put_nowait(slot % len(self._clients))
         self.model, self.mode, self.cache = model, mode, cache
+        self.identity = model  # what the cache key says about the model: the server's description once identified
         self.max_retries, self.backoff_s = max_retries, backoff_s
         self.outage_s, self._paused = outage_s, False  # how long to wait out a server that stays down
         self._forms = SchemaForms()
+
+    async def identify(self) -> None:
+        """Key replies by the server's own description of the model (GET /models: its id and, where given, creation
+        time, owner, llama.cpp's size and parameter count), so replies of another model served under the same name
+        are not reused. Where the server gives none, the name asked for is the identity."""
+        try:
+            response = await self._clients[0].get("models")
+            entries = response.json().get("data") or [] if response.status_code == 200 else []
+        except (ValueError, AttributeError, _httpx().HTTPError):
+            return
+        mine = [e for e in entries if isinstance(e, dict) and e.get("id") == self.model] or (
+            entries if len(entries) == 1 and isinstance(entries[0], dict) else [])
+        if mine:
+            entry = mine[0]
+            self.identity = json.dumps({k: entry[k] for k in ("id", "created", "owned_by", "meta") if k in entry},
+                                       sort_keys=True, ensure_ascii=False)
 
     def key(self, messages: list[dict], params: dict) -> str:
         """The request's identity: model, mode, messages, sampling and the schema's shape — not its descriptions or
         value limits, which only our validation reads, so tightening a validator re-checks cached replies instead
         of paying for them again."""
         shape = self._forms(params["schema"])[1] if params.get("schema") else None
-        blob = json.dumps({"model": self.model, "mode": self.mode, "messages": messages, **params, "schema": shape},
+        blob = json.dumps({"model": self.identity, "mode": self.mode, "messages": messages, **params, "schema": shape},
                           sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 

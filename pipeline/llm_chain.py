@@ -8,9 +8,12 @@ one dropped; program-written questions are mixed in. The same renderers, verifie
 from __future__ import annotations
 
 import asyncio
+import atexit
 import hashlib
 import json
+import logging
 import re
+import threading
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
@@ -21,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 import prompts
 from pipeline import __version__
-from common.llm_client import LLMClient, LLMRequestRejected, ResponseCache
+from common.llm_client import LLMClient, LLMRequestRejected, LLMUnavailable, ResponseCache
 from pipeline.qa import OPS, Unverifiable, evaluate, program_qa, write_answer
 from pipeline.style import sample_style
 from pipeline.template import choose_renderer, persona_roles, sample_id
@@ -35,6 +38,7 @@ STEP_SEEDS = {"persona": 1, "topic": 2, "description": 3, "data": 4, "qa": 5}
 TOPIC_SIMILARITY = 0.8
 REPAIR_SEED = 7919  # added to a step's seed per repair attempt
 LLM_QUESTIONS = 4
+log = logging.getLogger("chartsynth.llm")
 
 
 class StepFailed(Exception):
@@ -350,22 +354,83 @@ class LLMChain:
         return kept
 
 
-async def _draft_all(config: RunConfig, indices: Sequence[int], cache_dir: Path) -> tuple[list[Sample | Reject], LLMStats]:
-    cache = ResponseCache(cache_dir)
-    client = LLMClient(config.base_url, config.model, config.llm_mode, cache,
-                       max_in_flight=config.max_in_flight, timeout_s=config.timeout_s, outage_s=config.outage_s)
-    chain = LLMChain(config, client)
-    try:
-        drafts = await asyncio.gather(*(chain.draft(i) for i in indices))
-    finally:
-        await client.close()
-        cache.close()
-    return list(drafts), chain.stats
+class Drafter:
+    """Drafts shards on one event loop in a background thread, with one client and one cache for the run: shards
+    drafting at once share the requests-in-flight budget, so the next shard's requests take the slots a shard's slow
+    tail frees, and the server keeps working while the caller renders."""
+
+    def __init__(self, config: RunConfig, cache_dir: Path):
+        self.config = config
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="llm-drafter", daemon=True)
+        self.thread.start()
+        self.cache = ResponseCache(cache_dir)
+
+        async def open_client() -> LLMClient:  # its queues and connections belong to this loop
+            client = LLMClient(config.base_url, config.model, config.llm_mode, self.cache,
+                               max_in_flight=config.max_in_flight, timeout_s=config.timeout_s, outage_s=config.outage_s)
+            await client.identify()
+            return client
+
+        self.client = asyncio.run_coroutine_threadsafe(open_client(), self.loop).result()
+
+    async def _draft(self, indices: Sequence[int]) -> tuple[list[Sample | Reject], LLMStats]:
+        chain = LLMChain(self.config, self.client)  # per call: its stats are this shard's
+
+        async def draft_or_reject(index: int) -> Sample | Reject:
+            """A fault of ours met by one sample (e.g. a reply no check foresaw) loses that sample, counted and logged
+            with its traceback, not a million-sample run; a server that is down still stops the run."""
+            try:
+                return await chain.draft(index)
+            except LLMUnavailable:
+                raise
+            except Exception as error:  # noqa: BLE001 - recorded as the sample's reject
+                log.exception("sample %d: unexpected error while drafting; rejected as internal_error", index)
+                return Reject(id=sample_id(self.config.seed, index), sample_index=index, stage="generate",
+                              reason="internal_error", detail=f"{type(error).__name__}: {error}"[:500])
+
+        drafts = await asyncio.gather(*(draft_or_reject(i) for i in indices))
+        return list(drafts), chain.stats
+
+    def draft(self, indices: Sequence[int]) -> tuple[list[Sample | Reject], LLMStats]:
+        """Draft samples `indices` (callable from any thread; calls overlap)."""
+        return asyncio.run_coroutine_threadsafe(self._draft(indices), self.loop).result()
+
+    def close(self) -> None:
+        """Cancel what is still drafting (its callers get CancelledError rather than waiting forever), then stop."""
+        async def shutdown() -> None:
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            await self.client.close()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+        self.cache.close()
+
+
+_drafters: dict[tuple[str, Path], Drafter] = {}
+_drafters_lock = threading.Lock()
 
 
 def llm_drafts(config: RunConfig, indices: Sequence[int], cache_dir: Path) -> tuple[list[Sample | Reject], LLMStats]:
-    """Draft samples concurrently (bounded requests in flight); replies are cached under `cache_dir`."""
-    return asyncio.run(_draft_all(config, indices, cache_dir))
+    """Draft samples concurrently (bounded requests in flight, shared by every shard of the run drafting in this
+    process); replies are cached under `cache_dir`."""
+    key = (config.model_dump_json(), cache_dir.resolve())
+    with _drafters_lock:
+        drafter = _drafters.get(key) or _drafters.setdefault(key, Drafter(config, cache_dir))
+    return drafter.draft(indices)
+
+
+@atexit.register
+def close_drafters() -> None:
+    """End the run's drafting: connections closed, cache written (run_job calls it; atexit for Dask workers)."""
+    with _drafters_lock:
+        while _drafters:
+            _drafters.popitem()[1].close()
 
 
 def admit_topics(drafts: list[Sample | Reject], stats: LLMStats, deduper: TopicDeduper) -> list[Sample | Reject]:

@@ -17,7 +17,7 @@ import multiprocessing
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Protocol
@@ -159,19 +159,22 @@ def sample_pool(workers: int):
 
 
 class LocalRunner:
-    """Shard after shard in this process; samples of a shard spread over `workers` render processes. A context
-    manager: the process pool lives as long as the run."""
+    """Shards rendered one after another in this process, samples of a shard spread over `workers` render processes;
+    meanwhile the next `ahead` shards are drafted on a thread (LLM I/O), so the server never waits for rendering. A
+    context manager: the pools live as long as the run."""
 
-    ahead = 1
+    ahead = 2
 
     def __init__(self, workers: int = 1, on_samples: OnSamples | None = None):
         self.workers, self.on_samples, self._pool = workers, on_samples, None
 
     def __enter__(self) -> LocalRunner:
         self._pool = sample_pool(self.workers)
+        self._drafting = ThreadPoolExecutor(max_workers=self.ahead, thread_name_prefix="draft")
         return self
 
     def __exit__(self, *exc) -> None:
+        self._drafting.shutdown(cancel_futures=True)
         if self._pool is not None:
             self._pool.shutdown()
 
@@ -185,7 +188,7 @@ class LocalRunner:
         return future
 
     def draft(self, job: Job, shard: ShardPlan, out: Path) -> Future:
-        return self._done(job.draft, shard, out)
+        return self._drafting.submit(job.draft, shard, out)
 
     def kept(self, samples: int) -> None:
         if self.on_samples:
@@ -198,7 +201,7 @@ class LocalRunner:
 
 def run_job(job: Job, out: Path, runner: Runner) -> tuple[Manifest, RunReport]:
     """Make every missing shard of `job` in `out` (finished shards are kept: resume), then report."""
-    from pipeline.llm_chain import TopicDeduper, admit_topics
+    from pipeline.llm_chain import TopicDeduper, admit_topics, close_drafters
 
     started = time.perf_counter()
     job = job.resolve(out)
@@ -216,20 +219,24 @@ def run_job(job: Job, out: Path, runner: Runner) -> tuple[Manifest, RunReport]:
 
     runner.kept(sum(e.stop - e.start for e in manifest.shards))
     top_up()
-    while drafting or finishing:
-        if drafting:
-            shard, future = drafting.popleft()
-            drafts: ShardDrafts = future.result()
-            if deduper is not None and drafts.drafts is not None:
-                drafts = drafts.model_copy(update={"drafts": admit_topics(drafts.drafts, drafts.llm, deduper)})
-            finishing.append((shard, drafts, runner.finish(job, shard, out, drafts)))
-        while finishing and (finishing[0][2].done() or not drafting):  # recorded in shard order
-            shard, drafts, future = finishing.popleft()
-            entry = future.result()
-            if not intact(out, entry):  # e.g. a cached task result whose files are gone: make it again
-                entry = runner.finish(job, shard, out, drafts, fresh=True).result()
-            manifest = record_shard(out, manifest, entry)
-        top_up()
+    try:
+        while drafting or finishing:
+            if drafting:
+                shard, future = drafting.popleft()
+                drafts: ShardDrafts = future.result()
+                top_up()  # the next shard drafts while this one renders
+                if deduper is not None and drafts.drafts is not None:
+                    drafts = drafts.model_copy(update={"drafts": admit_topics(drafts.drafts, drafts.llm, deduper)})
+                finishing.append((shard, drafts, runner.finish(job, shard, out, drafts)))
+            while finishing and (finishing[0][2].done() or not drafting):  # recorded in shard order
+                shard, drafts, future = finishing.popleft()
+                entry = future.result()
+                if not intact(out, entry):  # e.g. a cached task result whose files are gone: make it again
+                    entry = runner.finish(job, shard, out, drafts, fresh=True).result()
+                manifest = record_shard(out, manifest, entry)
+            top_up()
+    finally:
+        close_drafters()
     return manifest, report(out, manifest, kept, todo, time.perf_counter() - started, damaged)
 
 

@@ -34,6 +34,7 @@ class FakeServer:
     bodies: list[dict] = field(default_factory=list)
     times: list[float] = field(default_factory=list)  # when each request arrived (time.monotonic)
     reply: Callable[[dict], str] | None = None
+    created: int = 1700000000  # GET /models says when the model served as "fake" was made
 
     def start(self) -> FakeServer:
         ready = threading.Event()
@@ -72,6 +73,13 @@ class FakeServer:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
+                if head.startswith(b"GET /v1/models"):
+                    data = json.dumps({"object": "list", "data": [
+                        {"id": "fake", "object": "model", "created": self.created, "owned_by": "tests"}]}).encode()
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                                 % len(data) + data)
+                    await writer.drain()
+                    continue
                 length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
                 body = json.loads(await reader.readexactly(length))
                 action = self._next_action(body)

@@ -269,3 +269,77 @@ def test_prompts_carry_no_example_where_the_server_enforces_the_schema(tmp_path,
     server.bodies.clear()
     generate(config(server, n=1, shard_size=1, llm_mode="text"), tmp_path / "text")
     assert "例:" in next(b for b in server.bodies if "分野" in b["messages"][-1]["content"])["messages"][1]["content"]
+
+
+def test_the_next_shard_is_drafted_while_a_shard_renders(tmp_path, server):
+    """The server works while samples render: requests for shard 1 reach it before shard 0 is written (before, shard
+    1 was drafted only after shard 0 was finished), and every shard still comes out."""
+    import time
+
+    server.delay_s = 0.02
+    finished = []
+    generate(config(server, n=8, shard_size=4, seed=0), tmp_path, on_samples=lambda k: finished.append(time.monotonic()))
+    shard_of = [(body["seed"] % 2**31) // 10 // 4 for body in server.bodies]  # a step's seed encodes its sample index
+    first_for_shard_1 = server.times[shard_of.index(1)]
+    assert first_for_shard_1 < finished[3]  # the 4th sample reported is shard 0's last
+    assert len(shard_rows(tmp_path)) + len(rejects(tmp_path)) == 8
+
+
+def test_a_run_that_fails_while_shards_draft_ends_without_hanging(tmp_path, server, monkeypatch):
+    """An error while later shards are still drafting cancels them: their threads must not wait forever."""
+    import threading
+
+    from pipeline.run import GenerateJob
+
+    def broken_render(*args, **kwargs):
+        raise RuntimeError("render failed")
+
+    monkeypatch.setattr(GenerateJob, "finish", broken_render)
+    server.delay_s = 0.5  # shard 1 is still drafting when shard 0's render fails
+    raised = []
+
+    def run():
+        try:
+            generate(config(server, n=8, shard_size=2), tmp_path)
+        except RuntimeError as error:
+            raised.append(error)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(60)
+    assert not runner.is_alive() and [str(e) for e in raised] == ["render failed"]
+
+
+def test_another_model_under_the_same_name_is_asked_again(tmp_path, server):
+    """The cache key holds the server's description of the model (GET /models), not only the name asked for."""
+    def again():  # the same dataset made again from scratch, its cache kept
+        for path in [*(tmp_path / "data").glob("*"), tmp_path / "manifest.json"]:
+            path.unlink()
+        generate(config(server), tmp_path)
+
+    generate(config(server), tmp_path)
+    sent = server.requests
+    again()  # same server, same model: every reply from the cache
+    assert server.requests == sent
+    server.created += 1  # the server now serves another build under the name "fake"
+    again()
+    assert server.requests == 2 * sent
+
+
+def test_an_unexpected_error_in_one_sample_loses_that_sample_not_the_run(tmp_path, server, monkeypatch):
+    import pipeline.llm_chain as chain
+
+    real = chain.contradiction
+    calls = []
+
+    def fails_once(description, spec):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyError("a reply no check foresaw")
+        return real(description, spec)
+
+    monkeypatch.setattr(chain, "contradiction", fails_once)
+    generate(config(server, n=4), tmp_path)
+    rejected = [r for r in rejects(tmp_path) if r["reason"] == "internal_error"]
+    assert len(rejected) == 1 and "KeyError" in rejected[0]["detail"] and "foresaw" in rejected[0]["detail"]
+    assert len(shard_rows(tmp_path)) + len(rejects(tmp_path)) == 4
