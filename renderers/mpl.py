@@ -317,14 +317,26 @@ def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str, paint: Paint
         ax = fig.add_subplot()
         marks = paint(ax, spec, style, lang)
         _decorate(fig, ax, spec, style, chart)
-        fig.canvas.draw()
         height = fig.canvas.get_width_height()[1]
-        drawn = _mark_elements(marks, height)
-        if ax.get_legend() and covers_marks(legend_elements(fig, height), drawn):  # a reader must see every mark
+
+        def legend_covers_a_mark() -> bool:
+            return bool(ax.get_legend()) and covers_marks(legend_elements(fig, height), _mark_elements(marks, height))
+
+        def legend_right() -> None:
             ax.get_legend().remove()
             _legend(fig, ax, style, "right")
+
+        for axes in fig.axes:  # view limits as drawn: the geometry below is measured before layout
+            axes.get_xlim(), axes.get_ylim()
+        # A reader must see every mark. Measured before the layout pass (the axes are smaller then, so the legend
+        # looks bigger: it errs towards the right-hand side); the draw, ~60 % layout, is the costly part
+        if legend_covers_a_mark():
+            legend_right()
+        fig.canvas.draw()
+        if legend_covers_a_mark():  # as laid out: still over a mark
+            legend_right()
             fig.canvas.draw()
-            drawn = _mark_elements(marks, height)
+        drawn = _mark_elements(marks, height)
         elements = drawn + legend_elements(fig, height) + text_elements(fig, fig.canvas.get_renderer(), height)
         return elements, tick_steps(marks, spec, chart.horizontal, chart.paired)
 

@@ -10,7 +10,8 @@ the data; then re-pin and say so here and in the commit:
   and plotly legends over a right-hand axis's labels, then when plotly's text was measured from its SVG (rasterised
   by resvg), category labels turned until they clear, scatter names placed apart, colliding value labels dropped
   and samples whose text still collides rejected (issue 12), and when stacked bars stopped stacking rates, ratios
-  and temperatures (issue 13); plotly shard files again when its legend box was measured from the SVG (issue 12).
+  and temperatures (issue 13); plotly shard files again when its legend box was measured from the SVG (issue 12), and
+  matplotlib's when a legend that covers a mark before layout goes to the right before the first draw (issue 12).
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
@@ -30,20 +31,20 @@ from schemas import RunConfig
 
 PINNED = {
     "matplotlib": {
-        "content": "358d5868f380a2d261eb42b9a2f9422d65e4b1ef0baa5e695eccf7eb8eb7eeb6",
+        "content": "95a7a9ade2a2bb8bc83906592950a208459e165a1ebd4904165e1097d85674ce",
         "shards": ["8cfa03de58f1be9c856fe071135c4689cac34360990828ed58f129d4b2c58f27",
-                   "2e8a2c58edf92c167471e6b094f1803044304f1509ed0906439173ba5198def6",
-                   "6332ba2604266905588edff3fa96b98c22c8273d5a99efdfba5eaa25b56fa689"],
+                   "46cf06772b9fd305bfc483a2d7d683c4d5a26c56da4ff7791837ecd7a8d99a8a",
+                   "2e6ebde2b6b9ba57503e0222b2aa2716c33589ea296a273abec88dbc2ef4372e"],
     },
     "mix": {
         "content": "1fc245296096bd267c7655b426cc3f3fe084d31850690b910ed717a1de49c98e",
         "shards": ["d549243a4916c05ed708230439f621df688471fd55823013cf349e97a1e8a23c",
                    "0799fc6f02fcb9be0d06ccbaa69000f8b8663cfbfd3dae399990f19cf0fff6b6",
-                   "ba86af5ddd8039e03dc4d01adea8291c20552ea85f664c3f48c5b2a4903a47a5"],
+                   "e6be39bbd22485590b055662600f2c8905a5c03907c30d3247b9f88201e8c985"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",
-               "kaleido": "1.5.0", "vl-convert-python": "1.9.0.post1", "chromium": "156.0.8078.79"}
+               "kaleido": "1.5.0", "vl-convert-python": "1.9.0.post1", "chromium": "156.0.8078.108"}
 
 
 def content_digest(out) -> str:
