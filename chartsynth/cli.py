@@ -26,6 +26,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 err = Console(stderr=True, soft_wrap=True)
 
 
+def _show_version(asked: bool) -> None:
+    if asked:
+        from pipeline import __version__
+
+        typer.echo(f"chartsynth {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                               help="print the version and exit")] = False) -> None:
+    """Synthetic chart and table images with program-verified QA (Japanese first)."""
+
+
 def _fail(message: str) -> None:
     # the message is escaped: file names, values and install hints ("chartsynth[train]") are not rich markup
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
@@ -283,6 +297,8 @@ def eval_command(
         _fail("give either --checkpoint DIR or --base-url URL --model NAME")
     if base_url and not model:
         _fail(f"--base-url {base_url}: --model is required with an endpoint")
+    if checkpoint and (Path(checkpoint) / "final").is_dir() and not (Path(checkpoint) / "config.json").exists():
+        _fail(f"--checkpoint {checkpoint}: a training run's directory; its model is {Path(checkpoint) / 'final'}")
     endpoint = Endpoint(base_url, model, max_in_flight) if base_url else None
     try:
         summary = evaluate(data, str(out), checkpoint, endpoint, heldout_percent, limit)

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.futures import PrefectFuture
+from prefect.states import Failed, State
 from prefect.tasks import exponential_backoff
 
 from pipeline.regenerate import RegenerateJob
-from pipeline.run import GenerateJob, run_job, sample_pool
+from common.llm_client import LLMUnavailable
+from pipeline.run import DatasetDirError, GenerateJob, run_job, sample_pool
+from renderers.errors import SetupError
 from schemas import RegenerateConfig, RunConfig, ShardEntry
 from schemas.run import RunReport, ShardDrafts, ShardPlan
 
@@ -85,8 +88,6 @@ def task_runner(dask_address: str | None):
 @flow(name="run_job", validate_parameters=False)
 def _run(job: AnyJob, out: str, workers: int) -> dict:
     manifest, report = run_job(job, Path(out), PrefectRunner(workers))
-    create_markdown_artifact(f"# {out}\n\n{report.summary()}", key="chartsynth-summary",
-                             description=f"chartsynth run into {out}")
     return report.model_dump(mode="json")
 
 
@@ -96,13 +97,27 @@ def run_flow(job: AnyJob, out: str, workers: int = 1, dask_address: str | None =
     return RunReport.model_validate(result)
 
 
+def _published(job: AnyJob, out: str, workers: int, dask_address: str | None) -> dict | State:
+    """The job's run as a subflow; its summary published on the calling (deployment's) flow run. A run stopped by
+    its input or its LLM server fails with the reason as the flow run's state message (and in its log), which is
+    what `prefect deployment run --watch` and the UI show — not a traceback."""
+    try:
+        report = run_flow(job, out, workers, dask_address)
+    except (DatasetDirError, LLMUnavailable, SetupError) as error:
+        get_run_logger().error(str(error))  # one line, streamed by `--watch`; no traceback for an input problem
+        return Failed(message=str(error))
+    create_markdown_artifact(f"# {out}\n\n{report.summary()}", key="chartsynth-summary",
+                             description=f"chartsynth run into {out}")
+    return report.model_dump(mode="json")
+
+
 @flow(name="generate_dataset", validate_parameters=True)
 def generate_dataset(config: RunConfig, out: str, workers: int = 1, dask_address: str | None = None) -> dict:
     """Generate (or resume) a dataset: the same run config and output as `chartsynth generate`.
 
     `dask_address` runs the shard tasks on that Dask cluster (prefect-dask); otherwise shard after shard here.
     """
-    return run_flow(GenerateJob(config=config), out, workers, dask_address).model_dump(mode="json")
+    return _published(GenerateJob(config=config), out, workers, dask_address)
 
 
 @flow(name="regenerate_dataset", validate_parameters=True)
@@ -110,4 +125,4 @@ def regenerate_dataset(source: str, out: str, how: RegenerateConfig, workers: in
                        dask_address: str | None = None) -> dict:
     """Re-render or re-generate selected rows of `source` into `out`, as `chartsynth regenerate` does; the other rows
     are carried over unchanged. `how` takes the same fields as the CLI's selectors (schemas.RegenerateConfig)."""
-    return run_flow(RegenerateJob(source=source, how=how), out, workers, dask_address).model_dump(mode="json")
+    return _published(RegenerateJob(source=source, how=how), out, workers, dask_address)

@@ -24,8 +24,8 @@ from model.build import ImageInputs, build_lmm, load_lmm
 from model.data import ChatCollator, ShardStream
 from model.ptq import LLM_ONLY_SKIP
 from model.quant import QSLAW_LAYERS, QuantConfig, decoder_linears, quantize_llm, save_packed
-from model.recipe import (RecipeConfig, collate_stage, cosine_with_warmup, load_tokenizer, rng_state, save_atomically,
-                          seed_everything, set_rng_state, shard_files)
+from model.recipe import (RecipeConfig, collate_stage, cosine_with_warmup, load_tokenizer, progress_bar, rng_state,
+                          save_atomically, seed_everything, set_rng_state, shard_files)
 from schemas.reports import AdaptReport
 
 Method = Literal["qslaw", "qlora", "full"]
@@ -279,6 +279,7 @@ def adapt(cfg: AdaptConfig) -> AdaptReport:
             next(batches)
         set_rng_state(state["rng"])
     lmm.train()
+    bar = progress_bar(cfg.steps, progress["step"], f"adapt ({cfg.method})")
     while progress["step"] < cfg.steps:
         kind, rows = next(batches)
         batch = adapt_batch(collator, cfg, kind, rows, progress["step"])
@@ -295,8 +296,12 @@ def adapt(cfg: AdaptConfig) -> AdaptReport:
         progress["losses"].append(loss.item())
         progress["batch_kinds"].append(kind)
         progress["step"] += 1
+        bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}", batch=kind,
+                        samples_s=f"{len(rows) / progress['step_seconds'][-1]:.1f}", refresh=False)
+        bar.update(1)
         if progress["step"] % cfg.checkpoint_every == 0 or progress["step"] == cfg.steps:
             save_adapt_checkpoint(checkpoint, lmm, optimizer, scheduler, progress, quantization)
+    bar.close()
     report = AdaptReport(
         method=cfg.method, lora_r128_parameters=lora_r128, llm_weight_bytes_fp=llm_bytes_fp, quantization=quantization,
         trainable_parameters=trainable_count, trainable_vs_lora_r128=trainable_count / (lora_r128 + projector),

@@ -19,7 +19,7 @@ from PIL import Image
 from model.data import ASSISTANT, EOS, IMAGE, ChatCollator, ShardStream
 from common.numbers import parse_number
 from model.metrics import contains, normalize, relaxed_match
-from model.recipe import shard_files
+from model.recipe import progress_bar, shard_files
 from schemas import EvalQuestion
 from schemas.reports import EvalSummary, Scores
 
@@ -66,6 +66,7 @@ def local_answers(model, tokenizer, items: list[EvalQuestion], max_new_tokens: i
     collator = ChatCollator(tokenizer, ImageInputs(model))
     device = next(model.parameters()).device
     answers = []
+    bar = progress_bar(len(items), 0, "eval", unit="question")
     for item in items:
         vision, (tokens,) = collator.image_inputs([Image.open(io.BytesIO(item.image.bytes)).convert("RGB")])
         ids, _ = collator.encode([{"from": "human", "value": f"{IMAGE}\n{item.question}"}], tokens, item.id)
@@ -76,6 +77,8 @@ def local_answers(model, tokenizer, items: list[EvalQuestion], max_new_tokens: i
                                  **{k: v.to(device) for k, v in vision.items()}, max_new_tokens=max_new_tokens,
                                  do_sample=False, eos_token_id=collator.ids[EOS], pad_token_id=tokenizer.pad_token_id)
         answers.append(tokenizer.decode(out[0, len(ids):], skip_special_tokens=True).strip())
+        bar.update(1)
+    bar.close()
     return answers
 
 
@@ -93,13 +96,19 @@ def endpoint_answers(endpoint: Endpoint, items: list[EvalQuestion], max_new_toke
     async def run() -> list[str]:
         client = LLMClient([endpoint.base_url], endpoint.model, "text", ResponseCache(cache_dir),
                            max_in_flight=endpoint.max_in_flight, timeout_s=endpoint.timeout_s)
+        bar = progress_bar(len(items), 0, f"eval {endpoint.model}", unit="question")
+
+        async def answer(item: EvalQuestion) -> str:
+            reply = await client.chat(endpoint_messages(item), name="answer", schema=None, temperature=0.0,
+                                      max_tokens=max_new_tokens, seed=0)
+            bar.update(1)
+            return reply.text.strip()
+
         try:
-            replies = await asyncio.gather(*(client.chat(endpoint_messages(item), name="answer", schema=None,
-                                                         temperature=0.0, max_tokens=max_new_tokens, seed=0)
-                                             for item in items))
+            return list(await asyncio.gather(*(answer(item) for item in items)))
         finally:
+            bar.close()
             await client.close()
-        return [reply.text.strip() for reply in replies]
 
     return asyncio.run(run())
 

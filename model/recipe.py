@@ -8,6 +8,7 @@ import glob
 import math
 import os
 import random
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -132,3 +133,12 @@ def save_atomically(state: dict, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+def progress_bar(total: int, initial: int, desc: str, rank: int = 0, unit: str = "step"):
+    """Progress on stderr with whatever the loop reports (loss, lr, samples/s); rank 0 only, so 8 ranks print one
+    bar."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, disable=rank != 0, file=sys.stderr,
+                dynamic_ncols=True, mininterval=1.0)

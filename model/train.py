@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -17,12 +18,14 @@ from pathlib import Path
 import torch
 from pydantic import Field
 
+from common.shards import atomic_write_bytes
 from model.build import ImageInputs, build_lmm, load_lmm
 from model.data import ChatCollator, ShardStream
 from model.recipe import (RecipeConfig, Stage, barrier, collate_stage, cosine_with_warmup, distributed, load_tokenizer,
-                          rng_state, save_atomically, seed_everything, set_rng_state, shard_files)
+                          progress_bar, rng_state, save_atomically, seed_everything, set_rng_state, shard_files)
 from schemas.reports import TrainReport
 
+FINISHED = "finished.json"  # written last into final/: the run is complete
 STAGE_LR = {"1": (1e-3, 0.0), "1.5": (1e-5, 2e-6), "2": (1e-5, 2e-6)}  # (LLM + projector, vision)
 
 
@@ -56,6 +59,9 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     files = shard_files(cfg.data)
+    finished = _finished_steps(out)
+    if finished is not None and finished >= cfg.steps:  # before any weights load: at 70B that takes minutes per rank
+        return TrainReport(stage=cfg.stage, losses=[], rank=rank, world_size=world, resumed_from=finished)
     seed_everything(cfg.seed)
 
     tokenizer = load_tokenizer(cfg, files, out, rank)
@@ -79,8 +85,6 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
         step, epoch, batches_done = state["step"], mine["epoch"], mine["batches_done"]
         set_rng_state(mine["rng"])
     resumed_from = step
-    if step >= cfg.steps and (out / "final").exists():  # a finished run: rerunning it changes nothing
-        return TrainReport(stage=cfg.stage, losses=[], rank=rank, world_size=world, resumed_from=step)
     ddp = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -94,6 +98,9 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
     collate = partial(collate_stage, collator, cfg.stage)
     losses: list[float] = []
     micro = 0
+    samples_per_step = cfg.batch_size * cfg.grad_accum * world
+    bar = progress_bar(cfg.steps, step, f"stage {cfg.stage}", rank)
+    step_started = time.perf_counter()
     while step < cfg.steps:
         stream.set_epoch(epoch)
         # spawned workers: forking a process that already runs threads (Prefect, kaleido, NCCL) can kill the child
@@ -118,19 +125,32 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
             optimizer.zero_grad(set_to_none=True)
             step += 1
             losses.append(loss.item() * cfg.grad_accum)
-            if rank == 0 and (step % 10 == 0 or step == cfg.steps):
-                print(json.dumps({"step": step, "loss": round(losses[-1], 4), "lr": scheduler.get_last_lr()[0]}))
+            now = time.perf_counter()
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}",
+                            samples_s=f"{samples_per_step / (now - step_started):.1f}", refresh=False)
+            bar.update(1)
+            step_started = now
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 _save_checkpoint(checkpoint, model, optimizer, scheduler, step, epoch, batches_done, rank, world)
             if step >= cfg.steps:
                 break
         else:
             epoch, batches_done = epoch + 1, 0
+    bar.close()
     if rank == 0:
         model.save_pretrained(out / "final")
         tokenizer.save_pretrained(out / "final")
+        atomic_write_bytes(out / "final" / FINISHED, json.dumps({"stage": cfg.stage, "steps": step}).encode())
     barrier()
     return TrainReport(stage=cfg.stage, losses=losses, rank=rank, world_size=world, resumed_from=resumed_from)
+
+
+def _finished_steps(out: Path) -> int | None:
+    """The steps of the run that finished in `out` (its final model written), if one did."""
+    try:
+        return int(json.loads((out / "final" / FINISHED).read_text())["steps"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _save_checkpoint(path: Path, model, optimizer, scheduler, step, epoch, batches_done, rank, world) -> None:

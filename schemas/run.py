@@ -66,7 +66,8 @@ class RunReport(BaseModel):
         rejects = ", ".join(f"{reason}: {count}" for reason, count in self.rejects.items()) or "none"
         pace = (f"{self.samples_per_second:.3g} samples/s" if self.built_shards else
                 "nothing to do: every shard was already finished")
-        lines = [f"{self.rows} samples in {self.shards} shards ({self.built_shards} built, {self.kept_shards} kept); "
+        earlier = f", {self.kept_shards} finished by an earlier run and kept" if self.kept_shards else ""
+        lines = [f"{self.rows} samples in {self.shards} shards ({self.built_shards} made by this run{earlier}); "
                  f"rejects: {rejects}; {pace}"]
         lines += [f"{problem}: rebuilt" for problem in self.rebuilt]
         if self.llm:

@@ -18,7 +18,7 @@ def test_generate_then_inspect_end_to_end(tmp_path):
     assert sum(summary["by_chart_type"].values()) == 12
     assert "<img src='data:image/png;base64," in (tmp_path / "report.html").read_text()
     again = chartsynth("generate", "--out", str(out), "--n", "12", "--shard-size", "6", "--lang", "ja")
-    assert "0 built, 2 kept" in again.stderr and "nothing to do: every shard was already finished" in again.stderr
+    assert "(0 made by this run, 2 finished by an earlier run and kept)" in again.stderr and "nothing to do: every shard was already finished" in again.stderr
     assert "samples/s" not in again.stderr  # not a rate made of kept shards over a second of checking
     shard = out / "data" / "shard-00001.parquet"
     whole = shard.read_bytes()
@@ -36,6 +36,7 @@ def test_generate_then_inspect_end_to_end(tmp_path):
 
 
 def test_bad_options_give_one_clear_line(tmp_path):
+    (tmp_path / "run" / "final").mkdir(parents=True)  # what `train` leaves: the model is in final/
     for args, expected in [
         (["generate", "--out", str(tmp_path / "x"), "--n", "0"], "--n 0"),
         (["generate", "--out", str(tmp_path / "x"), "--n", "3", "--lang", "fr"], "--lang 'fr'"),
@@ -50,6 +51,8 @@ def test_bad_options_give_one_clear_line(tmp_path):
         (["generate", "--out", str(tmp_path / "x"), "--n", "3", "--generator", "llm", "--model", "m",
           "--base-url", "http://127.0.0.1:9/v1"], "cannot connect to http://127.0.0.1:9/v1 (--base-url)"),
         (["inspect", str(tmp_path)], "no manifest.json"),
+        (["eval", "--checkpoint", str(tmp_path / "run"), "--data", "x.parquet", "--out", str(tmp_path / "e")],
+         f"a training run's directory; its model is {tmp_path / 'run' / 'final'}"),
         # square brackets in a path or value reach the user as typed, not eaten as console markup
         (["inspect", str(tmp_path / "[train]")], f"{tmp_path / '[train]'}"),
     ]:
@@ -57,6 +60,13 @@ def test_bad_options_give_one_clear_line(tmp_path):
         assert result.returncode == 2
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and expected in lines[0] and "Traceback" not in result.stderr
+
+
+def test_version():
+    from pipeline import __version__
+
+    shown = chartsynth("--version")
+    assert shown.returncode == 0 and shown.stdout.strip() == f"chartsynth {__version__}"
 
 
 def test_changed_options_into_existing_dir_are_refused(tmp_path):
@@ -111,3 +121,28 @@ def test_generate_through_the_flow_on_a_dask_cluster_matches_the_plain_run(tmp_p
     assert made.returncode == 0, made.stderr[-2000:]
     for shard in sorted((plain / "data").glob("*.parquet")):
         assert (dask / "data" / shard.name).read_bytes() == shard.read_bytes()
+
+
+def test_render_workers_exit_when_generate_is_killed(tmp_path):
+    """kill -9 of a running `generate --workers 2` leaves no render worker behind (they watch their parent)."""
+    import signal
+    import time
+
+    import psutil
+
+    run = subprocess.Popen([sys.executable, "-m", "chartsynth", "generate", "--out", str(tmp_path / "ds"), "--n", "2000",
+                            "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parent = psutil.Process(run.pid)
+    deadline = time.monotonic() + 120
+
+    def render_workers():
+        return [p for p in parent.children() if "spawn_main" in " ".join(p.cmdline())]
+
+    while len(render_workers()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    workers = parent.children(recursive=True)  # the render workers and multiprocessing's resource tracker
+    assert len(render_workers()) == 2
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=30)
+    assert alive == [], f"still running after their parent was killed: {[p.cmdline()[:3] for p in alive]}"

@@ -108,3 +108,20 @@ def test_regenerate_stale_prompts_generates_those_rows_again(prefect_harness, cl
     before, after = rows(cli_made), rows(tmp_path)
     assert sorted(calls) == sorted(json.loads(r["provenance"])["sample_index"] for r in before if r["lang"] == "ja")
     assert after == before  # the template generator is deterministic: generated again, the same rows
+
+
+def test_a_run_stopped_by_its_input_fails_with_the_reason_as_state_message(prefect_harness, cli_made, tmp_path):
+    """What `prefect deployment run --watch` and the UI show of a failed run is its state and message."""
+    state = generate_dataset(CONFIG.model_copy(update={"seed": 5}), str(cli_made), return_state=True)
+    assert state.is_failed() and state.message.startswith(f"{cli_made} was generated with seed=4 (asked 5)")
+
+
+def test_the_summary_artifact_is_on_the_deployments_flow_run(prefect_harness, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    state = generate_dataset(CONFIG.model_copy(update={"seed": 42}), str(tmp_path), return_state=True)
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["chartsynth-summary"])))
+    mine = [a for a in artifacts if a.flow_run_id == state.state_details.flow_run_id]
+    assert len(mine) == 1 and "samples in 3 shards (3 made by this run)" in mine[0].data

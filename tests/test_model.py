@@ -52,9 +52,11 @@ def test_stage_freezing(tiny_dataset, tmp_path, stage):
         assert {g["name"]: sum(p.numel() for p in g["params"]) for g in groups}["vision"] == vision
 
 
-def test_loss_falls(tiny_dataset, tmp_path):
+def test_loss_falls(tiny_dataset, tmp_path, capfd):
     losses = train(config(tiny_dataset, tmp_path, steps=40)).losses
     assert sum(losses[-10:]) / 10 < 0.85 * sum(losses[:5]) / 5  # per-batch losses are noisy: compare averages
+    bar = capfd.readouterr().err  # a progress bar with the step's loss, lr and throughput
+    assert "40/40" in bar and f"loss={losses[-1]:.4f}" in bar and "lr=" in bar and "samples_s=" in bar
 
 
 def test_resume_continues_bit_identically(tiny_dataset, tmp_path, monkeypatch):
@@ -73,6 +75,12 @@ def test_resume_continues_bit_identically(tiny_dataset, tmp_path, monkeypatch):
     monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
     resumed = train(config(tiny_dataset, tmp_path / "resumed"))
     assert resumed.losses == whole.losses[6:] and resumed.resumed_from == 6
+    import model.train
+
+    def no_loading(*args):
+        raise AssertionError("a finished run loaded weights")
+
+    monkeypatch.setattr(model.train, "build_lmm", no_loading)  # at 70B each rank would load for minutes first
     again = train(config(tiny_dataset, tmp_path / "resumed"))  # rerunning a finished run: says so, changes nothing
     assert again.losses == [] and again.resumed_from == 12
     a, b = weights(tmp_path / "whole"), weights(tmp_path / "resumed")
