@@ -147,38 +147,128 @@ def _grid(rows: dict[str, dict]) -> str:
     return f"<table><tr>{head}</tr>{body or '<tr><td>none</td></tr>'}</table>"
 
 
-def html_report(out: Path, summary: DatasetSummary, gallery: int = 12) -> str:
-    """A self-contained page (no scripts, no external files): distributions, rejects, diversity, checks, a gallery."""
-    manifest = read_manifest(out)
-    cards = []
+GALLERY_COLUMNS = ["id", "chart_type", "renderer", "lang", "render_checks", "provenance"]
+CARD_COLUMNS = ["id", "image", "chart_type", "renderer", "lang", "qa", "spec", "render_checks"]
+STYLE = ("body{font-family:sans-serif;margin:1em 2em;max-width:none} td,th{padding:1px 8px;text-align:left;"
+         "vertical-align:top} section{margin-bottom:1.5em} .facts td:first-child{color:#555}"
+         ".cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:16px}"
+         ".card{border:1px solid #ccc;padding:8px} .card img{width:100%;cursor:zoom-in}"
+         ".zoom input{display:none} .zoom input:checked+img{position:fixed;inset:0;margin:auto;width:auto;"
+         "max-width:98vw;max-height:98vh;z-index:9;background:#fff;box-shadow:0 0 0 100vmax rgba(0,0,0,.6);"
+         "cursor:zoom-out} .data{font-size:90%;border-collapse:collapse} .data td,.data th{border:1px solid #ddd}"
+         ".bad{color:#b00} .muted{color:#666} h3{margin:.3em 0}")
+
+
+def _e(value) -> str:
+    return html.escape(str(value))
+
+
+def _cut(shown: int, total: int, what: str) -> str:
+    """Says when a list is cut, so a short list is never mistaken for all there is."""
+    return f"<p class=muted>showing {shown} of {total} {what}</p>" if shown < total else ""
+
+
+def _data_table(spec: dict) -> str:
+    data = spec["data"]
+    unit = f" ({_e(spec['unit'])})" if spec.get("unit") else ""
+    head = "".join(f"<th>{_e(c)}</th>" for c in data["columns"])
+    body = "".join(f"<tr><th>{_e(label)}</th>" + "".join(f"<td>{_e(v)}</td>" for v in values) + "</tr>"
+                   for label, values in zip(data["index"], data["data"]))
+    return f"<table class=data><tr><th>{unit}</th>{head}</tr>{body}</table>"
+
+
+def _question(q: dict) -> str:
+    tolerance = f", ±{q['tolerance']:g}" if q.get("tolerance") else ""
+    unverified = "" if q["verified"] else ", NOT verified"
+    return (f"<li><b>[{_e(q['qa_type'])}]</b> {_e(q['question'])} → <b>{_e(q['answer'])}</b> <span class=muted>read "
+            f"from {_e(q.get('read_from') or 'unrecorded')}{tolerance}{unverified}</span></li>")
+
+
+def _card(row: dict, number: int) -> str:
+    """One sample: its image (click to enlarge, CSS only), data table, QA with how each answer is read, checks."""
+    qa = "".join(_question(q) for q in row["qa"])
+    failed = {k: v for k, v in json.loads(row["render_checks"]).items() if v}
+    checks = ("<span class=bad>render checks failed: " + _e(", ".join(f"{k} {v}" for k, v in failed.items())) + "</span>"
+              if failed else "<span class=muted>render checks: all pass</span>")
+    src = base64.b64encode(row["image"]["bytes"]).decode()
+    return (f"<div class=card><h3>{_e(row['id'])} · {_e(row['chart_type'])} · {_e(row['renderer'])} · "
+            f"{_e(row['lang'])}</h3><label class=zoom><input type=checkbox id=zoom{number}>"
+            f"<img alt='{_e(row['id'])}' src='data:image/png;base64,{src}'></label>"
+            f"{_data_table(json.loads(row['spec']))}<ul>{qa}</ul>{checks}</div>")
+
+
+def _check_examples(summary: DatasetSummary, key: str) -> str:
+    ids, total = summary.render_check_examples.get(key, []), summary.render_check_failures[key]
+    return _e(", ".join(ids)) + (f" … ({len(ids)} of {total} shown)" if total > len(ids) else "")
+
+
+def _pick(out: Path, manifest, gallery: int, flagged: int) -> tuple[list[str], int, list[str], int]:
+    """Row ids for the gallery (the first of each chart family × renderer × language, in that order) and for the
+    flagged list (rows that failed a render check or had questions not asked as unreadable), with their totals."""
+    cells: dict[tuple, str] = {}
+    marked: list[str] = []
     for entry in manifest.shards:
-        for row in pq.read_table(out / entry.file, columns=["id", "image", "chart_type", "renderer", "qa"]).to_pylist():
-            if len(cards) >= gallery:
-                break
-            src = base64.b64encode(row["image"]["bytes"]).decode()
-            qa = "".join(f"<li>[{q['qa_type']}] {html.escape(q['question'])} → <b>{html.escape(q['answer'])}</b>"
-                         f"{' ✓ verified' if q['verified'] else ''}</li>" for q in row["qa"])
-            cards.append(f"<figure><img src='data:image/png;base64,{src}' width=360><figcaption>"
-                         f"{html.escape(row['id'])} · {row['chart_type']} · {row['renderer']}<ul>{qa}</ul>"
-                         f"</figcaption></figure>")
+        for row in pq.read_table(out / entry.file, columns=GALLERY_COLUMNS).to_pylist():
+            cells.setdefault((row["chart_type"], row["renderer"], row["lang"]), row["id"])
+            checks = json.loads(row["render_checks"])
+            not_asked = json.loads(row["provenance"]).get("not_asked", {})
+            if any(checks.get(k) for k in CHECKS) or not_asked:
+                marked.append(row["id"])
+    chosen = [cells[k] for k in sorted(cells)]
+    return chosen[:gallery], len(chosen), marked[:flagged], len(marked)
+
+
+def _rows(out: Path, manifest, ids: list[str]) -> list[dict]:
+    wanted, found = set(ids), {}
+    for entry in manifest.shards:
+        table = pq.read_table(out / entry.file, columns=CARD_COLUMNS, filters=[("id", "in", list(wanted))])
+        found |= {row["id"]: row for row in table.to_pylist()}
+    return [found[i] for i in ids if i in found]
+
+
+def html_report(out: Path, summary: DatasetSummary, gallery: int = 48, flagged: int = 12) -> str:
+    """A self-contained page (no scripts, no external files; every text from a row escaped): what the directory is,
+    distributions, rejects, render checks, answerability, a gallery covering chart family × renderer × language,
+    and flagged samples — each with its data table, its QA and how each answer is read, its checks."""
+    manifest = read_manifest(out)
+    config = summary.config
+    facts = {"directory": summary.dir, "package version": summary.package_version,
+             "samples": f"{summary.rows} in {summary.shards} shards, {summary.planned} planned, "
+                        f"{sum(summary.rejects_by_reason.values())} rejected",
+             **{k: config[k] for k in ("generator", "seed", "n", "lang", "renderer", "shard_size") if k in config}}
+    if config.get("generator") == "llm":
+        facts |= {"model": config.get("model"), "structured output": config.get("llm_mode")}
+    gallery_ids, cells, flagged_ids, marked = _pick(out, manifest, gallery, flagged)
+    rows = {r["id"]: r for r in _rows(out, manifest, gallery_ids + flagged_ids)}
     plots = "".join(_bar_plot(name, counts) for name, counts in summary.distributions().items() if counts)
+    rejects = "".join(f"<tr><td>{_e(reason)}</td><td>{n}</td><td>{_e(summary.reject_examples.get(reason, ''))}</td></tr>"
+                      for reason, n in summary.rejects_by_reason.items())
+    checks = "".join(f"<tr><td>{_e(key)}</td><td>{n}</td><td>{_check_examples(summary, key)}</td></tr>"
+                     for key, n in summary.render_check_failures.items())
     return (
-        f"<!doctype html><html lang=ja><meta charset=utf-8><title>chartsynth: {html.escape(summary.dir)}</title>"
-        "<style>body{font-family:sans-serif;margin:1em} figure{display:inline-block;vertical-align:top;width:380px}"
-        "td{padding:0 8px} img{margin:2px} section{margin-bottom:1.5em}</style>"
+        f"<!doctype html><html lang=ja><meta charset=utf-8><title>chartsynth: {_e(summary.dir)}</title>"
+        f"<style>{STYLE}</style>"
         f"<h1>{summary.rows} samples in {summary.shards} shards</h1>"
+        f"<table class=facts>{''.join(f'<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>' for k, v in facts.items())}</table>"
         f"<section><h2>Distributions</h2>{plots}</section>"
-        f"<section><h2>Rejects by reason</h2>{_table(summary.rejects_by_reason)}"
-        f"<h3>Examples</h3>{_table(summary.reject_examples)}</section>"
+        f"<section><h2>Rejects by reason</h2><table><tr><th>reason</th><th>samples</th><th>example</th></tr>"
+        f"{rejects or '<tr><td>none</td></tr>'}</table></section>"
         f"<section><h2>Diversity</h2>{_table(summary.diversity.model_dump())}</section>"
-        f"<section><h2>Render checks</h2>{_table(summary.render_check_failures)}"
-        f"{_table({k: ', '.join(v) for k, v in summary.render_check_examples.items()})}"
-        f"<h3>Share of drawn samples failing each check, by renderer</h3>{_grid(summary.render_check_rates)}</section>"
+        f"<section><h2>Render checks</h2><table><tr><th>check</th><th>rows shipped failing it</th><th>row ids</th></tr>"
+        f"{checks}</table><h3>Share of drawn samples failing each check, by renderer</h3>"
+        f"{_grid(summary.render_check_rates)}</section>"
         "<section><h2>Answerable from the image</h2><p>How each kind of question is read from its chart "
         "(label, cell: printed; axis: against the ticks; slice: a pie's size; position: which mark is larger), "
         f"one example each.</p>{_table(summary.read_from_examples)}"
         "<h3>By chart family and renderer</h3><p>asked exactly / approximately; drafted questions not asked "
         "(inseparable: marks too close to compare; unreadable: finer than the image shows); samples rejected.</p>"
         f"{_grid({k: v.model_dump() for k, v in summary.answerability.items()})}</section>"
-        f"<section><h2>Samples</h2>{''.join(cards)}</section></html>"
+        f"<section><h2>Gallery: one sample per chart family × renderer × language</h2><p class=muted>click an image "
+        f"to enlarge it, click again to close</p>{_cut(len(gallery_ids), cells, 'combinations')}<div class=cards>"
+        f"{''.join(_card(rows[i], n) for n, i in enumerate(gallery_ids) if i in rows)}</div></section>"
+        f"<section><h2>Flagged samples</h2><p class=muted>rows shipped with a failed render check or with questions "
+        f"not asked because the image could not settle them (rejected samples are counted above)</p>"
+        f"{_cut(len(flagged_ids), marked, 'flagged rows')}<div class=cards>"
+        f"{''.join(_card(rows[i], len(gallery_ids) + n) for n, i in enumerate(flagged_ids) if i in rows) or 'none'}"
+        f"</div></section></html>"
     )

@@ -18,5 +18,14 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 extras="${1:-}"
+# The tests' llama.cpp server (dev extra) is built from source. A native build uses every instruction the build machine
+# reports (AMX on some VMs that then fault on it: the server died on its first request) and pip caches that wheel for
+# the next machine, so build it portable (AVX2/FMA/F16C), uncached, once per .venv.
+if [[ ",$extras," == *",dev,"* ]] && [ ! -e .venv/.llama-cpp-portable ]; then
+  llama=$(grep -o '"llama-cpp-python\[server\]==[0-9.]*"' pyproject.toml | tr -d '"' | sed 's/\[server\]//')
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
+    .venv/bin/python -m pip install -q --no-cache-dir --force-reinstall --no-deps "$llama"
+  touch .venv/.llama-cpp-portable
+fi
 .venv/bin/python -m pip install -q -e ".${extras:+[$extras]}"
 echo "setup done: .venv ready${extras:+ with [$extras]}, Japanese font and Chromium present" >&2

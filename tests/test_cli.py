@@ -16,7 +16,7 @@ def test_generate_then_inspect_end_to_end(tmp_path):
     summary = json.loads(shown.stdout)
     assert summary["rows"] == 12 and summary["by_lang"] == {"ja": 12}
     assert sum(summary["by_chart_type"].values()) == 12
-    assert "<img src='data:image/png;base64," in (tmp_path / "report.html").read_text()
+    assert "src='data:image/png;base64," in (tmp_path / "report.html").read_text()
     again = chartsynth("generate", "--out", str(out), "--n", "12", "--shard-size", "6", "--lang", "ja")
     assert "(0 made by this run, 2 finished by an earlier run and kept)" in again.stderr and "nothing to do: every shard was already finished" in again.stderr
     assert "samples/s" not in again.stderr  # not a rate made of kept shards over a second of checking

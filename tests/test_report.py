@@ -66,3 +66,35 @@ def test_a_sample_rejected_by_a_render_check_counts_against_its_family_and_rende
     assert after.answerability[key].rejected["overlapping_text"] == earlier.get("overlapping_text", 0) + 1
     assert after.render_check_rates["plotly"]["overlapping_text"] > \
         before.render_check_rates.get("plotly", {}).get("overlapping_text", 0.0)
+
+
+def test_report_header_gallery_per_family_renderer_language_and_cut_lists(tiny_dataset):
+    import pyarrow.parquet as pq
+
+    rows = [r for f in sorted((tiny_dataset / "data").glob("*.parquet"))
+            for r in pq.read_table(f, columns=["chart_type", "renderer", "lang"]).to_pylist()]
+    cells = {(r["chart_type"], r["renderer"], r["lang"]) for r in rows}
+    summary = summarize(tiny_dataset)
+    page = html_report(tiny_dataset, summary)
+    assert str(tiny_dataset) in page and "<td>seed</td><td>0</td>" in page  # what the directory is
+    gallery = page.split("<h2>Gallery")[1].split("<h2>Flagged")[0]
+    assert gallery.count("<div class=card>") == len(cells) and "showing" not in gallery
+    assert gallery.count("<table class=data>") == len(cells) and "read from" in gallery
+    cut = html_report(tiny_dataset, summary, gallery=2)
+    assert f"showing 2 of {len(cells)} combinations" in cut
+
+
+def test_report_escapes_row_text(tiny_dataset, tmp_path, monkeypatch):
+    import pipeline.report as report
+
+    real = report._rows
+
+    def hostile(out, manifest, ids):
+        found = real(out, manifest, ids)
+        for row in found:
+            row["qa"] = [dict(q, question="<script>alert(1)</script>") for q in row["qa"]]
+        return found
+
+    monkeypatch.setattr(report, "_rows", hostile)
+    page = html_report(tiny_dataset, summarize(tiny_dataset))
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
