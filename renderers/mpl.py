@@ -129,7 +129,9 @@ def scatter(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark
     ax.set_xlabel(spec.x_title or xcol)
     ax.set_ylabel(spec.y_title or ycol)
     fig = ax.figure
-    fig.draw_without_rendering()  # where the points land, to place their names clear of each other
+    # where the points land, measured before layout (a layout pass costs half a draw; the title and legend change
+    # it anyway): names are placed apart in those proportions, and the render checks catch any that still collide
+    ax.get_xlim(), ax.get_ylim()
     height = fig.canvas.get_width_height()[1]
     points = [(float(px), float(height - py)) for px, py in ax.transData.transform(list(zip(xs, ys)))]
     size_pt = style.font_size * 0.8

@@ -11,7 +11,8 @@ the data; then re-pin and say so here and in the commit:
   by resvg), category labels turned until they clear, scatter names placed apart, colliding value labels dropped
   and samples whose text still collides rejected (issue 12), and when stacked bars stopped stacking rates, ratios
   and temperatures (issue 13); plotly shard files again when its legend box was measured from the SVG (issue 12), and
-  matplotlib's when a legend that covers a mark before layout goes to the right before the first draw (issue 12).
+  matplotlib's when a legend that covers a mark before layout goes to the right before the first draw and scatter
+  names were placed from the points' positions before layout (issue 12).
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
@@ -33,14 +34,14 @@ PINNED = {
     "matplotlib": {
         "content": "95a7a9ade2a2bb8bc83906592950a208459e165a1ebd4904165e1097d85674ce",
         "shards": ["8cfa03de58f1be9c856fe071135c4689cac34360990828ed58f129d4b2c58f27",
-                   "46cf06772b9fd305bfc483a2d7d683c4d5a26c56da4ff7791837ecd7a8d99a8a",
-                   "2e6ebde2b6b9ba57503e0222b2aa2716c33589ea296a273abec88dbc2ef4372e"],
+                   "8b89ba40f0cf71a22a934013f61aaf4a4d27f7c935f68de2bec236eef0db6a91",
+                   "444fbc7318cd9f525e9da2745129c5ee062d99efe54f09bc3cac0cb5c6c9283e"],
     },
     "mix": {
         "content": "1fc245296096bd267c7655b426cc3f3fe084d31850690b910ed717a1de49c98e",
         "shards": ["d549243a4916c05ed708230439f621df688471fd55823013cf349e97a1e8a23c",
                    "0799fc6f02fcb9be0d06ccbaa69000f8b8663cfbfd3dae399990f19cf0fff6b6",
-                   "e6be39bbd22485590b055662600f2c8905a5c03907c30d3247b9f88201e8c985"],
+                   "6bd3c5cbad7d27949922a5d0465d0ff140af109ced24b66ad5db077a089bf075"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",
