@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Synthetic chart and table images with program-verified QA (Japanese first): make, inspect and "
                        "regenerate datasets; train, adapt, quantize and evaluate a chart-reading LMM on them.")
 err = Console(stderr=True, soft_wrap=True)
+FLAG = ""  # a flag takes no value: show none (typer would print "<bool>")
 
 
 def _show_version(asked: bool) -> None:
@@ -35,9 +37,11 @@ def _show_version(asked: bool) -> None:
 
 
 @app.callback()
-def main(version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+def main(version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True, metavar=FLAG,
                                                help="print the version and exit")] = False) -> None:
     """Synthetic chart and table images with program-verified QA (Japanese first)."""
+    # transformers' deprecation notices are about its own API, which a user of these commands cannot act on
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers(\.|$)")
 
 
 def _fail(message: str) -> None:
@@ -153,7 +157,8 @@ def regenerate_command(
     from_renderer: Annotated[list[str] | None, typer.Option(
         help="select rows drawn by this renderer (repeatable): matplotlib, plotly, table")] = None,
     id: Annotated[list[str] | None, typer.Option(help="select this row id (repeatable)")] = None,
-    stale_prompts: Annotated[bool, typer.Option(help="select rows of an older prompt version and generate them again")] = False,
+    stale_prompts: Annotated[bool, typer.Option(
+        help="select rows of an older prompt version and generate them again", metavar=FLAG)] = False,
     style_seed: Annotated[int | None, typer.Option(help="re-render selected rows with styles from this seed")] = None,
     renderer: Annotated[str | None, typer.Option(help="re-render selected rows with matplotlib or plotly")] = None,
 ) -> None:
@@ -335,8 +340,8 @@ def export_lmms_eval_command(
 def inspect(
     out: Annotated[Path, typer.Argument(help="dataset directory")],
     html: Annotated[Path | None, typer.Option("--html", help="write a self-contained HTML report here")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
-    verify: Annotated[bool, typer.Option(help="check every shard against the manifest's sha256 first")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout", metavar=FLAG)] = False,
+    verify: Annotated[bool, typer.Option(help="check every shard against the manifest's sha256 first", metavar=FLAG)] = True,
 ) -> None:
     """Counts by chart type, QA type, language and renderer; rejects by reason."""
     try:

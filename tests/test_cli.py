@@ -146,3 +146,9 @@ def test_render_workers_exit_when_generate_is_killed(tmp_path):
     run.wait()
     gone, alive = psutil.wait_procs(workers, timeout=30)
     assert alive == [], f"still running after their parent was killed: {[p.cmdline()[:3] for p in alive]}"
+
+
+def test_help_shows_no_value_for_flags():
+    for command in ("inspect", "regenerate"):
+        shown = chartsynth(command, "--help").stdout
+        assert [line for line in shown.splitlines() if "<bool>" in line and "--help" not in line] == []
