@@ -96,6 +96,7 @@ def endpoint_answers(endpoint: Endpoint, items: list[EvalQuestion], max_new_toke
     async def run() -> list[str]:
         client = LLMClient([endpoint.base_url], endpoint.model, "text", ResponseCache(cache_dir),
                            max_in_flight=endpoint.max_in_flight, timeout_s=endpoint.timeout_s)
+        await client.identify()  # cached answers are keyed by the model the endpoint says it serves
         bar = progress_bar(len(items), 0, f"eval {endpoint.model}", unit="question")
 
         async def answer(item: EvalQuestion) -> str:

@@ -421,7 +421,9 @@ def llm_drafts(config: RunConfig, indices: Sequence[int], cache_dir: Path) -> tu
     process); replies are cached under `cache_dir`."""
     key = (config.model_dump_json(), cache_dir.resolve())
     with _drafters_lock:
-        drafter = _drafters.get(key) or _drafters.setdefault(key, Drafter(config, cache_dir))
+        drafter = _drafters.get(key)
+        if drafter is None:
+            drafter = _drafters[key] = Drafter(config, cache_dir)
     return drafter.draft(indices)
 
 

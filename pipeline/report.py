@@ -21,6 +21,7 @@ STYLE_COUNTED = ["palette_name", "legend", "number_format", "title_loc", "period
 COLUMNS = [*COUNTED, "qa", "render_checks", "style", "spec", "persona", "topic", "id", "provenance"]
 CHECKS = ("overlapping_text", "small_text", "off_canvas_text", "missing_glyphs")
 EXACT = ("label", "cell", "position")
+FLAGGED_KEPT = 50  # flagged row ids a summary lists (it counts them all)
 
 
 def summarize(out: Path, verify: bool = True) -> DatasetSummary:
@@ -35,6 +36,9 @@ def summarize(out: Path, verify: bool = True) -> DatasetSummary:
     read_examples: dict[str, str] = {}
     answerability: dict[str, Answerability] = {}
     drawn, failing = Counter(), {key: Counter() for key in CHECKS}
+    per_cell: dict[str, str] = {}
+    flagged: list[str] = []
+    flagged_total = 0
     for entry in manifest.shards:
         problem = damage(out, entry) if verify else None
         if problem:
@@ -72,8 +76,14 @@ def summarize(out: Path, verify: bool = True) -> DatasetSummary:
             how.asked += len(reads)
             how.exact += sum(r in EXACT for r in reads)
             how.approximate += sum(r in ("axis", "slice") for r in reads)
-            for reason, n in json.loads(row["provenance"]).get("not_asked", {}).items():
+            not_asked = json.loads(row["provenance"]).get("not_asked", {})
+            for reason, n in not_asked.items():
                 how.not_asked[reason] = how.not_asked.get(reason, 0) + n
+            per_cell.setdefault(f'{row["chart_type"]} · {row["renderer"]} · {row["lang"]}', row["id"])
+            if not_asked or any(checks.get(key) for key in CHECKS):
+                flagged_total += 1
+                if len(flagged) < FLAGGED_KEPT:
+                    flagged.append(row["id"])
     rejects, examples = Counter(), {}
     for entry in manifest.shards:
         for reject in read_rejects(out, entry):
@@ -108,6 +118,9 @@ def summarize(out: Path, verify: bool = True) -> DatasetSummary:
         render_check_rates={renderer: {key: round(failing[key][renderer] / n, 4) for key in CHECKS}
                             for renderer, n in sorted(drawn.items())},
         read_from_examples=dict(sorted(read_examples.items())),
+        examples_per_cell=dict(sorted(per_cell.items())),
+        flagged=flagged,
+        flagged_total=flagged_total,
     )
 
 
@@ -147,7 +160,6 @@ def _grid(rows: dict[str, dict]) -> str:
     return f"<table><tr>{head}</tr>{body or '<tr><td>none</td></tr>'}</table>"
 
 
-GALLERY_COLUMNS = ["id", "chart_type", "renderer", "lang", "render_checks", "provenance"]
 CARD_COLUMNS = ["id", "image", "chart_type", "renderer", "lang", "qa", "spec", "render_checks"]
 STYLE = ("body{font-family:sans-serif;margin:1em 2em;max-width:none} td,th{padding:1px 8px;text-align:left;"
          "vertical-align:top} section{margin-bottom:1.5em} .facts td:first-child{color:#555}"
@@ -202,26 +214,10 @@ def _check_examples(summary: DatasetSummary, key: str) -> str:
     return _e(", ".join(ids)) + (f" … ({len(ids)} of {total} shown)" if total > len(ids) else "")
 
 
-def _pick(out: Path, manifest, gallery: int, flagged: int) -> tuple[list[str], int, list[str], int]:
-    """Row ids for the gallery (the first of each chart family × renderer × language, in that order) and for the
-    flagged list (rows that failed a render check or had questions not asked as unreadable), with their totals."""
-    cells: dict[tuple, str] = {}
-    marked: list[str] = []
-    for entry in manifest.shards:
-        for row in pq.read_table(out / entry.file, columns=GALLERY_COLUMNS).to_pylist():
-            cells.setdefault((row["chart_type"], row["renderer"], row["lang"]), row["id"])
-            checks = json.loads(row["render_checks"])
-            not_asked = json.loads(row["provenance"]).get("not_asked", {})
-            if any(checks.get(k) for k in CHECKS) or not_asked:
-                marked.append(row["id"])
-    chosen = [cells[k] for k in sorted(cells)]
-    return chosen[:gallery], len(chosen), marked[:flagged], len(marked)
-
-
 def _rows(out: Path, manifest, ids: list[str]) -> list[dict]:
-    wanted, found = set(ids), {}
+    found = {}
     for entry in manifest.shards:
-        table = pq.read_table(out / entry.file, columns=CARD_COLUMNS, filters=[("id", "in", list(wanted))])
+        table = pq.read_table(out / entry.file, columns=CARD_COLUMNS, filters=[("id", "in", ids)])
         found |= {row["id"]: row for row in table.to_pylist()}
     return [found[i] for i in ids if i in found]
 
@@ -238,7 +234,8 @@ def html_report(out: Path, summary: DatasetSummary, gallery: int = 48, flagged: 
              **{k: config[k] for k in ("generator", "seed", "n", "lang", "renderer", "shard_size") if k in config}}
     if config.get("generator") == "llm":
         facts |= {"model": config.get("model"), "structured output": config.get("llm_mode")}
-    gallery_ids, cells, flagged_ids, marked = _pick(out, manifest, gallery, flagged)
+    gallery_ids, cells = list(summary.examples_per_cell.values())[:gallery], len(summary.examples_per_cell)
+    flagged_ids, marked = summary.flagged[:flagged], summary.flagged_total
     rows = {r["id"]: r for r in _rows(out, manifest, gallery_ids + flagged_ids)}
     plots = "".join(_bar_plot(name, counts) for name, counts in summary.distributions().items() if counts)
     rejects = "".join(f"<tr><td>{_e(reason)}</td><td>{n}</td><td>{_e(summary.reject_examples.get(reason, ''))}</td></tr>"

@@ -140,6 +140,11 @@ class DatasetSummary(BaseModel):
                                                "read_from', with its answer and tolerance and the row id")
     answerability: dict[str, Answerability] = Field(default_factory=dict, description="'chart_type · renderer' → "
                                                     "how its questions are answered from the image")
+    examples_per_cell: dict[str, str] = Field(default_factory=dict, description="'chart_type · renderer · lang' → "
+                                              "the first row id drawn that way (the report's gallery)")
+    flagged: list[str] = Field(default_factory=list, description="the first row ids shipped with a failed render "
+                               "check or with questions not asked because the image could not settle them")
+    flagged_total: int = 0
     render_check_rates: dict[str, dict[str, float]] = Field(
         default_factory=dict, description="renderer → check → share of its drawn samples (rows and render rejects) "
                                           "failing it: overlapping_text is the text-over-text rate")
