@@ -54,8 +54,11 @@ def _text_problems(checks: RenderChecks) -> int:
 
 def draw(sample: Sample) -> tuple[Sample, Rendered]:
     """Render; if text collides, is too small or leaves the canvas while value labels are on, redraw without them
-    and keep that when it is better (the row records the style it was drawn with, so it redraws byte for byte)."""
+    and keep that when it is better. The row records the style it was drawn with — also when the renderer left the
+    labels off up front — so it redraws byte for byte."""
     rendered = render(sample.spec, sample.style, sample.renderer, sample.lang)
+    if rendered.value_labels != sample.style.value_labels:
+        sample = sample.model_copy(update={"style": sample.style.model_copy(update={"value_labels": rendered.value_labels})})
     if _text_problems(rendered.checks) and sample.style.value_labels:
         unlabelled = sample.model_copy(update={"style": sample.style.model_copy(update={"value_labels": False})})
         again = render(unlabelled.spec, unlabelled.style, unlabelled.renderer, unlabelled.lang)

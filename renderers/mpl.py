@@ -298,7 +298,7 @@ def draw_figure(style: StyleSpec, paint: Callable[[Figure], tuple[list[Element],
     width, height = canvas.get_width_height()
     checks = render_checks(elements, width, height, missing)
     return Rendered(png=png_bytes(canvas), width=width, height=height, elements=elements, checks=checks,
-                    tick_steps=steps)
+                    tick_steps=steps, value_labels=style.value_labels)
 
 
 Paint = Callable[[Axes, ChartSpec, StyleSpec, str], list[Mark]]

@@ -8,12 +8,12 @@ import math
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, partial
 
 from renderers.checks import covers_marks, render_checks
 from renderers.errors import SetupError
-from renderers.fonts import font_path, missing_glyphs, text_width
+from renderers.fonts import font_path, missing_glyphs, pil_font, text_width
 from renderers.layout import fit_rotation, place_point_labels
 from renderers.numbers import format_number, nice_step
 from renderers.svg import legend_box, rasterise, text_elements
@@ -84,6 +84,8 @@ class Canvas:
     right: float
     bottom: float
     colors: list[str]
+    value_labels: list[Element] = field(default_factory=list)
+    """where the value labels will be drawn, predicted from the pinned geometry before plotly lays them out"""
 
     def color(self, i: int) -> str:
         return self.colors[i % len(self.colors)]
@@ -183,6 +185,8 @@ def cartesian(traces: list[dict], canvas: Canvas, bars: bool, stacked: bool = Fa
                 (x0, y0), (x1, y1) = frame.px(a, base[i]), frame.px(b, base[i] + v)
             box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
             elements.append(Element(kind="bar", bbox=box, color=canvas.color(j), row=row, col=col))
+            if style.value_labels:
+                canvas.value_labels.append(_bar_label(canvas, canvas.fmt(v, col), box, v, horizontal, stacked))
         if stacked:
             base = [b + v for b, v in zip(base, values)]
     secondary_range = (_value_range([v for c in spec.secondary_series for v in table.column(c)])
@@ -200,8 +204,43 @@ def cartesian(traces: list[dict], canvas: Canvas, bars: bool, stacked: bool = Fa
             elements.append(Element(kind="point" if style.markers else "vertex", bbox=(px - 3, py - 3, px + 3, py + 3),
                                     color=canvas.color(j),
                                     row=row, col=col))
+            if style.value_labels:
+                canvas.value_labels.append(_label(canvas, canvas.fmt(v, col), px, py - 3 - TEXT_PAD_PX, 0.5, 1))
     axes = ("value", "category") if horizontal else ("category", "value")
     return elements, PlotArea(frame, *axes, secondary_range=secondary_range)
+
+
+TEXT_PAD_PX = 3.0  # plotly.js's gap between a mark and its value label
+
+
+def _label(canvas: Canvas, text: str, x: float, y: float, x_anchor: float, y_anchor: float,
+           fit: tuple[float, float] | None = None) -> Element:
+    """A value label's box as plotly will place it: `(x_anchor, y_anchor)` ∈ [0, 1]² is the point of the box at
+    (x, y), e.g. (0.5, 1) for a label centred above y; shrunk to fit inside `fit` (width, height) when given."""
+    style = canvas.style
+    size = style.font_size * style.dpi / 72
+    ascent, descent = pil_font(style.font_family, size).getmetrics()
+    w, h = text_width(text, style.font_family, size), ascent + descent
+    scale = max(0.0, min(1.0, fit[0] / w, fit[1] / h)) if fit else 1.0
+    w, h = w * scale, h * scale
+    x0, y0 = x - x_anchor * w, y - y_anchor * h
+    return Element(kind="text", bbox=(x0, y0, x0 + w, y0 + h), text=text, size_px=size * scale)
+
+
+def _bar_label(canvas: Canvas, text: str, bar: tuple[float, float, float, float], value: float, horizontal: bool,
+               inside: bool) -> Element:
+    """Past the bar's end (outside), or inside at its end, shrunk to fit (plotly's insidetextanchor "end" with
+    constraintext)."""
+    x0, y0, x1, y1 = bar
+    if inside:
+        fit = (x1 - x0 - 2 * TEXT_PAD_PX, y1 - y0 - 2 * TEXT_PAD_PX)
+        return (_label(canvas, text, x1 - TEXT_PAD_PX, (y0 + y1) / 2, 1, 0.5, fit) if horizontal
+                else _label(canvas, text, (x0 + x1) / 2, y0 + TEXT_PAD_PX, 0.5, 0, fit))
+    if horizontal:
+        return (_label(canvas, text, x1 + TEXT_PAD_PX, (y0 + y1) / 2, 0, 0.5) if value >= 0
+                else _label(canvas, text, x0 - TEXT_PAD_PX, (y0 + y1) / 2, 1, 0.5))
+    return (_label(canvas, text, (x0 + x1) / 2, y0 - TEXT_PAD_PX, 0.5, 1) if value >= 0
+            else _label(canvas, text, (x0 + x1) / 2, y1 + TEXT_PAD_PX, 0.5, 0))
 
 
 def drawing(traces: Traces, **options) -> Callable[[ChartSpec, StyleSpec, str], Rendered]:
@@ -303,6 +342,10 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
         return _to_svg({"data": traces, "layout": layout}, width, height), elements, steps
 
     where = style.legend if show_legend else "none"
+    if style.value_labels:  # labels that would collide or shrink are dropped before the (slow) layout, not after
+        predicted = render_checks(draw(where)[1].value_labels, width, height, 0)
+        if predicted.overlapping_text or predicted.small_text or predicted.off_canvas_text:
+            style = style.model_copy(update={"value_labels": False})
     svg, elements, steps = compose(where)
     legend = legend_box(svg)
     if where == "upper left" and legend and covers_marks([legend], elements):  # a reader must see every mark
@@ -314,4 +357,4 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
     texts = [spec.title, spec.x_title, spec.y_title, *spec.series_unit.values(), *table.index, *table.columns]
     checks = render_checks(elements, width, height, len(missing_glyphs(texts, style.font_family)))
     return Rendered(png=rasterise(svg), width=width, height=height, elements=elements, checks=checks,
-                    tick_steps=steps)
+                    tick_steps=steps, value_labels=style.value_labels)

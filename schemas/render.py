@@ -50,3 +50,5 @@ class Rendered(BaseModel):
     tick_steps: dict[str, float] = Field(
         default_factory=dict, description="column → step between the labelled ticks of the value axis it is read "
                                           "against (none for pies and tables)")
+    value_labels: bool = Field(description="whether values are printed on their marks: the style's choice, unless "
+                                           "the renderer predicted they would collide and left them off")

@@ -216,7 +216,7 @@ def test_a_visual_question_the_image_cannot_settle_is_dropped_not_raised():
     error = pickle.loads(pickle.dumps(Unverifiable("ambiguous", "two marks")))
     assert (error.reason, error.detail, str(error)) == ("ambiguous", "two marks", "ambiguous: two marks")
     tied = [Element(kind="bar", bbox=(10, 100, 30, 300), color="#1f77b4", row=row, col="v") for row in ("a", "b")]
-    drawn = Rendered(png=b"", width=100, height=300, elements=tied, checks=RenderChecks())
+    drawn = Rendered(png=b"", width=100, height=300, elements=tied, checks=RenderChecks(), value_labels=False)
     pick = QA(question="q", answer="1", qa_type="visual", answer_type="number",
               program=Program(op="pick", color="#1f77b4", order="rightmost"))
     assert readable(pick, sample_with(False), drawn) is None

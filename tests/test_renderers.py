@@ -110,22 +110,57 @@ def test_plotly_text_boxes_are_measured_where_the_pixels_are():
     assert abs(inked.min() - x0) <= 3 and abs(inked.max() - x1) <= 3  # the title's ink spans its measured box
 
 
-def test_value_labels_that_collide_are_dropped_and_the_row_says_so():
+@pytest.mark.parametrize("renderer", ["matplotlib", "plotly"])
+def test_value_labels_that_collide_are_dropped_and_the_row_says_so(renderer, monkeypatch):
+    """matplotlib measures the collision after layout and redraws; plotly predicts it from its pinned geometry and
+    lays the chart out once, without the labels."""
     from pipeline.sample import draw
     from pipeline.template import draft_sample
+    from renderers import plotly_renderer
     from schemas import RunConfig
 
     crowded = {"index": [f"FY{2010 + i}" for i in range(10)], "columns": ["general exam", "recommendation", "holistic"],
                "data": [[5048 + i, 5106 + i, 31890 + i] for i in range(10)]}
     spec = ChartSpec(chart_type="grouped_bar", title="applicants", unit="people", data=crowded)
-    sample = draft_sample(RunConfig(n=1, renderer="plotly"), 0)
+    sample = draft_sample(RunConfig(n=1, renderer=renderer), 0)
     style = style_for(ChartType.GROUPED_BAR).model_copy(update={"value_labels": True, "width_px": 640, "font_size": 12})
-    sample = sample.model_copy(update={"spec": spec, "style": style, "renderer": "plotly", "lang": "en"})
-    assert render(spec, style, "plotly", "en").checks.overlapping_text
+    sample = sample.model_copy(update={"spec": spec, "style": style, "renderer": renderer, "lang": "en"})
+    if renderer == "matplotlib":
+        assert render(spec, style, renderer, "en").checks.overlapping_text
+    layouts = []
+    monkeypatch.setattr(plotly_renderer, "_to_svg", lambda *a, _real=plotly_renderer._to_svg: layouts.append(1) or _real(*a))
     drawn, rendered = draw(sample)
-    assert drawn.style.value_labels is False and not rendered.checks.overlapping_text
+    assert drawn.style.value_labels is False and rendered.value_labels is False
+    assert not rendered.checks.overlapping_text
+    assert not {e.text for e in rendered.elements} & {f"{v:,}" for row in crowded["data"] for v in row}
+    assert len(layouts) == (1 if renderer == "plotly" else 0)
 
 
+def test_plotly_keeps_value_labels_only_where_they_are_drawn_clear():
+    """The prediction matches the drawing: over 60 seeded labelled charts, the value labels plotly keeps never
+    collide with each other or shrink as laid out, and some are left off."""
+    import re
+
+    from pipeline.template import draft_sample
+    from renderers.charts import family
+    from schemas import RunConfig
+
+    config = RunConfig(n=60, seed=3, lang="mix", renderer="plotly")
+    kept = dropped = 0
+    for i in range(60):
+        sample = draft_sample(config, i)
+        chart = family(sample.spec.chart_type)
+        if not (sample.style.value_labels and chart.value_labels) or chart.round or "table" in chart.draw:
+            continue
+        out = render(sample.spec, sample.style, "plotly", sample.lang)
+        values = {e.text for e in out.elements if e.kind == "text" and re.fullmatch(r"[-−△▲]?[\d,.]+%?", e.text)}
+        if out.value_labels:
+            kept += 1
+            assert not [pair for pair in out.checks.overlapping_text if set(pair) <= values], sample.id
+            assert not out.checks.small_text, sample.id
+        else:
+            dropped += 1
+    assert kept >= 10 and dropped >= 2
 def test_threads_drawing_at_once_get_the_bytes_of_a_lone_draw():
     from concurrent.futures import ThreadPoolExecutor
 
