@@ -339,7 +339,7 @@ def main() -> None:
             [f"{renderer} smallest text shipped (px)", "n/a", text["smallest_text_px"]],
         ]
         ocr = n[renderer]["ocr"]
-        if ocr:
+        if ocr and ocr["images"]:
             table_rows += [[f"{renderer} OCR: legible numbers read exactly", "n/a",
                             f"{ocr['numbers_read_exactly']:.1%} of {ocr['numbers']} ({ocr['images']} images)"],
                            [f"{renderer} OCR: legible words read (≥ 0.5 similar)", "n/a",

@@ -63,13 +63,20 @@ def generate(
     base_url: Annotated[list[str] | None, typer.Option(help="llm: OpenAI-compatible server URL (repeat for replicas)")] = None,
     model: Annotated[str | None, typer.Option(help="llm: model name")] = None,
     llm_mode: Annotated[str, typer.Option(help="llm: json_schema, json_object (llama.cpp), text; auto probes")] = "auto",
-    max_in_flight: Annotated[int, typer.Option(help="llm: requests in flight over all servers")] = 16,
+    max_in_flight: Annotated[int, typer.Option(help="llm: requests in flight over all servers (at most; 429s lower it)")] = 16,
+    requests_per_minute: Annotated[int | None, typer.Option(help="llm: the provider's requests-per-minute limit")] = None,
+    tokens_per_minute: Annotated[int | None, typer.Option(help="llm: the provider's tokens-per-minute limit")] = None,
     temperature: Annotated[float, typer.Option(help="llm: sampling temperature of every step")] = 0.7,
     max_tokens: Annotated[int, typer.Option(help="llm: reply length limit of every step")] = 1024,
     step_temperature: Annotated[list[str] | None, typer.Option(
         help="llm: one step's temperature, STEP=VALUE (persona, topic, description, data, qa; repeatable)")] = None,
     step_max_tokens: Annotated[list[str] | None, typer.Option(
         help="llm: one step's reply length limit, STEP=VALUE (repeatable)")] = None,
+    batch: Annotated[bool, typer.Option("--batch", help="llm: through the OpenAI Batch API (half price, within 24 h)",
+                                         metavar=FLAG)] = False,
+    batch_poll: Annotated[float, typer.Option(help="llm: seconds between asking about a running batch")] = 30.0,
+    topics_per_persona: Annotated[int, typer.Option(help="llm: topics drafted per persona (fan-out)")] = 1,
+    charts_per_topic: Annotated[int, typer.Option(help="llm: charts drafted per topic (fan-out)")] = 1,
     repair_attempts: Annotated[int, typer.Option(help="llm: times a step's invalid reply is sent back for repair")] = 2,
     timeout: Annotated[float, typer.Option(help="llm: seconds to wait for one reply")] = 120.0,
     wait_for_server: Annotated[float, typer.Option(
@@ -83,14 +90,17 @@ def generate(
     try:
         config = RunConfig(n=n, seed=seed, lang=lang, generator=generator, renderer=renderer, shard_size=shard_size,
                            base_url=base_url or [], model=model, llm_mode=llm_mode, max_in_flight=max_in_flight,
+                           requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
                            temperature=temperature, max_tokens=max_tokens,
                            step_temperature=_per_step(step_temperature, "--step-temperature"),
                            step_max_tokens=_per_step(step_max_tokens, "--step-max-tokens"),
+                           batch=batch, batch_poll_s=batch_poll,
+                           topics_per_persona=topics_per_persona, charts_per_topic=charts_per_topic,
                            repair_attempts=repair_attempts, timeout_s=timeout, outage_s=wait_for_server,
                            price_per_mtok=price_per_mtok)
     except ValidationError as error:
         first = error.errors()[0]
-        flag = {"timeout_s": "timeout", "outage_s": "wait_for_server"}.get(str(first["loc"][0]), str(first["loc"][0])) if first["loc"] else ""
+        flag = {"timeout_s": "timeout", "outage_s": "wait_for_server", "batch_poll_s": "batch_poll"}.get(str(first["loc"][0]), str(first["loc"][0])) if first["loc"] else ""
         key = f"{first['loc'][1]}=" if flag.startswith("step_") and len(first["loc"]) == 2 else ""  # STEP=VALUE
         where = f"--{flag.replace('_', '-')} {key}{first['input']!r}: " if flag else ""
         _fail(f"{where}{first['msg'].removeprefix('Value error, ')}")

@@ -91,6 +91,7 @@ class ResponseCache:
         self._db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, reply TEXT NOT NULL)")
         self._db.execute("CREATE TABLE IF NOT EXISTS spent (name TEXT PRIMARY KEY, requests INTEGER NOT NULL, "
                          "prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS batched (key TEXT PRIMARY KEY, batch TEXT NOT NULL)")
 
     def get(self, key: str) -> LLMReply | None:
         found = self._db.execute("SELECT reply FROM replies WHERE key = ?", (key,)).fetchone()
@@ -98,6 +99,16 @@ class ResponseCache:
 
     def put(self, key: str, reply: LLMReply) -> None:
         self._db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?)", (key, reply.model_dump_json(exclude={"cached"})))
+
+    def batched(self) -> dict[str, str]:
+        """Request key → the Batch API batch still answering it (sent by this run or one that stopped)."""
+        return dict(self._db.execute("SELECT key, batch FROM batched"))
+
+    def batch_sent(self, batch: str, keys: list[str]) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO batched VALUES (?, ?)", [(key, batch) for key in keys])
+
+    def batch_done(self, batch: str) -> None:
+        self._db.execute("DELETE FROM batched WHERE batch = ?", (batch,))
 
     def spend(self, name: str, reply: LLMReply) -> None:
         """Count a fresh reply's tokens under `name` (a chain step, "probe", "answer")."""
@@ -205,6 +216,233 @@ def extract_json(text: str) -> str:
     return text[start:]  # truncated: let the JSON parser say so
 
 
+class PerMinute:
+    """A token bucket for a provider's stated limit (requests or tokens per minute): refilled continuously, holding at
+    most a minute's worth. Takers queue in order, so a big request is not starved by small ones."""
+
+    def __init__(self, per_minute: int, clock=time.monotonic, sleep=asyncio.sleep):
+        self.capacity, self.rate = float(per_minute), per_minute / 60.0
+        self.level, self.clock, self.sleep = self.capacity, clock, sleep
+        self.stamp = clock()
+        self._turn = asyncio.Lock()
+
+    async def take(self, amount: float) -> None:
+        amount = min(amount, self.capacity)  # larger than a minute's budget: waits for a full bucket
+        async with self._turn:
+            while True:
+                now = self.clock()
+                self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
+                self.stamp = now
+                if self.level >= amount:
+                    self.level -= amount
+                    return
+                await self.sleep((amount - self.level) / self.rate)
+
+
+class Throttle:
+    """How many requests may be in flight, found from the server's answers: a 429 halves the limit (once per burst:
+    the 429s of requests sent before the last cut do not cut again), each limit's worth of 200s in a row raises it by
+    one, up to `max_in_flight` (additive increase, multiplicative decrease, as TCP does). Where the provider states
+    its limits, requests and tokens per minute are also kept to (token buckets; tokens counted as OpenAI counts them
+    at request time: the prompt's estimate plus max_tokens)."""
+
+    def __init__(self, slots: int, clients: int, requests_per_minute: int | None = None,
+                 tokens_per_minute: int | None = None):
+        self.max_in_flight = self.limit = slots
+        self._free: asyncio.Queue[int] = asyncio.Queue()
+        for slot in range(slots):
+            self._free.put_nowait(slot % clients)
+        self._held: list[int] = []  # slots taken out of circulation while the limit is below max_in_flight
+        self._epoch, self._good = 0, 0
+        self.cuts = 0
+        self._requests = PerMinute(requests_per_minute) if requests_per_minute else None
+        self._tokens = PerMinute(tokens_per_minute) if tokens_per_minute else None
+
+    async def acquire(self, tokens: int) -> tuple[int, int]:
+        """A slot (which client to send on) and the epoch the request starts in, once the limits allow it."""
+        if self._requests:
+            await self._requests.take(1)
+        if self._tokens:
+            await self._tokens.take(tokens)
+        return await self._free.get(), self._epoch
+
+    def release(self, slot: int) -> None:
+        if self.max_in_flight - len(self._held) > self.limit:
+            self._held.append(slot)
+        else:
+            self._free.put_nowait(slot)
+
+    def answered(self, epoch: int, busy: bool) -> None:
+        """Adapt the limit to one answer: `busy` is a 429, and `epoch` the one the request was sent in."""
+        if busy:
+            if epoch == self._epoch and self.limit > 1:
+                self.limit, self._epoch, self._good, self.cuts = max(1, self.limit // 2), self._epoch + 1, 0, self.cuts + 1
+                log.warning("LLM server says 429 (too many requests): at most %d in flight from now on", self.limit)
+            return
+        if self.limit < self.max_in_flight:
+            self._good += 1
+            if self._good >= self.limit:
+                self.limit, self._good = self.limit + 1, 0
+                if self._held:
+                    self._free.put_nowait(self._held.pop())
+
+
+class Batches:
+    """The OpenAI Batch API as a transport (half the price; answers within the 24 h completion window). Requests are
+    collected while the chain runs — every drafting sample is at some step, so a batch holds mostly one step across
+    all of them (persona batch, topic batch, …) — and sent when `size` wait or none has joined for `linger_s`: the
+    JSONL is uploaded (POST /files, purpose "batch"), the batch created (POST /batches), polled every `poll_s`, and
+    its output file read; each request gets its own answer, or its own error. Which batch answers which request is
+    kept in the cache database, so a run stopped while batches run polls them when resumed instead of paying again.
+    A batch that fails or expires rejects its unanswered requests with the provider's reason (those samples land in
+    rejects/, as any refused request does)."""
+
+    ENDPOINT = "/v1/chat/completions"
+
+    def __init__(self, client: LLMClient, cache: ResponseCache | None, size: int = 5000, linger_s: float = 2.0,
+                 poll_s: float = 30.0):
+        self.client, self.cache = client, cache
+        self.size, self.linger_s, self.poll_s = size, linger_s, poll_s
+        self._waiting: dict[str, tuple[dict, asyncio.Future]] = {}
+        self._flush_at: asyncio.TimerHandle | None = None
+        self._keys: dict[str, list[str]] = {}  # batch id → the requests it answers, while it is polled
+        self._tasks: set[asyncio.Task] = set()
+        self._answers: dict[str, asyncio.Future] = {}  # key → the answer of a batch already sent
+        self.sent: list[str] = []  # batches this client created
+        self._earlier = cache.batched() if cache is not None else {}  # sent by a run that stopped
+        self._early: dict[str, dict] = {}  # answers of such batches that came before this run asked for them
+        self._bodies: dict[str, dict] = {}  # what this run sent, by key: a line refused for now goes in the next batch
+        self._tries: dict[str, int] = {}
+
+    async def ask(self, key: str, body: dict) -> dict:
+        """The chat completion for `body` (its JSON), through a batch."""
+        loop = asyncio.get_running_loop()
+        if key in self._early:
+            return self._early.pop(key)
+        earlier = self._earlier.pop(key, None)
+        if earlier is not None:  # sent by a run that stopped: wait for that batch
+            if key not in self._answers:
+                self._answers[key] = loop.create_future()
+            self._poll(earlier, [key])
+            return await asyncio.shield(self._answers[key])
+        future = loop.create_future()
+        self._bodies[key] = body
+        self._queue(key, body, future)
+        return await asyncio.shield(future)
+
+    def _queue(self, key: str, body: dict, future: asyncio.Future) -> None:
+        loop = asyncio.get_running_loop()
+        self._waiting[key] = (body, future)
+        if len(self._waiting) >= self.size:
+            self._flush()
+        else:
+            if self._flush_at is not None:
+                self._flush_at.cancel()
+            self._flush_at = loop.call_later(self.linger_s, self._flush)
+
+    def _flush(self) -> None:
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        waiting, self._waiting = self._waiting, {}
+        if waiting:
+            self._start(self._send(waiting))
+
+    def _start(self, work) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, waiting: dict[str, tuple[dict, asyncio.Future]]) -> None:
+        for key, (_, future) in waiting.items():
+            self._answers[key] = future
+        try:
+            lines = [json.dumps({"custom_id": key, "method": "POST", "url": self.ENDPOINT, "body": body},
+                                ensure_ascii=False) for key, (body, _) in waiting.items()]
+            upload = await self.client.request("files", data={"purpose": "batch"},
+                                               files={"file": ("chartsynth.jsonl", "\n".join(lines).encode(),
+                                                               "application/jsonl")})
+            batch = await self.client.request("batches", json={"input_file_id": upload["id"],
+                                                              "endpoint": self.ENDPOINT, "completion_window": "24h"})
+        except Exception as error:  # noqa: BLE001 - every waiter gets the reason
+            for key in waiting:
+                self._settle(key, error=error)
+            return
+        self.sent.append(batch["id"])
+        if self.cache is not None:
+            self.cache.batch_sent(batch["id"], list(waiting))
+        log.info("sent batch %s: %d requests", batch["id"], len(waiting))
+        self._poll(batch["id"], list(waiting))
+
+    def _poll(self, batch: str, keys: list[str]) -> None:
+        if batch not in self._keys:
+            self._keys[batch] = []
+            self._start(self._until_done(batch))
+        self._keys[batch] += keys
+
+    async def _until_done(self, batch: str) -> None:
+        try:
+            while True:
+                state = await self.client.request(f"batches/{batch}", method="GET")
+                if state.get("status") in ("completed", "failed", "expired", "cancelled"):
+                    break
+                await asyncio.sleep(self.poll_s)
+            for file in ("output_file_id", "error_file_id"):
+                if state.get(file):
+                    text = await self.client.request(f"files/{state[file]}/content", method="GET", read="text")
+                    for line in text.splitlines():
+                        if line.strip():
+                            self._answer(json.loads(line))
+            why = state.get("errors") or {}
+            reason = f"batch {batch} {state.get('status')}" + (f": {json.dumps(why)[:300]}" if why else "")
+            for key in self._keys.pop(batch):
+                self._settle(key, error=LLMRequestRejected(0, f"{reason}; no answer for this request"))
+            if self.cache is not None:
+                self.cache.batch_done(batch)
+        except Exception as error:  # noqa: BLE001 - the waiters get the reason; the batch stays recorded to resume
+            for key in self._keys.pop(batch, []):
+                self._settle(key, error=error)
+
+    def _answer(self, line: dict) -> None:
+        key, response = line.get("custom_id"), line.get("response") or {}
+        if key not in self._answers:
+            if response.get("status_code") == 200 and self._earlier.pop(key, None) is not None:
+                self._early[key] = response.get("body") or {}  # asked for later in this run
+            return
+        status = response.get("status_code")
+        tries = self._tries[key] = self._tries.get(key, 0) + 1
+        if status in RETRY_STATUS and key in self._bodies and tries <= self.client.max_retries:
+            self._queue(key, self._bodies[key], self._answers.pop(key))  # e.g. a 429 in the batch: the next one
+        elif status == 200:
+            self._settle(key, result=response.get("body") or {})
+        else:
+            body = response.get("body") or {}
+            message = (body.get("error") or {}).get("message") if isinstance(body, dict) else None
+            message = message or json.dumps(line.get("error") or body)[:300]
+            self._settle(key, error=LLMRequestRejected(response.get("status_code") or 0, message))
+
+    def _settle(self, key: str, result: dict | None = None, error: Exception | None = None) -> None:
+        future = self._answers.pop(key, None)
+        if future is None or future.done():  # none: already settled, or queued again for the next batch
+            return
+        self._bodies.pop(key, None)
+        self._tries.pop(key, None)
+        if error is not None:
+            future.set_exception(error)
+            future.exception()  # retrieved: its waiter may be gone
+        else:
+            future.set_result(result)
+
+    async def close(self) -> None:
+        """Stop polling (batches keep running at the provider; a rerun picks them up)."""
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def _httpx():
     """httpx2 (its pool hands out connections in O(1); httpx 0.28's is quadratic in waiting requests: most of the
     client's CPU at 256 in flight), else httpx."""
@@ -221,7 +459,9 @@ def _httpx():
 class LLMClient:
     def __init__(self, base_urls: list[str], model: str, mode: str, cache: ResponseCache | None, *,
                  max_in_flight: int = 16, timeout_s: float = 120.0, max_retries: int = 5, backoff_s: float = 0.5,
-                 outage_s: float = 0.0):
+                 outage_s: float = 0.0, requests_per_minute: int | None = None, tokens_per_minute: int | None = None,
+                 batch_poll_s: float | None = None):
+        """`batch_poll_s`: send chat requests through the Batch API, polling batches this often (None: directly)."""
         httpx = _httpx()
         key = os.environ.get("OPENAI_API_KEY") or "not-needed"
         # httpx's pool costs O(requests waiting × connections) per request: many small pools instead of one big one.
@@ -235,14 +475,15 @@ class LLMClient:
                                            headers={"Authorization": f"Bearer {key}"},
                                            transport=httpx.AsyncHTTPTransport(limits=limits, socket_options=nodelay))
                          for _ in range(per_url) for url in base_urls]
-        self._slots: asyncio.Queue[int] = asyncio.Queue()
-        for slot in range(max_in_flight):
-            self._slots.put_nowait(slot % len(self._clients))
+        self.throttle = Throttle(max_in_flight, len(self._clients), requests_per_minute, tokens_per_minute)
         self.model, self.mode, self.cache = model, mode, cache
         self.identity = model  # what the cache key says about the model: the server's description once identified
         self.max_retries, self.backoff_s = max_retries, backoff_s
         self.outage_s, self._paused = outage_s, False  # how long to wait out a server that stays down
         self._forms = SchemaForms()
+        self._asking: dict[str, asyncio.Future] = {}  # requests in flight by key, for identical ones to wait on
+        self._batches = (None if batch_poll_s is None else  # a batch goes out when no request joined for a while
+                         Batches(self, cache, linger_s=min(2.0, batch_poll_s), poll_s=batch_poll_s))
 
     async def identify(self) -> None:
         """Key replies by the server's own description of the model (GET /models: its id and, where given, creation
@@ -276,12 +517,34 @@ class LLMClient:
         key = self.key(messages, params)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             return hit
+        if key in self._asking:  # the same request is in flight (fan-out: samples sharing a persona): one answer
+            return (await asyncio.shield(self._asking[key])).model_copy(update={"cached": True})
+        self._asking[key] = asyncio.get_running_loop().create_future()
+        try:
+            reply = await self._ask(messages, key, name, schema, temperature, max_tokens, seed)
+        except BaseException as error:
+            waiting = self._asking.pop(key)
+            if isinstance(error, asyncio.CancelledError):
+                waiting.cancel()
+            else:
+                waiting.set_exception(error)
+                waiting.exception()  # retrieved: nobody may be waiting
+            raise
+        self._asking.pop(key).set_result(reply)
+        return reply
+
+    async def _ask(self, messages: list[dict], key: str, name: str, schema: dict | None, temperature: float,
+                   max_tokens: int, seed: int) -> LLMReply:
         fmt = response_format(self.mode, name, schema, self._forms(schema)[0]) if schema is not None else None
         body = {"model": self.model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens,
                 "seed": seed, **({"response_format": fmt} if fmt else {})}
-        payload = json.dumps(body, ensure_ascii=False).encode()
-        data = await self._with_retries(lambda client: client.post(
-            "chat/completions", content=payload, headers={"Content-Type": "application/json"}))
+        if self._batches is not None:
+            data = await self._batches.ask(key, body)
+        else:
+            payload = json.dumps(body, ensure_ascii=False).encode()
+            data = await self._with_retries(lambda client: client.post(
+                "chat/completions", content=payload, headers={"Content-Type": "application/json"}),
+                tokens=len(payload) // 4 + max_tokens)
         try:
             text = data["choices"][0]["message"]["content"] or ""
         except (KeyError, IndexError, TypeError) as error:
@@ -296,29 +559,36 @@ class LLMClient:
             self.cache.put(key, reply)
         return reply
 
-    async def _with_retries(self, call) -> dict:
+    async def request(self, path: str, method: str = "POST", read: str = "json", **send) -> dict | str:
+        """Another endpoint of the API (files, batches), with the same retries: its JSON, or its text."""
+        return await self._with_retries(lambda client: client.request(method, path, **send), read=read)
+
+    async def _with_retries(self, call, tokens: int = 0, read: str = "json") -> dict | str:
         """The JSON body of a 200 answer to `call(client)`: retried on timeouts, connection errors, 429 and 5xx (the
-        server's Retry-After, else backoff with jitter), then paused while the server stays down."""
+        server's Retry-After, else backoff with jitter), then paused while the server stays down. Each answer
+        adapts how many requests go out at once (Throttle)."""
         httpx = _httpx()
 
         attempt, down_since = 0, None
         while True:
-            slot = await self._slots.get()  # a retry takes a fresh slot, usually on another pool or replica
+            # a retry takes a fresh slot, usually on another pool or replica
+            slot, epoch = await self.throttle.acquire(tokens)
             try:
                 response = await call(self._clients[slot])
+                self.throttle.answered(epoch, busy=response.status_code == 429)
                 if response.status_code == 200:
                     if down_since is not None and self._paused:
                         self._paused = False
                         log.warning("LLM server answers again after %.0f s; the run goes on",
                                     time.monotonic() - down_since)
-                    return response.json()
+                    return response.json() if read == "json" else response.text
                 if response.status_code not in RETRY_STATUS:
                     raise LLMRequestRejected(response.status_code, _server_message(response))
                 last: Exception = ServerBusy(response)
             except httpx.TransportError as error:  # timeouts, refused or dropped connections
                 last = error
             finally:
-                self._slots.put_nowait(slot)
+                self.throttle.release(slot)
             if attempt < self.max_retries:  # the server's Retry-After, else full jitter (spreads retries apart)
                 asked = retry_after(last)
                 await asyncio.sleep(asked if asked is not None else random.uniform(0, self.backoff_s * 2**attempt))
@@ -339,6 +609,8 @@ class LLMClient:
             await asyncio.sleep(min(OUTAGE_POLL_S, self.outage_s - waited))
 
     async def close(self) -> None:
+        if self._batches is not None:
+            await self._batches.close()
         for client in self._clients:
             await client.aclose()
 

@@ -29,7 +29,7 @@ from pipeline.qa import OPS, Unverifiable, evaluate, program_qa, write_answer
 from pipeline.style import sample_style
 from pipeline.template import choose_renderer, persona_roles, sample_id
 from pipeline.verify import check_answer
-from renderers.charts import families, family
+from renderers.charts import ChartFamily, families, family
 from schemas import QA, ChartSpec, Description, Persona, Program, Provenance, Reject, RunConfig, Sample, Topic
 from schemas.llm import DataDraft, LLMStats, QADraft, QADrafts, pinned, qa_drafts_schema
 from schemas.style import PeriodFormat
@@ -216,18 +216,24 @@ class TopicDeduper:
     Earlier topics are found through MinHash LSH — 32 bands of 4 values; a pair at Jaccard 0.8 shares a band with
     probability 1 − (1 − 0.8⁴)³² > 0.99999 — and confirmed with the exact Jaccard, so a check costs about the same
     whether 10 or 10 million topics came before. Admission runs in sample order, so a run gives the same result
-    locally and on Dask."""
+    locally and on Dask. With fan-out, the charts of one topic share it: `group_of(sample index)` names the samples
+    sharing a topic, and a group's topic is admitted for each of its samples."""
 
     BANDS, ROWS = 32, 4
 
-    def __init__(self, earlier: list[str] = ()):
+    def __init__(self, earlier: list[tuple[int, str]] = (), group_of=lambda index: index):
         self.seen: list[set[str]] = []
         self.buckets: dict[tuple[int, bytes], list[int]] = {}
         self.compared = 0  # exact comparisons made: what the index saves
-        for text in earlier:
-            self.admit(text)
+        self.group_of, self._group_topic = group_of, {}
+        for index, text in earlier:
+            self.admit(text, index)
 
-    def admit(self, text: str) -> bool:
+    def admit(self, text: str, index: int | None = None) -> bool:
+        """Whether sample `index`'s topic `text` is new (or its group's, already admitted)."""
+        group = None if index is None else self.group_of(index)
+        if group is not None and self._group_topic.get(group) == text:
+            return True
         grams = _trigrams(text)
         signature = minhash(grams)
         keys = [(band, signature[band * self.ROWS:(band + 1) * self.ROWS].tobytes()) for band in range(self.BANDS)]
@@ -238,6 +244,8 @@ class TopicDeduper:
         for key in keys:
             self.buckets.setdefault(key, []).append(len(self.seen))
         self.seen.append(grams)
+        if group is not None:
+            self._group_topic[group] = text
         return True
 
 
@@ -275,14 +283,24 @@ class LLMChain:
                                    {"role": "user", "content": prompts.llm_prompt("repair", lang, error=problem)}]
         raise StepFailed(step, reply.text, problem)
 
+    def _opening(self, rng: np.random.Generator) -> tuple[str, ChartFamily, tuple[str, str, str]]:
+        """A sample's first draws: language, chart family, persona domain (with its seed roles in ja and en)."""
+        lang = self.config.lang if self.config.lang != "mix" else ("ja" if rng.random() < 0.5 else "en")
+        every = list(families().values())
+        chart = every[int(rng.integers(len(every)))]
+        return lang, chart, persona_roles()[int(rng.integers(len(persona_roles())))]
+
     async def draft(self, index: int) -> Sample | Reject:
         config = self.config
         rng = np.random.default_rng([config.seed, index])
-        lang = config.lang if config.lang != "mix" else ("ja" if rng.random() < 0.5 else "en")
-        every = list(families().values())
-        chart = every[int(rng.integers(len(every)))]
-        domain, role_ja, role_en = persona_roles()[int(rng.integers(len(persona_roles())))]
-        seed = lambda step: (config.seed * 1_000_003 + index * 10 + STEP_SEEDS[step]) % 2**31  # noqa: E731
+        lang, chart, (domain, role_ja, role_en) = self._opening(rng)
+        leader = config.persona_group(index)  # fan-out: the persona (its language and domain) is the group's first's
+        if leader != index:
+            lang, _, (domain, role_ja, role_en) = self._opening(np.random.default_rng([config.seed, leader]))
+        # a step's seed is that of the sample leading the group sharing its output: shared steps are the same request,
+        # sent once (LLMClient joins identical requests in flight; the cache answers later ones)
+        shared_by = {"persona": leader, "topic": config.topic_group(index)}
+        seed = lambda step: (config.seed * 1_000_003 + shared_by.get(step, index) * 10 + STEP_SEEDS[step]) % 2**31  # noqa: E731
         ident = sample_id(config.seed, index)
         try:
             persona = await self.step("persona", lang, Persona, prompts.llm_prompt(
@@ -368,7 +386,10 @@ class Drafter:
 
         async def open_client() -> LLMClient:  # its queues and connections belong to this loop
             client = LLMClient(config.base_url, config.model, config.llm_mode, self.cache,
-                               max_in_flight=config.max_in_flight, timeout_s=config.timeout_s, outage_s=config.outage_s)
+                               max_in_flight=config.max_in_flight, timeout_s=config.timeout_s, outage_s=config.outage_s,
+                               requests_per_minute=config.requests_per_minute,
+                               tokens_per_minute=config.tokens_per_minute,
+                               batch_poll_s=config.batch_poll_s if config.batch else None)
             await client.identify()
             return client
 
@@ -442,10 +463,10 @@ def admit_topics(drafts: list[Sample | Reject], stats: LLMStats, deduper: TopicD
     for draft in drafts:
         if isinstance(draft, Sample):
             stats.topics += 1
-            if not deduper.admit(draft.topic.text):
+            distinct = len(deduper.seen)
+            if not deduper.admit(draft.topic.text, draft.provenance.sample_index):
                 draft = Reject(id=draft.id, sample_index=draft.provenance.sample_index, stage="validate", step="topic",
                                reason="duplicate_topic", detail=f"topic {draft.topic.text!r} repeats an earlier one")
-            else:
-                stats.distinct_topics += 1
+            stats.distinct_topics += len(deduper.seen) - distinct
         out.append(draft)
     return out

@@ -78,7 +78,7 @@ class RegenerateJob(BaseModel):
     def generates_llm(self) -> bool:
         return self.how.stale_prompts and self.config.generator == "llm"
 
-    def known_topics(self, out: Path, manifest: Manifest) -> list[str] | None:
+    def known_topics(self, out: Path, manifest: Manifest) -> list[tuple[int, str]] | None:
         """The topics of rows this regeneration already drafted again (finished shards in `out`)."""
         if not self.generates_llm():
             return None

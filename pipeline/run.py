@@ -31,6 +31,7 @@ from common.llm_client import LLMUnavailable, ResponseCache, probe_modes
 from common.shards import atomic_write_bytes, sha256_file, write_shard
 from pipeline import __version__
 from pipeline.sample import finish_sample, make_sample
+from pipeline.template import sample_index
 from schemas import Manifest, Reject, RunConfig, Sample, ShardEntry, ShardRow
 from schemas.llm import LLMStats
 from schemas.run import RunReport, ShardDrafts, ShardPlan, rejects_file
@@ -108,14 +109,14 @@ def write_shard_files(out: Path, shard: ShardPlan, rows: list[ShardRow], rejects
                       rejects=len(rejects), sha256=sha, llm=llm)
 
 
-def admitted_topics(out: Path, entry: ShardEntry, ids: set[str] | None = None) -> list[str]:
-    """The topics topic dedup admitted into a finished shard (of the samples `ids`, or all): its rows', and those of
-    samples rejected after dedup (rendering, verification). A resumed run dedups against exactly these, so it makes
-    what an uninterrupted run makes."""
+def admitted_topics(out: Path, entry: ShardEntry, ids: set[str] | None = None) -> list[tuple[int, str]]:
+    """The topics topic dedup admitted into a finished shard (of the samples `ids`, or all), with their samples'
+    indices: its rows', and those of samples rejected after dedup (rendering, verification). A resumed run dedups
+    against exactly these, so it makes what an uninterrupted run makes."""
     table = pq.read_table(out / entry.file, columns=["id", "topic"]).to_pylist()
     topics = [(r["id"], r["topic"]) for r in table]
     topics += [(r.id, r.sample["topic"]["text"]) for r in read_rejects(out, entry) if r.sample is not None]
-    return [topic for sample_id, topic in sorted(topics) if ids is None or sample_id in ids]
+    return [(sample_index(sample_id), topic) for sample_id, topic in sorted(topics) if ids is None or sample_id in ids]
 
 
 # ---------------------------------------------------------------- jobs and runners
@@ -123,15 +124,17 @@ def admitted_topics(out: Path, entry: ShardEntry, ids: set[str] | None = None) -
 class Job(Protocol):
     """What a run makes. Jobs are pydantic models, so a runner can ship them to other processes and machines."""
 
+    config: RunConfig
+
     def resolve(self, out: Path) -> Job:
         """The job with everything settled that must not differ between its shards (e.g. the LLM's output mode)."""
 
     def prepare(self, out: Path) -> tuple[Manifest, list[ShardPlan]]:
         """Check `out`, write the manifest to extend, return it and the shards still to make."""
 
-    def known_topics(self, out: Path, manifest: Manifest) -> list[str] | None:
-        """Topics already admitted in `out` when drafted topics are deduplicated across the run (LLM drafts); None
-        when they are not."""
+    def known_topics(self, out: Path, manifest: Manifest) -> list[tuple[int, str]] | None:
+        """(sample index, topic) already admitted in `out` when drafted topics are deduplicated across the run (LLM
+        drafts); None when they are not."""
 
     def draft(self, shard: ShardPlan, out: Path) -> ShardDrafts: ...
 
@@ -229,7 +232,7 @@ def run_job(job: Job, out: Path, runner: Runner) -> tuple[Manifest, RunReport]:
     manifest, todo = job.prepare(out)
     kept = len(manifest.shards)
     known = job.known_topics(out, manifest)
-    deduper = None if known is None else TopicDeduper(known)
+    deduper = None if known is None else TopicDeduper(known, job.config.topic_group)
     pending, drafting, finishing = iter(todo), deque(), deque()
 
     def top_up() -> None:
@@ -324,7 +327,7 @@ class GenerateJob(BaseModel):
     def resolve(self, out: Path) -> GenerateJob:
         return GenerateJob(config=resolve_llm_mode(self.config, read_manifest(out), llm_cache_dir(out)))
 
-    def known_topics(self, out: Path, manifest: Manifest) -> list[str] | None:
+    def known_topics(self, out: Path, manifest: Manifest) -> list[tuple[int, str]] | None:
         if self.config.generator != "llm":
             return None
         return [topic for entry in manifest.shards for topic in admitted_topics(out, entry)]

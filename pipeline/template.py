@@ -249,3 +249,8 @@ def draft_sample(config: RunConfig, index: int) -> Sample:
 
 def sample_id(seed: int, index: int) -> str:
     return f"cs{seed}-{index:09d}"
+
+
+def sample_index(ident: str) -> int:
+    """The planned index a sample id names (sample_id's inverse)."""
+    return int(ident.rsplit("-", 1)[1])

@@ -162,6 +162,17 @@ class RunConfig(BaseModel):
     timeout_s: float = Field(default=120.0, gt=0)
     outage_s: float = Field(default=600.0, ge=0, description="llm: how long to wait, paused, for servers that stop "
                             "answering before the run stops (finished shards are kept; rerun to resume)")
+    requests_per_minute: int | None = Field(default=None, ge=1, description="llm: the provider's request limit "
+                                            "(requests are spaced to keep it; 429s also slow the run down)")
+    tokens_per_minute: int | None = Field(default=None, ge=1, description="llm: the provider's token limit, "
+                                          "counted at request time as prompt estimate + max_tokens")
+    batch: bool = Field(default=False, description="llm: send the chain's requests through the OpenAI Batch API "
+                        "(half the price; answers within 24 h; a stopped run resumes its batches)")
+    batch_poll_s: float = Field(default=30.0, gt=0, description="llm: how often a running batch is asked about")
+    topics_per_persona: int = Field(default=1, ge=1, le=64, description="llm: topics drafted for each persona "
+                                    "(fan-out: consecutive samples share the persona)")
+    charts_per_topic: int = Field(default=1, ge=1, le=64, description="llm: charts drafted for each topic "
+                                  "(consecutive samples share the topic; each draws its own chart family and data)")
     repair_attempts: int = Field(default=2, ge=0, le=10)
     temperature: float = Field(default=0.7, ge=0, le=2, description="llm: sampling temperature of every step")
     max_tokens: int = Field(default=1024, ge=16, description="llm: reply length limit of every step")
@@ -176,7 +187,19 @@ class RunConfig(BaseModel):
         if self.generator == "llm" and (not self.base_url or not self.model):
             raise ValueError("generator 'llm' needs a server and a model: base_url (--base-url URL) and model "
                              "(--model NAME)")
+        if self.generator != "llm" and (self.topics_per_persona, self.charts_per_topic) != (1, 1):
+            raise ValueError("topics_per_persona (--topics-per-persona) and charts_per_topic (--charts-per-topic) fan "
+                             "out the LLM chain's steps: they need generator 'llm' (--generator llm)")
         return self
+
+    def persona_group(self, index: int) -> int:
+        """The first sample of the samples sharing sample `index`'s persona (fan-out)."""
+        size = self.topics_per_persona * self.charts_per_topic
+        return index // size * size
+
+    def topic_group(self, index: int) -> int:
+        """The first sample of the samples sharing sample `index`'s topic (fan-out)."""
+        return index // self.charts_per_topic * self.charts_per_topic
 
     def sampling(self, step: LLMStep) -> tuple[float, int]:
         """(temperature, max_tokens) for one step of the LLM chain."""
@@ -184,8 +207,9 @@ class RunConfig(BaseModel):
 
     def identity(self) -> dict:
         """The fields a resumed run must share with the run that made the directory (n may only grow; servers,
-        concurrency and prices may change)."""
-        return self.model_dump(exclude={"n", "base_url", "max_in_flight", "timeout_s", "outage_s", "price_per_mtok"})
+        concurrency, rate limits, prices and the Batch API may change)."""
+        return self.model_dump(exclude={"n", "base_url", "max_in_flight", "timeout_s", "outage_s", "price_per_mtok",
+                                        "requests_per_minute", "tokens_per_minute", "batch", "batch_poll_s"})
 
 
 class RegenerateConfig(BaseModel):

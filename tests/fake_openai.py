@@ -2,7 +2,9 @@
 benchmark. It is a fake on purpose: real servers cannot be told to fail on cue. (The real-server test uses llama.cpp.)
 
 `script` is a list of actions taken by successive requests ("step:action" waits for a request of that step),
-then `default` for the rest (or, with `reply` set, every answer is `reply(request body)` as free text):
+then `default` for the rest (or, with `reply` set, every answer is `reply(request body)` as free text); with
+`capacity` set, a request beyond that many at once gets a 429 straight away. The Batch API's endpoints (files,
+batches, output files) answer every line of a batch the same way, at once, unless `hold_batches` is set:
   "ok"          a valid answer for the step (the step is the json_schema name)
   "429"/"500"   that HTTP status          "hang"       never answer (client timeout)
   "400"         context_length_exceeded   "429-after-N" a 429 with Retry-After: N
@@ -35,6 +37,13 @@ class FakeServer:
     times: list[float] = field(default_factory=list)  # when each request arrived (time.monotonic)
     reply: Callable[[dict], str] | None = None
     created: int = 1700000000  # GET /models says when the model served as "fake" was made
+    capacity: int | None = None  # requests served at once; more get a 429 at once, as a rate-limited provider does
+    busy: int = 0
+    refused: int = 0
+    files: dict[str, bytes] = field(default_factory=dict)  # the Batch API: uploaded and output files
+    batches: dict[str, dict] = field(default_factory=dict)
+    batch_bodies: list[list[dict]] = field(default_factory=list)  # each batch's requests, in the order created
+    hold_batches: bool = False  # batches stay "in_progress" while set (a provider still working)
 
     def start(self) -> FakeServer:
         ready = threading.Event()
@@ -74,20 +83,32 @@ class FakeServer:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 if head.startswith(b"GET /v1/models"):
-                    data = json.dumps({"object": "list", "data": [
-                        {"id": "fake", "object": "model", "created": self.created, "owned_by": "tests"}]}).encode()
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-                                 % len(data) + data)
+                    writer.write(_http(200, {"object": "list", "data": [
+                        {"id": "fake", "object": "model", "created": self.created, "owned_by": "tests"}]}))
+                    await writer.drain()
+                    continue
+                method, path = head.split(b" ", 2)[:2]
+                if method == b"GET":  # the Batch API's batch status and output files
+                    writer.write(self._batch_get(path.decode()))
                     await writer.drain()
                     continue
                 length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
-                body = json.loads(await reader.readexactly(length))
-                action = self._next_action(body)
+                raw = await reader.readexactly(length)
+                if path in (b"/v1/files", b"/v1/batches"):
+                    writer.write(self._batch_post(path.decode(), head, raw))
+                    await writer.drain()
+                    continue
+                body = json.loads(raw)
+                full = self.capacity is not None and self.busy >= self.capacity
+                action = "429" if full else self._next_action(body)
                 self.requests += 1
+                self.refused += full
                 self.bodies.append(body)
                 self.times.append(time.monotonic())
-                if self.delay_s:
+                self.busy += not full
+                if self.delay_s and not full:
                     await asyncio.sleep(self.delay_s)
+                self.busy -= not full
                 if action == "hang":
                     await asyncio.sleep(3600)
                 wait = action.removeprefix("429-after-") if action.startswith("429-after-") else None
@@ -99,6 +120,47 @@ class FakeServer:
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             writer.close()
+
+    def _batch_post(self, path: str, head: bytes, raw: bytes) -> bytes:
+        """POST /files (multipart, purpose "batch") or /batches: answers are made at once, shown when not held."""
+        if path == "/v1/files":
+            boundary = re.search(rb"boundary=([^\r\n;]+)", head).group(1)
+            part = next(p for p in raw.split(b"--" + boundary) if b'name="file"' in p)
+            file_id = f"file-{len(self.files)}"
+            self.files[file_id] = part.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n", 1)[0]
+            return _http(200, {"id": file_id, "object": "file", "purpose": "batch"})
+        asked = json.loads(raw)
+        lines = [json.loads(line) for line in self.files[asked["input_file_id"]].decode().splitlines() if line]
+        self.batch_bodies.append([line["body"] for line in lines])
+        out = []
+        for line in lines:
+            body = line["body"]
+            action = self._next_action(body)
+            self.requests += 1
+            self.bodies.append(body)
+            self.times.append(time.monotonic())
+            status, payload = self._answer("429" if action.startswith("429") else action, body)
+            out.append({"id": f"req-{len(out)}", "custom_id": line["custom_id"],
+                        "response": {"status_code": status, "body": payload}, "error": None})
+        batch_id = f"batch-{len(self.batches)}"
+        output = f"file-{len(self.files)}"
+        self.files[output] = "\n".join(json.dumps(o, ensure_ascii=False) for o in out).encode()
+        self.batches[batch_id] = {"id": batch_id, "object": "batch", "endpoint": asked["endpoint"],
+                                  "input_file_id": asked["input_file_id"], "output_file_id": output,
+                                  "completion_window": asked["completion_window"]}
+        return _http(200, self._batch_state(batch_id))
+
+    def _batch_state(self, batch_id: str) -> dict:
+        state = dict(self.batches[batch_id], status="in_progress" if self.hold_batches else "completed")
+        if self.hold_batches:
+            state["output_file_id"] = None
+        return state
+
+    def _batch_get(self, path: str) -> bytes:
+        if path.startswith("/v1/batches/"):
+            return _http(200, self._batch_state(path.removeprefix("/v1/batches/")))
+        content = self.files[path.removeprefix("/v1/files/").removesuffix("/content")]
+        return b"HTTP/1.1 200 OK\r\nContent-Type: application/jsonl\r\nContent-Length: %d\r\n\r\n" % len(content) + content
 
     def _next_action(self, body: dict) -> str:
         step = _step(body)
@@ -130,6 +192,11 @@ class FakeServer:
                                   "message": {"role": "assistant", "content": content}}],
                      "usage": {"prompt_tokens": len(prompt), "completion_tokens": len(content),
                                "total_tokens": len(prompt) + len(content)}}
+
+
+def _http(status: int, payload: dict) -> bytes:
+    data = json.dumps(payload, ensure_ascii=False).encode()
+    return b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (status, len(data)) + data
 
 
 def _step(body: dict) -> str:

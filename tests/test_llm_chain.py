@@ -343,3 +343,112 @@ def test_an_unexpected_error_in_one_sample_loses_that_sample_not_the_run(tmp_pat
     rejected = [r for r in rejects(tmp_path) if r["reason"] == "internal_error"]
     assert len(rejected) == 1 and "KeyError" in rejected[0]["detail"] and "foresaw" in rejected[0]["detail"]
     assert len(shard_rows(tmp_path)) + len(rejects(tmp_path)) == 4
+
+
+def test_a_provider_that_refuses_beyond_its_capacity_gets_fewer_requests_at_once_not_a_storm(server):
+    """16 slots against a server that serves 3 at once: 429s halve the requests in flight, so most requests are
+    served on their first or second try (without adapting, 13 of every 16 sent are refused, round after round)."""
+    import asyncio
+
+    from common.llm_client import LLMClient
+
+    server.capacity, server.delay_s, server.reply = 3, 0.05, lambda body: "ok"
+
+    async def ask_all():
+        client = LLMClient([server.url], "fake", "text", None, max_in_flight=16, backoff_s=0.02, max_retries=20)
+        try:
+            await asyncio.gather(*(client.chat([{"role": "user", "content": str(i)}], name="t", schema=None,
+                                               temperature=0, max_tokens=16, seed=i) for i in range(60)))
+        finally:
+            await client.close()
+        return client.throttle
+
+    throttle = asyncio.run(ask_all())
+    assert server.requests - server.refused == 60
+    assert server.refused <= 30, server.refused
+    assert throttle.cuts >= 1 and throttle.limit <= 8
+
+
+def test_fan_out_asks_once_per_persona_and_topic_and_every_chart_lands(tmp_path, server):
+    """8 samples, 2 topics per persona, 2 charts per topic: 2 persona and 4 topic requests (identical requests in
+    flight are sent once), 8 of every later step; charts of one topic share it and are not refused as duplicates."""
+    _, report = generate(config(server, n=8, shard_size=4, topics_per_persona=2, charts_per_topic=2), tmp_path)
+    asked = [step(b) for b in server.bodies]
+    assert (asked.count("persona"), asked.count("topic"), asked.count("description"), asked.count("data")) == (2, 4, 8, 8)
+    rows = sorted(shard_rows(tmp_path), key=lambda r: r["id"])
+    assert len(rows) == 8 and not rejects(tmp_path)
+    assert len({r["persona"] for r in rows[:4]}) == 1 and rows[0]["persona"] != rows[4]["persona"]
+    assert [len({r["topic"] for r in rows[i:i + 2]}) for i in range(0, 8, 2)] == [1, 1, 1, 1]
+    assert len({r["topic"] for r in rows}) == 4
+    assert len({json.loads(r["provenance"])["sample_index"] for r in rows}) == 8
+    assert report.llm.distinct_topics == 4
+
+
+def test_fan_out_needs_the_llm_generator():
+    with pytest.raises(ValueError, match="--topics-per-persona"):
+        RunConfig(n=4, charts_per_topic=2)
+
+
+def test_the_batch_api_makes_the_rows_direct_requests_make_one_step_per_batch(tmp_path, server):
+    """Against the fake's Batch endpoints (files, batches, output files — a fake: no provider here runs batches on
+    cue): the same rows as direct requests, no direct chat request, and each batch one step across the samples."""
+    generate(config(server, n=6, shard_size=3), tmp_path / "direct")
+    direct = shard_rows(tmp_path / "direct")
+    server.bodies.clear()
+    generate(config(server, n=6, shard_size=3, batch=True, batch_poll_s=0.05), tmp_path / "batched")
+    assert shard_rows(tmp_path / "batched") == direct
+    batched = [body for batch in server.batch_bodies for body in batch]
+    assert len(batched) == len(server.bodies) > 0  # every request went through a batch
+    assert all(len({step(body) for body in batch}) == 1 for batch in server.batch_bodies)
+    assert (tmp_path / "batched" / "cache" / "llm" / "replies.sqlite").exists()
+
+
+def test_a_run_stopped_while_its_batch_runs_picks_the_batch_up_instead_of_paying_again(tmp_path, server):
+    import asyncio
+
+    from common.llm_client import LLMClient, ResponseCache
+
+    server.reply, server.hold_batches = (lambda body: "fine"), True
+    ask = dict(name="t", schema=None, temperature=0, max_tokens=16, seed=1)
+    messages = [{"role": "user", "content": "hello"}]
+
+    async def stopped():
+        client = LLMClient([server.url], "fake", "text", ResponseCache(tmp_path), batch_poll_s=0.05)
+        asking = asyncio.create_task(client.chat(messages, **ask))
+        while not server.batches:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # polled: still in progress
+        asking.cancel()
+        await client.close()
+
+    async def resumed():
+        client = LLMClient([server.url], "fake", "text", ResponseCache(tmp_path), batch_poll_s=0.05)
+        try:
+            return await client.chat(messages, **ask)
+        finally:
+            await client.close()
+
+    asyncio.run(stopped())
+    server.hold_batches = False
+    reply = asyncio.run(resumed())
+    assert reply.text == "fine" and len(server.batches) == 1  # the first run's batch answered; none sent again
+    assert ResponseCache(tmp_path).batched() == {}
+
+
+def test_a_batch_line_refused_for_now_goes_in_the_next_batch(tmp_path, server):
+    import asyncio
+
+    from common.llm_client import LLMClient
+
+    server.reply, server.script = (lambda body: "fine"), ["429"]
+
+    async def ask():
+        client = LLMClient([server.url], "fake", "text", None, batch_poll_s=0.05)
+        try:
+            return await client.chat([{"role": "user", "content": "hello"}], name="t", schema=None, temperature=0,
+                                     max_tokens=16, seed=1)
+        finally:
+            await client.close()
+
+    assert asyncio.run(ask()).text == "fine"
+    assert len(server.batches) == 2

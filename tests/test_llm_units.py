@@ -39,10 +39,19 @@ def test_structured_output_modes_per_server():
 
 
 def test_near_duplicate_topics_are_refused():
-    dedup = TopicDeduper(["法人・個人別の預金等残高の推移"])
-    assert not dedup.admit("法人・個人別の預金等残高の推移。")
-    assert dedup.admit("地域別の観光客数")
-    assert not dedup.admit("地域別の観光客数")
+    dedup = TopicDeduper([(0, "法人・個人別の預金等残高の推移")])
+    assert not dedup.admit("法人・個人別の預金等残高の推移。", 1)
+    assert dedup.admit("地域別の観光客数", 2)
+    assert not dedup.admit("地域別の観光客数", 3)
+
+
+def test_charts_of_one_topic_share_it_and_other_groups_may_not():
+    """Fan-out: samples 0–2 draft charts of one topic; sample 3 starts the next topic group."""
+    dedup = TopicDeduper([(0, "地域別の観光客数")], group_of=lambda index: index // 3 * 3)
+    assert dedup.admit("地域別の観光客数", 1) and dedup.admit("地域別の観光客数", 2)
+    assert not dedup.admit("地域別の観光客数", 3)
+    assert dedup.admit("法人・個人別の預金等残高の推移", 4)  # group 3's topic: the first admitted
+    assert not dedup.admit("地域別の観光客数", 5)  # not its group's topic
 
 
 def test_data_draft_becomes_a_spec_shown_to_the_digits_written_or_a_named_error():
@@ -155,3 +164,27 @@ def test_the_topic_index_finds_what_comparing_every_pair_finds_without_comparing
     assert [index.admit(t) for t in topics] == brute
     pairs = len(topics) * (len(topics) - 1) / 2
     assert index.compared < pairs / 20  # candidates only, not every earlier topic
+
+
+def test_a_per_minute_budget_lets_a_minutes_worth_through_then_spaces_the_rest():
+    """Clock and sleep are the test's own, so the spacing is exact and the test takes no time."""
+    import asyncio
+
+    from common.llm_client import PerMinute
+
+    now = [0.0]
+
+    async def sleep(seconds):
+        now[0] += seconds
+
+    async def take(bucket, amounts):
+        for amount in amounts:
+            await bucket.take(amount)
+
+    requests = PerMinute(60, clock=lambda: now[0], sleep=sleep)
+    asyncio.run(take(requests, [1] * 65))
+    assert now[0] == pytest.approx(5.0)  # 60 at once, then one a second
+    now[0] = 0.0
+    tokens = PerMinute(1000, clock=lambda: now[0], sleep=sleep)
+    asyncio.run(take(tokens, [600, 600, 5000]))  # the oversized request waits for a full bucket, not forever
+    assert now[0] == pytest.approx(0.2 * 60 + 1.0 * 60)
