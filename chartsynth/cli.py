@@ -21,11 +21,31 @@ from pipeline.run import DatasetDirError, GenerateJob, generate as run_generate
 from renderers.errors import SetupError
 from schemas import ChartType, RegenerateConfig, RunConfig
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+FLAG = ""  # a flag takes no value: show none (typer would print "<bool>")
+
+
+def _flag_help(option):
+    if option is not None:
+        option.metavar = FLAG
+    return option
+
+
+class _Command(typer.core.TyperCommand):
+    """--help shown as the flag it is, like every other flag here."""
+
+    def get_help_option(self, ctx):
+        return _flag_help(super().get_help_option(ctx))
+
+
+class _Group(typer.core.TyperGroup):
+    def get_help_option(self, ctx):
+        return _flag_help(super().get_help_option(ctx))
+
+
+app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True,
                   help="Synthetic chart and table images with program-verified QA (Japanese first): make, inspect and "
                        "regenerate datasets; train, adapt, quantize and evaluate a chart-reading LMM on them.")
 err = Console(stderr=True, soft_wrap=True)
-FLAG = ""  # a flag takes no value: show none (typer would print "<bool>")
 
 
 def _show_version(asked: bool) -> None:
@@ -50,7 +70,7 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-@app.command()
+@app.command(cls=_Command)
 def generate(
     out: Annotated[Path, typer.Option(help="dataset directory (created; rerun to resume)")],
     n: Annotated[int, typer.Option(help="number of samples to plan")],
@@ -145,7 +165,7 @@ def _flows():
     return datasets
 
 
-@app.command("llm-check")
+@app.command("llm-check", cls=_Command)
 def llm_check(
     base_url: Annotated[str, typer.Option(help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1")],
     model: Annotated[str, typer.Option(help="model name")],
@@ -157,7 +177,7 @@ def llm_check(
         raise typer.Exit(1)
 
 
-@app.command("regenerate")
+@app.command("regenerate", cls=_Command)
 def regenerate_command(
     source: Annotated[Path, typer.Argument(help="existing dataset directory")],
     out: Annotated[Path, typer.Option(help="new dataset directory (rerun to resume)")],
@@ -192,7 +212,7 @@ def regenerate_command(
                f"({how.described()}), carried over {total - redone}")
 
 
-@app.command("train")
+@app.command("train", cls=_Command)
 def train_command(config: Annotated[Path, typer.Option(help="a stage's TOML config (see model/configs/)")]) -> None:
     """Train one stage of the LMM from the shards (run under torchrun for DDP)."""
     try:
@@ -226,7 +246,7 @@ def _load_toml(config: Path, model_class):
         _fail(f"{config}: {'.'.join(map(str, first['loc']))} = {first.get('input')!r}: {first['msg']}")
 
 
-@app.command("adapt")
+@app.command("adapt", cls=_Command)
 def adapt_command(
     config: Annotated[Path, typer.Option(help="an adaptation TOML config (see model/configs/adapt.toml)")],
     method: Annotated[str | None, typer.Option(help="qslaw | qlora | full (overrides the config's `method`)")] = None,
@@ -253,7 +273,7 @@ def adapt_command(
                f"containment {report.eval.containment:.3f}; report in {Path(cfg.out) / 'report.json'}")
 
 
-@app.command("quantize-report")
+@app.command("quantize-report", cls=_Command)
 def quantize_report_command(
     out: Annotated[Path, typer.Option(help="where ptq.md / memory_estimate.md and their JSON go")],
     checkpoint: Annotated[str | None, typer.Option(help="a trained LMM to quantize and score")] = None,
@@ -290,7 +310,7 @@ def quantize_report_command(
         typer.echo((out / "ptq.md").read_text(encoding="utf-8"))
 
 
-@app.command("eval")
+@app.command("eval", cls=_Command)
 def eval_command(
     data: Annotated[list[str], typer.Option(help="shard files or globs (repeatable); their held-out split is used")],
     out: Annotated[Path, typer.Option(help="where results.json and results.md go")],
@@ -325,7 +345,7 @@ def eval_command(
                f"containment {summary.overall.containment:.3f}; table in {out / 'results.md'}")
 
 
-@app.command("export-lmms-eval")
+@app.command("export-lmms-eval", cls=_Command)
 def export_lmms_eval_command(
     data: Annotated[list[str], typer.Option(help="shard files or globs (repeatable); their held-out split is exported")],
     out: Annotated[Path, typer.Option(help="task directory to write (pass it to lmms_eval --include_path)")],
@@ -346,7 +366,7 @@ def export_lmms_eval_command(
                f"--tasks {task} --model ...")
 
 
-@app.command()
+@app.command(cls=_Command)
 def inspect(
     out: Annotated[Path, typer.Argument(help="dataset directory")],
     html: Annotated[Path | None, typer.Option("--html", help="write a self-contained HTML report here")] = None,

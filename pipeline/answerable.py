@@ -106,6 +106,8 @@ def _reading_error(spec: ChartSpec, col: str, rendered: Rendered) -> float | Non
 def rounding_step(error: float) -> float:
     """The coarsest 1-2-5 × 10^k step not above `error`: what an approximate answer is rounded to."""
     magnitude = 10 ** math.floor(math.log10(error))
+    if magnitude > error:  # log10 rounds up just below a power of ten (0.00999… → -2.0)
+        magnitude /= 10
     return max(m * magnitude for m in (1, 2, 5) if m * magnitude <= error)
 
 

@@ -249,9 +249,35 @@ class TopicDeduper:
         return True
 
 
+class TopicGate:
+    """Topic dedup inside a shard *before* a sample's later steps (description, data, QA): no tokens are spent on a
+    duplicate. Samples are admitted in index order — each waits for the decisions of the shard's samples before it,
+    whatever order their replies come in — so a shard drafts the same everywhere (locally, on Dask). Duplicates
+    across shards are found afterwards, by admit_topics over the whole run."""
+
+    def __init__(self, indices: Sequence[int], group_of):
+        self.deduper = TopicDeduper(group_of=group_of)
+        loop = asyncio.get_running_loop()
+        self.decided = {i: loop.create_future() for i in indices}
+        self.before = dict(zip(indices[1:], indices[:-1]))
+
+    async def admit(self, index: int, text: str) -> bool:
+        if index in self.before:
+            await self.decided[self.before[index]]
+        try:
+            return self.deduper.admit(text, index)
+        finally:
+            self.passed(index)
+
+    def passed(self, index: int) -> None:
+        """Sample `index` has no (more) topic to decide: admitted, refused, or ended before its topic."""
+        if not self.decided[index].done():
+            self.decided[index].set_result(None)
+
+
 class LLMChain:
-    def __init__(self, config: RunConfig, client: LLMClient):
-        self.config, self.client = config, client
+    def __init__(self, config: RunConfig, client: LLMClient, gate: TopicGate | None = None):
+        self.config, self.client, self.gate = config, client, gate
         self.stats = LLMStats()
 
     async def step(self, step: str, lang: str, model: type[BaseModel], prompt: str, seed: int, convert=None,
@@ -310,6 +336,11 @@ class LLMChain:
                 f"domain must be {domain!r} as given, not {p.domain!r}")
             topic = await self.step("topic", lang, Topic, prompts.llm_prompt("topic", lang, role=persona.role),
                                     seed("topic"))
+            if self.gate is not None and not await self.gate.admit(index, topic.text):
+                self.stats.topics += 1
+                return Reject(id=ident, sample_index=index, stage="validate", step="topic", reason="duplicate_topic",
+                              detail=f"topic {topic.text!r} repeats an earlier one of this shard (description, data "
+                                     "and QA not asked)")
             description = await self.step("description", lang, Description, prompts.llm_prompt(
                 "description", lang, role=persona.role, topic=topic.text), seed("description"))
             n_rows, n_series = chart.data_shape(rng)
@@ -337,6 +368,9 @@ class LLMChain:
         except StepFailed as failure:
             return Reject(id=ident, sample_index=index, stage="generate", step=failure.step,
                           reason=failure.reason, detail=failure.error, raw=failure.raw)
+        finally:
+            if self.gate is not None:
+                self.gate.passed(index)  # ended before its topic was decided: the samples after it need not wait
         style = sample_style(rng, lang, chart.chart_type, chart.n_colors(spec), PeriodFormat.YEAR)
         qa = self.checked_answers(drafts, item_model, spec, style, lang)
         qa += program_qa(spec, topic.metric, style, lang, rng, timeline=chart.timeline, k=2)
@@ -396,7 +430,8 @@ class Drafter:
         self.client = asyncio.run_coroutine_threadsafe(open_client(), self.loop).result()
 
     async def _draft(self, indices: Sequence[int]) -> tuple[list[Sample | Reject], LLMStats]:
-        chain = LLMChain(self.config, self.client)  # per call: its stats are this shard's
+        # per call: its stats are this shard's, its topic gate this shard's samples'
+        chain = LLMChain(self.config, self.client, TopicGate(list(indices), self.config.topic_group))
 
         async def draft_or_reject(index: int) -> Sample | Reject:
             """A fault of ours met by one sample (e.g. a reply no check foresaw) loses that sample, counted and logged

@@ -220,3 +220,17 @@ def test_a_visual_question_the_image_cannot_settle_is_dropped_not_raised():
     pick = QA(question="q", answer="1", qa_type="visual", answer_type="number",
               program=Program(op="pick", color="#1f77b4", order="rightmost"))
     assert readable(pick, sample_with(False), drawn) is None
+
+
+def test_a_reading_error_just_below_a_power_of_ten_gets_a_rounding_step():
+    """A reading error of 0.009999999999999998: log10 calls it -2.0 and no 1-2-5 step of 0.01 fits under it. A
+    template run (seed 5, sample 43) crashed on it."""
+    import pytest
+
+    from pipeline.answerable import rounding_step
+    from pipeline.sample import make_sample
+    from schemas import RunConfig, ShardRow
+
+    assert rounding_step(0.009999999999999998) == pytest.approx(0.005)
+    assert rounding_step(0.01) == 0.01 and rounding_step(0.3) == pytest.approx(0.2) and rounding_step(7) == 5
+    assert isinstance(make_sample(RunConfig(n=44, seed=5, lang="mix"), 43), ShardRow)

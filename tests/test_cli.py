@@ -149,6 +149,6 @@ def test_render_workers_exit_when_generate_is_killed(tmp_path):
 
 
 def test_help_shows_no_value_for_flags():
-    for command in ("inspect", "regenerate"):
-        shown = chartsynth(command, "--help").stdout
-        assert [line for line in shown.splitlines() if "<bool>" in line and "--help" not in line] == []
+    for command in (("inspect", "--help"), ("regenerate", "--help"), ("generate", "--help"), ("--help",)):
+        shown = chartsynth(*command).stdout
+        assert "--help" in shown and [line for line in shown.splitlines() if "<bool>" in line] == []

@@ -452,3 +452,17 @@ def test_a_batch_line_refused_for_now_goes_in_the_next_batch(tmp_path, server):
 
     assert asyncio.run(ask()).text == "fine"
     assert len(server.batches) == 2
+
+
+def test_a_topic_repeated_inside_a_shard_is_refused_before_its_later_steps_are_paid_for(tmp_path, server):
+    """Every topic the same, 4 samples in one shard: sample 0 goes on; 1–3 stop at their topic (no description,
+    data or QA request), in index order whatever order the replies come in."""
+    server.default = "same_topic"
+    generate(config(server, n=4, shard_size=4), tmp_path)
+    asked = [step(b) for b in server.bodies]
+    assert (asked.count("topic"), asked.count("description"), asked.count("data")) == (4, 1, 1)
+    assert len(shard_rows(tmp_path)) == 1 and json.loads(shard_rows(tmp_path)[0]["provenance"])["sample_index"] == 0
+    refused = rejects(tmp_path)
+    assert [(r["sample_index"], r["reason"]) for r in refused] == [(1, "duplicate_topic"), (2, "duplicate_topic"),
+                                                                   (3, "duplicate_topic")]
+    assert "not asked" in refused[0]["detail"]
