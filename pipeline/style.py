@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import prompts
 from renderers.charts import family
 from renderers.palettes import PALETTES
 from schemas.chart import ChartType
@@ -34,6 +35,7 @@ def sample_style(
     palettes = [name for name, colors in PALETTES.items() if len(colors) >= n_colors]
     palette_name = _pick(rng, palettes)
     legend = "none" if round_chart else _pick(rng, ["right", "top", "bottom", "upper left"])
+    title_loc = _pick(rng, ["left", "center", "center", "none"])
     return StyleSpec(
         width_px=width,
         height_px=height,
@@ -50,7 +52,23 @@ def sample_style(
                             [NumberFormat.PLAIN, NumberFormat.THOUSANDS]),
         full_width_digits=bool(lang == "ja" and rng.random() < 0.2),
         period_format=period_format,
-        title_loc=_pick(rng, ["left", "center", "center", "none"]),
+        title_loc=title_loc,
         markers=bool(rng.random() < 0.7),
         bar_width=float(_pick(rng, [0.5, 0.6, 0.7, 0.8])),
+        **({} if "table" in family(chart_type).draw else sample_furniture(rng, lang, title_loc != "none", legend)),
     )
+
+
+def sample_furniture(rng: np.random.Generator, lang: str, titled: bool, legend: str) -> dict:
+    """図表番号 (with a title), unit line, source and note, each on or off: about as often as in white papers and IR
+    decks. The texts come from prompts/template_text.json. A legend outside at the bottom leaves no room for source
+    and note (matplotlib puts outside legends at the figure's very edge)."""
+    phrasing = prompts.load("template_text")["furniture"]
+    numbers = [int(n) for n in rng.integers(1, 10, size=3)]
+    figure = _pick(rng, phrasing["figure_number"][lang]).format(a=numbers[0], b=numbers[1], c=numbers[2])
+    unit_line, source, note = rng.random() < 0.5, rng.random() < 0.6, rng.random() < 0.3
+    source_text, note_text = _pick(rng, phrasing["source"][lang]), _pick(rng, phrasing["note"][lang])
+    return {"figure_number": figure if titled and rng.random() < 0.4 else None,
+            "unit_line": bool(unit_line),
+            "source": source_text if source and legend != "bottom" else None,
+            "note": note_text if note and legend != "bottom" else None}

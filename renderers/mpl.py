@@ -10,13 +10,14 @@ from collections.abc import Callable
 from functools import partial
 
 import numpy as np
-from matplotlib import rc_context
+from matplotlib import rc_context, rcParams
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
+from renderers import furniture
 from renderers.checks import covers_marks, render_checks
 from renderers.fonts import font_path
 from renderers.layout import fit_rotation, place_point_labels
@@ -153,11 +154,25 @@ def bar_line(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mar
     return marks
 
 
-def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, chart) -> None:
+def _furniture(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> None:
+    """The unit line just above the plot's top right corner (the title is lifted over it), source and note as the
+    figure's supxlabel, left-aligned: texts constrained layout keeps the axes, titles and legends clear of."""
+    size = style.font_size * furniture.SIZE
+    top, bottom = furniture.above(spec, style, lang), furniture.below(style)
+    if top:
+        ax.annotate("\n".join(top), xy=(1, 1), xycoords="axes fraction", xytext=(0, 3), textcoords="offset points",
+                    ha="right", va="bottom", fontsize=size)
+    if bottom:
+        fig.supxlabel("\n".join(bottom), x=6 / style.width_px, ha="left", multialignment="left", fontsize=size)
+
+
+def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, chart) -> None:
     """Title, axis titles the drawing left empty, value formatter, grid, rotation and legend."""
     round_chart, horizontal = chart.round, chart.horizontal
     if style.title_loc != "none":
-        ax.set_title(spec.title, loc=style.title_loc, fontsize=style.font_size * 1.25)
+        lifted = len(furniture.above(spec, style, lang)) * style.font_size * furniture.SIZE * 1.4  # over the unit line
+        ax.set_title(furniture.title(spec, style, lang), loc=style.title_loc, fontsize=style.font_size * 1.25,
+                     pad=rcParams["axes.titlepad"] + lifted)
     if round_chart:
         return
     category_label, value_label = (ax.set_ylabel, ax.set_xlabel) if horizontal else (ax.set_xlabel, ax.set_ylabel)
@@ -318,7 +333,8 @@ def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str, paint: Paint
     def paint_figure(fig: Figure) -> tuple[list[Element], dict[str, float]]:
         ax = fig.add_subplot()
         marks = paint(ax, spec, style, lang)
-        _decorate(fig, ax, spec, style, chart)
+        _decorate(fig, ax, spec, style, lang, chart)
+        _furniture(fig, ax, spec, style, lang)
         height = fig.canvas.get_width_height()[1]
 
         def legend_covers_a_mark() -> bool:

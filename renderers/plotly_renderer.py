@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, partial
 
+from renderers import furniture
 from renderers.checks import covers_marks, render_checks
 from renderers.errors import SetupError
 from renderers.fonts import font_path, missing_glyphs, pil_font, text_width
@@ -271,11 +272,16 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
     horizontal = chart.horizontal
     show_legend = style.legend != "none" and len(table.columns) > 1 and not chart.round
     legend_px = max(text_width(c, style.font_family, font_px) for c in table.columns) + 50
+    above, below = furniture.above(spec, style, lang), furniture.below(style)
+    furniture_px = style.font_size * furniture.SIZE * style.dpi / 72  # its font size, and 1.5 × that a line
+    above_px, below_px = (len(lines) * furniture_px * 1.5 + (4 if lines else 0) for lines in (above, below))
+    above_px += font_px * 0.6 if above else 0  # clear of the top value tick label, which stands half above the plot
 
     def draw(where: str):
         """The figure with its traces for a legend placed `where` (margins make room for an outside legend), and the
         category labels' rotation: the style's, or steeper until neighbours do not touch."""
-        top = 20 + (font_px * 2.2 if style.title_loc != "none" else 0) + (font_px * 2 if where == "top" else 0)
+        top = 20 + (font_px * 2.2 if style.title_loc != "none" else 0) + (font_px * 2 if where == "top" else 0) \
+            + above_px
         left = 30 + font_px * 4 + (label_px if horizontal else 0)
         right = 30 + (font_px * 5 if spec.secondary_series else 0) + (legend_px if where == "right" else 0)
         rotation = 0 if horizontal else style.label_rotation
@@ -284,7 +290,8 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
             if 0 < rotation < 90:  # a slanted first label ends at its tick and reaches left past the axis
                 slot = (width - left - right) / n
                 left = max(left, label_px * math.cos(math.radians(rotation)) - slot / 2 + 10)
-        bottom = 30 + font_px * 3 + label_px * math.sin(math.radians(rotation)) + (font_px * 2 if where == "bottom" else 0)
+        bottom = 30 + font_px * 3 + label_px * math.sin(math.radians(rotation)) + (font_px * 2 if where == "bottom" else 0) \
+            + below_px
         traces: list[dict] = []
         canvas = Canvas(spec, style, lang, left, top, right, bottom, [c.hex for c in style.palette])
         return traces, canvas, rotation, *add_traces(traces, canvas)
@@ -302,7 +309,7 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
             showlegend=where != "none", paper_bgcolor="white", plot_bgcolor="white", barmode="overlay",
         )
         if style.title_loc != "none":
-            layout["title"] = {"text": spec.title, "x": 0.02 if style.title_loc == "left" else 0.5,
+            layout["title"] = {"text": furniture.title(spec, style, lang), "x": 0.02 if style.title_loc == "left" else 0.5,
                                "xanchor": "left" if style.title_loc == "left" else "center", "yref": "container", "y": 0.98,
                                "yanchor": "top", "font": {"size": font_px * 1.25}}
         if where != "none":
@@ -312,8 +319,21 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
                           "xanchor": "left", "yanchor": "top"},
                 "upper left": {"x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top", "bgcolor": "rgba(255,255,255,0.7)"},
                 "top": {"orientation": "h", "x": 0, "y": 1 - (20 + font_px * 2.2) / height, "yref": "container", "yanchor": "top"},
-                "bottom": {"orientation": "h", "x": 0, "y": 0.01, "yref": "container", "yanchor": "bottom"},
+                "bottom": {"orientation": "h", "x": 0, "y": 0.01 + below_px / height, "yref": "container",
+                           "yanchor": "bottom"},
             }[where]
+        plot_w, plot_h = width - left - right, height - top - bottom
+
+        def note(text: str, x_px: float, y_px: float, x_anchor: str, y_anchor: str) -> dict:
+            """A furniture line at image pixel (x, y), outside the plot: annotations are placed in plot fractions."""
+            return {"text": text, "showarrow": False, "xref": "paper", "yref": "paper", "x": (x_px - left) / plot_w,
+                    "y": (height - bottom - y_px) / plot_h, "xanchor": x_anchor, "yanchor": y_anchor,
+                    "font": {"size": furniture_px}, "align": x_anchor}
+
+        line = furniture_px * 1.5
+        layout["annotations"] = (
+            [note(text, width - 6, top - above_px + 2 + i * line, "right", "top") for i, text in enumerate(above)]
+            + [note(text, 6, height - 4 - i * line, "left", "bottom") for i, text in enumerate(reversed(below))])
         steps: dict[str, float] = {}
         if area is not None:
             category_axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": table.index, "automargin": False,
@@ -354,7 +374,7 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
         legend = legend_box(svg)
     elements += [legend] if legend else []
     elements += text_elements(svg, style.font_family)
-    texts = [spec.title, spec.x_title, spec.y_title, *spec.series_unit.values(), *table.index, *table.columns]
+    texts = [*furniture.texts(spec, style, lang), spec.x_title, spec.y_title, *spec.series_unit.values(), *table.index, *table.columns]
     checks = render_checks(elements, width, height, len(missing_glyphs(texts, style.font_family)))
     return Rendered(png=rasterise(svg), width=width, height=height, elements=elements, checks=checks,
                     tick_steps=steps, value_labels=style.value_labels)

@@ -54,3 +54,7 @@ class StyleSpec(BaseModel):
     title_loc: Literal["left", "center", "none"] = "center"
     markers: bool = True
     bar_width: float = Field(default=0.7, ge=0.3, le=0.95)
+    figure_number: str | None = Field(default=None, description="図表番号 printed before the title, e.g. 図表1-2-3")
+    unit_line: bool = Field(default=False, description="（単位：億円） printed above the plot, outside the axes")
+    source: str | None = Field(default=None, description="出典/Source line printed below the chart")
+    note: str | None = Field(default=None, description="注/Note line printed below the chart")

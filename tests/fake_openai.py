@@ -1,7 +1,8 @@
 """A small OpenAI-compatible chat server of the tests' own, on 127.0.0.1, for fault injection and the client
 benchmark. It is a fake on purpose: real servers cannot be told to fail on cue. (The real-server test uses llama.cpp.)
 
-`script` is a list of actions taken by successive requests ("step:action" waits for a request of that step),
+`script` is a list of actions taken by successive requests ("step:action" waits for a request of that step,
+"step#seed:action" for that step's request with that seed — one sample's, when samples draft at once),
 then `default` for the rest (or, with `reply` set, every answer is `reply(request body)` as free text); with
 `capacity` set, a request beyond that many at once gets a 429 straight away. The Batch API's endpoints (files,
 batches, output files) answer every line of a batch the same way, at once, unless `hold_batches` is set:
@@ -166,7 +167,8 @@ class FakeServer:
         step = _step(body)
         for i, item in enumerate(self.script):
             wanted, _, action = item.rpartition(":")
-            if wanted in ("", step):
+            name, _, seed = wanted.partition("#")  # "data#123:glyph": only the data request sent with seed 123
+            if name in ("", step) and (not seed or int(seed) == body.get("seed")):
                 return self.script.pop(i).rpartition(":")[2]
         return self.default
 

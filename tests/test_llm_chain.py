@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from common.llm_client import LLMUnavailable
+from pipeline.llm_chain import STEP_SEEDS
 from pipeline.run import generate
 from schemas import RunConfig
 from tests.fake_openai import FakeServer
@@ -119,12 +120,13 @@ def test_requests_are_spread_over_replicas(tmp_path):
 def test_topic_dedup_resumes_exactly_what_an_uninterrupted_run_makes(tmp_path, server):
     """Sample 0's topic is admitted, then the sample is rejected at rendering; sample 1 repeats the topic. Resumed
     after shard 0, the run must still know sample 0's topic (from its reject), as the uninterrupted run did."""
-    server.default, server.script = "same_topic", ["data:glyph"]
+    first_data = f"data#{(11 * 1_000_003 + STEP_SEEDS['data']) % 2**31}:glyph"  # sample 0's (seed 11), not sample 1's
+    server.default, server.script = "same_topic", [first_data]
     generate(config(server, n=1, shard_size=1), tmp_path / "resumed")
     generate(config(server, n=2, shard_size=1), tmp_path / "resumed")
     other = FakeServer().start()
     try:
-        other.default, other.script = "same_topic", ["data:glyph"]
+        other.default, other.script = "same_topic", [first_data]
         generate(config(other, n=2, shard_size=1), tmp_path / "whole")
     finally:
         other.stop()

@@ -96,7 +96,8 @@ def test_labels_too_long_to_sit_level_are_turned_until_they_clear(renderer):
 def test_plotly_text_boxes_are_measured_where_the_pixels_are():
     """Each text box taken from plotly's SVG holds ink in the PNG, and the category labels are all there."""
     spec = japanese_spec(ChartType.BAR)
-    out = render(spec, style_for(ChartType.BAR, 2).model_copy(update={"label_rotation": 0}), "plotly", "ja")
+    out = render(spec, style_for(ChartType.BAR, 2).model_copy(update={"label_rotation": 0, "figure_number": None}),
+                 "plotly", "ja")
     texts = [e for e in out.elements if e.kind == "text"]
     assert set(spec.data.index) <= {e.text for e in texts} and spec.title in {e.text for e in texts}
     pixels = np.asarray(Image.open(io.BytesIO(out.png)).convert("L"))
@@ -170,3 +171,40 @@ def test_threads_drawing_at_once_get_the_bytes_of_a_lone_draw():
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(lambda job: render(job[0], job[1], "matplotlib", "ja").png, jobs))
     assert together == alone
+
+
+@pytest.mark.parametrize("renderer", ["matplotlib", "plotly"])
+def test_report_furniture_is_drawn_outside_the_plot_and_measured(renderer):
+    """図表番号 before the title, the unit line above the plot (both axes' units for bars + line), 出典 and 注 below
+    the chart: each a measured text with ink under it, clear of every other text and inside the image."""
+    spec = japanese_spec(ChartType.BAR_LINE)
+    style = style_for(ChartType.BAR_LINE, 1).model_copy(update={
+        "title_loc": "left", "figure_number": "図表1-2-3", "unit_line": True, "legend": "bottom",
+        "source": "出典：中央統計局「年次経済調査」", "note": "注：一部に推計値を含む。"})
+    out = render(spec, style, renderer, "ja")
+    wanted = ["図表1-2-3　預金等残高の推移", "（単位：左軸 億円、右軸 %）", style.source, style.note]
+    # one measured text per line (plotly), or source and note as one two-line text (matplotlib's supxlabel)
+    holding = {w: next(e for e in out.elements if e.kind == "text" and w in e.text.split("\n")) for w in wanted}
+    assert not out.checks.overlapping_text and not out.checks.off_canvas_text and not out.checks.missing_glyphs
+    pixels = np.asarray(Image.open(io.BytesIO(out.png)).convert("L"))
+    plot = [e.bbox for e in out.elements if e.kind in MARKS]
+    plot_top, plot_bottom = min(b[1] for b in plot), max(b[3] for b in plot)
+    for text, element in holding.items():
+        x0, y0, x1, y1 = (int(round(v)) for v in element.bbox)
+        assert (pixels[y0:y1, x0:x1] < 160).any(), text
+    title, unit, source, note = (holding[w].bbox for w in wanted)
+    assert title[3] <= unit[1] + 1 and unit[3] <= plot_top and source[1] >= plot_bottom and source[1] <= note[1]
+
+
+def test_furniture_is_seeded_and_tables_get_none():
+    from pipeline.style import sample_style
+
+    styles = [sample_style(np.random.default_rng(seed), "ja", ChartType.BAR, 1, PeriodFormat.YEAR) for seed in range(200)]
+    again = sample_style(np.random.default_rng(7), "ja", ChartType.BAR, 1, PeriodFormat.YEAR)
+    assert again == styles[7]
+    share = lambda field: sum(bool(getattr(s, field)) for s in styles) / len(styles)  # noqa: E731
+    # source and note: 60 % and 30 %, but none under a legend at the bottom (a quarter of axis charts)
+    assert 0.3 < share("source") < 0.6 and 0.35 < share("unit_line") < 0.65 and 0.1 < share("note") < 0.35
+    assert all(s.figure_number is None for s in styles if s.title_loc == "none")
+    assert all(s.source is s.note is s.figure_number is None and not s.unit_line for s in (
+        sample_style(np.random.default_rng(seed), "ja", ChartType.TABLE, 2, PeriodFormat.YEAR) for seed in range(20)))

@@ -32,16 +32,16 @@ from schemas import RunConfig
 
 PINNED = {
     "matplotlib": {
-        "content": "95a7a9ade2a2bb8bc83906592950a208459e165a1ebd4904165e1097d85674ce",
-        "shards": ["8cfa03de58f1be9c856fe071135c4689cac34360990828ed58f129d4b2c58f27",
-                   "8b89ba40f0cf71a22a934013f61aaf4a4d27f7c935f68de2bec236eef0db6a91",
-                   "444fbc7318cd9f525e9da2745129c5ee062d99efe54f09bc3cac0cb5c6c9283e"],
+        "content": "307be4a7852b8cd14ed13c752d751af7743f64518d28e8d1b2098b9c55189d07",
+        "shards": ["ab4e91e8d248f8f12b3356949b2088ffa675b1801918bc9b14eefdeeb943ee95",
+                   "4a5d8406421569307e4fa77638b6af8764ac90b67db0bb2783ac3e40bece7062",
+                   "7c60d33613d6609cc9e99bb72aa2af3d3cdd84b1feda4d007b13f9a30c628211"],
     },
     "mix": {
-        "content": "1fc245296096bd267c7655b426cc3f3fe084d31850690b910ed717a1de49c98e",
-        "shards": ["d549243a4916c05ed708230439f621df688471fd55823013cf349e97a1e8a23c",
-                   "0799fc6f02fcb9be0d06ccbaa69000f8b8663cfbfd3dae399990f19cf0fff6b6",
-                   "6bd3c5cbad7d27949922a5d0465d0ff140af109ced24b66ad5db077a089bf075"],
+        "content": "fc6ee623d711101b1936f0959eb74073113be0441b7ee56808531970b9fae31a",
+        "shards": ["af423983763bb3456ad92e739aa09ba6a43d6d68a037f7f7ec7b6b8a7c0add3c",
+                   "caead0028475c50dbb67ceaa8444abef3b5fc4dc6536dd16626f070fb1db85e6",
+                   "cca9f7c519aa2014fefc4ac840177e60ad7f884a32c44db15ef3ce7de54d33e0"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",
