@@ -199,7 +199,7 @@ def regenerate_command(
     try:
         how = RegenerateConfig(chart_types=chart_type or [], langs=lang or [], renderers=from_renderer or [],
                                ids=id or [], stale_prompts=stale_prompts, style_seed=style_seed, renderer=renderer)
-        manifest, _ = regenerate(source, out, how)
+        manifest, report = regenerate(source, out, how)
     except ValidationError as error:
         first = error.errors()[0]
         name = str(first["loc"][0])
@@ -208,8 +208,10 @@ def regenerate_command(
         _fail(str(error))
     job = RegenerateJob(source=str(source), how=how).resolve(out)
     redone, total = job.count_selected()
+    rejected = sum(report.rejects.values())  # only redone rows can be rejected: carried-over rows are copied
     typer.echo(f"wrote {out.resolve()}: {manifest.rows} samples in {len(manifest.shards)} shards; redone {redone} "
-               f"({how.described()}), carried over {total - redone}")
+               f"({how.described()}: {redone - rejected} landed, {rejected} rejected"
+               f"{', see rejects/' if rejected else ''}), carried over {total - redone}")
 
 
 @app.command("train", cls=_Command)

@@ -96,7 +96,7 @@ def test_regenerate_command_restyles_selected_rows_only(tmp_path):
     target = before[0]["id"]
     made = chartsynth("regenerate", str(src), "--out", str(dst), "--id", target, "--style-seed", "4")
     assert made.returncode == 0, made.stderr
-    assert f"redone 1 (--id {target}), carried over 7" in made.stdout
+    assert f"redone 1 (--id {target}: 1 landed, 0 rejected), carried over 7" in made.stdout
     after = [r for f in sorted((dst / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
     changed = [b["id"] for a, b in zip(before, after) if a != b]
     assert changed == [target]
