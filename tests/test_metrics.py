@@ -6,7 +6,13 @@ from model.metrics import contains, normalize, relaxed_match
 @pytest.mark.parametrize("prediction, gold, expected", [
     ("100", "103", True), ("100", "106", False),        # 5 % relative
     ("2019", "2020", False), ("2020", "2020", True),    # years exact, not within 5 % (pix2struct #35)
-    ("2%", "2", False), ("2%", "0.02", True), ("2 %", "2%", True),  # "%" read as a percentage (VLMEvalKit #1313)
+    ("2%", "0.02", True), ("2 %", "2%", True),          # "%" read as a percentage (VLMEvalKit #1313) …
+    ("12.5", "12.5%", True), ("13.3", "12.5%", False),  # … or the unit left off
+    ("1,234千台", "1234千台", True), ("1234000台", "1,234千台", True), ("158", "158千台", True),  # scale words
+    ("744百万円", "744000000円", True), ("1.2万", "12000", True), ("12000", "1.2万人", True),
+    ("11.1", "11.1 10k people", True), ("5234", "5234 100M yen", True), ("5", "5 m²", True),  # digits in units
+    ("−5", "-5", True), ("▲5", "-5", True), ("△5", "-5", True), ("5", "-5", False),  # minus signs
+    ("二〇一九", "2019", True), ("二〇二〇", "2019", False),
     ("-100", "-103", True), ("500", "-100", False), ("0", "-100", False),  # negative gold (TinyChart)
     ("0", "0", True), ("0.1", "0", False),
     ("Tokyo", "tokyo", True), ("Osaka", "Tokyo", False),
@@ -30,3 +36,33 @@ def test_containment(prediction, gold, expected):
 
 def test_normalize_keeps_words_with_kanji_that_are_not_numbers():
     assert normalize("万人") == "万人" and normalize("一万人") == "10000人"
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_every_printed_number_scores_as_its_value_and_a_6_percent_error_does_not(lang):
+    """Every way a chart or an answer prints a number (each number format, full-width digits, negatives, decimals,
+    units with scale words or digits of their own): the printed form equals the plain value; 6 % off does not."""
+    import itertools
+
+    import numpy as np
+
+    from pipeline.style import sample_style
+    from renderers.numbers import format_number
+    from schemas import ChartType, NumberFormat, PeriodFormat
+
+    base = sample_style(np.random.default_rng(0), lang, ChartType.BAR, 1, PeriodFormat.YEAR)
+    units = ["億円", "千台", "%", "人", "倍", "百万円"] if lang == "ja" else ["%", "10k people", "100M yen", "m²", "times"]
+    values = [0.37, 4.2, -12.5, 87, 1234, -5678.9, 12345.6, 2.5e6, 3.2e8]
+    for number_format, full_width, unit, value, decimals in itertools.product(
+            NumberFormat, (False, True), units, values, (0, 1, 2)):
+        style = base.model_copy(update={"number_format": number_format, "full_width_digits": full_width})
+        shown = round(value, decimals)
+        if shown == 0 or (float(shown).is_integer() and 1900 <= shown <= 2100):
+            continue  # a zero has no 6 % neighbour; years must match exactly
+        joiner = "" if lang == "ja" else " "
+        printed = format_number(shown, decimals, style, lang) + joiner + unit
+        off = format_number(shown * 1.06, decimals, style, lang) + joiner + unit
+        plain = repr(float(shown))
+        assert relaxed_match(printed, plain), (printed, plain)
+        if abs(shown) * 0.06 > 10.0 ** -decimals:  # 6 % is more than the printing's own rounding
+            assert not relaxed_match(off, plain), (off, plain)
