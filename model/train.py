@@ -51,6 +51,15 @@ def set_trainable(model, stage: Stage, lr: float, vision_lr: float) -> list[dict
                         {"params": vision, "lr": vision_lr, "name": "vision"}) if g["params"]]
 
 
+def master_weights_fp32(model) -> None:
+    """Trainable weights in fp32, whatever the checkpoint was saved in: a bf16 weight keeps 8 bits of mantissa, so
+    an update below half its spacing (lr 1e-5 × Adam's ~unit step on a weight of 0.01 or more) is rounded away. Frozen
+    weights keep their dtype (memory); bf16 speed comes from autocast, as in torchtune and LLaVA."""
+    for p in model.parameters():
+        if p.requires_grad and p.dtype != torch.float32:
+            p.data = p.data.float()
+
+
 def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) -> TrainReport:
     """Run (or resume) one stage; returns this process's loss per optimizer step. `observe(ids)` sees each batch."""
     rank, world = distributed()
@@ -72,6 +81,9 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
     default_lr, default_vision_lr = STAGE_LR[cfg.stage]
     groups = set_trainable(model, cfg.stage, default_lr if cfg.lr is None else cfg.lr,
                             default_vision_lr if cfg.vision_lr is None else cfg.vision_lr)
+    master_weights_fp32(model)
+    # bf16 compute where the GPU has it; also wherever frozen weights stayed in a half type (they meet fp32 ones)
+    autocast = bf16 or any(p.dtype != torch.float32 for p in model.parameters())
     optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     scheduler = cosine_with_warmup(optimizer, cfg.steps, cfg.warmup_ratio)
     step, epoch, batches_done = 0, 0, 0
@@ -113,7 +125,7 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
             if observe:
                 observe(batch["ids"])
             inputs = {k: v.to(device) for k, v in batch.items() if k != "ids"}
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                 loss = ddp(**inputs).loss / cfg.grad_accum
             loss.backward()
             batches_done, micro = i + 1, micro + 1
