@@ -21,6 +21,7 @@ from renderers import furniture
 from renderers.checks import covers_marks, render_checks
 from renderers.fonts import font_path
 from renderers.layout import fit_rotation, place_point_labels
+from renderers.mpl_layout import OnePassLayout
 from renderers.numbers import SCALES, format_number
 from schemas.chart import ChartSpec
 from schemas.render import Element, Rendered
@@ -29,7 +30,7 @@ from schemas.style import NumberFormat, StyleSpec
 # (artist or data point, kind, row, col, colour, axes)
 Mark = tuple[object, str, str, str, str, Axes]
 POINT_RADIUS_PX = 3.0
-SLOT_SHARE = 0.75  # the axes take about this share of the figure's width (constrained layout)
+SLOT_SHARE = 0.75  # the axes take about this share of the figure's width once laid out
 # rcParams are process-global: two threads drawing at once would lay out each other's figures (seen under Prefect's
 # thread runner). Processes render in parallel; threads take turns.
 _DRAW_LOCK = threading.Lock()
@@ -156,7 +157,7 @@ def bar_line(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mar
 
 def _furniture(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> None:
     """The unit line just above the plot's top right corner (the title is lifted over it), source and note as the
-    figure's supxlabel, left-aligned: texts constrained layout keeps the axes, titles and legends clear of."""
+    figure's supxlabel, left-aligned: texts the layout keeps the axes, titles and legends clear of."""
     size = style.font_size * furniture.SIZE
     top, bottom = furniture.above(spec, style, lang), furniture.below(style)
     if top:
@@ -306,7 +307,7 @@ def draw_figure(style: StyleSpec, paint: Callable[[Figure], tuple[list[Element],
     with _DRAW_LOCK, rc_context(rc), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fig = Figure(figsize=(style.width_px / style.dpi, style.height_px / style.dpi), dpi=style.dpi,
-                     layout="constrained")
+                     layout=OnePassLayout())
         canvas = FigureCanvasAgg(fig)
         elements, steps = paint(fig)
     missing = sum(1 for w in caught if "Glyph" in str(w.message) and "missing" in str(w.message))

@@ -208,3 +208,28 @@ def test_furniture_is_seeded_and_tables_get_none():
     assert all(s.figure_number is None for s in styles if s.title_loc == "none")
     assert all(s.source is s.note is s.figure_number is None and not s.unit_line for s in (
         sample_style(np.random.default_rng(seed), "ja", ChartType.TABLE, 2, PeriodFormat.YEAR) for seed in range(20)))
+
+
+@pytest.mark.parametrize("legend", ["upper left", "right", "top", "bottom"])
+@pytest.mark.parametrize("kind", [ChartType.GROUPED_BAR, ChartType.BAR_LINE, ChartType.PIE])
+def test_matplotlib_layout_measures_once_and_keeps_everything_apart(kind, legend, monkeypatch):
+    """The one-pass layout: decorations measured once per axes (twice for a pie, whose labels grow with it), and the
+    legend, the furniture and every text on the canvas, apart, with the plot taking most of it."""
+    from matplotlib.axes import Axes
+
+    measured = []
+    tightbbox = Axes.get_tightbbox
+    monkeypatch.setattr(Axes, "get_tightbbox", lambda ax, *a, **k: measured.append(ax) or tightbbox(ax, *a, **k))
+    spec = japanese_spec(kind)
+    below = {"source": "出典：中央統計局「年次経済調査」", "note": "注：一部に推計値を含む。"} if legend != "bottom" else {}
+    style = style_for(kind, 2).model_copy(update={"legend": legend, "title_loc": "center", "unit_line": True} | below)
+    out = render(spec, style, "matplotlib", "ja")
+    axes = 2 if kind is ChartType.BAR_LINE else 1
+    assert len(measured) == axes * (2 if kind is ChartType.PIE else 1)
+    assert not out.checks.overlapping_text and not out.checks.off_canvas_text
+    marks = [e.bbox for e in out.elements if e.kind in MARKS]
+    plot = (min(b[0] for b in marks), min(b[1] for b in marks), max(b[2] for b in marks), max(b[3] for b in marks))
+    for box in [e.bbox for e in out.elements if e.kind == "legend"]:
+        assert box[2] <= plot[0] or box[0] >= plot[2] or box[3] <= plot[1] or box[1] >= plot[3] or legend == "upper left"
+        assert 0 <= box[0] and box[2] <= out.width and 0 <= box[1] and box[3] <= out.height
+    assert (plot[2] - plot[0]) * (plot[3] - plot[1]) > 0.3 * out.width * out.height

@@ -33,15 +33,15 @@ from schemas import RunConfig
 PINNED = {
     "matplotlib": {
         "content": "307be4a7852b8cd14ed13c752d751af7743f64518d28e8d1b2098b9c55189d07",
-        "shards": ["ab4e91e8d248f8f12b3356949b2088ffa675b1801918bc9b14eefdeeb943ee95",
-                   "4a5d8406421569307e4fa77638b6af8764ac90b67db0bb2783ac3e40bece7062",
-                   "7c60d33613d6609cc9e99bb72aa2af3d3cdd84b1feda4d007b13f9a30c628211"],
+        "shards": ["b5aead00bc1d6a35996499e7f50050882792f14d248f65102d76f30aaf2c1a1b",
+                   "6cf89a4348747cafdc6114515c484b72249306431158d95dfa44f3ecd92e8657",
+                   "b93ed2a76dcc9430aa56959e3336b35da41fe3c4f806e38a25592071a2ee79a0"],
     },
     "mix": {
         "content": "fc6ee623d711101b1936f0959eb74073113be0441b7ee56808531970b9fae31a",
-        "shards": ["af423983763bb3456ad92e739aa09ba6a43d6d68a037f7f7ec7b6b8a7c0add3c",
-                   "caead0028475c50dbb67ceaa8444abef3b5fc4dc6536dd16626f070fb1db85e6",
-                   "cca9f7c519aa2014fefc4ac840177e60ad7f884a32c44db15ef3ce7de54d33e0"],
+        "shards": ["6cedecd3ebafc08ca5bb2cb0e72a59731099d63afd12a68ffb6fea059e2a7736",
+                   "a687b1c446e8bfed26684d5cfbe3d4383683aef2011bd4ce8cf5bd41559ffbc0",
+                   "300b5752cb2ee5b7acb2da6d8a140d27e789d0926986160cfbe3de8f6c522867"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",
