@@ -1,4 +1,4 @@
-"""QSLAW packed vs QSLAW faithful vs QLoRA vs full precision on one tiny-but-not-trivial LMM on CPU: trainable
+"""QSLAW (the paper's formula) vs its packed variant vs QLoRA vs full precision on one tiny-but-not-trivial LMM on CPU: trainable
 parameters, LLM weight bytes, peak RSS, step time and held-out score after the same number of steps, all adapting
 the same base (a Qwen2-VL-tower LMM first trained for a few hundred steps on the shards). Each method runs in its own
 process so peak RSS is its own. Writes benchmarks/results/adapt.{json,md}.
@@ -16,7 +16,7 @@ import report
 MODEL = {"vision_tower": "qwen2_vl", "max_pixels": 56 * 56 * 16, "vision": {"hidden_size": 128, "layers": 2, "heads": 4},
          "text": {"hidden_size": 512, "layers": 4, "heads": 8, "kv_heads": 4}}
 BASE_STEPS, ADAPT_STEPS, BATCH = 300, 100, 4
-METHODS = {"qslaw-packed": ("qslaw", "packed"), "qslaw-faithful": ("qslaw", "faithful"), "qlora": ("qlora", None),
+METHODS = {"qslaw": ("qslaw", "faithful"), "qslaw-packed": ("qslaw", "packed"), "qlora": ("qlora", None),
            "full": ("full", None)}
 
 
@@ -46,7 +46,7 @@ def main() -> None:
     for name, (method, mode) in METHODS.items():
         cfg = {"method": method, "data": data, "out": str(work / name), "init_from": str(base / "final"),
                "steps": ADAPT_STEPS, "batch_size": BATCH, "warmup_steps": ADAPT_STEPS // 2, "heldout_percent": 10,
-               "eval_limit": 100, "quant": {"bits": 4, "group_size": 128, "mode": mode or "packed", "init": "rtn"},
+               "eval_limit": 100, "quant": {"bits": 4, "group_size": 128, "mode": mode or "faithful", "init": "rtn"},
                "lora_rank": 64}
         run([__file__, "child", json.dumps(cfg)])
         results[name] = json.loads((work / name / "report.json").read_text())

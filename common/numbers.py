@@ -1,27 +1,95 @@
-"""Reading a number back as charts and answers print it (full-width digits, thousands separators, 万/億, U+2212):
-the one parser the verifier and the evaluation share."""
+"""Reading a number back as charts, answers and models print it: full-width digits, thousands separators, −/△/▲
+minus, kanji numerals (二〇一九, 三千五百), scale words after digits (1.2万, 744百万円, 1,234千台). The one parser the
+verifier, the within-tolerance check and the chart-QA scorer share."""
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
+from dataclasses import dataclass
 
-SCALES = (("億", 1e8), ("万", 1e4))
+SCALES = (("億", 1e8), ("万", 1e4))  # the scale words the renderers print
+_SCALE = {"兆": 1e12, "億": 1e8, "万": 1e4, "千": 1e3, "百": 1e2, "十": 10}
+_KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
+_KANJI_BIG = {"万": 10**4, "億": 10**8, "兆": 10**12}
+_KANJI_RUN = re.compile(r"[〇零一二三四五六七八九十百千万億兆]+")
+_MINUS = re.compile(r"[−▲△](?=\s*\d)")
+_NUMBER = re.compile(r"([-+]?\d+(?:\.\d+)?)\s*([千百十]?[万億兆]?)")
 
 
-_NUMBER = re.compile(r"([-+]?\d+(?:\.\d+)?)(億|万)?")
+def _kanji_to_int(text: str) -> int:
+    total = section = digit = 0
+    for ch in text:
+        if ch in _KANJI_DIGITS:
+            digit = _KANJI_DIGITS[ch]
+        elif ch in _KANJI_UNITS:
+            section += (digit or 1) * _KANJI_UNITS[ch]
+            digit = 0
+        else:
+            total += (section + digit) * _KANJI_BIG[ch]
+            section = digit = 0
+    return total + section + digit
 
 
-def parse_number(text: str) -> tuple[float, float] | None:
-    """The first number in `text` and the resolution it is written to (0.1 for "1.5", 100 for "1.23万").
+def _kanji_number(run: str) -> str:
+    """A run of kanji numerals as digits: positional without unit characters (二〇一九 → 2019), else by units."""
+    if not any(c in _KANJI_UNITS or c in _KANJI_BIG for c in run):
+        return "".join(str(_KANJI_DIGITS[c]) for c in run)
+    return str(_kanji_to_int(run))
 
-    Full-width digits, thousands separators and 万/億 are understood.
-    """
-    normal = unicodedata.normalize("NFKC", text).replace(",", "").replace("−", "-")
+
+def normalize_numerals(text: str) -> str:
+    """NFKC, −/△/▲ as minus, no thousands separators, kanji numerals as digits; a scale word right after digits
+    (1234千台, 1.2万) stays a word, and so do 万人, 億円."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _MINUS.sub("-", text)
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+
+    def numeral(m: re.Match) -> str:
+        run = m.group()
+        if not any(c in _KANJI_DIGITS or c in _KANJI_UNITS for c in run):
+            return run
+        if m.start() > 0 and text[m.start() - 1].isdigit():
+            lead = re.match(r"[千百十万億兆]+", run).group()
+            return lead + (_kanji_number(run[len(lead):]) if run[len(lead):] else "")
+        return _kanji_number(run)
+
+    return _KANJI_RUN.sub(numeral, text)
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """The first number of a text: its digits' value, the scale word after them (1 if none), the digits' decimals,
+    and whether a % follows."""
+
+    digits: float
+    scale: float
+    decimals: int
+    percent: bool
+
+    @property
+    def value(self) -> float:
+        return self.digits * self.scale
+
+    @property
+    def resolution(self) -> float:
+        return 10.0**-self.decimals * self.scale
+
+
+def read_number(text: str) -> NumberReading | None:
+    normal = normalize_numerals(text)
     match = _NUMBER.search(normal)
     if match is None:
         return None
-    digits, word = match.groups()
-    scale = dict(SCALES)[word] if word else 1.0
-    decimals = len(digits.split(".")[1]) if "." in digits else 0
-    return float(digits) * scale, 10.0**-decimals * scale
+    digits, words = match.groups()
+    return NumberReading(float(digits), math.prod(_SCALE[w] for w in words),  # 百万: 10^2 · 10^4
+                         len(digits.split(".")[1]) if "." in digits else 0, "%" in normal[match.end():])
+
+
+def parse_number(text: str) -> tuple[float, float] | None:
+    """The first number in `text` with its scale word multiplied out, and the resolution it is written to (0.1 for
+    "1.5", 100 for "1.23万")."""
+    reading = read_number(text)
+    return None if reading is None else (reading.value, reading.resolution)

@@ -24,8 +24,9 @@ from model.build import ImageInputs, build_lmm, load_lmm
 from model.data import ChatCollator, ShardStream
 from model.ptq import LLM_ONLY_SKIP
 from model.quant import QSLAW_LAYERS, QuantConfig, decoder_linears, quantize_llm, save_packed
-from model.recipe import (RecipeConfig, collate_stage, cosine_with_warmup, load_tokenizer, progress_bar, rng_state,
-                          save_atomically, seed_everything, set_rng_state, shard_files)
+from model.recipe import (RecipeConfig, collate_stage, cosine_with_warmup, enable_activation_checkpointing, load_tokenizer,
+                          progress_bar, rank_device, rng_state, save_atomically, seed_everything, set_rng_state,
+                          shard_files)
 from schemas.reports import AdaptReport
 
 Method = Literal["qslaw", "qlora", "full"]
@@ -126,7 +127,7 @@ def qlora_model(lmm, out: Path, rank: int, alpha: int, dtype: torch.dtype, devic
                              llm_int8_skip_modules=LLM_ONLY_SKIP)
     placement = {"device_map": {"": device}} if device.type == "cuda" else {}
     quantized = AutoModelForImageTextToText.from_pretrained(base, quantization_config=nf4, dtype=dtype, **placement)
-    quantized = prepare_model_for_kbit_training(quantized, use_gradient_checkpointing=torch.cuda.is_available())
+    quantized = prepare_model_for_kbit_training(quantized, use_gradient_checkpointing=False)  # see adapt()
     return get_peft_model(quantized, LoraConfig(r=rank, lora_alpha=alpha, target_modules=targets, lora_dropout=0.0,
                                                 modules_to_save=["multi_modal_projector"]))
 
@@ -229,7 +230,7 @@ def adapt(cfg: AdaptConfig) -> AdaptReport:
     from model.evaluate import evaluate_model
 
     strategy = STRATEGIES[cfg.method]
-    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    device = rank_device()
     dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -261,6 +262,7 @@ def adapt(cfg: AdaptConfig) -> AdaptReport:
     checkpoint = out / "checkpoint" / "adapt.pt"
     state = torch.load(checkpoint, weights_only=False, map_location=device) if checkpoint.exists() else None
     lmm, quantization = strategy.prepare(Setup(lmm, cfg, out, device, dtype, state, calibration))
+    enable_activation_checkpointing(lmm, cfg, device)  # every method alike, so peak memory compares like for like
     trainable = [p for p in lmm.parameters() if p.requires_grad]
     trainable_count = sum(p.numel() for p in trainable)
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -29,14 +30,18 @@ def is_heldout(sample_id: str, percent: int) -> bool:
 
 @dataclass(frozen=True)
 class Unit:
-    """One row group of one shard: the unit handed to a (rank, worker)."""
+    """One row group of one shard (or every `stride`-th row of it from `offset`): what a (rank, worker) reads."""
 
     file: str
     row_group: int
+    rows: int
+    offset: int = 0
+    stride: int = 1
 
 
 def units(files: list[str]) -> list[Unit]:
-    return [Unit(f, g) for f in sorted(files) for g in range(pq.ParquetFile(f).num_row_groups)]
+    return [Unit(f, g, meta.row_group(g).num_rows) for f in sorted(files)
+            for meta in [pq.ParquetFile(f).metadata] for g in range(meta.num_row_groups)]
 
 
 class ShardStream(IterableDataset):
@@ -53,19 +58,28 @@ class ShardStream(IterableDataset):
         self.epoch = epoch
 
     def my_units(self) -> list[Unit]:
+        """Whole row groups, dealt round-robin; with fewer row groups than (rank, worker) slots, every slot reads
+        every row group and keeps its share of rows — a rank left without rows would hang its peers in DDP."""
         order = list(self.units)
         if self.split == "train":
             random.Random(self.seed * 1_000_003 + self.epoch).shuffle(order)
         info = get_worker_info()
         workers, worker = (info.num_workers, info.id) if info else (1, 0)
         slot, slots = self.rank * workers + worker, self.world_size * workers
-        return order[slot::slots]
+        total = sum(unit.rows for unit in order)
+        if total < slots:
+            raise ValueError(f"{total} rows cannot feed {self.world_size} ranks × {workers} loader workers: every one "
+                             "needs rows (use fewer ranks or num_workers, or more data)")
+        if len(order) >= slots:
+            return order[slot::slots]
+        starts = itertools.accumulate((unit.rows for unit in order), initial=0)  # rows dealt as one sequence
+        return [replace(unit, offset=(slot - start) % slots, stride=slots) for unit, start in zip(order, starts)]
 
     def __iter__(self) -> Iterator[dict]:
         want_heldout = self.split == "heldout"
         for unit in self.my_units():
             table = pq.ParquetFile(unit.file).read_row_group(unit.row_group, columns=self.columns)
-            for row in table.to_pylist():
+            for row in table.to_pylist()[unit.offset::unit.stride]:
                 if is_heldout(row["id"], self.heldout_percent) == want_heldout:
                     yield row
 

@@ -19,7 +19,7 @@ from PIL import Image
 from model.data import ASSISTANT, EOS, IMAGE, ChatCollator, ShardStream
 from common.numbers import parse_number
 from model.metrics import contains, normalize, relaxed_match
-from model.recipe import progress_bar, shard_files
+from model.recipe import progress_bar, rank_device, shard_files
 from schemas import EvalQuestion
 from schemas.reports import EvalSummary, Scores
 
@@ -125,7 +125,7 @@ def evaluate(data: list[str], out: str, checkpoint: str | None = None, endpoint:
 
         from model.build import load_lmm
 
-        predictions = local_answers(load_lmm(checkpoint), AutoTokenizer.from_pretrained(checkpoint), items,
+        predictions = local_answers(load_lmm(checkpoint).to(rank_device()), AutoTokenizer.from_pretrained(checkpoint), items,
                                     max_new_tokens)
         return write_results(items, predictions, checkpoint, out)
     predictions = endpoint_answers(endpoint, items, max_new_tokens, Path(out) / "cache")

@@ -12,71 +12,24 @@
 
 from __future__ import annotations
 
-import math
 import re
-import unicodedata
+
+from common.numbers import normalize_numerals, read_number
 
 RELATIVE_TOLERANCE = 0.05
-_KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
-_KANJI_BIG = {"万": 10**4, "億": 10**8, "兆": 10**12}
-_KANJI_RUN = re.compile(r"[〇零一二三四五六七八九十百千万億兆]+")
-
-
-def _kanji_to_int(text: str) -> int:
-    total = section = digit = 0
-    for ch in text:
-        if ch in _KANJI_DIGITS:
-            digit = _KANJI_DIGITS[ch]
-        elif ch in _KANJI_UNITS:
-            section += (digit or 1) * _KANJI_UNITS[ch]
-            digit = 0
-        else:
-            total += (section + digit) * _KANJI_BIG[ch]
-            section = digit = 0
-    return total + section + digit
-
-
-_MINUS = re.compile(r"[−▲△](?=\s*\d)")
-_SCALED = re.compile(r"([-+]?\d+(?:\.\d+)?)\s*([千百十]?[万億兆]?)")
-_SCALE = {"兆": 1e12, "億": 1e8, "万": 1e4, "千": 1e3, "百": 1e2, "十": 10}
-
-
-def _kanji_number(run: str) -> str:
-    """A run of kanji numerals as digits: positional without unit characters (二〇一九 → 2019), else by units."""
-    if not any(c in _KANJI_UNITS or c in _KANJI_BIG for c in run):
-        return "".join(str(_KANJI_DIGITS[c]) for c in run)
-    return str(_kanji_to_int(run))
 
 
 def normalize(text: str) -> str:
-    """NFKC, −/△/▲ as minus, no thousands separators, kanji numerals as digits (a scale word right after digits,
-    as in 1234千台, stays), lower case, outer whitespace and final 。. trimmed."""
-    text = unicodedata.normalize("NFKC", text).strip().lower()
-    text = _MINUS.sub("-", text)
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
-
-    def numeral(m: re.Match) -> str:
-        run = m.group()
-        if not any(c in _KANJI_DIGITS or c in _KANJI_UNITS for c in run):
-            return run  # 万人, 億円: words
-        if m.start() > 0 and text[m.start() - 1].isdigit():  # 1234千, 1.2万: a scale after digits
-            lead = re.match(r"[千百十万億兆]+", run).group()
-            return lead + (_kanji_number(run[len(lead):]) if run[len(lead):] else "")
-        return _kanji_number(run)
-
-    text = _KANJI_RUN.sub(numeral, text)
-    return text.rstrip("。.").strip()
+    """The shared numeral normalisation (common.numbers), lower case, outer whitespace and a final 。. trimmed."""
+    return normalize_numerals(text.strip()).lower().rstrip("。.").strip()
 
 
 def _as_number(text: str) -> tuple[set[float], bool] | None:
     """The first number's readings (as written, and multiplied by a scale word after it) and whether a % follows."""
-    match = _SCALED.search(text)
-    if match is None:
+    reading = read_number(text)
+    if reading is None:
         return None
-    value, words = float(match.group(1)), match.group(2)
-    readings = {value} | ({value * math.prod(_SCALE[w] for w in words)} if words else set())  # 百万: 10^2 · 10^4
-    return readings, "%" in text[match.end():]
+    return {reading.digits, reading.value}, reading.percent
 
 
 def _is_year(value: float, text: str) -> bool:

@@ -30,10 +30,11 @@ class QuantConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     bits: Literal[2, 3, 4, 8] = 4
     group_size: int = Field(default=128, ge=8, description="weights per group along the input dimension")
-    start_layer: int = Field(default=0, ge=0, description="γ is learned only in decoder layers from this index on "
-                                                          "(the public code uses 5); earlier layers stay RTN/LWC")
+    start_layer: int = Field(default=-1, ge=-1, description="as the public code (`i > start_layer`): γ is learned in "
+                                                           "the decoder layers after this index, the ones up to it stay "
+                                                           "RTN/LWC; -1 = every layer (the public code uses 5)")
     init: Literal["rtn", "omniquant"] = "rtn"
-    mode: Literal["faithful", "packed"] = "packed"
+    mode: Literal["faithful", "packed"] = "faithful"
     lwc_epochs: int = Field(default=20, ge=1, description="OmniQuant: passes over the calibration set per block")
     lwc_lr: float = Field(default=1e-2, description="OmniQuant's, for 128 samples × 20 epochs; raise it for fewer steps "
                                                  "(σ(4) moves slowly: 60 steps at 1e-2 barely leave the init)")
@@ -81,7 +82,9 @@ def step_and_zero(weight: torch.Tensor, bits: int, group_size: int, up: torch.Te
         xmax, xmin = torch.sigmoid(up) * xmax, torch.sigmoid(low) * xmin
     qmax = 2**bits - 1
     delta = ((xmax - xmin) / qmax).clamp(min=1e-5)
-    zero = round_ste(-xmin / delta).clamp(0, qmax)
+    # z as OmniQuant computes it (a plain round: the clipping learns through Δ only), clamped to the code range
+    # because packed checkpoints store it as an unsigned code, as GPTQ/AWQ formats do
+    zero = (-xmin / delta).round().clamp(0, qmax)
     return delta, zero
 
 
@@ -302,18 +305,19 @@ def _with_hidden(args, kwargs, hidden):
 
 
 def calibrate_clipping(lmm, batches: list[dict], cfg: QuantConfig) -> tuple[dict[str, tuple], list[dict]]:
-    """OmniQuant LWC block by block: per block, fit σ(up), σ(low) of every linear so the fake-quantized block's
-    output matches the full-precision one (MSE), then feed the quantized block's output to the next block.
-    Returns Δ, z per linear (by full module name) and the per-block MSE of RTN and of LWC."""
+    """OmniQuant LWC block by block, as its default: per block, fit σ(up), σ(low) of every linear so the
+    fake-quantized block, fed the quantized model's stream, outputs what the full-precision model does at that block
+    (MSE); both streams then move on. Returns Δ, z per linear (by full module name) and the per-block MSE of RTN and
+    of LWC against the full-precision stream."""
     trainable = {p: p.requires_grad for p in lmm.parameters()}
     for p in lmm.parameters():  # only the clipping factors learn here
         p.requires_grad_(False)
-    inputs = _block_inputs(lmm, batches)
+    inputs = fp_inputs = _block_inputs(lmm, batches)
     prefix = "model.language_model.layers"
     result, report = {}, []
     for i, block in enumerate(decoder_layers(lmm)):
         with torch.no_grad():
-            targets = _run_block(block, inputs)
+            targets = _run_block(block, fp_inputs)
         clipped = {}
         for name, module in list(block.named_modules()):
             if isinstance(module, nn.Linear):
@@ -349,6 +353,7 @@ def calibrate_clipping(lmm, batches: list[dict], cfg: QuantConfig) -> tuple[dict
             result[f"{prefix}.{i}.{name}"] = (delta.detach(), zero.detach())
             _replace(block, name, c.linear)
         inputs = [_with_hidden(args, kwargs, out) for (args, kwargs), out in zip(inputs, outs)]
+        fp_inputs = [_with_hidden(args, kwargs, out) for (args, kwargs), out in zip(fp_inputs, targets)]
     for p, flag in trainable.items():
         p.requires_grad_(flag)
     return result, report
@@ -356,7 +361,7 @@ def calibrate_clipping(lmm, batches: list[dict], cfg: QuantConfig) -> tuple[dict
 
 def quantize_llm(lmm, cfg: QuantConfig, calibration: list[dict] | None = None) -> dict:
     """Replace every decoder-layer nn.Linear by a QSLAW layer (cfg.mode) initialised by RTN or OmniQuant LWC;
-    γ is trainable only from cfg.start_layer on. Returns the initialisation report (block MSE per layer)."""
+    γ is trainable only after cfg.start_layer. Returns the initialisation report (block MSE per layer)."""
     report: dict = {"init": cfg.init, "mode": cfg.mode, "bits": cfg.bits, "group_size": cfg.group_size}
     steps: dict[str, tuple] = {}
     if cfg.init == "omniquant":
@@ -371,7 +376,7 @@ def quantize_llm(lmm, cfg: QuantConfig, calibration: list[dict] | None = None) -
             layer = FaithfulQSLAWLinear(linear, delta, zero, cfg.bits, cfg.group_size)
         else:
             layer = PackedQSLAWLinear.from_linear(linear, delta.to(STEP_DTYPE), zero, cfg.bits, cfg.group_size)
-        layer.gamma.requires_grad = i >= cfg.start_layer
+        layer.gamma.requires_grad = i > cfg.start_layer
         _replace(lmm, full, layer)
     report["quantized_layers"] = len(qslaw_layer_names(lmm))
     return report

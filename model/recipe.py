@@ -41,6 +41,8 @@ class RecipeConfig(BaseModel):
     seed: int = 0
     vocab_size: int = Field(default=512, description="for a tokenizer trained here when the model brings none")
     checkpoint_every: int = Field(default=50, ge=1, description="steps between checkpoints; a rerun resumes from the last")
+    activation_checkpointing: bool | None = Field(default=None, description="recompute each decoder layer's "
+                                                  "activations in backward instead of storing them; default: on a GPU")
 
 
 def shard_files(patterns: list[str]) -> list[str]:
@@ -67,15 +69,32 @@ def set_rng_state(state: dict) -> None:
     np.random.set_state(state["numpy"])
 
 
+def rank_device() -> torch.device:
+    """This process's GPU (torchrun's LOCAL_RANK), or the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return torch.device("cpu")
+
+
 def distributed() -> tuple[int, int]:
-    """(rank, world size); joins the process group when launched by torchrun."""
+    """(rank, world size); joins the process group when launched by torchrun. The rank's GPU is made current first:
+    otherwise NCCL and every collective (all_gather_object too) would use cuda:0 on all ranks."""
     if "RANK" not in os.environ:
         return 0, 1
     import torch.distributed as dist
 
     if not dist.is_initialized():
+        if torch.cuda.is_available():
+            torch.cuda.set_device(rank_device())
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return dist.get_rank(), dist.get_world_size()
+
+
+def enable_activation_checkpointing(model, cfg: RecipeConfig, device: torch.device) -> None:
+    """Per decoder layer, when asked (default: on a GPU). transformers recomputes only in training mode: the
+    recipe puts the model in train() before its loop (a loaded checkpoint comes back in eval())."""
+    if cfg.activation_checkpointing if cfg.activation_checkpointing is not None else device.type == "cuda":
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
 def barrier() -> None:

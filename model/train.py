@@ -9,7 +9,6 @@ scheduler, data position, RNG), and DDP under torchrun (each rank reads its own 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from functools import partial
@@ -21,8 +20,8 @@ from pydantic import Field
 from common.shards import atomic_write_bytes
 from model.build import ImageInputs, build_lmm, load_lmm
 from model.data import ChatCollator, ShardStream
-from model.recipe import (RecipeConfig, Stage, barrier, collate_stage, cosine_with_warmup, distributed, load_tokenizer,
-                          progress_bar, rng_state, save_atomically, seed_everything, set_rng_state, shard_files)
+from model.recipe import (RecipeConfig, Stage, barrier, collate_stage, cosine_with_warmup, distributed,
+                          enable_activation_checkpointing, load_tokenizer, progress_bar, rank_device, rng_state, save_atomically, seed_everything, set_rng_state, shard_files)
 from schemas.reports import TrainReport
 
 FINISHED = "finished.json"  # written last into final/: the run is complete
@@ -63,7 +62,7 @@ def master_weights_fp32(model) -> None:
 def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) -> TrainReport:
     """Run (or resume) one stage; returns this process's loss per optimizer step. `observe(ids)` sees each batch."""
     rank, world = distributed()
-    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if torch.cuda.is_available() else torch.device("cpu")
+    device = rank_device()
     bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -76,8 +75,7 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
     tokenizer = load_tokenizer(cfg, files, out, rank)
     model = (load_lmm(cfg.init_from) if cfg.init_from
              else build_lmm(cfg.model, tokenizer)).to(device)
-    if device.type == "cuda":
-        model.gradient_checkpointing_enable()
+    enable_activation_checkpointing(model, cfg, device)
     default_lr, default_vision_lr = STAGE_LR[cfg.stage]
     groups = set_trainable(model, cfg.stage, default_lr if cfg.lr is None else cfg.lr,
                             default_vision_lr if cfg.vision_lr is None else cfg.vision_lr)
@@ -89,7 +87,7 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
     step, epoch, batches_done = 0, 0, 0
     checkpoint = out / "checkpoint"
     if (checkpoint / "trainer.pt").exists():  # resume exactly where the last checkpoint left off
-        state = torch.load(checkpoint / "trainer.pt", weights_only=False)
+        state = torch.load(checkpoint / "trainer.pt", weights_only=False, map_location=device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -112,6 +110,7 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
     micro = 0
     samples_per_step = cfg.batch_size * cfg.grad_accum * world
     bar = progress_bar(cfg.steps, step, f"stage {cfg.stage}", rank)
+    model.train()  # dropout as trained, and checkpointing only recomputes in training mode
     step_started = time.perf_counter()
     while step < cfg.steps:
         stream.set_epoch(epoch)

@@ -66,3 +66,18 @@ def test_every_printed_number_scores_as_its_value_and_a_6_percent_error_does_not
         assert relaxed_match(printed, plain), (printed, plain)
         if abs(shown) * 0.06 > 10.0 ** -decimals:  # 6 % is more than the printing's own rounding
             assert not relaxed_match(off, plain), (off, plain)
+
+
+@pytest.mark.parametrize("text, value, resolution", [
+    ("▲1.2万人", -12000, 1000), ("△5", -5, 1), ("−3.5%", -3.5, 0.1), ("1,234千台", 1234000, 1000),
+    ("744百万円", 744e6, 1e6), ("二〇一九年度", 2019, 1), ("約１．５億円", 1.5e8, 1e7), ("三千五百", 3500, 1),
+])
+def test_one_number_parser_for_the_verifier_the_tolerance_check_and_the_scorer(text, value, resolution):
+    """common.numbers reads what the scorer reads (before: the verifier's parser missed △/▲, 千/百 scales and kanji)."""
+    from common.numbers import parse_number
+    from model.evaluate import _read
+
+    parsed = parse_number(text)
+    assert parsed is not None and parsed[0] == pytest.approx(value) and parsed[1] == pytest.approx(resolution)
+    assert _read(text, "") == parsed
+    assert relaxed_match(text, f"{value:f}")

@@ -148,3 +148,41 @@ def test_a_checkpoint_saved_in_bf16_trains_with_fp32_master_weights(tiny_dataset
     moved = sum(int((after[k].float() != before[k].float()).sum()) for k in llm)
     total = sum(before[k].numel() for k in llm)
     assert llm and moved / total > 0.9, moved / total
+
+
+def test_a_loaded_checkpoint_trains_in_training_mode_and_recomputes_activations(tiny_dataset, tmp_path, monkeypatch):
+    """Stage 1.5 from stage 1's final/ (which loads in eval mode): dropout as trained, and with activation
+    checkpointing each decoder MLP runs twice per step — forward and recompute — as transformers does only in train
+    mode (before the fix: once, silently storing every activation)."""
+    import model.train as recipe
+    from model.build import load_lmm
+
+    train(config(tiny_dataset, tmp_path / "s1", stage="1", steps=2, checkpoint_every=100))
+    seen, layers = [], []
+
+    def loading(directory):  # counted in the MLP's forward: a recompute inside the checkpoint skips module hooks
+        lmm = load_lmm(directory)
+        layers.extend(lmm.model.language_model.layers)
+        mlp = type(layers[0].mlp)
+        forward = mlp.forward
+        monkeypatch.setattr(mlp, "forward", lambda module, x: seen.append(module.training) or forward(module, x))
+        return lmm
+
+    monkeypatch.setattr(recipe, "load_lmm", loading)
+    train(config(tiny_dataset, tmp_path / "s15", stage="1.5", steps=2, init_from=str(tmp_path / "s1" / "final"),
+                 activation_checkpointing=True, checkpoint_every=100))
+    assert len(seen) == 2 * 2 * len(layers) and all(seen)
+
+
+def test_more_ranks_and_workers_than_row_groups_still_deal_every_row_once(tiny_dataset):
+    """8 GPUs × 4 workers on a small dataset: a (rank, worker) left without rows spins while its peers wait in DDP —
+    2 ranks on 1 row group hung. Rows are dealt instead of row groups; too few rows for every slot is a clear error."""
+    files = sorted((tiny_dataset / "data").glob("*.parquet"))
+    groups = sum(pq.ParquetFile(f).num_row_groups for f in files)
+    world = groups + 1
+    per_rank = [[row["id"] for row in ShardStream(files, heldout_percent=0, rank=rank, world_size=world, columns=("id",))]
+                for rank in range(world)]
+    assert all(per_rank) and sorted(i for ids in per_rank for i in ids) == sorted(all_ids(tiny_dataset))
+    rows = len(all_ids(tiny_dataset))
+    with pytest.raises(ValueError, match=f"{rows} rows cannot feed {rows + 1} ranks"):
+        list(ShardStream(files, heldout_percent=0, rank=0, world_size=rows + 1, columns=("id",)))
