@@ -12,16 +12,14 @@ import math
 import os
 import random
 import re
-import socket
 import sqlite3
 import time
 from pathlib import Path
 
+from common.http import HTTPClient, TransportError
 from schemas.llm import LLMReply, LLMUsage
 
 MODES = ("json_schema", "json_object", "text")
-INSTALL_HINT = "the LLM client needs httpx2 (or httpx): pip install 'chartsynth[llm]'"
-POOL_SIZE = 32
 OUTAGE_POLL_S = 15.0  # while paused for a server that is down, ask again this often
 log = logging.getLogger("chartsynth.llm")
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -97,8 +95,17 @@ class ResponseCache:
         found = self._db.execute("SELECT reply FROM replies WHERE key = ?", (key,)).fetchone()
         return None if found is None else LLMReply.model_validate_json(found[0]).model_copy(update={"cached": True})
 
-    def put(self, key: str, reply: LLMReply) -> None:
-        self._db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?)", (key, reply.model_dump_json(exclude={"cached"})))
+    def keep(self, key: str, name: str, reply: LLMReply) -> None:
+        """A fresh reply and what it cost, in one transaction (one WAL commit)."""
+        self._db.execute("BEGIN")
+        try:
+            self._db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?)",
+                             (key, reply.model_dump_json(exclude={"cached"})))
+            self.spend(name, reply)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def batched(self) -> dict[str, str]:
         """Request key → the Batch API batch still answering it (sent by this run or one that stopped)."""
@@ -161,27 +168,38 @@ def strict_schema(schema: dict) -> dict:
 
 
 class SchemaForms:
-    """A request schema's derived forms (strict, as sent; its shape, for the cache key), made once per schema object:
-    walking a QA schema for every request cost more client CPU than the HTTP call."""
+    """A request schema's derived forms, made once per schema object — walking and serialising a QA schema for every
+    request cost more client CPU than the HTTP call: its shape as JSON (for the cache key) and, per mode and name,
+    its response_format as JSON (as sent)."""
 
     def __init__(self, size: int = 512):
-        self._forms: dict[int, tuple[dict, dict, dict]] = {}
+        self._forms: dict[int, tuple[dict, str, dict]] = {}
         self.size = size
 
-    def __call__(self, schema: dict) -> tuple[dict, dict]:
+    def _entry(self, schema: dict) -> tuple[dict, str, dict]:
         found = self._forms.get(id(schema))
         if found is None or found[0] is not schema:
             if len(self._forms) >= self.size:
                 self._forms.pop(next(iter(self._forms)))
-            found = self._forms[id(schema)] = (schema, strict_schema(schema), schema_walk(schema, KEY_DROPS))
-        return found[1], found[2]
+            shape = json.dumps(schema_walk(schema, KEY_DROPS), sort_keys=True, ensure_ascii=False)
+            found = self._forms[id(schema)] = (schema, shape, {})
+        return found
+
+    def shape_json(self, schema: dict) -> str:
+        return self._entry(schema)[1]
+
+    def format_json(self, mode: str, name: str, schema: dict) -> str | None:
+        formats = self._entry(schema)[2]
+        if (mode, name) not in formats:
+            fmt = response_format(mode, name, schema)
+            formats[mode, name] = None if fmt is None else json.dumps(fmt, ensure_ascii=False)
+        return formats[mode, name]
 
 
-def response_format(mode: str, name: str, schema: dict, strict: dict | None = None) -> dict | None:
-    """The request's response_format in `mode`; `strict`: the schema's strict form, if already made."""
+def response_format(mode: str, name: str, schema: dict) -> dict | None:
+    """The request's response_format in `mode`."""
     if mode == "json_schema":
-        return {"type": "json_schema", "json_schema": {"name": name, "strict": True,
-                                                       "schema": strict or strict_schema(schema)}}
+        return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": strict_schema(schema)}}
     if mode == "json_object":  # llama.cpp's server: grammar-constrained by the schema given here
         return {"type": "json_object", "schema": schema}
     return None
@@ -443,38 +461,18 @@ class Batches:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _httpx():
-    """httpx2 (its pool hands out connections in O(1); httpx 0.28's is quadratic in waiting requests: most of the
-    client's CPU at 256 in flight), else httpx."""
-    try:
-        import httpx2 as httpx
-    except ImportError:
-        try:
-            import httpx
-        except ImportError as error:
-            raise RuntimeError(INSTALL_HINT) from error
-    return httpx
-
-
 class LLMClient:
     def __init__(self, base_urls: list[str], model: str, mode: str, cache: ResponseCache | None, *,
                  max_in_flight: int = 16, timeout_s: float = 120.0, max_retries: int = 5, backoff_s: float = 0.5,
                  outage_s: float = 0.0, requests_per_minute: int | None = None, tokens_per_minute: int | None = None,
                  batch_poll_s: float | None = None):
         """`batch_poll_s`: send chat requests through the Batch API, polling batches this often (None: directly)."""
-        httpx = _httpx()
         key = os.environ.get("OPENAI_API_KEY") or "not-needed"
-        # httpx's pool costs O(requests waiting × connections) per request: many small pools instead of one big one.
-        # Each slot in the queue is the right to one request on one pool; slots alternate over the base URLs.
-        per_url = max(1, math.ceil(max_in_flight / len(base_urls) / POOL_SIZE))
-        limits = httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE)
-        # TCP_NODELAY: headers and body go out in two writes; with Nagle the body waits for a delayed ACK (~40 ms)
-        nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-        # plain HTTP, not the openai SDK: its request and response transforms cost more client CPU than the call
-        self._clients = [httpx.AsyncClient(base_url=url.rstrip("/") + "/", timeout=timeout_s,
-                                           headers={"Authorization": f"Bearer {key}"},
-                                           transport=httpx.AsyncHTTPTransport(limits=limits, socket_options=nodelay))
-                         for _ in range(per_url) for url in base_urls]
+        # plain HTTP/1.1 (common.http), not the openai SDK or httpx: their request and response layers cost more
+        # client CPU than the call. Each slot in the throttle's queue is the right to one request on one base URL.
+        per_url = max(1, math.ceil(max_in_flight / len(base_urls)))
+        self._clients = [HTTPClient(url, headers={"Authorization": f"Bearer {key}"}, timeout_s=timeout_s,
+                                    max_connections=per_url) for url in base_urls]
         self.throttle = Throttle(max_in_flight, len(self._clients), requests_per_minute, tokens_per_minute)
         self.model, self.mode, self.cache = model, mode, cache
         self.identity = model  # what the cache key says about the model: the server's description once identified
@@ -490,9 +488,9 @@ class LLMClient:
         time, owner, llama.cpp's size and parameter count), so replies of another model served under the same name
         are not reused. Where the server gives none, the name asked for is the identity."""
         try:
-            response = await self._clients[0].get("models")
+            response = await self._clients[0].request("GET", "models")
             entries = response.json().get("data") or [] if response.status_code == 200 else []
-        except (ValueError, AttributeError, _httpx().HTTPError):
+        except (ValueError, AttributeError, TransportError):
             return
         mine = [e for e in entries if isinstance(e, dict) and e.get("id") == self.model] or (
             entries if len(entries) == 1 and isinstance(entries[0], dict) else [])
@@ -505,10 +503,10 @@ class LLMClient:
         """The request's identity: model, mode, messages, sampling and the schema's shape — not its descriptions or
         value limits, which only our validation reads, so tightening a validator re-checks cached replies instead
         of paying for them again."""
-        shape = self._forms(params["schema"])[1] if params.get("schema") else None
-        blob = json.dumps({"model": self.identity, "mode": self.mode, "messages": messages, **params, "schema": shape},
+        shape = self._forms.shape_json(params["schema"]) if params.get("schema") else "null"
+        blob = json.dumps({"model": self.identity, "mode": self.mode, "messages": messages, **params, "schema": None},
                           sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return hashlib.sha256(f"{blob}\n{shape}".encode()).hexdigest()
 
     async def chat(self, messages: list[dict], *, name: str, schema: dict | None, temperature: float, max_tokens: int,
                    seed: int) -> LLMReply:
@@ -535,15 +533,16 @@ class LLMClient:
 
     async def _ask(self, messages: list[dict], key: str, name: str, schema: dict | None, temperature: float,
                    max_tokens: int, seed: int) -> LLMReply:
-        fmt = response_format(self.mode, name, schema, self._forms(schema)[0]) if schema is not None else None
+        fmt = self._forms.format_json(self.mode, name, schema) if schema is not None else None
         body = {"model": self.model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens,
-                "seed": seed, **({"response_format": fmt} if fmt else {})}
+                "seed": seed}
         if self._batches is not None:
-            data = await self._batches.ask(key, body)
+            data = await self._batches.ask(key, body | ({"response_format": json.loads(fmt)} if fmt else {}))
         else:
-            payload = json.dumps(body, ensure_ascii=False).encode()
-            data = await self._with_retries(lambda client: client.post(
-                "chat/completions", content=payload, headers={"Content-Type": "application/json"}),
+            sent = json.dumps(body, ensure_ascii=False)  # the schema's part was serialised once, with the schema
+            payload = (f'{sent[:-1]}, "response_format": {fmt}}}' if fmt else sent).encode()
+            data = await self._with_retries(lambda client: client.request(
+                "POST", "chat/completions", content=payload, headers={"Content-Type": "application/json"}),
                 tokens=len(payload) // 4 + max_tokens)
         try:
             text = data["choices"][0]["message"]["content"] or ""
@@ -555,8 +554,7 @@ class LLMClient:
         reply = LLMReply(text=text, prompt_tokens=usage.get("prompt_tokens") or 0,
                          completion_tokens=usage.get("completion_tokens") or 0)
         if self.cache is not None:
-            self.cache.spend(name, reply)
-            self.cache.put(key, reply)
+            self.cache.keep(key, name, reply)
         return reply
 
     async def request(self, path: str, method: str = "POST", read: str = "json", **send) -> dict | str:
@@ -567,8 +565,6 @@ class LLMClient:
         """The JSON body of a 200 answer to `call(client)`: retried on timeouts, connection errors, 429 and 5xx (the
         server's Retry-After, else backoff with jitter), then paused while the server stays down. Each answer
         adapts how many requests go out at once (Throttle)."""
-        httpx = _httpx()
-
         attempt, down_since = 0, None
         while True:
             # a retry takes a fresh slot, usually on another pool or replica
@@ -585,7 +581,7 @@ class LLMClient:
                 if response.status_code not in RETRY_STATUS:
                     raise LLMRequestRejected(response.status_code, _server_message(response))
                 last: Exception = ServerBusy(response)
-            except httpx.TransportError as error:  # timeouts, refused or dropped connections
+            except TransportError as error:  # timeouts, refused or dropped connections
                 last = error
             finally:
                 self.throttle.release(slot)

@@ -94,7 +94,7 @@ def enable_activation_checkpointing(model, cfg: RecipeConfig, device: torch.devi
     """Per decoder layer, when asked (default: on a GPU). transformers recomputes only in training mode: the
     recipe puts the model in train() before its loop (a loaded checkpoint comes back in eval())."""
     if cfg.activation_checkpointing if cfg.activation_checkpointing is not None else device.type == "cuda":
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
 
 
 def barrier() -> None:

@@ -11,8 +11,6 @@ from pipeline.run import generate
 from schemas import RunConfig
 from tests.fake_openai import FakeServer
 
-pytest.importorskip("httpx")
-
 
 @pytest.fixture
 def server():
