@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import Literal
 from pathlib import Path
 
 import torch
@@ -20,6 +21,7 @@ from pydantic import Field
 from common.shards import atomic_write_bytes
 from model.build import ImageInputs, build_lmm, load_lmm
 from model.data import ChatCollator, ShardStream
+from model.parallel import consolidated_state, drop_older_shards, load_sharded, save_sharded, sharded_model
 from model.recipe import (RecipeConfig, Stage, barrier, collate_stage, cosine_with_warmup, distributed,
                           enable_activation_checkpointing, load_tokenizer, progress_bar, rank_device, rng_state, save_atomically, seed_everything, set_rng_state, shard_files)
 from schemas.reports import TrainReport
@@ -34,6 +36,8 @@ class TrainConfig(RecipeConfig):
     vision_lr: float | None = Field(default=None, description="vision tower; default per stage")
     weight_decay: float = 0.0
     num_workers: int = 0
+    sharding: Literal["ddp", "fsdp"] = Field(default="ddp", description="with several processes: replicate the model "
+                                             "(DDP, small models) or shard it (FSDP2: 8B full fine-tuning, 70B)")
 
 
 def set_trainable(model, stage: Stage, lr: float, vision_lr: float) -> list[dict]:
@@ -73,13 +77,18 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
     seed_everything(cfg.seed)
 
     tokenizer = load_tokenizer(cfg, files, out, rank)
-    model = (load_lmm(cfg.init_from) if cfg.init_from
-             else build_lmm(cfg.model, tokenizer)).to(device)
+    fsdp = world > 1 and cfg.sharding == "fsdp"
+
+    def load():
+        return load_lmm(cfg.init_from) if cfg.init_from else build_lmm(cfg.model, tokenizer)
+
+    model = sharded_model(load, device, bf16, rank) if fsdp else load().to(device)
     enable_activation_checkpointing(model, cfg, device)
     default_lr, default_vision_lr = STAGE_LR[cfg.stage]
     groups = set_trainable(model, cfg.stage, default_lr if cfg.lr is None else cfg.lr,
                             default_vision_lr if cfg.vision_lr is None else cfg.vision_lr)
-    master_weights_fp32(model)
+    if not fsdp:  # FSDP's shards are fp32 already
+        master_weights_fp32(model)
     # bf16 compute where the GPU has it; also wherever frozen weights stayed in a half type (they meet fp32 ones)
     autocast = bf16 or any(p.dtype != torch.float32 for p in model.parameters())
     optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
@@ -88,15 +97,18 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
     checkpoint = out / "checkpoint"
     if (checkpoint / "trainer.pt").exists():  # resume exactly where the last checkpoint left off
         state = torch.load(checkpoint / "trainer.pt", weights_only=False, map_location=device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        if fsdp:
+            load_sharded(checkpoint, state["sharded"], model, optimizer)
+        else:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         mine = state["ranks"][rank]
         step, epoch, batches_done = state["step"], mine["epoch"], mine["batches_done"]
         set_rng_state(mine["rng"])
     resumed_from = step
     ddp = model
-    if world > 1:
+    if world > 1 and not fsdp:
         from torch.nn.parallel import DistributedDataParallel
 
         # the vision tower's post-norm and pooling head do not feed the LLM: without this DDP waits for their grads
@@ -142,14 +154,15 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
             bar.update(1)
             step_started = now
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                _save_checkpoint(checkpoint, model, optimizer, scheduler, step, epoch, batches_done, rank, world)
+                _save_checkpoint(checkpoint, model, optimizer, scheduler, step, epoch, batches_done, rank, world, fsdp)
             if step >= cfg.steps:
                 break
         else:
             epoch, batches_done = epoch + 1, 0
     bar.close()
+    full = consolidated_state(model) if fsdp else None  # every rank takes part; rank 0 receives it
     if rank == 0:
-        model.save_pretrained(out / "final")
+        model.save_pretrained(out / "final", **({"state_dict": full} if fsdp else {}))
         tokenizer.save_pretrained(out / "final")
         atomic_write_bytes(out / "final" / FINISHED, json.dumps({"stage": cfg.stage, "steps": step}).encode())
     barrier()
@@ -164,8 +177,9 @@ def _finished_steps(out: Path) -> int | None:
         return None
 
 
-def _save_checkpoint(path: Path, model, optimizer, scheduler, step, epoch, batches_done, rank, world) -> None:
-    """Every rank contributes its data position and RNG; rank 0 writes the file atomically."""
+def _save_checkpoint(path: Path, model, optimizer, scheduler, step, epoch, batches_done, rank, world, fsdp) -> None:
+    """Every rank contributes its data position and RNG (and, sharded, its part of the weights and optimizer state);
+    rank 0 writes trainer.pt atomically — last, so it only ever names a complete checkpoint."""
     mine = {"epoch": epoch, "batches_done": batches_done, "rng": rng_state()}
     ranks = [mine]
     if world > 1:
@@ -173,7 +187,12 @@ def _save_checkpoint(path: Path, model, optimizer, scheduler, step, epoch, batch
 
         ranks = [None] * world
         dist.all_gather_object(ranks, mine)
+    sharded = save_sharded(path, step, model, optimizer) if fsdp else None
+    barrier()
     if rank == 0:
-        save_atomically({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict(), "step": step, "ranks": ranks}, path / "trainer.pt")
+        weights = {"sharded": sharded} if fsdp else {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
+        save_atomically(weights | {"scheduler": scheduler.state_dict(), "step": step, "ranks": ranks},
+                        path / "trainer.pt")
+        if fsdp:
+            drop_older_shards(path, sharded)
     barrier()

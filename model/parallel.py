@@ -1,0 +1,108 @@
+"""FSDP2 for models one GPU cannot hold (8B full fine-tuning, 70B): every transformer block (LLM decoder layers and
+vision blocks) is its own `fully_shard` unit, fp32 shards with bf16 compute and fp32 gradient reduction on a GPU.
+Weights are read once, on rank 0; the other ranks build the model with its parameters on the meta device (no
+memory) and receive their shards by broadcast. Checkpoints for resuming are sharded (torch.distributed.checkpoint:
+each rank writes its own shard); `final/` is consolidated on rank 0 and loads with `from_pretrained`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@contextmanager
+def parameters_on_meta():
+    """Modules built inside get their parameters on the meta device (no storage, no init cost) and keep real
+    buffers (rotary frequencies and other non-persistent buffers are computed in __init__, not loaded)."""
+    register = nn.Module.register_parameter
+
+    def on_meta(module, name, param):
+        register(module, name, param)
+        if param is not None and param.device.type != "meta":
+            module._parameters[name] = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+
+    nn.Module.register_parameter = on_meta
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = register
+
+
+def transformer_blocks(model: nn.Module) -> list[nn.Module]:
+    """The units to shard: every block transformers can checkpoint (decoder layers, vision blocks)."""
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    return [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+
+
+def sharded_model(load: Callable[[], nn.Module], device: torch.device, bf16: bool, rank: int) -> nn.Module:
+    """The model `load()` makes (called on rank 0 only), sharded over all ranks on `device`."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+    from transformers import AutoModelForImageTextToText
+
+    # rank 0 reads the checkpoint in its own dtype (bf16: half the host memory and broadcast); the meta model is fp32,
+    # so each rank copies its part into fp32 shards — the optimizer's master weights
+    full = load() if rank == 0 else None
+    shared = [full.config if full is not None else None]
+    dist.broadcast_object_list(shared, src=0)
+    with parameters_on_meta():
+        model = AutoModelForImageTextToText.from_config(shared[0], dtype=torch.float32)
+    policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 else MixedPrecisionPolicy()
+    for block in transformer_blocks(model):
+        fully_shard(block, mp_policy=policy)
+    fully_shard(model, mp_policy=policy)
+    buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
+    model.to_empty(device=device)
+    with torch.no_grad():
+        for name, value in buffers.items():
+            model.get_buffer(name).copy_(value)
+    state = full.state_dict() if full is not None else {}
+    del full
+    set_model_state_dict(model, state, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
+    return model
+
+
+def save_sharded(directory: Path, step: int, model, optimizer) -> str:
+    """Every rank writes its shard of weights and optimizer state into `sharded-<step>/`; returns that name."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict
+
+    name = f"sharded-{step}"
+    model_state, optim_state = get_state_dict(model, optimizer)
+    dcp.save({"model": model_state, "optim": optim_state}, checkpoint_id=str(directory / name))
+    return name
+
+
+def load_sharded(directory: Path, name: str, model, optimizer) -> None:
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint import DefaultLoadPlanner
+    from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+
+    model_state, optim_state = get_state_dict(model, optimizer)
+    state = {"model": model_state, "optim": optim_state}
+    # get_state_dict gives every trainable parameter optimizer state; one that never had a gradient (the vision
+    # tower's unused post-norm) has none in the checkpoint and keeps the blank state, which AdamW never applies
+    dcp.load(state, checkpoint_id=str(directory / name), planner=DefaultLoadPlanner(allow_partial_load=True))
+    set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
+
+
+def drop_older_shards(directory: Path, keep: str) -> None:
+    """Once trainer.pt names the newest sharded checkpoint, the older ones go (rank 0)."""
+    for old in directory.glob("sharded-*"):
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def consolidated_state(model) -> dict:
+    """The full state dict on rank 0 (CPU), {} elsewhere — what `final/` is saved from."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
