@@ -174,12 +174,12 @@ class Setup:
 def _prepare_qslaw(setup: Setup) -> tuple[torch.nn.Module, dict | None]:
     """The LLM quantized (OmniQuant LWC on calibration batches; on resume only the layer structure: Δ, z and the
     codes come from the checkpoint), γ + projector trainable."""
-    lmm, cfg = setup.lmm.to(setup.device), setup.cfg
+    lmm, cfg = setup.lmm, setup.cfg  # quantized, then placed: never the whole 16-bit LLM on the device
     if setup.resumed:
         quantization = setup.resumed["quantization"]
-        quantize_llm(lmm, cfg.quant.model_copy(update={"init": "rtn"}))
+        quantize_llm(lmm, cfg.quant.model_copy(update={"init": "rtn"}), device=setup.device)
     else:
-        quantization = quantize_llm(lmm, cfg.quant, setup.calibration())
+        quantization = quantize_llm(lmm, cfg.quant, setup.calibration(), device=setup.device)
     set_method_trainable(lmm, "qslaw")
     return lmm, quantization
 

@@ -304,80 +304,89 @@ def _with_hidden(args, kwargs, hidden):
     return args, kwargs | {"hidden_states": hidden}
 
 
-def calibrate_clipping(lmm, batches: list[dict], cfg: QuantConfig) -> tuple[dict[str, tuple], list[dict]]:
-    """OmniQuant LWC block by block, as its default: per block, fit σ(up), σ(low) of every linear so the
-    fake-quantized block, fed the quantized model's stream, outputs what the full-precision model does at that block
-    (MSE); both streams then move on. Returns Δ, z per linear (by full module name) and the per-block MSE of RTN and
-    of LWC against the full-precision stream."""
+def _calibrate_block(block: nn.Module, inputs: list, fp_inputs: list, cfg: QuantConfig):
+    """OmniQuant LWC on one block, as its default: fit σ(up), σ(low) of every linear so the fake-quantized block,
+    fed the quantized model's stream, outputs what the full-precision model does at that block (MSE). Returns Δ, z
+    per linear (by name inside the block), the block's MSE for RTN and for LWC against the full-precision stream,
+    and both streams moved on past the block."""
+    with torch.no_grad():
+        targets = _run_block(block, fp_inputs)
+    clipped = {}
+    for name, module in list(block.named_modules()):
+        if isinstance(module, nn.Linear):
+            clipped[name] = _ClippedLinear(module, cfg.bits, cfg.group_size)
+            _replace(block, name, clipped[name])
+
+    def block_mse() -> float:
+        with torch.no_grad():
+            outs = _run_block(block, inputs)
+        return sum(F.mse_loss(o, t).item() for o, t in zip(outs, targets)) / len(targets)
+
+    for c in clipped.values():
+        c.clip = False
+    rtn_mse = block_mse()
+    for c in clipped.values():
+        c.clip = True
+    optimizer = torch.optim.AdamW([p for c in clipped.values() for p in (c.up, c.low)], lr=cfg.lwc_lr, weight_decay=0.0)
+    with torch.enable_grad():
+        for _ in range(cfg.lwc_epochs):
+            for (args, kwargs), target in zip(inputs, targets):
+                loss = F.mse_loss(_hidden(block(*args, **kwargs)).float(), target.float())
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+    lwc_mse = block_mse()
+    with torch.no_grad():
+        outs = _run_block(block, inputs)  # the next block sees what this quantized block produces
+        steps = {name: tuple(t.detach() for t in c.step_and_zero()) for name, c in clipped.items()}
+    for name, c in clipped.items():
+        _replace(block, name, c.linear)
+    moved = [_with_hidden(args, kwargs, out) for (args, kwargs), out in zip(inputs, outs)]
+    fp_moved = [_with_hidden(args, kwargs, out) for (args, kwargs), out in zip(fp_inputs, targets)]
+    return steps, {"rtn_mse": rtn_mse, "lwc_mse": lwc_mse}, moved, fp_moved
+
+
+def _place_all_but_decoder_layers(lmm, device: torch.device) -> None:
+    """Vision tower, projector, embeddings, head onto `device`; the decoder layers stay where they are."""
+    holder = lmm.model.language_model
+    layers, holder.layers = holder.layers, nn.ModuleList()
+    lmm.to(device)
+    holder.layers = layers
+
+
+def quantize_llm(lmm, cfg: QuantConfig, calibration: list[dict] | None = None,
+                 device: torch.device | None = None) -> dict:
+    """Replace every decoder-layer nn.Linear by a QSLAW layer (cfg.mode) initialised by RTN or OmniQuant LWC, and
+    place the model on `device` (default: where it is) — quantize, then place: one unquantized decoder layer at a
+    time is moved there, calibrated and quantized, so a model too big for the device in 16 bits can be adapted on it
+    in k bits. γ is trainable only after cfg.start_layer. Returns the initialisation report (block MSE per layer)."""
+    report: dict = {"init": cfg.init, "mode": cfg.mode, "bits": cfg.bits, "group_size": cfg.group_size}
+    if cfg.init == "omniquant" and not calibration:
+        raise ValueError("quant.init = 'omniquant' needs calibration batches")
+    device = device or next(lmm.parameters()).device
+    _place_all_but_decoder_layers(lmm, device)
     trainable = {p: p.requires_grad for p in lmm.parameters()}
-    for p in lmm.parameters():  # only the clipping factors learn here
-        p.requires_grad_(False)
-    inputs = fp_inputs = _block_inputs(lmm, batches)
-    prefix = "model.language_model.layers"
-    result, report = {}, []
+    if cfg.init == "omniquant":
+        for p in lmm.parameters():  # only the clipping factors learn while calibrating
+            p.requires_grad_(False)
+        inputs = fp_inputs = _block_inputs(lmm, calibration)
+        report["blocks"] = []
     for i, block in enumerate(decoder_layers(lmm)):
-        with torch.no_grad():
-            targets = _run_block(block, fp_inputs)
-        clipped = {}
-        for name, module in list(block.named_modules()):
-            if isinstance(module, nn.Linear):
-                clipped[name] = _ClippedLinear(module, cfg.bits, cfg.group_size)
-                _replace(block, name, clipped[name])
-
-        def block_mse() -> float:
-            with torch.no_grad():
-                outs = _run_block(block, inputs)
-            return sum(F.mse_loss(o, t).item() for o, t in zip(outs, targets)) / len(targets)
-
-        for c in clipped.values():
-            c.clip = False
-        rtn_mse = block_mse()
-        for c in clipped.values():
-            c.clip = True
-        params = [p for c in clipped.values() for p in (c.up, c.low)]
-        optimizer = torch.optim.AdamW(params, lr=cfg.lwc_lr, weight_decay=0.0)
-        with torch.enable_grad():
-            for _ in range(cfg.lwc_epochs):
-                for (args, kwargs), target in zip(inputs, targets):
-                    loss = F.mse_loss(_hidden(block(*args, **kwargs)).float(), target.float())
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
-        lwc_mse = block_mse()
-        report.append({"layer": i, "rtn_mse": rtn_mse, "lwc_mse": lwc_mse})
-        with torch.no_grad():
-            outs = _run_block(block, inputs)  # the next block sees what this quantized block produces
-        for name, c in clipped.items():
-            with torch.no_grad():
-                delta, zero = c.step_and_zero()
-            result[f"{prefix}.{i}.{name}"] = (delta.detach(), zero.detach())
-            _replace(block, name, c.linear)
-        inputs = [_with_hidden(args, kwargs, out) for (args, kwargs), out in zip(inputs, outs)]
-        fp_inputs = [_with_hidden(args, kwargs, out) for (args, kwargs), out in zip(fp_inputs, targets)]
+        block.to(device)
+        steps = {}
+        if cfg.init == "omniquant":
+            steps, mse, inputs, fp_inputs = _calibrate_block(block, inputs, fp_inputs, cfg)
+            report["blocks"].append({"layer": i} | mse)
+        for name, linear in [(n, m) for n, m in block.named_modules() if isinstance(m, nn.Linear)]:
+            delta, zero = steps.get(name) or step_and_zero(linear.weight.detach(), cfg.bits, cfg.group_size)
+            if cfg.mode == "faithful":
+                layer = FaithfulQSLAWLinear(linear, delta, zero, cfg.bits, cfg.group_size)
+            else:
+                layer = PackedQSLAWLinear.from_linear(linear, delta.to(STEP_DTYPE), zero, cfg.bits, cfg.group_size)
+            layer.gamma.requires_grad = i > cfg.start_layer
+            _replace(block, name, layer)
     for p, flag in trainable.items():
         p.requires_grad_(flag)
-    return result, report
-
-
-def quantize_llm(lmm, cfg: QuantConfig, calibration: list[dict] | None = None) -> dict:
-    """Replace every decoder-layer nn.Linear by a QSLAW layer (cfg.mode) initialised by RTN or OmniQuant LWC;
-    γ is trainable only after cfg.start_layer. Returns the initialisation report (block MSE per layer)."""
-    report: dict = {"init": cfg.init, "mode": cfg.mode, "bits": cfg.bits, "group_size": cfg.group_size}
-    steps: dict[str, tuple] = {}
-    if cfg.init == "omniquant":
-        if not calibration:
-            raise ValueError("quant.init = 'omniquant' needs calibration batches")
-        steps, report["blocks"] = calibrate_clipping(lmm, calibration, cfg)
-    prefix = "model.language_model.layers"
-    for i, name, linear in decoder_linears(lmm):
-        full = f"{prefix}.{i}.{name}"
-        delta, zero = steps.get(full) or step_and_zero(linear.weight.detach(), cfg.bits, cfg.group_size)
-        if cfg.mode == "faithful":
-            layer = FaithfulQSLAWLinear(linear, delta, zero, cfg.bits, cfg.group_size)
-        else:
-            layer = PackedQSLAWLinear.from_linear(linear, delta.to(STEP_DTYPE), zero, cfg.bits, cfg.group_size)
-        layer.gamma.requires_grad = i > cfg.start_layer
-        _replace(lmm, full, layer)
     report["quantized_layers"] = len(qslaw_layer_names(lmm))
     return report
 

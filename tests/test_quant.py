@@ -140,6 +140,24 @@ def test_lwc_fits_each_block_to_the_full_precision_models_stream(tiny_dataset, m
     assert not torch.autograd.grad(zero.sum(), low)[0].any()
 
 
+def test_qslaw_adaptation_quantizes_then_places_one_decoder_layer_at_a_time(tiny_dataset, tmp_path, monkeypatch):
+    """A 70B LLM fits an 80 GB GPU in 4 bits, not in 16: no move to the device may carry more than one unquantized
+    decoder layer (before: the whole model was moved, then quantized there)."""
+    moves = []
+    to = torch.nn.Module.to
+
+    def recording(module, *args, **kwargs):
+        layers = [m for m in module.modules() if type(m).__name__.endswith("DecoderLayer")]
+        moves.append(sum(any(isinstance(x, torch.nn.Linear) for x in layer.modules()) for layer in layers))
+        return to(module, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.Module, "to", recording)
+    adapt(adapt_config(tiny_dataset, tmp_path, steps=1, warmup_steps=1, eval_limit=1,
+                       quant=QuantConfig(bits=4, group_size=32, init="omniquant", lwc_epochs=1),
+                       calibration_batches=1))
+    assert moves and max(moves) == 1 and moves.count(1) == 2  # each of the 2 layers on its own, before quantizing
+
+
 def test_warmup_schedule_is_exactly_eta_multimodal_steps_then_the_ratio():
     kinds = [batch_kind(s, 3, 1.0) for s in range(9)]
     assert kinds == ["multimodal"] * 3 + ["multimodal", "text"] * 3
