@@ -167,8 +167,14 @@ def assemble(vision: Qwen2VisionTransformerPretrainedModel, language_model: PreT
     config = ChartLMMConfig(vision_config=vision.config, text_config=text_config, image_token_id=image_token_id,
                             min_pixels=min_pixels, max_pixels=max_pixels,
                             tie_word_embeddings=getattr(text_config, "tie_word_embeddings", False))
-    lmm = ChartLMMForConditionalGeneration(config)
-    lmm.model.vision_tower.load_state_dict(vision.state_dict())
-    lmm.model.language_model.load_state_dict(language_model.get_decoder().state_dict())
-    lmm.lm_head.load_state_dict(language_model.get_output_embeddings().state_dict())
+    from model.parallel import parameters_on_meta
+
+    with parameters_on_meta():  # the loaded parts' tensors are taken over, not copied into a second random model
+        lmm = ChartLMMForConditionalGeneration(config)
+    lmm.model.vision_tower.load_state_dict(vision.state_dict(), assign=True)
+    lmm.model.language_model.load_state_dict(language_model.get_decoder().state_dict(), assign=True)
+    lmm.lm_head.load_state_dict(language_model.get_output_embeddings().state_dict(), assign=True)
+    projector = lmm.model.multi_modal_projector.to_empty(device=lmm.lm_head.weight.device)
+    projector.apply(lmm._init_weights)
+    lmm.tie_weights()
     return lmm

@@ -438,12 +438,19 @@ def load_packed(directory):
     import json
     from pathlib import Path
 
-    from safetensors.torch import load_model
+    from safetensors.torch import load_file
     from transformers import AutoConfig, AutoModelForImageTextToText
+
+    from model.parallel import parameters_on_meta
 
     directory = Path(directory)
     spec = json.loads((directory / QUANT_FILE).read_text())
-    lmm = AutoModelForImageTextToText.from_config(AutoConfig.from_pretrained(directory))
+    with parameters_on_meta():  # no full-precision model is built first: the packed layers replace meta ones
+        lmm = AutoModelForImageTextToText.from_config(AutoConfig.from_pretrained(directory))
     packed_skeleton(lmm, spec["layers"], QuantConfig.model_validate(spec["quant"]))
-    load_model(lmm, str(directory / WEIGHTS_FILE))
+    missing = set(lmm.load_state_dict(load_file(directory / WEIGHTS_FILE), strict=False, assign=True).missing_keys)
+    lmm.tie_weights()  # save_model wrote a tied head once
+    left = [name for name, p in lmm.named_parameters() if p.is_meta]
+    if left:
+        raise ValueError(f"{directory / WEIGHTS_FILE}: no weights for {left[:3]} (of {len(missing)} missing)")
     return lmm.eval()
