@@ -123,13 +123,42 @@ class FaithfulQSLAWLinear(nn.Module):
         return fake_quant(self.weight, self.delta, self.zero, self.bits, self.group_size, self.gamma)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.dequantized().to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
+        y = _FaithfulMatmul.apply(x, self.weight, self.delta, self.zero, self.gamma, self.bits, self.group_size)
+        return y if self.bias is None else y + self.bias.to(y.dtype)
 
     def to_packed(self) -> PackedQSLAWLinear:
         """Bake γ: the codes it selects, with Δ and z unchanged (as the public formula dequantizes)."""
         codes = integer_codes(self.weight, self.delta, self.zero, self.bits, self.group_size, self.gamma.detach())
         return PackedQSLAWLinear.from_codes(codes, self.delta, self.zero, self.bits, self.group_size,
                                             self.in_features, self.bias)
+
+
+class _FaithfulMatmul(torch.autograd.Function):
+    """y = x·Ŵᵀ with the paper's Ŵ (fake_quant) rebuilt from the frozen weight in forward and again in backward. Plain
+    autograd would keep three weight-sized tensors per layer until backward (the padded weight, the clamp's input,
+    the levels) — at 70B several times the weights themselves; this keeps the input and the per-group tensors."""
+
+    @staticmethod
+    def forward(ctx, x, weight, delta, zero, gamma, bits, group_size):
+        ctx.save_for_backward(x, weight, delta, zero, gamma)
+        ctx.shape = (bits, group_size)
+        return x @ fake_quant(weight, delta, zero, bits, group_size, gamma).to(x.dtype).t()
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight, delta, zero, gamma = ctx.saved_tensors
+        bits, group_size = ctx.shape
+        with torch.enable_grad():  # the STE gradient of Ŵ with respect to γ, exactly as plain autograd takes it
+            scale = gamma.detach().requires_grad_(ctx.needs_input_grad[4])
+            w_hat = fake_quant(weight, delta, zero, bits, group_size, scale)
+        grad_x = grad_gamma = None
+        if ctx.needs_input_grad[0]:
+            grad_x = (grad_out @ w_hat.detach().to(grad_out.dtype)).to(x.dtype)
+        if ctx.needs_input_grad[4]:
+            out, n = w_hat.shape
+            grad_w = grad_out.reshape(-1, out).float().t() @ x.reshape(-1, n).float()
+            (grad_gamma,) = torch.autograd.grad(w_hat, scale, grad_w.to(w_hat.dtype))
+        return grad_x, None, None, None, grad_gamma, None, None
 
 
 class _PackedMatmul(torch.autograd.Function):

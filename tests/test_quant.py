@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
+F = torch.nn.functional
 pytest.importorskip("bitsandbytes")
 pytest.importorskip("peft")
 
@@ -90,6 +91,37 @@ def test_faithful_mode_equals_the_public_formula_on_hand_made_tensors():
     # straight-through rounding: dŴ/dγ = Δ · d(W/(Δγ))/dγ = −W/γ² for every unclamped weight
     assert torch.allclose(layer.gamma.grad, (-weight / 1.1**2).sum().reshape(1, 1), atol=1e-6)
     assert torch.equal(layer.dequantized(), fake_quant(weight, delta, zero, 2, 4, layer.gamma))
+
+
+def test_faithful_layer_matches_plain_autograd_and_keeps_no_weight_sized_tensors_for_backward():
+    """The paper's formula through F.linear and autograd (the reference) vs the layer's recomputing function: same
+    output and gradients; what the layer's graph holds until backward is the input and per-group tensors, not the
+    weight-sized intermediates plain autograd keeps (the padded weight, the clamp's input, the levels)."""
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(100, 24)
+    delta, zero = step_and_zero(linear.weight.detach(), 3, 32)
+    layer = FaithfulQSLAWLinear(linear, delta, zero, bits=3, group_size=32)
+    with torch.no_grad():
+        layer.gamma.uniform_(0.8, 1.2)
+    x = torch.randn(3, 5, 100, requires_grad=True)
+    upstream = torch.randn(3, 5, 24)
+    saved = []
+
+    def pack(tensor):
+        saved.append(tensor)
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = layer(x)
+    (y * upstream).sum().backward()
+    gamma = layer.gamma.detach().clone().requires_grad_(True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    reference = F.linear(x_ref, fake_quant(layer.weight, delta, zero, 3, 32, gamma), linear.bias)
+    (reference * upstream).sum().backward()
+    assert torch.allclose(y, reference, atol=1e-5) and torch.allclose(x.grad, x_ref.grad, atol=1e-5)
+    assert torch.allclose(layer.gamma.grad, gamma.grad, atol=1e-5) and layer.gamma.grad.abs().sum() > 0
+    weight_sized = [t for t in saved if t.numel() >= layer.weight.numel() and t.data_ptr() != layer.weight.data_ptr()]
+    assert not weight_sized
 
 
 def tiny_batches(dataset: Path, lmm, tokenizer, n: int, size: int = 4) -> list[dict]:
