@@ -312,6 +312,36 @@ def quantize_report_command(
         typer.echo((out / "ptq.md").read_text(encoding="utf-8"))
 
 
+@app.command("estimate-memory", cls=_Command)
+def estimate_memory_command(
+    preset: Annotated[list[Path], typer.Option(help="memory preset JSON (model/configs/memory_*.json; repeatable)")],
+    gpus: Annotated[int, typer.Option(min=1, help="GPUs a full fine-tuning is sharded over (FSDP)")] = 8,
+    micro_batch: Annotated[int, typer.Option(min=1, help="samples per GPU per step")] = 1,
+    seq_len: Annotated[int, typer.Option(min=1, help="tokens per sample, image tokens included")] = 2048,
+    out: Annotated[Path | None, typer.Option(help="also write memory_plan.json and .md here")] = None,
+) -> None:
+    """Per-GPU memory of training and adaptation from the configs alone (no weights): weights, gradients, optimizer
+    state, activations with and without checkpointing, and the peak — before renting GPUs."""
+    try:
+        from model.memory import plan, plan_markdown
+    except ImportError:
+        _fail("the memory estimate needs the train extra: pip install 'chartsynth[train]'")
+    tables = []
+    for path in preset:
+        try:
+            tables.append((path, plan(str(path), gpus, micro_batch, seq_len)))
+        except (OSError, ValueError, KeyError) as error:
+            _fail(f"--preset {path}: {error}")
+    text = "\n".join(plan_markdown(f"{path.name}: micro-batch {micro_batch}, {seq_len} tokens", rows)
+                     for path, rows in tables)
+    typer.echo(text)
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "memory_plan.json").write_text(json.dumps(
+            {str(path): [r.model_dump() for r in rows] for path, rows in tables}, indent=1))
+        (out / "memory_plan.md").write_text(text, encoding="utf-8")
+
+
 @app.command("eval", cls=_Command)
 def eval_command(
     data: Annotated[list[str], typer.Option(help="shard files or globs (repeatable); their held-out split is used")],

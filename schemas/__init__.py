@@ -3,7 +3,7 @@
 from schemas.chart import ChartSpec, ChartType, DataTable, HeaderGroup
 from schemas.qa import QA, AnswerFailure, AnswerType, CellRef, Op, Program, QAType
 from schemas.render import Element, RenderChecks, Rendered
-from schemas.reports import AdaptReport, EvalSummary, Scores, TrainReport
+from schemas.reports import AdaptReport, EvalSummary, Scores, TrainingMemory, TrainReport
 from schemas.run import DatasetSummary, RunReport, ShardDrafts, ShardPlan
 from schemas.sample import (
     ChartRenderer,
@@ -33,7 +33,8 @@ __all__ = [
     "DatasetSummary", "Description", "Element", "EvalQuestion", "EvalSummary", "HeaderGroup", "ImageCell", "Lang", "Manifest",
     "NamedColor", "NumberFormat", "Op", "PeriodFormat", "Persona", "Program", "Provenance", "QARecord", "QAType",
     "RegenerateConfig", "Reject", "RenderChecks", "Rendered", "RendererName", "RunConfig", "RunReport", "Sample", "Scores",
-    "SeedTopic", "Seeds", "ShardDrafts", "ShardEntry", "ShardPlan", "ShardRow", "StyleSpec", "TemplateChoice", "Topic", "TrainReport",
+    "SeedTopic", "Seeds", "ShardDrafts", "ShardEntry", "ShardPlan", "ShardRow", "StyleSpec", "TemplateChoice", "Topic",
+    "TrainingMemory", "TrainReport",
     "Turn", "json_schema",
 ]
 

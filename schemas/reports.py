@@ -55,3 +55,22 @@ class AdaptReport(BaseModel):
     mean_step_seconds: float
     peak_memory_bytes: int
     eval: Scores | None = None
+
+
+class TrainingMemory(BaseModel):
+    """Per-GPU memory of a training or adaptation run, estimated from the model's config (model/memory.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    method: str
+    gpus: int
+    micro_batch: int
+    seq_len: int
+    activation_checkpointing: bool
+    weights_bytes: int = Field(description="parameters as held (fp32 master shards, frozen 16-bit, packed or NF4 "
+                                           "codes) plus, sharded, the gathered 16-bit copies of the largest units")
+    gradients_bytes: int
+    optimizer_bytes: int = Field(description="AdamW's two fp32 moments per trainable parameter")
+    activations_bytes: int = Field(description="what backward needs kept: per-layer tensors (only layer inputs "
+                                               "with checkpointing, plus one layer recomputed), logits for the loss")
+    peak_bytes: int = Field(description="weights + optimizer + the larger of all activations (backward's start) "
+                                        "and all gradients plus one layer's activations (its end)")
