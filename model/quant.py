@@ -257,8 +257,13 @@ def packed_storage_bytes(out_features: int, in_features: int, bits: int, group_s
 QSLAW_LAYERS = (FaithfulQSLAWLinear, PackedQSLAWLinear)
 
 
-def decoder_layers(lmm) -> nn.ModuleList:
-    return lmm.model.language_model.layers
+def _decoder(model) -> nn.Module:
+    """The module holding the LLM's decoder layers: an LMM's language model, or a causal LM's own body."""
+    return getattr(model.model, "language_model", model.model)
+
+
+def decoder_layers(model) -> nn.ModuleList:
+    return _decoder(model).layers
 
 
 def decoder_linears(lmm) -> list[tuple[int, str, nn.Linear]]:
@@ -376,8 +381,9 @@ def _calibrate_block(block: nn.Module, inputs: list, fp_inputs: list, cfg: Quant
 
 
 def _place_all_but_decoder_layers(lmm, device: torch.device) -> None:
-    """Vision tower, projector, embeddings, head onto `device`; the decoder layers stay where they are."""
-    holder = lmm.model.language_model
+    """Vision tower, projector, embeddings, head onto `device` (or a causal LM's embeddings and head); the decoder
+    layers stay where they are."""
+    holder = _decoder(lmm)
     layers, holder.layers = holder.layers, nn.ModuleList()
     lmm.to(device)
     holder.layers = layers

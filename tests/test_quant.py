@@ -398,3 +398,18 @@ def test_cli_quantize_report_and_adapt(tiny_dataset, tiny_checkpoint, tmp_path):
     assert good.returncode == 0, good.stderr[-3000:]
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["method"] == "full" and report["steps"] == 3 and "relaxed_accuracy" in report["eval"]
+
+
+def test_a_plain_causal_lm_quantizes_too():
+    """The PTQ benchmark quantizes a real LLM on its own (SmolLM2): the decoder layers of a causal LM are found too."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    llm = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                       num_attention_heads=4, num_key_value_heads=2))
+    ids = torch.randint(0, 64, (2, 16))
+    before = llm(input_ids=ids).logits
+    report = quantize_llm(llm, QuantConfig(bits=8, group_size=32, init="omniquant", lwc_epochs=1),
+                          [{"input_ids": ids, "attention_mask": torch.ones_like(ids)}])
+    assert report["quantized_layers"] == 2 * 7 and len(report["blocks"]) == 2
+    assert torch.allclose(llm(input_ids=ids).logits, before, atol=0.05)  # 8 bits: close to the original
