@@ -12,7 +12,6 @@ Without --dataset it generates 48 template samples first. Exit status 1 if any s
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 import traceback
@@ -22,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.adapt import AdaptConfig, adapt  # noqa: E402
+from model.adapt import AdaptConfig, adapt, peak_memory_bytes  # noqa: E402
 from model.build import ModelConfig  # noqa: E402
 from model.evaluate import evaluate  # noqa: E402
 from model.quant import QuantConfig  # noqa: E402
@@ -37,12 +36,6 @@ SIZES = {  # "small": Qwen2-0.5B's LLM shape cut to 4 layers, a 4-block Qwen2-VL
 }
 
 
-def peak_memory_mib(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the process's peak resident set (KiB on Linux)
-
-
 def step(name: str, device: torch.device, results: list[bool], work) -> None:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -55,7 +48,7 @@ def step(name: str, device: torch.device, results: list[bool], work) -> None:
         traceback.print_exc()
     results.append(ok)
     print(f"{'PASS' if ok else 'FAIL'}  {name:<24} {time.perf_counter() - started:7.1f} s  "
-          f"peak {peak_memory_mib(device):9.0f} MiB  {detail or ''}", flush=True)
+          f"peak {peak_memory_bytes(device) / 2**20:9.0f} MiB  {detail or ''}", flush=True)
 
 
 def main() -> None:

@@ -109,10 +109,13 @@ def llm_weight_bytes(lmm) -> int:
     return sum(t.numel() * t.element_size() for t in itertools.chain(layers.parameters(), layers.buffers()))
 
 
-def peak_memory_bytes(device: torch.device) -> int:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device)
+def peak_host_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+def peak_memory_bytes(device: torch.device) -> int:
+    """The device's peak: what was allocated on the GPU, or the process's peak RSS on CPU."""
+    return torch.cuda.max_memory_allocated(device) if device.type == "cuda" else peak_host_bytes()
 
 
 def qlora_model(lmm, out: Path, rank: int, alpha: int, dtype: torch.dtype, device: torch.device):
@@ -310,7 +313,7 @@ def adapt(cfg: AdaptConfig) -> AdaptReport:
         llm_weight_bytes=llm_weight_bytes(strategy.trained_llm(lmm)), steps=cfg.steps, losses=progress["losses"],
         batch_kinds=progress["batch_kinds"],
         mean_step_seconds=sum(progress["step_seconds"]) / len(progress["step_seconds"]),
-        peak_memory_bytes=peak_memory_bytes(device))
+        peak_memory_bytes=peak_memory_bytes(device), peak_host_bytes=peak_host_bytes())
 
     final = out / "final"
     scored = strategy.export(lmm, final, cfg, device)

@@ -53,7 +53,8 @@ class AdaptReport(BaseModel):
     losses: list[float]
     batch_kinds: list[str]
     mean_step_seconds: float
-    peak_memory_bytes: int
+    peak_memory_bytes: int = Field(description="the GPU's peak allocated memory (on CPU: the process's peak RSS)")
+    peak_host_bytes: int = Field(default=0, description="the process's peak resident memory on the host")
     eval: Scores | None = None
 
 
