@@ -183,10 +183,14 @@ def test_qslaw_adaptation_quantizes_then_places_one_decoder_layer_at_a_time(tiny
         moves.append(sum(any(isinstance(x, torch.nn.Linear) for x in layer.modules()) for layer in layers))
         return to(module, *args, **kwargs)
 
+    from model.adapt import STRATEGIES, Setup
+
+    tokenizer = train_tokenizer(["グラフ 2021 年 億円"], 300)
+    lmm = build_lmm(TINY_VL, tokenizer)
+    batches = tiny_batches(tiny_dataset, lmm, tokenizer, 1)
+    cfg = adapt_config(tiny_dataset, tmp_path, quant=QuantConfig(bits=4, group_size=32, init="omniquant", lwc_epochs=1))
     monkeypatch.setattr(torch.nn.Module, "to", recording)
-    adapt(adapt_config(tiny_dataset, tmp_path, steps=1, warmup_steps=1, eval_limit=1,
-                       quant=QuantConfig(bits=4, group_size=32, init="omniquant", lwc_epochs=1),
-                       calibration_batches=1))
+    STRATEGIES["qslaw"].prepare(Setup(lmm, cfg, tmp_path, torch.device("cpu"), torch.float32, None, lambda: batches))
     assert moves and max(moves) == 1 and moves.count(1) == 2  # each of the 2 layers on its own, before quantizing
 
 
