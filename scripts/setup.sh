@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian/Ubuntu machine for chartsynth: a CJK font and Chromium (for plotly/kaleido), then .venv.
-# Usage: scripts/setup.sh [EXTRAS]   e.g. "llm", "train", "dev" (everything + test tools); none: generation only.
+# Usage: scripts/setup.sh [EXTRAS]   e.g. "flows", "train", "dev" (everything + test tools); none: generation only.
 # Idempotent: rerunning only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
