@@ -27,12 +27,13 @@ from pipeline import __version__
 from common.llm_client import LLMClient, LLMRequestRejected, LLMUnavailable, ResponseCache
 from pipeline.qa import OPS, Unverifiable, evaluate, program_qa, write_answer
 from pipeline.style import sample_style
-from pipeline.template import choose_renderer, persona_roles, sample_id
+from pipeline.template import SCALE_WORDS, choose_renderer, draft_spec, sample_id, seed_ranges, seed_role
+from pipeline.style import sample_period_format
 from pipeline.verify import check_answer
 from renderers.charts import ChartFamily, families, family
 from schemas import QA, ChartSpec, Description, Persona, Program, Provenance, Reject, RunConfig, Sample, Topic
-from schemas.llm import DataDraft, LLMStats, QADraft, QADrafts, pinned, qa_drafts_schema
-from schemas.style import PeriodFormat
+from schemas.llm import LLMStats, ValuesDraft, QADraft, QADrafts, pinned, qa_drafts_schema
+from schemas.seeds import TemplateChoice
 
 STEP_SEEDS = {"persona": 1, "topic": 2, "description": 3, "data": 4, "qa": 5}
 TOPIC_SIMILARITY = 0.8
@@ -81,23 +82,16 @@ def _strings(value, fields: tuple[str, ...] | None = None) -> list[str]:
     return []
 
 
-_EXAMPLE = re.compile(r"^(?:例|Example)\s*[:：]\s*(\{.*\})\s*$", re.M)
 _TEMPLATE = re.compile(r"^JSON\s*[:：].*$", re.M)  # the shape written out, for servers that do not enforce it
 
 
-def copied_example(value: BaseModel, prompt: str) -> str | None:
-    """A reply text that repeats the prompt's example (trigram overlap ≥ `TOPIC_SIMILARITY`): small models copy it."""
-    examples = []
-    for found in _EXAMPLE.findall(prompt):
-        try:
-            examples += [t for t in _strings(json.loads(found)) if len(t) >= 6 and not t.replace(".", "").isdigit()]
-        except json.JSONDecodeError:
-            continue
+def copied_example(value: BaseModel, examples: list[dict]) -> str | None:
+    """A reply text that repeats a worked example's (trigram overlap ≥ `TOPIC_SIMILARITY`): small models copy them."""
+    shown = [t for example in examples for t in _strings(example) if len(t) >= 6 and not t.replace(".", "").isdigit()]
     for text in _strings(value, PROSE):
         grams = _trigrams(text)
-        for example in examples:
-            other = _trigrams(example)
-            if len(text) >= 6 and len(grams & other) / len(grams | other) >= TOPIC_SIMILARITY:
+        for example in shown:
+            if len(text) >= 6 and _jaccard(grams, _trigrams(example)) >= TOPIC_SIMILARITY:
                 return f"{text!r} copies the example {example!r}: write your own"
     return None
 
@@ -121,23 +115,58 @@ def _error_text(error: Exception) -> str:
     return str(error)[:500]
 
 
-_RATE = re.compile(r"率|割合|比率|シェア|構成比|(?i:\brate\b|ratio|\bshare\b|percent)")
-PERCENT_UNITS = ("%", "％", "ポイント", "pt", "points", "percentage points")
+def _content(text: str) -> set[str]:
+    """What a text is about, roughly: Latin words of 4+ letters cut to 5 (deposit/deposits), acronyms (ARR, GDP), and
+    character pairs of kanji/katakana runs (預金等残高 → 預金, 金等, 等残, 残高)."""
+    text = unicodedata.normalize("NFKC", text)
+    acronyms = {w.lower() for w in re.findall(r"(?<![A-Za-z])[A-Z]{2,}(?![A-Za-z])", text)}
+    text = text.lower()
+    words = acronyms | {w[:5] for w in re.findall(r"[a-z]{4,}", text) if w not in _STOPWORDS}
+    runs = re.findall(r"[\u4e00-\u9fff\u30a0-\u30ff]+", text)
+    return words | {run[i:i + 2] for run in runs for i in range(len(run) - 1)} | {run for run in runs if len(run) == 1}
 
 
-def unit_problem(metric: str, unit: str, round_chart: bool) -> str | None:
-    """A unit that does not fit the metric or the chart: a rate or share is in %, and slices of a whole are %."""
-    unit = unit.strip()
-    if round_chart and unit not in ("%", "％"):
-        return f"unit must be % for slices of a whole (they sum to 100), not {unit!r}"
-    if _RATE.search(metric) and unit not in PERCENT_UNITS:
-        return f"metric {metric!r} is a rate or share: its unit is %, not {unit!r}"
+_STOPWORDS = {"with", "from", "that", "this", "their", "they", "about", "which", "over", "each", "into", "chart"}
+
+
+def unrelated(text: str, reference: str, field: str, what: str) -> str | None:
+    """A text sharing no content word with what it should be about: the small model's drift (a topic about 'a man
+    with a blond beard' for a deposit balance)."""
+    if _content(text) & _content(reference):
+        return None
+    return f"{field} {text[:120]!r} does not mention {what} ({reference!r}): write about it"
+
+
+def restates(text: str, role: str) -> str | None:
+    """A topic that only repeats who the person is (trigram overlap ≥ TOPIC_SIMILARITY)."""
+    if _jaccard(_trigrams(text), _trigrams(role)) >= TOPIC_SIMILARITY:
+        return f"text {text!r} repeats the person {role!r}: say what the chart shows"
     return None
 
 
-def meant(chart, spec: ChartSpec) -> ChartSpec:
-    """`spec` if its data means what its family needs (ChartFamily.meaning), else the problem, for a repair."""
-    problem = chart.meaning(spec)
+def units_text(plan: ChartSpec, ranges: dict[str, tuple[float, float]], lang: str) -> str:
+    """Each series' unit and the magnitudes its measure usually has, one line per series."""
+    usual = "通常" if lang == "ja" else "usually"
+    return "\n".join(f"- {c}: {plan.series_unit[c] or '-'} ({usual} {ranges[c][0]:g}–{ranges[c][1]:g})"
+                     for c in plan.data.columns)
+
+
+PLAUSIBLE_FACTOR = 10  # values may stray this far beyond the seed's usual range before they read as absurd
+
+
+def checked_values(chart: ChartFamily, spec: ChartSpec, ranges: dict[str, tuple[float, float]], description: str
+                   ) -> ChartSpec:
+    """`spec` if its values mean what the family needs (ChartFamily.meaning), have magnitudes the measure can have,
+    move (a series of one repeated value is filler) and do not contradict the passage; else the problem, for repair."""
+    problem = chart.meaning(spec) or contradiction(description, spec)
+    for column in spec.data.columns:
+        values, (low, high) = spec.data.column(column), ranges[column]
+        odd = [v for v in values if not low / PLAUSIBLE_FACTOR <= v <= high * PLAUSIBLE_FACTOR]
+        if odd and not problem:
+            problem = (f"{column}: {odd[0]:g} is not a plausible value in {spec.series_unit[column] or 'its unit'} "
+                       f"(usually {low:g}–{high:g})")
+        if len(values) >= 3 and len(set(values)) == 1 and not problem:
+            problem = f"{column}: every value is {values[0]:g}; write the real movement"
     if problem:
         raise ValueError(problem)
     return spec
@@ -285,10 +314,16 @@ class LLMChain:
         """Ask (for `schema_model`'s JSON Schema, by default `model`'s), validate (`model`'s shape, then `check`'s
         meaning), send the problem back for repair — each repair with a new seed, so a model that repeats itself
         gets another draw; raise StepFailed when attempts run out."""
-        if self.config.llm_mode != "text":  # the decoder enforces the shape: an example or a template of the JSON
-            prompt = re.sub(r"\n{3,}", "\n\n", _TEMPLATE.sub("", _EXAMPLE.sub("", prompt))).strip()  # invites copying
-        messages = [{"role": "system", "content": prompts.llm_prompt("system", lang)},
-                    {"role": "user", "content": prompt}]
+        def asked(text: str) -> str:  # where the decoder enforces the shape, the shape written out is noise
+            return text if self.config.llm_mode == "text" else re.sub(r"\n{3,}", "\n\n", _TEMPLATE.sub("", text)).strip()
+
+        shots = prompts.llm_shots(step, lang)
+        messages = [{"role": "system", "content": prompts.llm_prompt("system", lang)}]
+        for shot_prompt, shot_reply in shots:  # worked examples as earlier turns: shown, not described
+            messages += [{"role": "user", "content": asked(shot_prompt)},
+                         {"role": "assistant", "content": json.dumps(shot_reply, ensure_ascii=False)}]
+        messages.append({"role": "user", "content": asked(prompt)})
+        examples = [reply for _, reply in shots]
         schema = json_schema(schema_model or model)
         for attempt in range(self.config.repair_attempts + 1):
             temperature, max_tokens = self.config.sampling(step)
@@ -300,7 +335,7 @@ class LLMChain:
             self.stats.usage.add(step, reply.prompt_tokens, reply.completion_tokens, reply.cached)
             try:
                 value = model.model_validate(decode(reply.text))
-                problem = (check(value) if check else None) or copied_example(value, prompt) or placeholder_text(value)
+                problem = (check(value) if check else None) or copied_example(value, examples) or placeholder_text(value)
                 if problem is None:
                     return convert(value) if convert else value
             except (ValidationError, ValueError) as error:
@@ -309,56 +344,69 @@ class LLMChain:
                                    {"role": "user", "content": prompts.llm_prompt("repair", lang, error=problem)}]
         raise StepFailed(step, reply.text, problem)
 
-    def _opening(self, rng: np.random.Generator) -> tuple[str, ChartFamily, tuple[str, str, str]]:
-        """A sample's first draws: language, chart family, persona domain (with its seed roles in ja and en)."""
-        lang = self.config.lang if self.config.lang != "mix" else ("ja" if rng.random() < 0.5 else "en")
-        every = list(families().values())
-        chart = every[int(rng.integers(len(every)))]
-        return lang, chart, persona_roles()[int(rng.integers(len(persona_roles())))]
+    def plan(self, index: int) -> tuple[str, ChartFamily, TemplateChoice]:
+        """What a sample is about, drawn from the seed bank: language and persona seed (domain, organisation,
+        function) from its persona group's first sample; the chart family (one the domain's topics can fill) and the
+        measure (a seed topic of that domain it can draw) from its topic group's first — the group's other charts
+        draw a family that can draw that measure. The model writes the
+        persona, topic, passage, title, values and questions; the plan keeps its labels, series and units real."""
+        config = self.config
+        persona_rng = np.random.default_rng([config.seed, config.persona_group(index), 1])
+        lang = config.lang if config.lang != "mix" else ("ja" if persona_rng.random() < 0.5 else "en")
+        domain = prompts.seeds().domains[int(persona_rng.integers(len(prompts.seeds().domains)))]
+        org = domain.orgs[int(persona_rng.integers(len(domain.orgs)))]
+        function = domain.functions[int(persona_rng.integers(len(domain.functions)))]
+        topic_rng = np.random.default_rng([config.seed, config.topic_group(index), 2])
+        drawable = [f for f in families().values() if any(f.fits(t) for t in domain.topics)]
+        chart = drawable[int(topic_rng.integers(len(drawable)))]
+        fitting = [t for t in domain.topics if chart.fits(t)]
+        topic = fitting[int(topic_rng.integers(len(fitting)))]
+        if index != config.topic_group(index):  # fan-out: another chart of the group's topic
+            charts = [f for f in families().values() if f.fits(topic)]
+            chart = charts[int(np.random.default_rng([config.seed, index, 3]).integers(len(charts)))]
+        return lang, chart, TemplateChoice(domain=domain, topic=topic, org=org, function=function)
 
     async def draft(self, index: int) -> Sample | Reject:
         config = self.config
         rng = np.random.default_rng([config.seed, index])
-        lang, chart, (domain, role_ja, role_en) = self._opening(rng)
-        leader = config.persona_group(index)  # fan-out: the persona (its language and domain) is the group's first's
-        if leader != index:
-            lang, _, (domain, role_ja, role_en) = self._opening(np.random.default_rng([config.seed, leader]))
+        lang, chart, choice = self.plan(index)
+        li = 0 if lang == "ja" else 1
+        metric, seed_persona = choice.topic.metric[li], seed_role(choice, lang)
         # a step's seed is that of the sample leading the group sharing its output: shared steps are the same request,
         # sent once (LLMClient joins identical requests in flight; the cache answers later ones)
-        shared_by = {"persona": leader, "topic": config.topic_group(index)}
+        shared_by = {"persona": config.persona_group(index), "topic": config.topic_group(index)}
         seed = lambda step: (config.seed * 1_000_003 + shared_by.get(step, index) * 10 + STEP_SEEDS[step]) % 2**31  # noqa: E731
         ident = sample_id(config.seed, index)
+        plan, fmt = draft_spec(rng, chart, choice, lang, sample_period_format(rng, lang))
+        ranges = seed_ranges(choice.topic, plan)
         try:
             persona = await self.step("persona", lang, Persona, prompts.llm_prompt(
-                "persona", lang, seed_role=role_ja if lang == "ja" else role_en, domain=domain), seed("persona"),
-                schema_model=pinned(Persona, domain=domain),
-                check=lambda p: None if p.domain.strip().lower() == domain.lower() else
-                f"domain must be {domain!r} as given, not {p.domain!r}")
-            topic = await self.step("topic", lang, Topic, prompts.llm_prompt("topic", lang, role=persona.role),
-                                    seed("topic"))
+                "persona", lang, seed_role=seed_persona, domain=choice.domain.id), seed("persona"),
+                schema_model=pinned(Persona, domain=choice.domain.id),
+                check=lambda p: (f"domain must be {choice.domain.id!r} as given, not {p.domain!r}"
+                                 if p.domain.strip().lower() != choice.domain.id
+                                 else unrelated(p.role, seed_persona, "role", "the job given")))
+            topic = await self.step("topic", lang, Topic, prompts.llm_prompt(
+                "topic", lang, role=persona.role, metric=metric), seed("topic"),
+                schema_model=pinned(Topic, naming={"text": metric}, lang=lang, metric=metric),
+                check=lambda t: (f"metric must be {metric!r} as given, not {t.metric!r}" if t.metric.strip() != metric
+                                 else restates(t.text, persona.role) or unrelated(t.text, metric, "text", "the measure")))
             if self.gate is not None and not await self.gate.admit(index, topic.text):
                 self.stats.topics += 1
                 return Reject(id=ident, sample_index=index, stage="validate", step="topic", reason="duplicate_topic",
                               detail=f"topic {topic.text!r} repeats an earlier one of this shard (description, data "
                                      "and QA not asked)")
             description = await self.step("description", lang, Description, prompts.llm_prompt(
-                "description", lang, role=persona.role, topic=topic.text), seed("description"))
-            n_rows, n_series = chart.data_shape(rng)
-            two_units = chart.paired or chart.secondary_axis
-            shape = DataDraft.sized(n_rows, n_series, last_unit=two_units)
-            spec = await self.step("data", lang, shape, prompts.llm_prompt(
-                "data", lang, chart_type=chart.chart_type.value, topic=topic.text, metric=topic.metric,
-                description=description.text, rows=n_rows, series=n_series,
-                last_unit=', "last_unit"' if two_units else "",
+                "description", lang, role=persona.role, topic=topic.text, metric=metric), seed("description"),
+                check=lambda d: unrelated(d.text, f"{metric} {topic.text}", "text", "the measure or the topic"))
+            series, labels = tuple(plan.data.columns), tuple(plan.data.index)
+            whole = tuple(plan.decimals_of(c) == 0 for c in series)
+            spec = await self.step("data", lang, ValuesDraft.sized(series, labels, whole, metric, lang), prompts.llm_prompt(
+                "data", lang, chart_type=chart.chart_type.value, topic=topic.text, metric=metric,
+                passage=description.text, series=json.dumps(list(series), ensure_ascii=False),
+                labels=json.dumps(list(labels), ensure_ascii=False), units=units_text(plan, ranges, lang),
                 chart_rule=prompts.chart_rule(chart.chart_type.value, lang)), seed("data"),
-                check=lambda d: None if two_units else unit_problem(topic.metric, d.unit, chart.round),
-                convert=lambda d: meant(chart, d.to_spec(chart.chart_type, y_title=topic.metric, paired=chart.paired,
-                                                         secondary_axis=chart.secondary_axis)))
-            problem = contradiction(description.text, spec)
-            if problem:
-                return Reject(id=ident, sample_index=index, stage="validate", step="data",
-                              reason="description_contradicts_data", detail=problem,
-                              raw=table_text(spec) + "\n" + description.text)
+                convert=lambda d: checked_values(chart, d.filled(plan), ranges, description.text))
             reply_model, item_model = qa_drafts_schema(
                 {op: rule.args for op, rule in OPS.items() if rule.by_llm}, spec.data.index, spec.data.columns,
                 LLM_QUESTIONS)
@@ -371,9 +419,10 @@ class LLMChain:
         finally:
             if self.gate is not None:
                 self.gate.passed(index)  # ended before its topic was decided: the samples after it need not wait
-        style = sample_style(rng, lang, chart.chart_type, chart.n_colors(spec), PeriodFormat.YEAR)
+        bare_units = all(u and u[0] not in SCALE_WORDS for u in spec.series_unit.values())
+        style = sample_style(rng, lang, chart.chart_type, chart.n_colors(spec), fmt, bare_units)
         qa = self.checked_answers(drafts, item_model, spec, style, lang)
-        qa += program_qa(spec, topic.metric, style, lang, rng, timeline=chart.timeline, k=2)
+        qa += program_qa(spec, metric, style, lang, rng, timeline=choice.topic.axis == "period", k=2)
         renderer = choose_renderer(chart, config.renderer, rng)
         return Sample(id=ident, lang=lang, renderer=renderer, persona=persona, topic=topic, description=description,
                       spec=spec, style=style, qa=qa,

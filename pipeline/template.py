@@ -37,22 +37,17 @@ SCALE_WORDS = "十百千万億兆"  # a unit starting with one of these is alrea
 RENDERERS = get_args(ChartRenderer)  # what "mix" spreads over
 
 
-def persona_roles() -> list[tuple[str, str, str]]:
-    """Every shipped (domain, ja role, en role): organisation × function per domain."""
-    return [
-        (d.id, f"{org[0]}の{fn[0]}", f"{fn[1]} at {org[1]}")
-        for d in prompts.seeds().domains
-        for org in d.orgs
-        for fn in d.functions
-    ]
-
-
 def _choose(rng: np.random.Generator, chart: ChartFamily) -> TemplateChoice:
     options = [(d, t) for d in prompts.seeds().domains for t in d.topics if chart.fits(t)]
     domain, topic = options[int(rng.integers(len(options)))]
     org = domain.orgs[int(rng.integers(len(domain.orgs)))]
     function = domain.functions[int(rng.integers(len(domain.functions)))]
     return TemplateChoice(domain=domain, topic=topic, org=org, function=function)
+
+
+def seed_role(choice: TemplateChoice, lang: str) -> str:
+    """The persona a choice's organisation and function make: 地方銀行の投資判断担当 / loan officer at a regional bank."""
+    return f"{choice.org[0]}の{choice.function[0]}" if lang == "ja" else f"{choice.function[1]} at {choice.org[1]}"
 
 
 def choose_renderer(chart: ChartFamily, asked: str, rng: np.random.Generator) -> str:
@@ -138,9 +133,10 @@ def _series_count(rng, chart: ChartFamily, available: int) -> int:
     return low if low == high else int(rng.integers(low, min(high, available) + 1))
 
 
-def _spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: PeriodFormat
-          ) -> tuple[ChartSpec, PeriodFormat]:
-    """The spec, and the period format its labels really use (monthly data is always written 2023/1)."""
+def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: PeriodFormat
+               ) -> tuple[ChartSpec, PeriodFormat]:
+    """The spec, and the period format its labels really use (monthly data is always written 2023/1). The LLM chain
+    takes its labels, series and units and asks the model for the values and the title."""
     topic, li = choice.topic, 0 if lang == "ja" else 1
     metric, unit, decimals = topic.metric[li], topic.unit[li], topic.decimals
     axis = topic.axis
@@ -177,6 +173,20 @@ def _spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: Perio
     spec = ChartSpec(chart_type=chart.chart_type, title=title, x_title=x_title,
                      y_title=_with_unit_title(metric, unit, lang), unit=unit, decimals=decimals, data=data, **extra)
     return spec, fmt
+
+
+def seed_ranges(topic: SeedTopic, spec: ChartSpec) -> dict[str, tuple[float, float]]:
+    """The usual range of each column of a spec drawn for `topic` (draft_spec's layout): shares 0–100, a scatter's
+    x and y their measures', a right-axis series its own, the rest the topic's."""
+    columns = spec.data.columns
+    if topic.axis == "share":
+        return dict.fromkeys(columns, (0.1, 100.0))
+    if topic.axis == "pair":
+        return {columns[0]: tuple(topic.x.base), columns[1]: tuple(topic.y.base)}
+    ranges = dict.fromkeys(columns, tuple(topic.base))
+    for column in spec.secondary_series:
+        ranges[column] = tuple(topic.secondary.base)
+    return ranges
 
 
 def _with_unit_title(name: str, unit: str, lang: str) -> str:
@@ -223,7 +233,7 @@ def draft_sample(config: RunConfig, index: int) -> Sample:
     chart = all_families[int(rng.integers(len(all_families)))]
     choice = _choose(rng, chart)
     fmt = sample_period_format(rng, lang)
-    spec, fmt = _spec(rng, chart, choice, lang, fmt)
+    spec, fmt = draft_spec(rng, chart, choice, lang, fmt)
     li = 0 if lang == "ja" else 1
     metric = choice.topic.metric[li]
     bare_units = all(u and u[0] not in SCALE_WORDS for u in spec.series_unit.values())
@@ -234,8 +244,7 @@ def draft_sample(config: RunConfig, index: int) -> Sample:
         id=sample_id(config.seed, index),
         lang=lang,
         renderer=renderer,
-        persona=Persona(domain=choice.domain.id, role=f"{choice.org[0]}の{choice.function[0]}" if lang == "ja"
-                        else f"{choice.function[1]} at {choice.org[1]}"),
+        persona=Persona(domain=choice.domain.id, role=seed_role(choice, lang)),
         topic=Topic(text=text("topic", choice.topic.axis, lang).format(org=choice.org[li], metric=metric),
                     metric=metric),
         description=Description(text=_description(choice, spec, metric, style, lang)),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from schemas.chart import ChartSpec, ChartType, DataTable, Label
+from schemas.chart import ChartSpec, DataTable
 from schemas.qa import Op, Program
 
 
@@ -24,74 +25,79 @@ def decimals_written(value: float) -> int:
     return len(text.partition(".")[2].rstrip("0"))
 
 
-LAST_UNIT = "the unit of the last series when it differs: the y measure of an x/y chart, the line of a bar+line chart"
-
-
-class RowDraft(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    label: Label = Field(description="the category: a year, month, fiscal year, region, product …")
-    values: list[float] = Field(min_length=1, description="one value per series, in the order of `series`")
-
-
-class DataDraft(BaseModel):
-    """The data step's answer as rows of {label, values}: one row per category keeps each value beside its label, and
-    `sized` fixes how many rows and series there are so a schema-enforcing decoder cannot get the shape wrong."""
+class ValuesDraft(BaseModel):
+    """The data step's answer: the chart's title and its numbers, one object per series keyed by the category labels.
+    Labels, series and units come from the sample's plan (the seed bank), so a decoder that enforces `sized`'s schema
+    cannot get the table's shape wrong and a small model writes only what it can: a title and magnitudes."""
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=80)
-    unit: str = Field(max_length=20, description="e.g. 億円, 万人, %, 千台 (of the first series where `last_unit` is asked)")
-    series: list[Label] = Field(min_length=1, max_length=6, description="the legend: one name per series")
-    rows: list[RowDraft] = Field(min_length=2, max_length=24)
+    title: str = Field(min_length=1, max_length=80, description="the chart's title, naming what is measured")
+    values: dict[str, dict[str, float]]
 
     @classmethod
     @cache
-    def sized(cls, rows: int, series: int, last_unit: bool = False) -> type[DataDraft]:
-        """This shape with exactly `rows` rows of `series` values each; `last_unit` adds the last series' own unit
-        (scatter's y measure, bar+line's line on the right-hand axis)."""
-        row = create_model("RowDraft", __base__=RowDraft, values=(
-            list[float], Field(min_length=series, max_length=series, description=RowDraft.model_fields["values"].description)))
-        extra = {"last_unit": (str, Field(max_length=20, description=LAST_UNIT))} if last_unit else {}
-        return create_model("DataDraft", __base__=cls, __doc__=cls.__doc__,
-                            series=(list[Label], Field(min_length=series, max_length=series,
-                                                       description=cls.model_fields["series"].description)),
-                            rows=(list[row], Field(min_length=rows, max_length=rows)), **extra)
+    def sized(cls, series: tuple[str, ...], labels: tuple[str, ...], whole: tuple[bool, ...], measure: str,
+              lang: str) -> type[ValuesDraft]:
+        """This shape with exactly these series, each with exactly these category labels (object keys: required,
+        nothing else allowed); a series whose measure is counted in whole units (`whole`) takes integers, so a
+        grammar-constrained decoder cannot write 28.9119999 where 29 is meant; the title names the `measure`."""
+        def per_series(kind: type) -> type[BaseModel]:
+            return create_model(f"{kind.__name__.title()}Series", __config__=ConfigDict(extra="forbid"),
+                                **{f"c{i}": (kind, Field(alias=label)) for i, label in enumerate(labels)})
 
-    def to_spec(self, chart_type: ChartType, y_title: str = "", *, paired: bool = False,
-                secondary_axis: bool = False) -> ChartSpec:
-        """The ChartSpec it describes, each column shown to the digits the model wrote (never rounded here);
-        ChartSpec's validators decide whether it can be drawn as `chart_type`. `paired`: the two series are x and y
-        (scatter); `secondary_axis`: the last series is drawn against a right-hand axis in its own unit."""
-        for row in self.rows:
-            if len(row.values) != len(self.series):
-                raise ValueError(f"row {row.label!r} has {len(row.values)} values for {len(self.series)} series "
-                                 f"{self.series!r}")
-        fine = [f"{v!r} ({row.label})" for row in self.rows for v in row.values if decimals_written(v) > MAX_DECIMALS]
+        values = create_model("Values", __config__=ConfigDict(extra="forbid"), **{
+            f"s{j}": (per_series(int if integer else float), Field(alias=name))
+            for j, (name, integer) in enumerate(zip(series, whole, strict=True))})
+        title = Field(max_length=80, pattern=names(measure, lang), description=cls.model_fields["title"].description)
+        return create_model("ValuesDraft", __base__=cls, __doc__=cls.__doc__, title=(str, title), values=(values, ...))
+
+    def filled(self, plan: ChartSpec) -> ChartSpec:
+        """`plan` with these values and this title, each column shown to the digits the model wrote (never rounded
+        here); ChartSpec's validators decide whether it can be drawn."""
+        written = self.values.model_dump(by_alias=True) if isinstance(self.values, BaseModel) else self.values
+        columns, index = plan.data.columns, plan.data.index
+        fine = [f"{v!r} ({c}, {label})" for c in columns for label, v in written[c].items()
+                if decimals_written(v) > MAX_DECIMALS]
         if fine:
             raise ValueError(f"values {', '.join(fine[:3])} have more than {MAX_DECIMALS} digits after the point: "
                              "write them as a chart would show them")
-        digits = [max(decimals_written(row.values[j]) for row in self.rows) for j in range(len(self.series))]
-        table = DataTable(index=[row.label for row in self.rows], columns=self.series,
-                          data=[list(row.values) for row in self.rows])
-        fields: dict = {"unit": self.unit, "y_title": y_title}
-        last_unit = getattr(self, "last_unit", None)  # only in a shape sized with last_unit=True
-        if (paired or secondary_axis) and last_unit is None:
-            raise ValueError(f"{chart_type} needs last_unit, the unit of the series {self.series[-1]!r}")
-        if paired:  # x = the first series, y = the second: each axis titled with its measure and unit
-            (x, y), ux = self.series, self.unit
-            fields = {"unit": last_unit, "column_units": {x: ux}, "x_title": f"{x} ({ux})" if ux else x,
-                      "y_title": f"{y} ({last_unit})" if last_unit else y}
-        elif secondary_axis:
-            fields |= {"column_units": {self.series[-1]: last_unit}, "secondary_series": [self.series[-1]]}
-        shown = {c: d for c, d in zip(self.series, digits) if d != digits[0]}
-        return ChartSpec(chart_type=chart_type, title=self.title, decimals=digits[0], column_decimals=shown,
-                         data=table, **fields)
+        digits = {c: max(decimals_written(v) for v in written[c].values()) for c in columns}
+        first = digits[columns[0]]
+        fields = plan.model_dump() | {
+            "title": self.title, "decimals": first,
+            "column_decimals": {c: d for c, d in digits.items() if d != first},
+            "data": DataTable(index=index, columns=columns,
+                              data=[[written[c][label] for c in columns] for label in index]).model_dump()}
+        return ChartSpec.model_validate(fields)
 
 
-def pinned(model: type[BaseModel], **values: str) -> type[BaseModel]:
-    """`model` with some fields fixed to one value (`const` in the schema): what the prompt gives, the decoder
-    writes, so a small model cannot swap in its example's (a persona's domain)."""
-    return create_model(model.__name__, __base__=model, **{name: (Literal[value], ...) for name, value in values.items()})
+def pinned(model: type[BaseModel], naming: Mapping[str, str] = {}, lang: str = "en", **values: str
+           ) -> type[BaseModel]:
+    """`model` with some fields fixed to one value (`const` in the schema) and some made to name a phrase
+    (`naming`: a `pattern`): what the prompt gives, the decoder writes, so a small model can neither swap in its
+    example's domain nor write a topic that never names its measure."""
+    fields = {name: (Literal[value], ...) for name, value in values.items()}
+    fields |= {name: (str, Field(pattern=names(phrase, lang))) for name, phrase in naming.items()}
+    return create_model(model.__name__, __base__=model, **fields)
+
+
+def names(phrase: str, lang: str, before: int = 20, after: int = 50) -> str:
+    """A regular expression for a one-line text naming `phrase` (its first letter in either case) — what a
+    grammar-constrained decoder (llama.cpp, OpenAI strict, xgrammar) can enforce. English starts with it ("loan
+    balance by …": a small model forced to splice it mid-sentence mangles words, "carNet sales company"); Japanese,
+    whose measure often closes the phrase (部門別の売上高), may have up to `before` characters first."""
+    head, rest = phrase[:1], _literal(phrase[1:])
+    first = f"[{head.upper()}{head.lower()}]" if head.upper() != head.lower() else _literal(head)
+    any_char = r'[^"\\]'  # not `.`: in a grammar it would let the decoder write a quote that ends the JSON string
+    lead = f"{any_char}{{0,{before}}}" if lang == "ja" else ""
+    return f"^{lead}{first}{rest}{any_char}{{0,{after}}}$"
+
+
+def _literal(text: str) -> str:
+    """`text` as a regular expression matching itself, escaping only what regex syntax needs (llama.cpp's pattern
+    converter reads `\\ ` as a backslash, where Python's re.escape would write one before a space)."""
+    return re.sub(r"([.^$*+?{}\[\]()|\\])", r"\\\1", text)
 
 
 class QADraft(BaseModel):

@@ -179,7 +179,7 @@ class FakeServer:
             return 400, {"error": {"message": "This model's maximum context length is 8 tokens",
                                    "code": "context_length_exceeded"}}
         step = _step(body)
-        prompt = body["messages"][1]["content"] if len(body["messages"]) > 1 else body["messages"][0]["content"]
+        prompt = step_prompt(body)
         if self.reply:
             content, prompt = self.reply(body), json.dumps(prompt)
         else:
@@ -199,6 +199,15 @@ class FakeServer:
 def _http(status: int, payload: dict) -> bytes:
     data = json.dumps(payload, ensure_ascii=False).encode()
     return b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (status, len(data)) + data
+
+
+REPAIRS = ("The JSON you returned", "返したJSON")
+
+
+def step_prompt(body: dict) -> str:
+    """The step's own request: the last user turn that is not a repair (worked examples come before it)."""
+    asked = [m["content"] for m in body["messages"] if m["role"] == "user" and not m["content"].startswith(REPAIRS)]
+    return (asked or [body["messages"][0]["content"]])[-1]
 
 
 def _step(body: dict) -> str:
@@ -225,39 +234,43 @@ def step_answer(step: str, prompt: str, seed: int, action: str, schema: str = ""
         return {"answer": 5}
     if step == "persona":
         domain = re.search(r"(?:分野|Domain): (\S+)", prompt)
-        return {"domain": domain.group(1) if domain else "banking", "role": f"地方銀行の投資判断担当 {tag}"}
+        job = re.search(r"(?:職務|Job): (.+)", prompt)
+        return {"domain": domain.group(1) if domain else "banking", "role": f"{job.group(1) if job else '投資判断担当'} {tag}"}
+    measure = re.search(r"(?:指標|Measure): (.+)", prompt)
+    metric = measure.group(1).strip() if measure else "預金等残高"
     if step == "topic":
-        return {"text": "預金" if action == "same_topic" else f"預金 {tag}", "metric": "預金等残高"}
+        # same_topic: one long text for every sample, whose measure changes only its last few characters
+        same = "部門別・地域別・顧客別に見た主要な経営指標の長期的な推移を、前年差と構成比の変化も添えて社内向けに比較したグラフ" * 2
+        return {"text": f"{same}{metric}" if action == "same_topic" else f"{metric}の推移 {tag}", "metric": metric}
     if step == "description":
-        return {"text": "預金等残高は増加した。"}
-    if step == "data":
-        kind = re.search(r"「(\w+)」|\"(\w+)\"", prompt)
+        return {"text": f"{metric}は増加した。"}
+    if step == "data":  # one rising series per unit line ("- name: unit (usually low–high)"), shares for a pie
+        kind = re.search(r"「(\w+)」|of an? (\w+) chart", prompt)
         kind = next(g for g in kind.groups() if g)
-        rows, series = (int(n) for n in re.search(r"(?:ちょうど|exactly )(\d+).*?(?:ちょうど|exactly )(\d+)", prompt,
-                                                    re.S).groups())
+        labels = json.loads(re.search(r"(?:区分|Categories): (\[.*\])", prompt).group(1))
+        lines = re.findall(r"^- (.+): .* \((?:通常|usually) ([\d.]+)–([\d.]+)\)$", prompt, re.M)
         glyph = "\U0001F004" if action == "glyph" else ""  # a mahjong tile: no font here draws it
-        labels = [str(2020 + i) + glyph for i in range(rows)]  # category labels: drawn whatever the style
         if kind in ("pie", "donut"):
-            shares = [100 - 10 * (rows - 1)] + [10] * (rows - 1)
-            return {"title": "構成比" + glyph, "unit": "%", "series": ["構成比"],
-                    "rows": [{"label": label, "values": [v]} for label, v in zip(labels, shares)]}
-        columns = [[100 + 10 * i for i in range(rows)], [50 + 5 * i for i in range(rows)], [30 + 2 * i for i in range(rows)],
-                   [20 + i for i in range(rows)]][:series]
+            shares = [100 - 10 * (len(labels) - 1)] + [10] * (len(labels) - 1)
+            columns = {lines[0][0]: shares}
+        else:
+            columns = {name: [float(low) * (1.1 + 0.1 * i + 0.01 * j) for i in range(len(labels))]
+                       for j, (name, low, _) in enumerate(lines)}
         if action == "absurd":
-            columns[0][:2] = [1e300, -1e300]
-        names = ["法人", "個人", "公金", "海外"][:series]
-        if kind == "scatter":
-            labels, names = [f"支店{chr(0x41 + i)}{glyph}" for i in range(rows)], ["預金", "貸出"]
-        answer = {"title": "預金等残高" + glyph, "unit": "億円", "series": names,
-                  "rows": [{"label": label, "values": [c[i] for c in columns]} for i, label in enumerate(labels)]}
-        return answer | ({"last_unit": "%" if kind == "bar_line" else "億円"} if '"last_unit"' in schema + prompt else {})
+            first = next(iter(columns.values()))
+            first[:2] = [1e300, -1e300]
+        return {"title": f"{metric}{glyph}",
+                "values": {name: {label: round(v) if v >= 10 else round(v, 2) for label, v in zip(labels, values)}
+                           for name, values in columns.items()}}
     if step == "qa":
         index, columns, data = _table(prompt)
         value = data[0][0]
+        unit = re.search(r"(?:単位|unit): ([^)）]*)", prompt).group(1).strip().strip("-")
+        shown = next(line for line in prompt.splitlines() if " | " in line and line.startswith(index[0])).split(" | ")[1]
         right = {"question": "最初の値は？", "qa_type": "retrieval",
-                 "program": {"op": "value", "row": index[0], "col": columns[0]}, "answer": f"{value:.0f}億円"}
+                 "program": {"op": "value", "row": index[0], "col": columns[0]}, "answer": f"{shown}{unit}"}
         if action == "wrong_answer":
-            right["answer"] = f"{value + 999:.0f}億円"
+            right["answer"] = f"{value + 999:.0f}{unit}"
         unknown = {"question": "存在しない行は？", "qa_type": "retrieval",
                    "program": {"op": "value", "row": "1999", "col": columns[0]}, "answer": "1億円"}
         return {"items": [right, unknown]}

@@ -170,14 +170,15 @@ def test_every_chart_family_is_drawn_from_llm_data(tmp_path, server):
     from renderers.charts import families
     from schemas import Sample
 
-    drafts, _ = llm_drafts(config(server, n=40, seed=3), range(40), tmp_path / "cache")  # drafted, not rendered
+    drafts, _ = llm_drafts(config(server, n=32, seed=1), range(32), tmp_path / "cache")  # drafted, not rendered
     specs = [d.spec.model_dump() for d in drafts if isinstance(d, Sample)]
     assert {s["chart_type"] for s in specs} == {t.value for t in families()}
     scatter = next(s for s in specs if s["chart_type"] == "scatter")
-    assert scatter["column_units"] == {"預金": "億円"} and scatter["x_title"] == "預金 (億円)"
+    x, y = scatter["data"]["columns"]
+    assert list(scatter["column_units"]) == [x] and scatter["x_title"].startswith(x) and scatter["y_title"].startswith(y)
     bar_line = next(s for s in specs if s["chart_type"] == "bar_line")
     assert bar_line["secondary_series"] == bar_line["data"]["columns"][-1:]
-    assert bar_line["column_units"] == {bar_line["data"]["columns"][-1]: "%"}
+    assert list(bar_line["column_units"]) == bar_line["data"]["columns"][-1:]
 
 
 def test_each_step_asks_with_its_own_temperature_and_length_limit(tmp_path, server):
@@ -227,24 +228,25 @@ def test_the_cache_key_ignores_what_only_our_validation_reads():
     assert client.key([], params | {"schema": widened}) != key
 
 
-def test_a_stack_of_rates_from_the_model_is_sent_back_and_rejected_with_the_reason(tmp_path, server):
-    server.reply = lambda body: json.dumps(_rates_answer(body), ensure_ascii=False)
+def test_values_that_break_their_family_or_measure_are_sent_back_and_rejected_with_the_reason(tmp_path, server):
+    """The plan fixes labels, series and units; what the model writes can still be wrong: pie shares that do not
+    fill 100 %, or magnitudes the measure cannot have (a deposit balance of 0.001 億円)."""
+    server.reply = lambda body: json.dumps(_shrunk_answer(body), ensure_ascii=False)
     generate(config(server, n=12, shard_size=12, seed=5), tmp_path)
-    stacked = [r for r in rejects(tmp_path) if "stacks values in '%'" in r["detail"]]
-    assert stacked and all(r["reason"] == "llm_data_invalid" for r in stacked)
-    assert not [r for r in shard_rows(tmp_path) if json.loads(r["spec"])["chart_type"] == "stacked_bar"]
+    details = [r["detail"] for r in rejects(tmp_path) if r["reason"] == "llm_data_invalid"]
+    assert any("sum to" in d and "not 100" in d for d in details)
+    assert any("is not a plausible value" in d for d in details)
+    assert not shard_rows(tmp_path)
+    assert len(rejects(tmp_path)) == 12
 
 
-def _rates_answer(body):
-    """The fake's normal answers, except that data are rates in %."""
-    from tests.fake_openai import _asked, _step, step_answer
+def _shrunk_answer(body):
+    """The fake's normal answers, except that every value is a thousandth of it."""
+    from tests.fake_openai import _asked, _step, step_answer, step_prompt
 
-    prompt = body["messages"][1]["content"]
-    answer = step_answer(_step(body), prompt, body.get("seed", 0), "ok", _asked(body))
-    if _step(body) == "data" and answer["unit"] != "%":
-        answer["unit"] = "%"
-        for row in answer["rows"]:
-            row["values"] = [min(v / 10, 40.0) for v in row["values"]]
+    answer = step_answer(_step(body), step_prompt(body), body.get("seed", 0), "ok", _asked(body))
+    if _step(body) == "data":
+        answer["values"] = {s: {k: v / 1000 for k, v in row.items()} for s, row in answer["values"].items()}
     return answer
 
 
@@ -260,15 +262,23 @@ def test_a_server_that_goes_down_pauses_the_run_until_it_is_back(tmp_path, serve
     assert any("pausing, asking again every" in m for m in said) and any("answers again" in m for m in said)
 
 
-def test_prompts_carry_no_example_where_the_server_enforces_the_schema(tmp_path, server):
+def test_worked_examples_are_earlier_turns_and_the_shape_is_spelled_out_only_where_no_decoder_enforces_it(
+        tmp_path, server):
+    import prompts
+
     generate(config(server, n=1, shard_size=1), tmp_path)  # json_schema mode
     persona = next(b for b in server.bodies if step(b) == "persona")
-    assert "例:" not in persona["messages"][1]["content"]
+    shots = prompts.llm_shots("persona", "ja")
+    roles = [m["role"] for m in persona["messages"]]
+    assert roles == ["system"] + ["user", "assistant"] * len(shots) + ["user"] and len(shots) >= 2
+    assert json.loads(persona["messages"][2]["content"]) == shots[0][1]
+    assert not any(m["content"].startswith("JSON") or "\nJSON" in m["content"] for m in persona["messages"])
     domain = persona["response_format"]["json_schema"]["schema"]["properties"]["domain"]
     assert domain.get("const") or domain.get("enum")  # the requested domain, written by the decoder
     server.bodies.clear()
     generate(config(server, n=1, shard_size=1, llm_mode="text"), tmp_path / "text")
-    assert "例:" in next(b for b in server.bodies if "分野" in b["messages"][-1]["content"])["messages"][1]["content"]
+    persona = next(b for b in server.bodies if "分野" in b["messages"][-1]["content"])
+    assert "\nJSON" in persona["messages"][-1]["content"]
 
 
 def test_the_next_shard_is_drafted_while_a_shard_renders(tmp_path, server):

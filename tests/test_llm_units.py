@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from pipeline.llm_chain import TopicDeduper, contradiction
 from common.llm_client import extract_json, response_format
 from schemas import ChartSpec
-from schemas.llm import DataDraft
+from schemas.llm import ValuesDraft
 
 
 def spec(values: list[float], kind: str = "line") -> ChartSpec:
@@ -54,29 +54,50 @@ def test_charts_of_one_topic_share_it_and_other_groups_may_not():
     assert not dedup.admit("地域別の観光客数", 5)  # not its group's topic
 
 
-def test_data_draft_becomes_a_spec_shown_to_the_digits_written_or_a_named_error():
-    draft = DataDraft(title="売上", unit="億円", series=["国内"], rows=[{"label": "2021", "values": [1.26]},
-                                                                   {"label": "2022", "values": [2]}])
-    spec = draft.to_spec("bar")
-    assert spec.data.data == [[1.26], [2.0]] and spec.decimals == 2  # never rounded to a default of 0 digits
-    short = draft.model_copy(update={"series": ["国内", "海外"]})
-    with pytest.raises(ValueError, match="row '2021' has 1 values for 2 series"):
-        short.to_spec("bar")
-    fine = draft.model_copy(update={"rows": [draft.rows[0].model_copy(update={"values": [1.23456]}), draft.rows[1]]})
-    with pytest.raises(ValueError, match=r"1\.23456 \(2021\) have more than 3 digits"):
-        fine.to_spec("bar")
+def test_values_fill_the_plan_shown_to_the_digits_written_or_a_named_error():
+    plan = spec([0, 0])  # the plan's labels 2019, 2020 and its series 売上
+    sized = ValuesDraft.sized(("売上",), ("2019", "2020"), (False,), "売上高", "ja")
+    draft = sized.model_validate({"title": "売上高の推移", "values": {"売上": {"2019": 1.26, "2020": 2}}})
+    filled = draft.filled(plan)
+    assert filled.data.data == [[1.26], [2.0]] and filled.decimals == 2 and filled.title == "売上高の推移"
+    fine = sized.model_validate({"title": "売上高", "values": {"売上": {"2019": 1.23456, "2020": 2}}})
+    with pytest.raises(ValueError, match=r"1\.23456 \(売上, 2019\) have more than 3 digits"):
+        fine.filled(plan)
 
 
-def test_the_data_schema_fixes_the_number_of_rows_and_series():
-    sized = DataDraft.sized(rows=3, series=2)
+def test_the_data_schema_names_every_series_and_label_and_nothing_else():
+    sized = ValuesDraft.sized(("法人", "個人"), ("2021", "2022"), (True, False), "預金", "ja")
     schema = sized.model_json_schema()
-    assert (schema["properties"]["rows"]["minItems"], schema["properties"]["rows"]["maxItems"]) == (3, 3)
-    assert (schema["properties"]["series"]["minItems"], schema["properties"]["series"]["maxItems"]) == (2, 2)
-    row = {"label": "2021", "values": [1, 2]}
-    sized.model_validate({"title": "t", "unit": "件", "series": ["a", "b"], "rows": [row] * 3})
-    with pytest.raises(ValidationError):  # one value short in one row: caught by the shape, before any rule
-        sized.model_validate({"title": "t", "unit": "件", "series": ["a", "b"],
-                              "rows": [row, row, {"label": "2023", "values": [1]}]})
+    values = schema["$defs"][schema["properties"]["values"]["$ref"].rsplit("/", 1)[1]]
+    assert values["required"] == ["法人", "個人"] and values["additionalProperties"] is False
+    assert [schema["$defs"][s["$ref"].rsplit("/", 1)[1]]["properties"]["2021"]["type"]
+            for s in values["properties"].values()] == ["integer", "number"]  # counted in whole units, or not
+    row = {"2021": 1, "2022": 2}
+    sized.model_validate({"title": "法人・個人別の預金残高", "values": {"法人": row, "個人": row}})
+    with pytest.raises(ValidationError, match="title"):  # a title that never names the measure
+        sized.model_validate({"title": "Property A", "values": {"法人": row, "個人": row}})
+    for values in ({"法人": row}, {"法人": row, "個人": {"2021": 1}}, {"法人": row, "個人": row | {"2023": 3}},
+                   {"法人": {"2021": 1.5, "2022": 2}, "個人": row}):
+        with pytest.raises(ValidationError):  # a series or label missing or extra: caught by the shape
+            sized.model_validate({"title": "預金", "values": values})
+
+
+def test_texts_that_drift_from_their_subject_and_values_the_measure_cannot_have_are_named():
+    from pipeline.llm_chain import checked_values, restates, unrelated
+    from renderers.charts import family
+
+    assert unrelated("法人・個人別の預金残高の推移", "預金等残高", "text", "the measure") is None
+    assert unrelated("Deposits by customer type", "deposit balance", "text", "the measure") is None
+    assert "does not mention" in unrelated("A man in his mid-40s with a beard", "deposit balance", "text", "x")
+    assert restates("Accountant at a megabank", "accountant at a megabank") and restates("売上の推移", "経理担当") is None
+    ranges = {"売上": (100.0, 500.0)}
+    assert checked_values(family("line"), spec([120, 150, 180]), ranges, "売上は増加した。").data.data[0] == [120]
+    with pytest.raises(ValueError, match="not a plausible value"):
+        checked_values(family("line"), spec([1, 2, 3]), ranges, "")
+    with pytest.raises(ValueError, match="every value is 200"):
+        checked_values(family("line"), spec([200, 200, 200]), ranges, "")
+    with pytest.raises(ValueError, match="rose"):
+        checked_values(family("line"), spec([300, 200, 150]), ranges, "売上は増加した。")
 
 
 def test_qa_programs_must_name_what_their_op_needs_and_only_the_tables_labels():
@@ -98,19 +119,15 @@ def test_qa_programs_must_name_what_their_op_needs_and_only_the_tables_labels():
 def test_placeholders_and_copies_of_the_prompts_example_are_refused():
     import prompts
     from pipeline.llm_chain import copied_example, placeholder_text
-    from schemas import Persona
-    from schemas.llm import DataDraft
+    from schemas import Persona, Topic
 
-    prompt = prompts.llm_prompt("persona", "ja", seed_role="投資判断担当", domain="banking")
+    examples = [reply for _, reply in prompts.llm_shots("persona", "ja")]
     assert placeholder_text(Persona(domain="banking", role="人物像(60字以内)．"))
-    assert copied_example(Persona(domain="banking", role="地方銀行で法人向け預金の動向を分析する投資判断担当"), prompt)
+    assert copied_example(Persona(domain="banking", role="地方銀行で中小企業向け融資の残高を毎月確認する融資担当。"), examples)
     real = Persona(domain="banking", role="信用金庫で中小企業向け融資の延滞率を毎月報告する審査担当")
-    assert placeholder_text(real) is None and copied_example(real, prompt) is None
-    data = {"title": "売上高", "unit": "%", "series": ["value_B"],
-            "rows": [{"label": "2021", "values": [1]}, {"label": "2022", "values": [2]}]}
-    assert "value_B" in placeholder_text(DataDraft.model_validate(data))
-    data["series"] = ["国内"]
-    assert placeholder_text(DataDraft.model_validate(data)) is None  # a '%' unit is not a placeholder
+    assert placeholder_text(real) is None and copied_example(real, examples) is None
+    assert "value_B" in placeholder_text(Topic(text="value_B", metric="売上高"))
+    assert placeholder_text(Topic(text="国内売上高の推移", metric="売上高")) is None
 
 
 def test_strict_schemas_close_every_object_and_require_every_field():

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from pipeline.template import persona_roles
+import prompts
 from schemas import ChartSpec, DataTable, HeaderGroup, QA, json_schema
 
 GOOD = {"index": ["2020/1", "2021/1", "2022/1"], "columns": ["法人", "個人"], "data": [[1, 2], [3, 4], [5, 6]]}
@@ -83,8 +83,9 @@ def test_table_header_groups_must_cover_columns():
 
 
 def test_shipped_persona_list_has_300_distinct_roles():
-    roles = persona_roles()
-    assert len({ja for _, ja, _ in roles}) >= 300 and len({en for _, _, en in roles}) >= 300
+    """Organisation × function per domain: the persona seeds both generators draw from."""
+    roles = [(f"{o[0]}の{f[0]}", f"{f[1]} at {o[1]}") for d in prompts.seeds().domains for o in d.orgs for f in d.functions]
+    assert len({ja for ja, _ in roles}) >= 300 and len({en for _, en in roles}) >= 300
 
 
 @st.composite

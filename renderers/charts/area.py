@@ -9,7 +9,6 @@ FAMILY = ChartFamily(
     chart_type=ChartType.AREA,
     topic_axes=("period",),
     periods=(4, 10),
-    timeline=True,
     rules=at_least_two_periods,
     draw={"matplotlib": mpl.drawing(mpl.lines, fill=True),
           "plotly": plotly.drawing(plotly.cartesian, bars=False, fill=True)},

@@ -42,8 +42,6 @@ class ChartFamily:
     """categories run down the side, values across (visual questions say topmost/bottommost)"""
     paired: bool = False
     """each category is one (x, y) point: exactly two columns, each named by itself in questions"""
-    timeline: bool = False
-    """the LLM chain treats its categories as points in time (growth and change questions)"""
     value_labels: bool = True
     """style.value_labels prints each value on its mark (a scatter names its points instead)"""
     stacks: bool = False
@@ -57,14 +55,6 @@ class ChartFamily:
     def n_colors(self, spec: ChartSpec) -> int:
         """Distinct colours a drawing needs: one per category when round, else one per column."""
         return len(spec.data.index) if self.round else len(spec.data.columns)
-
-    def data_shape(self, rng) -> tuple[int, int]:
-        """(categories, series) the LLM chain asks for, fixed in its prompt and schema: the family's own ranges."""
-        if self.paired:
-            return int(rng.integers(5, 11)), 2
-        low, high = (3, 6) if self.round else self.periods
-        series = 1 if self.round else int(rng.integers(self.series[0], self.series[1] + 1)) + self.secondary_axis
-        return int(rng.integers(low, high + 1)), series
 
     def meaning(self, spec: ChartSpec) -> str | None:
         """What data made for this family must also mean, beyond being drawable: a stack adds up (amounts, or %

@@ -14,7 +14,6 @@ FAMILY = ChartFamily(
     chart_type=ChartType.LINE,
     topic_axes=("period",),
     periods=(4, 10),
-    timeline=True,
     rules=at_least_two_periods,
     draw={"matplotlib": mpl.drawing(mpl.lines, fill=False),
           "plotly": plotly.drawing(plotly.cartesian, bars=False)},
