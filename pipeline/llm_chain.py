@@ -27,7 +27,7 @@ from pipeline import __version__
 from common.llm_client import LLMClient, LLMRequestRejected, LLMUnavailable, ResponseCache
 from pipeline.qa import OPS, Unverifiable, evaluate, program_qa, write_answer
 from pipeline.style import sample_style
-from pipeline.template import SCALE_WORDS, choose_renderer, draft_spec, sample_id, seed_ranges, seed_role
+from pipeline.template import SCALE_WORDS, charted_measure, choose_renderer, draft_spec, sample_id, seed_ranges, seed_role
 from pipeline.style import sample_period_format
 from pipeline.verify import check_answer
 from renderers.charts import ChartFamily, families, family
@@ -157,15 +157,17 @@ PLAUSIBLE_FACTOR = 10  # values may stray this far beyond the seed's usual range
 def checked_values(chart: ChartFamily, spec: ChartSpec, ranges: dict[str, tuple[float, float]], description: str
                    ) -> ChartSpec:
     """`spec` if its values mean what the family needs (ChartFamily.meaning), have magnitudes the measure can have,
-    move (a series of one repeated value is filler) and do not contradict the passage; else the problem, for repair."""
+    move (a series of one repeated value is filler, unless it is a steady share of a 帯グラフ) and do not contradict
+    the passage; else the problem, for repair."""
     problem = chart.meaning(spec) or contradiction(description, spec)
     for column in spec.data.columns:
         values, (low, high) = spec.data.column(column), ranges[column]
-        odd = [v for v in values if not low / PLAUSIBLE_FACTOR <= v <= high * PLAUSIBLE_FACTOR]
+        floor = low * PLAUSIBLE_FACTOR if low < 0 else low / PLAUSIBLE_FACTOR  # signed measures (changes) stray both ways
+        odd = [v for v in values if not floor <= v <= high * PLAUSIBLE_FACTOR]
         if odd and not problem:
             problem = (f"{column}: {odd[0]:g} is not a plausible value in {spec.series_unit[column] or 'its unit'} "
                        f"(usually {low:g}–{high:g})")
-        if len(values) >= 3 and len(set(values)) == 1 and not problem:
+        if len(values) >= 3 and len(set(values)) == 1 and not chart.shares_per_category and not problem:
             problem = f"{column}: every value is {values[0]:g}; write the real movement"
     if problem:
         raise ValueError(problem)
@@ -370,8 +372,7 @@ class LLMChain:
         config = self.config
         rng = np.random.default_rng([config.seed, index])
         lang, chart, choice = self.plan(index)
-        li = 0 if lang == "ja" else 1
-        metric, seed_persona = choice.topic.metric[li], seed_role(choice, lang)
+        metric, seed_persona = charted_measure(chart, choice.topic, lang), seed_role(choice, lang)
         # a step's seed is that of the sample leading the group sharing its output: shared steps are the same request,
         # sent once (LLMClient joins identical requests in flight; the cache answers later ones)
         shared_by = {"persona": config.persona_group(index), "topic": config.topic_group(index)}

@@ -19,9 +19,10 @@ def _pick(rng: np.random.Generator, options: list):
 
 
 def sample_period_format(rng: np.random.Generator, lang: str) -> PeriodFormat:
+    """How yearly labels are written. Never year/month: a year is not "2013/1" (monthly data says YEAR_MONTH itself)."""
     if lang == "ja":
-        return _pick(rng, list(PeriodFormat))
-    return _pick(rng, [PeriodFormat.FY, PeriodFormat.YEAR, PeriodFormat.YEAR_MONTH])
+        return _pick(rng, [f for f in PeriodFormat if f is not PeriodFormat.YEAR_MONTH])
+    return _pick(rng, [PeriodFormat.FY, PeriodFormat.YEAR])
 
 
 def sample_style(

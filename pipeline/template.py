@@ -68,8 +68,6 @@ def _year_label(year: int, fmt: PeriodFormat, lang: str) -> str:
     if fmt is PeriodFormat.WAREKI:
         era, n = ("令和", year - 2018) if year >= 2019 else ("平成", year - 1988)
         return f"{era}{'元' if n == 1 else n}年度"
-    if fmt is PeriodFormat.YEAR_MONTH:
-        return f"{year}/1"
     return f"{year}年" if lang == "ja" else str(year)
 
 
@@ -98,15 +96,15 @@ def _series_values(rng, n: int, base: list[float], decimals: int, growth=(0.0, 0
     return _round(np.maximum(values, floor), decimals)
 
 
-def _shares(rng, n: int, decimals: int) -> list[float]:
-    """Shares that sum to exactly 100 at the shown precision, every one positive."""
+def _shares(rng, n: int, decimals: int, ordered: bool = True) -> list[float]:
+    """Shares that sum to exactly 100 at the shown precision, every one positive; largest first when `ordered`."""
     step = 10 ** -decimals
     while True:
         raw = rng.dirichlet(np.full(n, 2.0)) * 100
         shares = _round(raw[:-1], decimals)
         last = round(100 - sum(shares), decimals)
         if min(shares + [last]) >= step:
-            return sorted(shares + [last], reverse=True)
+            return sorted(shares + [last], reverse=True) if ordered else shares + [last]
 
 
 # ---------------------------------------------------------------- spec
@@ -144,10 +142,16 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
     if axis == "pair":
         return _pair_spec(rng, chart.chart_type, topic, li, lang, title), fmt
     extra: dict = {}
-    if axis == "share":
+    if axis == "share" and chart.shares_per_category:  # 帯グラフ: one bar per period, the parts as columns
+        parts = [c[li] for c in pick_subset(rng, topic.categories, int(rng.integers(3, min(5, len(topic.categories)) + 1)))]
+        index = _periods(rng, int(rng.integers(chart.periods[0], chart.periods[1] + 1)), False, fmt, lang)
+        data = DataTable(index=index, columns=parts,
+                         data=[_shares(rng, len(parts), decimals, ordered=False) for _ in index])
+    elif axis == "share":
         cats = pick_subset(rng, topic.categories, int(rng.integers(3, len(topic.categories) + 1)))
         index = [c[li] for c in cats]
-        data = DataTable(index=index, columns=[metric], data=[[v] for v in _shares(rng, len(index), decimals)])
+        shares = _shares(rng, len(index), decimals, ordered=rng.random() < 0.5)  # half in the seed's order, as many reports
+        data = DataTable(index=index, columns=[metric], data=[[v] for v in shares])
     else:
         seasonal = axis == "period" and topic.seasonal and rng.random() < 0.5
         if axis == "period":
@@ -159,7 +163,13 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
             cats = pick_subset(rng, topic.categories, int(rng.integers(3, len(topic.categories) + 1)))
             index = [c[li] for c in cats]
         cols = [s[li] for s in pick_subset(rng, topic.series, _series_count(rng, chart, len(topic.series)))]
-        values = [_series_values(rng, len(index), topic.base, decimals, topic.growth, seasonal) for _ in cols]
+        if chart.change_on_previous:  # each period's change on the one before, from one more period of levels
+            levels = [_series_values(rng, len(index) + 1, topic.base, 6, topic.growth) for _ in cols]
+            values = [_round([(b / a - 1) * 100 for a, b in zip(level, level[1:])], 1) for level in levels]
+            metric, unit, decimals = charted_measure(chart, topic, lang), "%", 1
+            title = metric
+        else:
+            values = [_series_values(rng, len(index), topic.base, decimals, topic.growth, seasonal) for _ in cols]
         if chart.secondary_axis:
             sec = topic.secondary
             cols.append(sec.metric[li])
@@ -175,6 +185,15 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
     return spec, fmt
 
 
+def charted_measure(chart: ChartFamily, topic: SeedTopic, lang: str) -> str:
+    """What the chart's values measure, as titles and questions name it: the topic's metric, or its change on the
+    previous period for a family that charts changes."""
+    metric = topic.metric[0 if lang == "ja" else 1]
+    if chart.change_on_previous:
+        return f"{metric}の前年比" if lang == "ja" else f"{metric}, change on previous year"
+    return metric
+
+
 def seed_ranges(topic: SeedTopic, spec: ChartSpec) -> dict[str, tuple[float, float]]:
     """The usual range of each column of a spec drawn for `topic` (draft_spec's layout): shares 0–100, a scatter's
     x and y their measures', a right-axis series its own, the rest the topic's."""
@@ -183,6 +202,8 @@ def seed_ranges(topic: SeedTopic, spec: ChartSpec) -> dict[str, tuple[float, flo
         return dict.fromkeys(columns, (0.1, 100.0))
     if topic.axis == "pair":
         return {columns[0]: tuple(topic.x.base), columns[1]: tuple(topic.y.base)}
+    if family(spec.chart_type).change_on_previous:
+        return dict.fromkeys(columns, (-30.0, 30.0))
     ranges = dict.fromkeys(columns, tuple(topic.base))
     for column in spec.secondary_series:
         ranges[column] = tuple(topic.secondary.base)
@@ -235,7 +256,7 @@ def draft_sample(config: RunConfig, index: int) -> Sample:
     fmt = sample_period_format(rng, lang)
     spec, fmt = draft_spec(rng, chart, choice, lang, fmt)
     li = 0 if lang == "ja" else 1
-    metric = choice.topic.metric[li]
+    metric = charted_measure(chart, choice.topic, lang)
     bare_units = all(u and u[0] not in SCALE_WORDS for u in spec.series_unit.values())
     style = sample_style(rng, lang, chart.chart_type, chart.n_colors(spec), fmt, bare_units)
     renderer = choose_renderer(chart, config.renderer, rng)

@@ -77,6 +77,8 @@ def bars(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, horizontal: boo
         marks += [(p, "bar", row, col, color, ax) for p, row in zip(container.patches, table.index)]
         if stacked:
             bottom = bottom + values
+    if any(v < 0 for c in columns for v in table.column(c)):  # signed values: the zero line they rise and fall from
+        (ax.axvline if horizontal else ax.axhline)(0, color="#333333", linewidth=0.8)
     category_axis = ax.yaxis if horizontal else ax.xaxis
     category_axis.set_ticks(x, labels=table.index)
     if horizontal:

@@ -36,6 +36,10 @@ class ChartType(StrEnum):
     SCATTER = "scatter"
     BAR_LINE = "bar_line"
     TABLE = "table"
+    GROUPED_BARH = "grouped_barh"
+    STACKED_BARH = "stacked_barh"
+    BAND = "band"
+    CHANGE = "change"
 
 
 class DataTable(BaseModel):

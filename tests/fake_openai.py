@@ -206,8 +206,9 @@ REPAIRS = ("The JSON you returned", "返したJSON")
 
 def step_prompt(body: dict) -> str:
     """The step's own request: the last user turn that is not a repair (worked examples come before it)."""
-    asked = [m["content"] for m in body["messages"] if m["role"] == "user" and not m["content"].startswith(REPAIRS)]
-    return (asked or [body["messages"][0]["content"]])[-1]
+    texts = [m["content"] if isinstance(m["content"], str) else json.dumps(m["content"])  # multimodal: parts
+             for m in body["messages"] if m["role"] == "user"]
+    return ([t for t in texts if not t.startswith(REPAIRS)] or texts or [""])[-1]
 
 
 def _step(body: dict) -> str:
@@ -248,19 +249,27 @@ def step_answer(step: str, prompt: str, seed: int, action: str, schema: str = ""
         kind = re.search(r"「(\w+)」|of an? (\w+) chart", prompt)
         kind = next(g for g in kind.groups() if g)
         labels = json.loads(re.search(r"(?:区分|Categories): (\[.*\])", prompt).group(1))
-        lines = re.findall(r"^- (.+): .* \((?:通常|usually) ([\d.]+)–([\d.]+)\)$", prompt, re.M)
+        lines = re.findall(r"^- (.+): .* \((?:通常|usually) (-?[\d.]+)–(-?[\d.]+)\)$", prompt, re.M)
         glyph = "\U0001F004" if action == "glyph" else ""  # a mahjong tile: no font here draws it
         if kind in ("pie", "donut"):
             shares = [100 - 10 * (len(labels) - 1)] + [10] * (len(labels) - 1)
             columns = {lines[0][0]: shares}
+        elif kind == "band":  # every label's shares over the series fill 100; the first part grows, the second shrinks
+            first = 100 - 10 * (len(lines) - 1)
+            wave = [i % 2 if len(lines) > 2 else 0 for i in range(len(labels))]  # moved from the first part to the third
+            columns = {name: [first + i - wave[i] if j == 0 else 10 - i if j == 1 else 10 + wave[i] * (j == 2)
+                              for i in range(len(labels))] for j, (name, _, _) in enumerate(lines)}
+        elif kind == "change":  # signed, rising
+            columns = {name: [2.0 * i - 3 for i in range(len(labels))] for name, _, _ in lines}
         else:
-            columns = {name: [float(low) * (1.1 + 0.1 * i + 0.01 * j) for i in range(len(labels))]
+            columns = {name: [float(low) * (1.2 + 0.25 * i + 0.01 * j) for i in range(len(labels))]
                        for j, (name, low, _) in enumerate(lines)}
+        whole = '"integer"' in schema  # some series counted in whole units (a number series takes integers too)
         if action == "absurd":
             first = next(iter(columns.values()))
             first[:2] = [1e300, -1e300]
         return {"title": f"{metric}{glyph}",
-                "values": {name: {label: round(v) if v >= 10 else round(v, 2) for label, v in zip(labels, values)}
+                "values": {name: {label: round(v) if whole else round(v, 2) for label, v in zip(labels, values)}
                            for name, values in columns.items()}}
     if step == "qa":
         index, columns, data = _table(prompt)

@@ -112,3 +112,26 @@ def test_questions_about_long_labels_are_left_out_not_raised():
         style = sample_style(np.random.default_rng(seed), "en", ChartType.GROUPED_BAR, 2, PeriodFormat.YEAR)
         asked = program_qa(spec, long * 2, style, "en", np.random.default_rng(seed), timeline=False, k=6)
         assert all(len(q.question) <= MAX_QUESTION for q in asked)
+
+
+def test_template_data_has_real_semantics_in_every_family():
+    """Drafted (not rendered) template samples: every family is drawn; 帯グラフ rows each fill 100 %; signed changes
+    go below zero; yearly labels are never written 2013/1; pies are not always sorted largest first."""
+    import re
+
+    from pipeline.template import draft_sample
+    from schemas import RunConfig
+
+    config = RunConfig(n=600, seed=4, lang="mix")
+    specs = [draft_sample(config, i).spec for i in range(600)]
+    assert {s.chart_type for s in specs} == set(ChartType)
+    bands = [s for s in specs if s.chart_type is ChartType.BAND]
+    assert bands and all(abs(sum(row) - 100) < 0.5 for s in bands for row in s.data.data)
+    changes = [s for s in specs if s.chart_type is ChartType.CHANGE]
+    assert changes and all(s.unit == "%" for s in changes)
+    assert sum(any(row[0] < 0 for row in s.data.data) for s in changes) >= len(changes) / 3
+    for s in specs:
+        months = [label for label in s.data.index if re.fullmatch(r"\d{4}/\d{1,2}", label)]
+        assert not months or len({m.split("/")[1] for m in months}) == len(months), s.data.index  # months, not years
+    pies = [[row[0] for row in s.data.data] for s in specs if family(s.chart_type).round]
+    assert sum(values != sorted(values, reverse=True) for values in pies) >= len(pies) / 3

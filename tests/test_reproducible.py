@@ -32,16 +32,16 @@ from schemas import RunConfig
 
 PINNED = {
     "matplotlib": {
-        "content": "307be4a7852b8cd14ed13c752d751af7743f64518d28e8d1b2098b9c55189d07",
-        "shards": ["b5aead00bc1d6a35996499e7f50050882792f14d248f65102d76f30aaf2c1a1b",
-                   "6cf89a4348747cafdc6114515c484b72249306431158d95dfa44f3ecd92e8657",
-                   "b93ed2a76dcc9430aa56959e3336b35da41fe3c4f806e38a25592071a2ee79a0"],
+        "content": "64300eca881d8b8bab7f226d03f8bd4c00b399550f22b733a42f088a1292180f",
+        "shards": ["0e300a9447fb13e826bdc15f3347281bcc05499c1cbfd9b45ede27371647b00b",
+                   "34068167ae969f6e43808fdc6c00715ba7fd258fd5547fd21570996501eaa4c0",
+                   "cc3aa2cf0705028cf7f4ee9c0eb75289a2509c2711015be51d5fc29897976eb0"],
     },
     "mix": {
-        "content": "fc6ee623d711101b1936f0959eb74073113be0441b7ee56808531970b9fae31a",
-        "shards": ["6cedecd3ebafc08ca5bb2cb0e72a59731099d63afd12a68ffb6fea059e2a7736",
-                   "a687b1c446e8bfed26684d5cfbe3d4383683aef2011bd4ce8cf5bd41559ffbc0",
-                   "300b5752cb2ee5b7acb2da6d8a140d27e789d0926986160cfbe3de8f6c522867"],
+        "content": "6a1deb888f47ad3bf7bd29ec2e1a87745a16378d8df6a72a2d47321806494663",
+        "shards": ["a9624639febc73ee3154e7ee69c9ed70d25012e1dd3f8d0568204a9e2b7905ef",
+                   "4fd8d2b68ecb54356d677b9f1aa3a0f9030c62dc1017cfdfaed03d97a420aaea",
+                   "cda1eade8991a708a5b859db9c9a353896b6a9e3b1221d4680fa17879c043424"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",

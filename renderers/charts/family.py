@@ -47,6 +47,12 @@ class ChartFamily:
     stacks: bool = False
     """values are drawn on top of each other, so each category's total is drawn: only additive quantities (or
     shares that fill 100 %) may be stacked"""
+    shares_per_category: bool = False
+    """each category (row) is one whole split into the columns' shares in %, filling 100 (帯グラフ): the template
+    draws a share topic's parts as the columns"""
+    change_on_previous: bool = False
+    """the values are each period's change on the one before, in % (前年比): signed, about a zero line; the template
+    derives them from a period topic's levels"""
     header_groups: bool = False
     """merged header cells (結合セル) may sit above the columns"""
     rules: Callable[[ChartSpec], None] | None = field(default=None, repr=False)
@@ -62,10 +68,16 @@ class ChartFamily:
         data is made (the LLM chain; the template's topics fit by construction), not when rows are read back, so
         datasets made before a rule still load."""
         unit = spec.unit.strip()
-        if self.stacks and unit in NOT_ADDITIVE_UNITS and not (percent(unit) and all(
+        if self.stacks and not self.shares_per_category and unit in NOT_ADDITIVE_UNITS and not (percent(unit) and all(
                 abs(sum(row) - 100) <= share_slack(spec, len(row)) for row in spec.data.data)):
             return (f"{self.chart_type} stacks values in {unit!r}, which do not add up (rates, ratios, temperatures): "
                     "stack amounts, or shares that fill 100 % per category")
+        if self.shares_per_category:
+            off = [(label, sum(row)) for label, row in zip(spec.data.index, spec.data.data)
+                   if not percent(unit) or abs(sum(row) - 100) > share_slack(spec, len(row))]
+            if off:
+                return (f"{self.chart_type} splits each category into shares in % filling 100; {off[0][0]} sums to "
+                        f"{off[0][1]:g} {unit}")
         if self.round and percent(unit):
             total = sum(row[0] for row in spec.data.data)
             if abs(total - 100) > share_slack(spec, len(spec.data.index)):
@@ -78,7 +90,9 @@ class ChartFamily:
             return False
         if self.secondary_axis:
             return topic.secondary is not None
-        if self.stacks and topic.unit[0] in NOT_ADDITIVE_UNITS:
+        if self.change_on_previous and percent(topic.unit[0]):
+            return False  # a rate's change is in points, not a % change
+        if self.stacks and not self.shares_per_category and topic.unit[0] in NOT_ADDITIVE_UNITS:
             return False
         return len(topic.series) >= self.topic_series
 

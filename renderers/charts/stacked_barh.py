@@ -1,0 +1,18 @@
+"""Horizontal bars of 2–4 series stacked per category: the family's `stacks` rule keeps only totals that mean
+something."""
+
+from renderers import mpl, plotly_renderer as plotly
+from renderers.charts.family import ChartFamily
+from schemas.chart import ChartType
+
+FAMILY = ChartFamily(
+    chart_type=ChartType.STACKED_BARH,
+    topic_axes=("period", "category"),
+    series=(2, 4),
+    topic_series=2,
+    periods=(3, 7),
+    stacks=True,
+    horizontal=True,
+    draw={"matplotlib": mpl.drawing(mpl.bars, horizontal=True, stacked=True),
+          "plotly": plotly.drawing(plotly.cartesian, bars=True, stacked=True, horizontal=True)},
+)
