@@ -156,19 +156,19 @@ PLAUSIBLE_FACTOR = 10  # values may stray this far beyond the seed's usual range
 
 def checked_values(chart: ChartFamily, spec: ChartSpec, ranges: dict[str, tuple[float, float]], description: str
                    ) -> ChartSpec:
-    """`spec` if its values mean what the family needs (ChartFamily.meaning), have magnitudes the measure can have,
-    move (a series of one repeated value is filler, unless it is a steady share of a 帯グラフ) and do not contradict
-    the passage; else the problem, for repair."""
-    problem = chart.meaning(spec) or contradiction(description, spec)
+    """`spec` if its values have magnitudes the measure can have, move (a series of one repeated value is filler,
+    unless it is a steady share of a 帯グラフ), mean what the family needs (ChartFamily.meaning) and do not
+    contradict the passage; else the first problem, for repair."""
     for column in spec.data.columns:
         values, (low, high) = spec.data.column(column), ranges[column]
         floor = low * PLAUSIBLE_FACTOR if low < 0 else low / PLAUSIBLE_FACTOR  # signed measures (changes) stray both ways
         odd = [v for v in values if not floor <= v <= high * PLAUSIBLE_FACTOR]
-        if odd and not problem:
-            problem = (f"{column}: {odd[0]:g} is not a plausible value in {spec.series_unit[column] or 'its unit'} "
-                       f"(usually {low:g}–{high:g})")
-        if len(values) >= 3 and len(set(values)) == 1 and not chart.shares_per_category and not problem:
-            problem = f"{column}: every value is {values[0]:g}; write the real movement"
+        if odd:
+            raise ValueError(f"{column}: {odd[0]:g} is not a plausible value in {spec.series_unit[column] or 'its unit'} "
+                             f"(usually {low:g}–{high:g})")
+        if len(values) >= 3 and len(set(values)) == 1 and not chart.shares_per_category:
+            raise ValueError(f"{column}: every value is {values[0]:g}; write the real movement")
+    problem = chart.meaning(spec) or contradiction(description, spec)
     if problem:
         raise ValueError(problem)
     return spec
@@ -363,8 +363,9 @@ class LLMChain:
         chart = drawable[int(topic_rng.integers(len(drawable)))]
         fitting = [t for t in domain.topics if chart.fits(t)]
         topic = fitting[int(topic_rng.integers(len(fitting)))]
-        if index != config.topic_group(index):  # fan-out: another chart of the group's topic
-            charts = [f for f in families().values() if f.fits(topic)]
+        if index != config.topic_group(index):  # fan-out: another chart of the group's topic and measure
+            charts = [f for f in families().values()
+                      if f.fits(topic) and f.change_on_previous == chart.change_on_previous]
             chart = charts[int(np.random.default_rng([config.seed, index, 3]).integers(len(charts)))]
         return lang, chart, TemplateChoice(domain=domain, topic=topic, org=org, function=function)
 

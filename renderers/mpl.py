@@ -87,8 +87,9 @@ def bars(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, horizontal: boo
 
 
 def lines(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, fill: bool, columns: list[str] | None = None,
-          color_offset: int = 0) -> list[Mark]:
-    """One line per column (all of them unless `columns` are named), optionally filled down to zero."""
+          color_offset: int = 0, dots: bool = False) -> list[Mark]:
+    """One line per column (all of them unless `columns` are named), optionally filled down to zero; `dots`: the
+    points alone, always marked (a dot plot)."""
     table = spec.data
     columns = table.columns if columns is None else columns
     x = np.arange(len(table.index))
@@ -96,14 +97,16 @@ def lines(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, fill: bool, co
     for j, col in enumerate(columns):
         values = table.column(col)
         color = _color(style, j + color_offset)
-        ax.plot(x, values, color=color, marker="o" if style.markers else None, markersize=4, label=col)
+        marked = style.markers or dots
+        ax.plot(x, values, color=color, marker="o" if marked else None, markersize=7 if dots else 4, label=col,
+                linestyle="none" if dots else "-")
         if fill:
             ax.fill_between(x, values, alpha=0.25, color=color)
         if style.value_labels:
             for xi, v in zip(x, values):
                 ax.annotate(format_number(v, spec.decimals_of(col), style, lang), (xi, v), textcoords="offset points",
                             xytext=(0, 5), ha="center", fontsize=style.font_size * 0.8)
-        kind = "point" if style.markers else "vertex"
+        kind = "point" if marked else "vertex"
         marks += [((xi, v), kind, row, col, color, ax) for xi, v, row in zip(x, values, table.index)]
     ax.set_xticks(x, labels=table.index)
     return marks

@@ -144,10 +144,10 @@ def scatter(traces: list[dict], canvas: Canvas) -> tuple[list[Element], PlotArea
     return elements, PlotArea(frame, "value", "value")
 
 
-def cartesian(traces: list[dict], canvas: Canvas, bars: bool, stacked: bool = False, horizontal: bool = False, fill: bool = False
-              ) -> tuple[list[Element], PlotArea]:
-    """Bars for the primary columns (when `bars`), lines for the rest (filled to zero when `fill`); secondary
-    columns against a right-hand axis."""
+def cartesian(traces: list[dict], canvas: Canvas, bars: bool, stacked: bool = False, horizontal: bool = False,
+              fill: bool = False, dots: bool = False) -> tuple[list[Element], PlotArea]:
+    """Bars for the primary columns (when `bars`), lines for the rest (filled to zero when `fill`; the points alone,
+    always marked, when `dots`); secondary columns against a right-hand axis."""
     spec, style, table = canvas.spec, canvas.style, canvas.spec.data
     n = len(table.index)
     primary = [c for c in table.columns if c not in spec.secondary_series]
@@ -195,18 +195,21 @@ def cartesian(traces: list[dict], canvas: Canvas, bars: bool, stacked: bool = Fa
     for j, col in enumerate(line_columns, start=len(bar_columns)):
         values = table.column(col)
         on_right = col in spec.secondary_series
-        mode = "lines" + ("+markers" if style.markers else "") + ("+text" if style.value_labels else "")
+        marked = style.markers or dots
+        mode = ("markers" if dots else "lines" + ("+markers" if marked else "")) + ("+text" if style.value_labels else "")
         traces.append(dict(type="scatter", x=list(range(n)), y=values, name=col, mode=mode,
                            line={"color": canvas.color(j)}, text=[canvas.fmt(v, col) for v in values],
+                           **({"marker": {"color": canvas.color(j), "size": 10}} if dots else {}),
                            textposition="top center", yaxis="y2" if on_right else "y", cliponaxis=False,
                            **({"fill": "tozeroy"} if fill else {})))
         for i, (row, v) in enumerate(zip(table.index, values)):
             px, py = frame.px(i, v, secondary_range if on_right else None)
-            elements.append(Element(kind="point" if style.markers else "vertex", bbox=(px - 3, py - 3, px + 3, py + 3),
+            r = 5 if dots else 3
+            elements.append(Element(kind="point" if marked else "vertex", bbox=(px - r, py - r, px + r, py + r),
                                     color=canvas.color(j),
                                     row=row, col=col))
             if style.value_labels:
-                canvas.value_labels.append(_label(canvas, canvas.fmt(v, col), px, py - 3 - TEXT_PAD_PX, 0.5, 1))
+                canvas.value_labels.append(_label(canvas, canvas.fmt(v, col), px, py - r - TEXT_PAD_PX, 0.5, 1))
     axes = ("value", "category") if horizontal else ("category", "value")
     return elements, PlotArea(frame, *axes, secondary_range=secondary_range)
 

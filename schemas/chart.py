@@ -40,6 +40,7 @@ class ChartType(StrEnum):
     STACKED_BARH = "stacked_barh"
     BAND = "band"
     CHANGE = "change"
+    DOT = "dot"
 
 
 class DataTable(BaseModel):

@@ -166,11 +166,15 @@ def test_each_repair_asks_with_a_new_seed(tmp_path, server):
 
 def test_every_chart_family_is_drawn_from_llm_data(tmp_path, server):
     """Scatter (x and y in their own units) and bars + line (a right-hand axis) included."""
-    from pipeline.llm_chain import llm_drafts
+    from pipeline.llm_chain import LLMChain, llm_drafts
     from renderers.charts import families
     from schemas import Sample
 
-    drafts, _ = llm_drafts(config(server, n=40, seed=5), range(40), tmp_path / "cache")  # drafted, not rendered
+    run = config(server, n=400, seed=5)
+    first = {}  # the first sample planned as each family
+    for index in range(400):
+        first.setdefault(LLMChain(run, None).plan(index)[1].chart_type, index)
+    drafts, _ = llm_drafts(run, sorted(first.values()), tmp_path / "cache")  # drafted, not rendered
     specs = [d.spec.model_dump() for d in drafts if isinstance(d, Sample)]
     assert {s["chart_type"] for s in specs} == {t.value for t in families()}
     scatter = next(s for s in specs if s["chart_type"] == "scatter")
@@ -231,24 +235,32 @@ def test_the_cache_key_ignores_what_only_our_validation_reads():
 def test_values_that_break_their_family_or_measure_are_sent_back_and_rejected_with_the_reason(tmp_path, server):
     """The plan fixes labels, series and units; what the model writes can still be wrong: shares that do not
     fill 100 %, or magnitudes the measure cannot have (a deposit balance of 0.001 億円)."""
+    from pipeline.llm_chain import LLMChain, llm_drafts
+    from schemas import Reject
+
     server.reply = lambda body: json.dumps(_shrunk_answer(body), ensure_ascii=False)
-    generate(config(server, n=12, shard_size=12, seed=5), tmp_path)
-    details = [r["detail"] for r in rejects(tmp_path) if r["reason"] == "llm_data_invalid"]
-    assert any(("sum to" in d and "not 100" in d) or "filling 100" in d for d in details)  # a pie's or a band's
-    assert any("is not a plausible value" in d for d in details)
-    landed = shard_rows(tmp_path)
-    assert all(row["chart_type"] == "change" for row in landed) and len(rejects(tmp_path)) + len(landed) == 12
+    run = config(server, n=400, seed=5)
+    planned = {index: LLMChain(run, None).plan(index)[1] for index in range(100)}
+    shares = [i for i, f in planned.items() if f.round or f.shares_per_category][:2]
+    levels = [i for i, f in planned.items() if f.chart_type in ("line", "bar", "grouped_bar")][:2]
+    drafts, _ = llm_drafts(run, shares + levels, tmp_path / "cache")
+    assert all(isinstance(d, Reject) and d.reason == "llm_data_invalid" for d in drafts)
+    details = [d.detail for d in drafts]
+    assert all(("sum to" in d and "not 100" in d) or "filling 100" in d for d in details[:2])  # a pie's or a band's
+    assert all("is not a plausible value" in d for d in details[2:])
 
 
 def _shrunk_answer(body):
-    """The fake's normal answers, except that every level is a thousandth of it (a change on the previous year is
-    left as it is: a tiny change is a real one)."""
+    """The fake's normal answers, except that shares are halved (no longer filling 100) and levels are a thousandth
+    of themselves (a change on the previous year is left as it is: a tiny change is a real one)."""
     from tests.fake_openai import _asked, _step, step_answer, step_prompt
 
-    answer = step_answer(_step(body), step_prompt(body), body.get("seed", 0), "ok", _asked(body))
-    if _step(body) == "data" and "前年比" not in step_prompt(body):
-        answer["values"] = {s: {k: round(v / 1000) if isinstance(v, int) else v / 1000 for k, v in row.items()}
-                            for s, row in answer["values"].items()}
+    prompt = step_prompt(body)
+    answer = step_answer(_step(body), prompt, body.get("seed", 0), "ok", _asked(body))
+    if _step(body) == "data" and "前年比" not in prompt:
+        factor = 2 if "0.1–100)" in prompt else 1000
+        answer["values"] = {s: {k: round(v / factor) if isinstance(v, int) else round(v / factor, 3)
+                                for k, v in row.items()} for s, row in answer["values"].items()}
     return answer
 
 

@@ -32,16 +32,16 @@ from schemas import RunConfig
 
 PINNED = {
     "matplotlib": {
-        "content": "64300eca881d8b8bab7f226d03f8bd4c00b399550f22b733a42f088a1292180f",
-        "shards": ["0e300a9447fb13e826bdc15f3347281bcc05499c1cbfd9b45ede27371647b00b",
-                   "34068167ae969f6e43808fdc6c00715ba7fd258fd5547fd21570996501eaa4c0",
-                   "cc3aa2cf0705028cf7f4ee9c0eb75289a2509c2711015be51d5fc29897976eb0"],
+        "content": "27732c0474f9f2d8c165e3a19fc44068fdcced961561857e667c7fb97c236816",
+        "shards": ["3958376a0f191e8e109549d08dbc3f79077fd9249541fefb3c59b02f066e4ff7",
+                   "c17ce895fae9ad90c966e770da8a8745e5f5078bb76302154a6932f8190a7e6f",
+                   "81d2f2828a95402d576daf9f056fa21aaa67edbe7e4134f316bcaf8eb7683c41"],
     },
     "mix": {
-        "content": "6a1deb888f47ad3bf7bd29ec2e1a87745a16378d8df6a72a2d47321806494663",
-        "shards": ["a9624639febc73ee3154e7ee69c9ed70d25012e1dd3f8d0568204a9e2b7905ef",
-                   "4fd8d2b68ecb54356d677b9f1aa3a0f9030c62dc1017cfdfaed03d97a420aaea",
-                   "cda1eade8991a708a5b859db9c9a353896b6a9e3b1221d4680fa17879c043424"],
+        "content": "f5a23a5a3a8bb0d885d7186b1fa8039d2482486a53e98dd6dc44e50df4fce33e",
+        "shards": ["da1342231dd08f462cdc5445105bee9f009d0d8523a6b1fd4b95c3ed87453db4",
+                   "e969f7116f463999f8a0bcfbd7c7cbbdc9c40b4af5bc13009ed3b9d43552d956",
+                   "5cd001eaa6d8f50164fcefb308bd0a52e6efc76ecbee7aa2ec42fad31aee28ee"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",
