@@ -140,7 +140,7 @@ class ResponseCache:
 
 
 KEY_DROPS = ("description", "title", "examples", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
-             "exclusiveMaximum", "pattern")
+             "exclusiveMaximum")  # not "pattern": grammar-constrained decoders (llama.cpp, OpenAI strict) write to it
 
 
 def schema_walk(node, drops: tuple[str, ...], strict: bool = False, *, keyed: bool = False):

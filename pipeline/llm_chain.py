@@ -97,11 +97,13 @@ def copied_example(value: BaseModel, examples: list[dict]) -> str | None:
 
 
 _PLACEHOLDER = re.compile(r"(?i)^(?:value|series|category|item|label|name|text|系列|項目|カテゴリー?|値|名前)[\s_\-]*"
-                          r"[A-Za-z0-9０-９Ａ-Ｚ]?$|^\W*$|\$\w+|人物像\(|\(at most|\d+字以内")
+                          r"[A-Za-z0-9０-９Ａ-Ｚ]?$|^\W*$|\$\w+|人物像\(|\(at most|\d+字以内"
+                          r"|(?:^|\n)\s*(?:人物|テーマ|指標|説明文|グラフ|Person|Topic|Measure|Passage|Chart)\s*[:：]|[{}]")
 
 
 def placeholder_text(value: BaseModel) -> str | None:
-    """Texts that are the prompt's slots rather than content: 'value_B', 'series1', '}', '人物像(60字以内)'."""
+    """Texts that are the prompt's slots rather than content: 'value_B', 'series1', '}', '人物像(60字以内)', or that
+    echo the prompt's own field names ('人物: …', 'Measure: …') or JSON braces."""
     for text in _strings(value, (*PROSE, "series", "label")):
         if _PLACEHOLDER.search(text.strip()):
             return f"{text!r} is a placeholder, not content: write a real label or sentence"

@@ -89,7 +89,7 @@ def names(phrase: str, lang: str, before: int = 20, after: int = 50) -> str:
     whose measure often closes the phrase (部門別の売上高), may have up to `before` characters first."""
     head, rest = phrase[:1], _literal(phrase[1:])
     first = f"[{head.upper()}{head.lower()}]" if head.upper() != head.lower() else _literal(head)
-    any_char = r'[^"\\]'  # not `.`: in a grammar it would let the decoder write a quote that ends the JSON string
+    any_char = r'[^"\\\x00-\x1f]'  # not `.`: a quote would end the JSON string early; one line, no control characters
     lead = f"{any_char}{{0,{before}}}" if lang == "ja" else ""
     return f"^{lead}{first}{rest}{any_char}{{0,{after}}}$"
 

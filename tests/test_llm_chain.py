@@ -230,6 +230,9 @@ def test_the_cache_key_ignores_what_only_our_validation_reads():
     key = client.key([], params | {"schema": schema})
     assert client.key([], params | {"schema": tightened}) == key
     assert client.key([], params | {"schema": widened}) != key
+    patterned = {"type": "object", "properties": {"name": {"type": "string", "pattern": "^loan"}}}
+    assert client.key([], params | {"schema": patterned}) != client.key(  # a decoder writes to a pattern
+        [], params | {"schema": {"type": "object", "properties": {"name": {"type": "string", "pattern": "^sales"}}}})
 
 
 def test_values_that_break_their_family_or_measure_are_sent_back_and_rejected_with_the_reason(tmp_path, server):

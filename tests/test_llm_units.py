@@ -128,6 +128,20 @@ def test_placeholders_and_copies_of_the_prompts_example_are_refused():
     assert placeholder_text(real) is None and copied_example(real, examples) is None
     assert "value_B" in placeholder_text(Topic(text="value_B", metric="売上高"))
     assert placeholder_text(Topic(text="国内売上高の推移", metric="売上高")) is None
+    # what SmolLM2 wrote in Japanese: the prompt's own field names echoed, JSON braces inside the text
+    assert placeholder_text(Topic(text="生鮮物の売上を確認}}\n\n人物: 台引に生鮮物", metric="売上高"))
+    assert placeholder_text(Topic(text="Measure: loan balance", metric="loan balance"))
+
+
+def test_a_text_the_decoder_must_write_is_one_line_naming_its_measure():
+    import re
+
+    from schemas.llm import names
+
+    ja, en = names("売上高", "ja"), names("net sales", "en")
+    assert re.match(ja, "部門別の売上高の推移") and re.match(en, "Net sales by region")
+    assert not re.match(ja, "部門別の売上高\n人物: 台引")  # a line break: the model running on into the prompt
+    assert not re.match(en, 'net sales "by" region') and not re.match(en, "by region, net sales")
 
 
 def test_strict_schemas_close_every_object_and_require_every_field():
