@@ -324,10 +324,9 @@ class LLMChain:
         shots = prompts.llm_shots(step, lang)
         messages = [{"role": "system", "content": prompts.llm_prompt("system", lang)}]
         for shot_prompt, shot_reply in shots:  # worked examples as earlier turns: shown, not described
-            messages += [{"role": "user", "content": asked(shot_prompt)},
-                         {"role": "assistant", "content": json.dumps(shot_reply, ensure_ascii=False)}]
+            messages += [{"role": "user", "content": asked(shot_prompt)}, {"role": "assistant", "content": shot_reply}]
         messages.append({"role": "user", "content": asked(prompt)})
-        examples = [reply for _, reply in shots]
+        examples = [json.loads(reply) for _, reply in shots]
         schema = json_schema(schema_model or model)
         for attempt in range(self.config.repair_attempts + 1):
             temperature, max_tokens = self.config.sampling(step)
@@ -352,8 +351,8 @@ class LLMChain:
         """What a sample is about, drawn from the seed bank: language and persona seed (domain, organisation,
         function) from its persona group's first sample; the chart family (one the domain's topics can fill) and the
         measure (a seed topic of that domain it can draw) from its topic group's first — the group's other charts
-        draw a family that can draw that measure. The model writes the
-        persona, topic, passage, title, values and questions; the plan keeps its labels, series and units real."""
+        draw a family that can draw that measure. The model writes the persona, topic, passage, title, values and
+        questions; the plan keeps its labels, series and units real."""
         config = self.config
         persona_rng = np.random.default_rng([config.seed, config.persona_group(index), 1])
         lang = config.lang if config.lang != "mix" else ("ja" if persona_rng.random() < 0.5 else "en")

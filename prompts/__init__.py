@@ -44,10 +44,13 @@ def llm_prompt(step: str, lang: str, **values: object) -> str:
     return Template(_llm_file(f"{step}.{lang}.md")).substitute({k: str(v) for k, v in values.items()}).strip()
 
 
-def llm_shots(step: str, lang: str) -> list[tuple[str, dict]]:
-    """The worked examples of a step (prompts/llm/shots.json): each its filled prompt and the answer shown for it."""
+@lru_cache(maxsize=None)
+def llm_shots(step: str, lang: str) -> tuple[tuple[str, str], ...]:
+    """The worked examples of a step (prompts/llm/shots.json): each its filled prompt and the answer shown for it
+    (as JSON text). Made once per process, not per request."""
     shots = json.loads(_llm_file("shots.json"))[lang].get(step, [])
-    return [(llm_prompt(step, lang, **shot["ask"]), shot["reply"]) for shot in shots]
+    return tuple((llm_prompt(step, lang, **shot["ask"]), json.dumps(shot["reply"], ensure_ascii=False))
+                 for shot in shots)
 
 
 def chart_rule(chart_type: str, lang: str) -> str:

@@ -121,7 +121,7 @@ def test_placeholders_and_copies_of_the_prompts_example_are_refused():
     from pipeline.llm_chain import copied_example, placeholder_text
     from schemas import Persona, Topic
 
-    examples = [reply for _, reply in prompts.llm_shots("persona", "ja")]
+    examples = [json.loads(reply) for _, reply in prompts.llm_shots("persona", "ja")]
     assert placeholder_text(Persona(domain="banking", role="人物像(60字以内)．"))
     assert copied_example(Persona(domain="banking", role="地方銀行で中小企業向け融資の残高を毎月確認する融資担当。"), examples)
     real = Persona(domain="banking", role="信用金庫で中小企業向け融資の延滞率を毎月報告する審査担当")
