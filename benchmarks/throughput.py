@@ -69,7 +69,7 @@ def main() -> None:
     per_family = 8 if args.quick else 16
     families = specs_by_family(per_family)
     rows = []
-    for renderer in ("matplotlib", "plotly", "table"):
+    for renderer in ("matplotlib", "plotly", "vegalite", "table"):
         for kind, items in families.items():
             if (kind is ChartType.TABLE) != (renderer == "table"):
                 continue
@@ -80,8 +80,8 @@ def main() -> None:
             print(rows[-1], flush=True)
     n = 120 if args.quick else 400
     e2e = []
-    for renderer in ("matplotlib", "plotly"):
-        size = n if renderer == "matplotlib" else n // 4
+    for renderer in ("matplotlib", "plotly", "vegalite"):
+        size = n // 4 if renderer == "plotly" else n
         one, two = end_to_end(size, 1, renderer), end_to_end(size, 2, renderer)
         e2e.append({"renderer": renderer, "samples": size, "samples_per_s_1w": round(one, 1),
                     "samples_per_s_2w": round(two, 1), "parallel_efficiency": round(two / (2 * one), 2)})

@@ -86,17 +86,30 @@ def text_elements(svg: str, family: str) -> list[Element]:
 
 
 def legend_box(svg: str) -> Element | None:
-    """The legend's box as the browser laid it out (plotly: `g.legend` and its background rect), if one is drawn."""
+    """The legend's box as laid out, if one is drawn: plotly's `g.legend` and its background rect, or Vega's
+    `g.role-legend` and its background path (M0,0h{w}v{h}…)."""
+    def box(matrix: Matrix, x: float, y: float, w: float, h: float) -> Element:
+        corners = _corners(matrix, x, y, x + w, y + h)
+        xs, ys = [p[0] for p in corners], [p[1] for p in corners]
+        return Element(kind="legend", bbox=(min(xs), min(ys), max(xs), max(ys)))
+
     def walk(node: ET.Element, matrix: Matrix) -> Element | None:
         matrix = _times(matrix, parse_transform(node.get("transform")))
-        if node.tag == f"{SVG}g" and "legend" in (node.get("class") or "").split():
+        classes = (node.get("class") or "").split()
+        if node.tag == f"{SVG}g" and "legend" in classes:
             background = next((r for r in node if r.tag == f"{SVG}rect" and r.get("class") == "bg"), None)
             if background is None:
                 return None
-            x, y = float(background.get("x", 0)), float(background.get("y", 0))
-            corners = _corners(matrix, x, y, x + float(background.get("width")), y + float(background.get("height")))
-            xs, ys = [p[0] for p in corners], [p[1] for p in corners]
-            return Element(kind="legend", bbox=(min(xs), min(ys), max(xs), max(ys)))
+            return box(matrix, float(background.get("x", 0)), float(background.get("y", 0)),
+                       float(background.get("width")), float(background.get("height")))
+        if node.tag == f"{SVG}g" and "role-legend" in classes:
+            placed = next((g for g in node if g.tag == f"{SVG}g"), None)
+            background = None if placed is None else next(
+                (p for p in placed if p.tag == f"{SVG}path" and p.get("class") == "background"), None)
+            if background is None:
+                return None
+            w, h = (float(v) for v in re.findall(r"[hv](-?[\d.]+)", background.get("d"))[:2])
+            return box(_times(matrix, parse_transform(placed.get("transform"))), 0.0, 0.0, w, h)
         return next((found for child in node if (found := walk(child, matrix)) is not None), None)
 
     return walk(ET.fromstring(svg), IDENTITY)

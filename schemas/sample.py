@@ -12,8 +12,8 @@ from schemas.qa import QA
 from schemas.style import StyleSpec
 
 Lang = Literal["ja", "en"]
-RendererName = Literal["matplotlib", "plotly", "table"]
-ChartRenderer = Literal["matplotlib", "plotly"]  # the renderers a run or a regeneration may choose
+RendererName = Literal["matplotlib", "plotly", "vegalite", "table"]
+ChartRenderer = Literal["matplotlib", "plotly", "vegalite"]  # the renderers a run or a regeneration may choose
 
 
 class Persona(BaseModel):

@@ -131,7 +131,7 @@ def test_a_legend_that_would_cover_a_mark_moves_outside_the_plot():
                                  "data": [[300.0, 290.0], [120.0, 110.0], [100.0, 90.0]]})
     style = sample_style(np.random.default_rng(0), "ja", ChartType.GROUPED_BAR, 2, PeriodFormat.YEAR).model_copy(
         update={"legend": "upper left", "value_labels": False})
-    for renderer in ("matplotlib", "plotly"):  # plotly's legend box is measured from its SVG as laid out
+    for renderer in ("matplotlib", "plotly", "vegalite"):  # plotly's and Vega's legend boxes come from their SVG
         drawn = render(tall_first, style, renderer, "ja")
         legends = [e for e in drawn.elements if e.kind == "legend"]
         marks = [e for e in drawn.elements if e.kind == "bar"]
@@ -139,9 +139,10 @@ def test_a_legend_that_would_cover_a_mark_moves_outside_the_plot():
         assert legends[0].bbox[0] >= max(m.bbox[2] for m in marks), renderer  # to the right of every bar
     low_first = tall_first.model_copy(update={"data": tall_first.data.model_copy(update={"data": [
         [100.0, 90.0], [120.0, 110.0], [300.0, 290.0]]})})
-    inside = render(low_first, style, "plotly", "ja")  # nothing under the upper left: the legend stays there
-    legend = next(e for e in inside.elements if e.kind == "legend")
-    assert legend.bbox[2] < min(m.bbox[0] for m in inside.elements if m.kind == "bar" and m.row == "2021年")
+    for renderer in ("plotly", "vegalite"):  # nothing under the upper left: the legend stays there
+        inside = render(low_first, style, renderer, "ja")
+        legend = next(e for e in inside.elements if e.kind == "legend")
+        assert legend.bbox[2] < min(m.bbox[0] for m in inside.elements if m.kind == "bar" and m.row == "2021年")
 
 
 def test_colour_names_come_from_one_table_and_palettes_keep_colours_apart():

@@ -17,7 +17,8 @@ EXTRA = {
     ChartType.BAR_LINE: {"secondary_series": ["個人"], "column_units": {"個人": "%"}},
     ChartType.TABLE: {"header_groups": [HeaderGroup(label="預金等残高（結合セル）", span=2)]},
 }
-CASES = [(kind, r) for kind in ChartType for r in (["table"] if kind is ChartType.TABLE else ["matplotlib", "plotly"])]
+CHART_RENDERERS = ["matplotlib", "plotly", "vegalite"]
+CASES = [(kind, r) for kind in ChartType for r in (["table"] if kind is ChartType.TABLE else CHART_RENDERERS)]
 
 
 def japanese_spec(kind: ChartType) -> ChartSpec:
@@ -46,13 +47,26 @@ def test_every_family_renders_japanese_without_missing_glyphs(kind, renderer):
             assert -1 <= x0 <= x1 <= out.width + 1 and -1 <= y0 <= y1 <= out.height + 1
     pixels = np.asarray(image.convert("RGB"))
     for mark in marks:  # the colour the element boxes claim is really drawn inside the box
-        if mark.kind == "bar" and mark.bbox[2] - mark.bbox[0] > 4 and mark.bbox[3] - mark.bbox[1] > 4:
-            x, y = int((mark.bbox[0] + mark.bbox[2]) / 2), int((mark.bbox[1] + mark.bbox[3]) / 2)
+        if mark.kind in ("bar", "point") and mark.bbox[2] - mark.bbox[0] > 4 and mark.bbox[3] - mark.bbox[1] > 4:
+            x, y = int(round((mark.bbox[0] + mark.bbox[2]) / 2)), int(round((mark.bbox[1] + mark.bbox[3]) / 2))
             drawn = "#%02x%02x%02x" % tuple(pixels[y, x])
             assert drawn == mark.color, (mark, drawn)
 
 
-@pytest.mark.parametrize("renderer", ["matplotlib", "plotly"])
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
+@pytest.mark.parametrize("kind", [ChartType.BAR, ChartType.BARH, ChartType.SCATTER, ChartType.BAR_LINE])
+def test_value_axes_are_labelled_at_the_step_the_row_states(kind, renderer):
+    """Answers read against the ticks trust `tick_steps`: the drawn tick labels are consecutive multiples of it."""
+    out = render(japanese_spec(kind), style_for(kind, 4).model_copy(update={"value_labels": False}), renderer, "ja")
+    drawn = {float(e.text.replace(",", "")) for e in out.elements if e.kind == "text"
+             and e.text.replace(",", "").replace(".", "", 1).isdigit()}
+    assert out.tick_steps and set(out.tick_steps) == set(japanese_spec(kind).data.columns)
+    for step in set(out.tick_steps.values()):
+        ticks = sorted(v for v in drawn if abs(v / step - round(v / step)) < 1e-9)
+        assert len(ticks) >= 3 and any(b - a == step for a, b in zip(ticks, ticks[1:])), (step, sorted(drawn))
+
+
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
 def test_same_spec_style_gives_same_bytes_and_other_seed_other_style(renderer):
     spec = japanese_spec(ChartType.GROUPED_BAR)
     first = render(spec, style_for(ChartType.GROUPED_BAR, 1), renderer, "ja").png
@@ -82,7 +96,7 @@ def test_text_checks_test_rotated_labels_as_drawn_and_flag_small_text():
     assert render_checks([tiny], 200, 100, 0).small_text == ["5,048"]
 
 
-@pytest.mark.parametrize("renderer", ["matplotlib", "plotly"])
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
 def test_labels_too_long_to_sit_level_are_turned_until_they_clear(renderer):
     long = {"index": [f"とても長いカテゴリ名その{i}" for i in range(8)], "columns": ["値"], "data": [[i + 1] for i in range(8)]}
     spec = ChartSpec(chart_type="bar", title="重なり", data=long)
@@ -93,11 +107,13 @@ def test_labels_too_long_to_sit_level_are_turned_until_they_clear(renderer):
     assert out.checks.overlapping_text == []
 
 
-def test_plotly_text_boxes_are_measured_where_the_pixels_are():
-    """Each text box taken from plotly's SVG holds ink in the PNG, and the category labels are all there."""
+@pytest.mark.parametrize("renderer", ["plotly", "vegalite"])
+def test_text_boxes_taken_from_svg_are_measured_where_the_pixels_are(renderer):
+    """Each text box taken from the SVG a browser (plotly) or Vega laid out holds ink in the PNG, and the category
+    labels are all there."""
     spec = japanese_spec(ChartType.BAR)
     out = render(spec, style_for(ChartType.BAR, 2).model_copy(update={"label_rotation": 0, "figure_number": None}),
-                 "plotly", "ja")
+                 renderer, "ja")
     texts = [e for e in out.elements if e.kind == "text"]
     assert set(spec.data.index) <= {e.text for e in texts} and spec.title in {e.text for e in texts}
     pixels = np.asarray(Image.open(io.BytesIO(out.png)).convert("L"))
@@ -111,13 +127,13 @@ def test_plotly_text_boxes_are_measured_where_the_pixels_are():
     assert abs(inked.min() - x0) <= 3 and abs(inked.max() - x1) <= 3  # the title's ink spans its measured box
 
 
-@pytest.mark.parametrize("renderer", ["matplotlib", "plotly"])
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
 def test_value_labels_that_collide_are_dropped_and_the_row_says_so(renderer, monkeypatch):
-    """matplotlib measures the collision after layout and redraws; plotly predicts it from its pinned geometry and
-    lays the chart out once, without the labels."""
+    """matplotlib measures the collision after layout and redraws; plotly and Vega-Lite predict it from their pinned
+    geometry and lay the chart out once, without the labels."""
     from pipeline.sample import draw
     from pipeline.template import draft_sample
-    from renderers import plotly_renderer
+    from renderers import plotly_renderer, vegalite
     from schemas import RunConfig
 
     crowded = {"index": [f"FY{2010 + i}" for i in range(10)], "columns": ["general exam", "recommendation", "holistic"],
@@ -129,12 +145,13 @@ def test_value_labels_that_collide_are_dropped_and_the_row_says_so(renderer, mon
     if renderer == "matplotlib":
         assert render(spec, style, renderer, "en").checks.overlapping_text
     layouts = []
-    monkeypatch.setattr(plotly_renderer, "_to_svg", lambda *a, _real=plotly_renderer._to_svg: layouts.append(1) or _real(*a))
+    for module in (plotly_renderer, vegalite):
+        monkeypatch.setattr(module, "_to_svg", lambda *a, _real=module._to_svg: layouts.append(1) or _real(*a))
     drawn, rendered = draw(sample)
     assert drawn.style.value_labels is False and rendered.value_labels is False
     assert not rendered.checks.overlapping_text
     assert not {e.text for e in rendered.elements} & {f"{v:,}" for row in crowded["data"] for v in row}
-    assert len(layouts) == (1 if renderer == "plotly" else 0)
+    assert len(layouts) == (0 if renderer == "matplotlib" else 1)
 
 
 def test_plotly_keeps_value_labels_only_where_they_are_drawn_clear():
@@ -173,7 +190,7 @@ def test_threads_drawing_at_once_get_the_bytes_of_a_lone_draw():
     assert together == alone
 
 
-@pytest.mark.parametrize("renderer", ["matplotlib", "plotly"])
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
 def test_report_furniture_is_drawn_outside_the_plot_and_measured(renderer):
     """図表番号 before the title, the unit line above the plot (both axes' units for bars + line), 出典 and 注 below
     the chart: each a measured text with ink under it, clear of every other text and inside the image."""

@@ -1,7 +1,7 @@
 """帯グラフ, the white paper's staple: one horizontal bar per period (or group) split into the shares of its parts,
 each bar filling 100 %. The parts are the series; every row's shares sum to 100 (`meaning`)."""
 
-from renderers import mpl, plotly_renderer as plotly
+from renderers import mpl, plotly_renderer as plotly, vegalite
 from renderers.charts.family import ChartFamily
 from schemas.chart import ChartSpec, ChartType
 
@@ -20,5 +20,6 @@ FAMILY = ChartFamily(
     shares_per_category=True,
     rules=parts,
     draw={"matplotlib": mpl.drawing(mpl.bars, horizontal=True, stacked=True),
-          "plotly": plotly.drawing(plotly.cartesian, bars=True, stacked=True, horizontal=True)},
+          "plotly": plotly.drawing(plotly.cartesian, bars=True, stacked=True, horizontal=True),
+          "vegalite": vegalite.drawing(vegalite.cartesian, bars=True, stacked=True, horizontal=True)},
 )

@@ -1,6 +1,6 @@
 """Vertical bars, one series: a value per period, category or share."""
 
-from renderers import mpl, plotly_renderer as plotly
+from renderers import mpl, plotly_renderer as plotly, vegalite
 from renderers.charts.family import ChartFamily
 from schemas.chart import ChartType
 
@@ -9,5 +9,6 @@ FAMILY = ChartFamily(
     topic_axes=("period", "category", "share"),
     series=(1, 1),
     draw={"matplotlib": mpl.drawing(mpl.bars, horizontal=False, stacked=False),
-          "plotly": plotly.drawing(plotly.cartesian, bars=True)},
+          "plotly": plotly.drawing(plotly.cartesian, bars=True),
+          "vegalite": vegalite.drawing(vegalite.cartesian, bars=True)},
 )

@@ -1,6 +1,6 @@
 """Bars of 1–2 series with a line of another unit on a right-hand axis (e.g. loans and the NPL ratio)."""
 
-from renderers import mpl, plotly_renderer as plotly
+from renderers import mpl, plotly_renderer as plotly, vegalite
 from renderers.charts.family import ChartFamily
 from schemas.chart import ChartType
 
@@ -9,5 +9,6 @@ FAMILY = ChartFamily(
     topic_axes=("period",),
     series=(1, 2),
     secondary_axis=True,
-    draw={"matplotlib": mpl.drawing(mpl.bar_line), "plotly": plotly.drawing(plotly.cartesian, bars=True)},
+    draw={"matplotlib": mpl.drawing(mpl.bar_line), "plotly": plotly.drawing(plotly.cartesian, bars=True),
+          "vegalite": vegalite.drawing(vegalite.cartesian, bars=True)},
 )

@@ -1,6 +1,6 @@
 """Dot plot: one dot per category and series, no bars or lines — values compared by position alone."""
 
-from renderers import mpl, plotly_renderer as plotly
+from renderers import mpl, plotly_renderer as plotly, vegalite
 from renderers.charts.family import ChartFamily
 from schemas.chart import ChartType
 
@@ -10,5 +10,6 @@ FAMILY = ChartFamily(
     series=(1, 3),
     periods=(4, 8),
     draw={"matplotlib": mpl.drawing(mpl.lines, fill=False, dots=True),
-          "plotly": plotly.drawing(plotly.cartesian, bars=False, dots=True)},
+          "plotly": plotly.drawing(plotly.cartesian, bars=False, dots=True),
+          "vegalite": vegalite.drawing(vegalite.cartesian, bars=False, dots=True)},
 )

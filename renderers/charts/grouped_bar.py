@@ -1,6 +1,6 @@
 """Bars of 2–4 series side by side per category."""
 
-from renderers import mpl, plotly_renderer as plotly
+from renderers import mpl, plotly_renderer as plotly, vegalite
 from renderers.charts.family import ChartFamily
 from schemas.chart import ChartType
 
@@ -10,5 +10,6 @@ FAMILY = ChartFamily(
     series=(2, 4),
     topic_series=2,
     draw={"matplotlib": mpl.drawing(mpl.bars, horizontal=False, stacked=False),
-          "plotly": plotly.drawing(plotly.cartesian, bars=True)},
+          "plotly": plotly.drawing(plotly.cartesian, bars=True),
+          "vegalite": vegalite.drawing(vegalite.cartesian, bars=True)},
 )

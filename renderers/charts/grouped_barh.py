@@ -1,6 +1,6 @@
 """Horizontal bars of 2–3 series side by side per category: long category names read down the side."""
 
-from renderers import mpl, plotly_renderer as plotly
+from renderers import mpl, plotly_renderer as plotly, vegalite
 from renderers.charts.family import ChartFamily
 from schemas.chart import ChartType
 
@@ -12,5 +12,6 @@ FAMILY = ChartFamily(
     periods=(3, 6),
     horizontal=True,
     draw={"matplotlib": mpl.drawing(mpl.bars, horizontal=True, stacked=False),
-          "plotly": plotly.drawing(plotly.cartesian, bars=True, horizontal=True)},
+          "plotly": plotly.drawing(plotly.cartesian, bars=True, horizontal=True),
+          "vegalite": vegalite.drawing(vegalite.cartesian, bars=True, horizontal=True)},
 )

@@ -1,6 +1,6 @@
 """Lines of 1–3 series over time."""
 
-from renderers import mpl, plotly_renderer as plotly
+from renderers import mpl, plotly_renderer as plotly, vegalite
 from renderers.charts.family import ChartFamily
 from schemas.chart import ChartSpec, ChartType
 
@@ -16,5 +16,6 @@ FAMILY = ChartFamily(
     periods=(4, 10),
     rules=at_least_two_periods,
     draw={"matplotlib": mpl.drawing(mpl.lines, fill=False),
-          "plotly": plotly.drawing(plotly.cartesian, bars=False)},
+          "plotly": plotly.drawing(plotly.cartesian, bars=False),
+          "vegalite": vegalite.drawing(vegalite.cartesian, bars=False)},
 )

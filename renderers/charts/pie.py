@@ -1,6 +1,6 @@
 """Shares of a whole as slices: one column, non-negative, something to draw (in %, filling 100: `meaning`)."""
 
-from renderers import mpl, plotly_renderer as plotly
+from renderers import mpl, plotly_renderer as plotly, vegalite
 from renderers.charts.family import ChartFamily
 from schemas.chart import ChartSpec, ChartType
 
@@ -23,5 +23,6 @@ FAMILY = ChartFamily(
     topic_axes=("share",),
     round=True,
     rules=shares,
-    draw={"matplotlib": mpl.drawing(mpl.pie, donut=False), "plotly": plotly.drawing(plotly.pie)},
+    draw={"matplotlib": mpl.drawing(mpl.pie, donut=False), "plotly": plotly.drawing(plotly.pie),
+          "vegalite": vegalite.drawing(vegalite.pie)},
 )

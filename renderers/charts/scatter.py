@@ -1,6 +1,6 @@
 """One named point per entity at (x, y): two measures, each its own column and unit."""
 
-from renderers import mpl, plotly_renderer as plotly
+from renderers import mpl, plotly_renderer as plotly, vegalite
 from renderers.charts.family import ChartFamily
 from schemas.chart import ChartSpec, ChartType
 
@@ -16,5 +16,6 @@ FAMILY = ChartFamily(
     paired=True,
     value_labels=False,
     rules=_two_columns,
-    draw={"matplotlib": mpl.drawing(mpl.scatter), "plotly": plotly.drawing(plotly.scatter)},
+    draw={"matplotlib": mpl.drawing(mpl.scatter), "plotly": plotly.drawing(plotly.scatter),
+          "vegalite": vegalite.drawing(vegalite.scatter)},
 )

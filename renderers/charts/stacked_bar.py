@@ -1,6 +1,6 @@
 """Bars of 2–4 series stacked per category: the family's `stacks` rule keeps only totals that mean something."""
 
-from renderers import mpl, plotly_renderer as plotly
+from renderers import mpl, plotly_renderer as plotly, vegalite
 from renderers.charts.family import ChartFamily
 from schemas.chart import ChartType
 
@@ -12,5 +12,6 @@ FAMILY = ChartFamily(
     topic_series=2,
     stacks=True,
     draw={"matplotlib": mpl.drawing(mpl.bars, horizontal=False, stacked=True),
-          "plotly": plotly.drawing(plotly.cartesian, bars=True, stacked=True)},
+          "plotly": plotly.drawing(plotly.cartesian, bars=True, stacked=True),
+          "vegalite": vegalite.drawing(vegalite.cartesian, bars=True, stacked=True)},
 )

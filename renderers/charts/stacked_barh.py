@@ -1,7 +1,7 @@
 """Horizontal bars of 2–4 series stacked per category: the family's `stacks` rule keeps only totals that mean
 something."""
 
-from renderers import mpl, plotly_renderer as plotly
+from renderers import mpl, plotly_renderer as plotly, vegalite
 from renderers.charts.family import ChartFamily
 from schemas.chart import ChartType
 
@@ -14,5 +14,6 @@ FAMILY = ChartFamily(
     stacks=True,
     horizontal=True,
     draw={"matplotlib": mpl.drawing(mpl.bars, horizontal=True, stacked=True),
-          "plotly": plotly.drawing(plotly.cartesian, bars=True, stacked=True, horizontal=True)},
+          "plotly": plotly.drawing(plotly.cartesian, bars=True, stacked=True, horizontal=True),
+          "vegalite": vegalite.drawing(vegalite.cartesian, bars=True, stacked=True, horizontal=True)},
 )

@@ -1,0 +1,316 @@
+"""Pinned geometry for the renderers that lay a chart out outside Python (plotly in a browser, Vega-Lite in
+vl-convert): margins, value ranges and every mark's place are fixed here, so each mark's pixel box is computed rather
+than guessed, and both renderers draw a family's marks in the same places. Each renderer only translates the layout
+into its own figure description; text boxes are then measured from the SVG it lays out (renderers/svg.py)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from renderers import furniture
+from renderers.checks import covers_marks, render_checks
+from renderers.fonts import missing_glyphs, pil_font, text_width
+from renderers.layout import fit_rotation, place_point_labels
+from renderers.numbers import format_number
+from schemas.chart import ChartSpec
+from schemas.render import Element, Rendered
+from schemas.style import StyleSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from renderers.charts.family import ChartFamily
+
+TEXT_PAD_PX = 3.0  # the gap between a mark and its value label (plotly.js's)
+
+
+class Frame:
+    """Maps data coordinates to image pixels for a plot area with pinned margins and ranges."""
+
+    def __init__(self, left, top, right, bottom, xrange, yrange):
+        self.left, self.top, self.right, self.bottom = left, top, right, bottom
+        self.xrange, self.yrange = xrange, yrange
+
+    def px(self, x: float, y: float, yrange=None) -> tuple[float, float]:
+        (x0, x1), (y0, y1) = self.xrange, yrange or self.yrange
+        return (self.left + (x - x0) / (x1 - x0) * (self.right - self.left),
+                self.bottom - (y - y0) / (y1 - y0) * (self.bottom - self.top))
+
+
+def value_range(values: list[float]) -> list[float]:
+    """A value axis from zero (or below the lowest negative) to a little past the highest value."""
+    lo, hi = min(0.0, min(values)), max(0.0, max(values))
+    pad = (hi - lo) * 0.12 or 1.0
+    return [lo - pad if lo < 0 else 0.0, hi + pad]
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """What every family's marks share: the pinned plot area (margins in px), the number formatter, colours."""
+
+    spec: ChartSpec
+    style: StyleSpec
+    lang: str
+    left: float
+    top: float
+    right: float
+    bottom: float
+    colors: list[str]
+    rotation: int = 0
+    """category labels' rotation in degrees"""
+    value_labels: list[Element] = field(default_factory=list)
+    """where the value labels will be drawn, predicted from the pinned geometry before the figure is laid out"""
+
+    def color(self, i: int) -> str:
+        return self.colors[i % len(self.colors)]
+
+    def fmt(self, value: float, col: str | None = None) -> str:
+        return format_number(value, self.spec.decimals_of(col or self.spec.data.columns[0]), self.style, self.lang)
+
+    def frame(self, xrange, yrange) -> Frame:
+        return Frame(self.left, self.top, self.style.width_px - self.right, self.style.height_px - self.bottom,
+                     xrange, yrange)
+
+
+@dataclass(frozen=True)
+class PlotArea:
+    """Where marks were placed: the frame and which axis shows categories; None for round charts."""
+
+    frame: Frame
+    x_axis: str  # "category" or "value"
+    y_axis: str
+    secondary_range: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """What sits around the plot and the room it takes: text sizes, the furniture lines above and below."""
+
+    spec: ChartSpec
+    style: StyleSpec
+    lang: str
+    chart: ChartFamily
+    font_px: float
+    label_px: float
+    legend_px: float
+    above: list[str]
+    below: list[str]
+    furniture_px: float
+    above_px: float
+    below_px: float
+
+    @classmethod
+    def of(cls, spec: ChartSpec, style: StyleSpec, lang: str, chart: ChartFamily) -> Page:
+        font_px = style.font_size * style.dpi / 72
+        above, below = furniture.above(spec, style, lang), furniture.below(style)
+        furniture_px = style.font_size * furniture.SIZE * style.dpi / 72  # its font size, and 1.5 × that a line
+        above_px, below_px = (len(lines) * furniture_px * 1.5 + (4 if lines else 0) for lines in (above, below))
+        above_px += font_px * 0.6 if above else 0  # clear of the top value tick label, which stands half above the plot
+        return cls(spec, style, lang, chart, font_px,
+                   label_px=max(text_width(s, style.font_family, font_px) for s in spec.data.index) + 8,
+                   legend_px=max(text_width(c, style.font_family, font_px) for c in spec.data.columns) + 50,
+                   above=above, below=below, furniture_px=furniture_px, above_px=above_px, below_px=below_px)
+
+    def canvas(self, where: str) -> Canvas:
+        """The plot area for a legend placed `where` (margins make room for an outside legend), with the category
+        labels' rotation: the style's, or steeper until neighbours do not touch."""
+        spec, style, font_px, chart = self.spec, self.style, self.font_px, self.chart
+        width, n = style.width_px, len(spec.data.index)
+        top = 20 + (font_px * 2.2 if style.title_loc != "none" else 0) + (font_px * 2 if where == "top" else 0) \
+            + self.above_px
+        left = 30 + font_px * 4 + (self.label_px if chart.horizontal else 0)
+        right = 30 + (font_px * 5 if spec.secondary_series else 0) + (self.legend_px if where == "right" else 0)
+        rotation = 0 if chart.horizontal or chart.round else style.label_rotation  # a pie has no axis labels
+        if not (chart.horizontal or chart.paired or chart.round):
+            rotation = fit_rotation(spec.data.index, (width - left - right) / n, style.font_family, font_px, rotation)
+            if 0 < rotation < 90:  # a slanted first label ends at its tick and reaches left past the axis
+                slot = (width - left - right) / n
+                left = max(left, self.label_px * math.cos(math.radians(rotation)) - slot / 2 + 10)
+        bottom = 30 + font_px * 3 + self.label_px * math.sin(math.radians(rotation)) \
+            + (font_px * 2 if where == "bottom" else 0) + self.below_px
+        return Canvas(spec, style, self.lang, left, top, right, bottom, [c.hex for c in style.palette], rotation)
+
+
+def finish(spec: ChartSpec, style: StyleSpec, lang: str, where: str,
+           predict: Callable[[str, StyleSpec], list[Element]],
+           compose: Callable[[str, StyleSpec], tuple[str, list[Element], dict[str, float]]]) -> Rendered:
+    """The steps both SVG renderers share around their own layout, `compose(where, style)` → (SVG, mark boxes, tick
+    steps): value labels `predict`ed to collide or shrink are left off before the (slow) layout, not after; an
+    upper-left legend over a mark moves to the right; texts are measured from the SVG, checked, and it is rasterised."""
+    from renderers.svg import legend_box, rasterise, text_elements
+
+    width, height = style.width_px, style.height_px
+    if style.value_labels:
+        predicted = render_checks(predict(where, style), width, height, 0)
+        if predicted.overlapping_text or predicted.small_text or predicted.off_canvas_text:
+            style = style.model_copy(update={"value_labels": False})
+    svg, elements, steps = compose(where, style)
+    legend = legend_box(svg)
+    if where == "upper left" and legend and covers_marks([legend], elements):  # a reader must see every mark
+        svg, elements, steps = compose("right", style)
+        legend = legend_box(svg)
+    elements += [legend] if legend else []
+    elements += text_elements(svg, style.font_family)
+    table = spec.data
+    texts = [*furniture.texts(spec, style, lang), spec.x_title, spec.y_title, *spec.series_unit.values(), *table.index,
+             *table.columns]
+    checks = render_checks(elements, width, height, len(missing_glyphs(texts, style.font_family)))
+    return Rendered(png=rasterise(svg), width=width, height=height, elements=elements, checks=checks,
+                    tick_steps=steps, value_labels=style.value_labels)
+
+
+# ---------------------------------------------------------------- marks
+
+
+@dataclass(frozen=True)
+class BarSeries:
+    """One column's bars: category i spans [i + offset, i + offset + width], values from `base`."""
+
+    col: str
+    color: str
+    offset: float
+    width: float
+    base: list[float]
+    values: list[float]
+    texts: list[str]
+
+
+@dataclass(frozen=True)
+class LineSeries:
+    col: str
+    color: str
+    values: list[float]
+    texts: list[str]
+    on_right: bool
+    marked: bool
+    """a marker sits on each value (always for dots)"""
+
+
+@dataclass(frozen=True)
+class Cartesian:
+    bars: list[BarSeries]
+    lines: list[LineSeries]
+    area: PlotArea
+    elements: list[Element]
+
+
+def cartesian(canvas: Canvas, bars: bool, stacked: bool = False, horizontal: bool = False,
+              dots: bool = False) -> Cartesian:
+    """Bars for the primary columns (when `bars`), lines (or dots) for the rest; secondary columns against a
+    right-hand axis. Records each mark's box and, when the style prints values, where each label will go."""
+    spec, style, table = canvas.spec, canvas.style, canvas.spec.data
+    n = len(table.index)
+    primary = [c for c in table.columns if c not in spec.secondary_series]
+    bar_columns = primary if bars else []
+    line_columns = [c for c in table.columns if c not in bar_columns]
+    bar_values = [table.column(c) for c in bar_columns]
+    if stacked:
+        values_range = value_range([sum(vs) for vs in zip(*bar_values)])
+    else:
+        values_range = value_range([v for c in (primary if spec.secondary_series else table.columns)
+                                    for v in table.column(c)])
+    category_range = [-0.5, n - 0.5]
+    frame = canvas.frame(*((values_range, [n - 0.5, -0.5]) if horizontal else (category_range, values_range)))
+    elements: list[Element] = []
+    bar_series: list[BarSeries] = []
+    bar_w = style.bar_width if stacked else style.bar_width / max(1, len(bar_columns))
+    base = [0.0] * n
+    for j, (col, values) in enumerate(zip(bar_columns, bar_values)):
+        offset = -style.bar_width / 2 + (0 if stacked else j * bar_w)
+        texts = [canvas.fmt(v, col) for v in values]
+        bar_series.append(BarSeries(col, canvas.color(j), offset, bar_w, list(base), values, texts))
+        for i, (row, v) in enumerate(zip(table.index, values)):
+            a, b = i + offset, i + offset + bar_w
+            if horizontal:
+                (x0, y0), (x1, y1) = frame.px(base[i], a), frame.px(base[i] + v, b)
+            else:
+                (x0, y0), (x1, y1) = frame.px(a, base[i]), frame.px(b, base[i] + v)
+            box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+            elements.append(Element(kind="bar", bbox=box, color=canvas.color(j), row=row, col=col))
+            if style.value_labels:
+                canvas.value_labels.append(bar_label(canvas, texts[i], box, v, horizontal, stacked))
+        if stacked:
+            base = [b + v for b, v in zip(base, values)]
+    secondary_range = (value_range([v for c in spec.secondary_series for v in table.column(c)])
+                       if spec.secondary_series else None)
+    line_series: list[LineSeries] = []
+    for j, col in enumerate(line_columns, start=len(bar_columns)):
+        values = table.column(col)
+        on_right, marked = col in spec.secondary_series, style.markers or dots
+        line_series.append(LineSeries(col, canvas.color(j), values, [canvas.fmt(v, col) for v in values], on_right,
+                                      marked))
+        for i, (row, v) in enumerate(zip(table.index, values)):
+            px, py = frame.px(i, v, secondary_range if on_right else None)
+            r = 5 if dots else 3
+            elements.append(Element(kind="point" if marked else "vertex", bbox=(px - r, py - r, px + r, py + r),
+                                    color=canvas.color(j), row=row, col=col))
+            if style.value_labels:
+                canvas.value_labels.append(label(canvas, canvas.fmt(v, col), px, py - r - TEXT_PAD_PX, 0.5, 1))
+    axes = ("value", "category") if horizontal else ("category", "value")
+    return Cartesian(bar_series, line_series, PlotArea(frame, *axes, secondary_range=secondary_range), elements)
+
+
+@dataclass(frozen=True)
+class Points:
+    frame: Frame
+    sides: list[tuple[int, int]]
+    """each point's name goes to this (x side, y side) corner (image pixels: -1 left/up, 1 right/down)"""
+    elements: list[Element]
+
+
+def points(canvas: Canvas) -> Points:
+    """A scatter: one point per row at (first column, second column), each named beside it."""
+    table, style = canvas.spec.data, canvas.style
+    xcol, ycol = table.columns
+    xs, ys = table.column(xcol), table.column(ycol)
+    frame = canvas.frame(value_range(xs), value_range(ys))
+    sides = place_point_labels([frame.px(x, y) for x, y in zip(xs, ys)], table.index, style.font_family,
+                               style.font_size * style.dpi / 72, (frame.left, frame.top, frame.right, frame.bottom))
+    elements = []
+    for row, x, y in zip(table.index, xs, ys):
+        px, py = frame.px(x, y)
+        elements.append(Element(kind="point", bbox=(px - 4, py - 4, px + 4, py + 4), color=canvas.color(0), row=row,
+                                col=ycol))
+    return Points(frame, sides, elements)
+
+
+def slices(canvas: Canvas) -> list[Element]:
+    """A pie's slices (measured by colour, not by box: a slice has no box worth stating)."""
+    table = canvas.spec.data
+    return [Element(kind="slice", color=canvas.color(i), row=row, col=table.columns[0])
+            for i, row in enumerate(table.index)]
+
+
+# ---------------------------------------------------------------- value labels
+
+
+def label(canvas: Canvas, text: str, x: float, y: float, x_anchor: float, y_anchor: float,
+          fit: tuple[float, float] | None = None) -> Element:
+    """A value label's box: `(x_anchor, y_anchor)` ∈ [0, 1]² is the point of the box at (x, y), e.g. (0.5, 1) for a
+    label centred above y; shrunk to fit inside `fit` (width, height) when given."""
+    style = canvas.style
+    size = style.font_size * style.dpi / 72
+    ascent, descent = pil_font(style.font_family, size).getmetrics()
+    w, h = text_width(text, style.font_family, size), ascent + descent
+    scale = max(0.0, min(1.0, fit[0] / w, fit[1] / h)) if fit else 1.0
+    w, h = w * scale, h * scale
+    x0, y0 = x - x_anchor * w, y - y_anchor * h
+    return Element(kind="text", bbox=(x0, y0, x0 + w, y0 + h), text=text, size_px=size * scale)
+
+
+def bar_label(canvas: Canvas, text: str, bar: tuple[float, float, float, float], value: float, horizontal: bool,
+              inside: bool) -> Element:
+    """Past the bar's end (outside), or inside at its end, shrunk to fit (plotly's insidetextanchor "end" with
+    constraintext)."""
+    x0, y0, x1, y1 = bar
+    if inside:
+        fit = (x1 - x0 - 2 * TEXT_PAD_PX, y1 - y0 - 2 * TEXT_PAD_PX)
+        return (label(canvas, text, x1 - TEXT_PAD_PX, (y0 + y1) / 2, 1, 0.5, fit) if horizontal
+                else label(canvas, text, (x0 + x1) / 2, y0 + TEXT_PAD_PX, 0.5, 0, fit))
+    if horizontal:
+        return (label(canvas, text, x1 + TEXT_PAD_PX, (y0 + y1) / 2, 0, 0.5) if value >= 0
+                else label(canvas, text, x0 - TEXT_PAD_PX, (y0 + y1) / 2, 1, 0.5))
+    return (label(canvas, text, (x0 + x1) / 2, y0 - TEXT_PAD_PX, 0.5, 1) if value >= 0
+            else label(canvas, text, (x0 + x1) / 2, y1 + TEXT_PAD_PX, 0.5, 0))

@@ -1,0 +1,287 @@
+"""Vega-Lite renderer through vl-convert (Rust/Deno: Vega-Lite → SVG with no browser). Geometry is pinned the way
+plotly's is (renderers/pinned.py: fixed margins, explicit scale domains, bars placed by their own edges), so every
+mark's pixel box is computed; texts are measured from the SVG Vega lays out and it is rasterised with resvg."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from functools import cache, partial
+
+from renderers import furniture, pinned
+from renderers.fonts import font_path, text_width
+from renderers.numbers import nice_step
+from renderers.pinned import Canvas, Page, PlotArea
+from schemas.chart import ChartSpec
+from schemas.render import Element, Rendered
+from schemas.style import NumberFormat, StyleSpec
+
+VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
+TEXT_COLOR = "#222222"
+PIE_LABEL_GAP_PX = 6.0  # between the rim and a name set outside it
+LEGEND_ORIENT = {"right": "right", "top": "top", "bottom": "bottom", "upper left": "top-left"}
+LEGEND_ROW_EM = 1.4  # a horizontal legend's height in font sizes
+
+Layers = Callable[..., tuple[list[Element], "Axes | None"]]
+
+
+@cache
+def _register_font_directory(path: str) -> None:
+    """vl-convert reads system fonts; a font installed elsewhere (or added after start) must be registered."""
+    import vl_convert
+
+    vl_convert.register_font_directory(os.path.dirname(path))
+
+
+def text(canvas: Canvas, content: str, x: float, y: float, align: str, baseline: str, size: float,
+         color: str = TEXT_COLOR) -> dict:
+    """A text mark at image pixel (x, y) — Vega places marks relative to the plot's top-left corner."""
+    return {"data": {"values": [{}]},
+            "mark": {"type": "text", "text": content, "x": x - canvas.left, "y": y - canvas.top, "align": align,
+                     "baseline": baseline, "fontSize": size, "color": color}}
+
+
+def ink(background: str) -> str:
+    """Text colour that reads on `background`: white on dark fills, near-black on light ones."""
+    r, g, b = (int(background[k:k + 2], 16) for k in (1, 3, 5))
+    return "#ffffff" if 0.299 * r + 0.587 * g + 0.114 * b < 140 else TEXT_COLOR
+
+
+def _color(canvas: Canvas, names: list[str], legend: dict | None) -> dict:
+    return {"field": "name", "type": "nominal", "legend": legend,
+            "scale": {"domain": names, "range": [canvas.color(i) for i in range(len(names))]}}
+
+
+def _ticks(low: float, high: float) -> tuple[float, list[float]]:
+    step = nice_step(low, high)
+    first, last = math.ceil(min(low, high) / step - 1e-9), math.floor(max(low, high) / step + 1e-9)
+    return step, [round(k * step, 12) for k in range(first, last + 1)]
+
+
+class Axes:
+    """The x and y encodings every layer of one chart repeats (so Vega-Lite merges them into one scale and axis)."""
+
+    def __init__(self, canvas: Canvas, area: PlotArea):
+        spec = canvas.spec
+        self.canvas, self.area = canvas, area
+        horizontal = area.x_axis == "value" and area.y_axis == "category"
+        x_title, y_title = (spec.y_title, spec.x_title) if horizontal else (spec.x_title, spec.y_title)
+        self.steps: dict[str, float] = {}
+        self.x = self._axis("x", area.x_axis, area.frame.xrange, x_title)
+        self.y = self._axis("y", area.y_axis, area.frame.yrange, y_title)
+        self.y_right = None
+        if area.secondary_range:
+            self.y_right = self._axis("y", "value", area.secondary_range, spec.series_unit[spec.secondary_series[0]])
+            self.y_right["axis"] |= {"orient": "right", "grid": False}
+        columns = spec.data.columns
+        value_axis = self.x if area.x_axis == "value" else self.y
+        if area.x_axis == area.y_axis == "value":  # a scatter: x read across, y up
+            self.steps = {columns[0]: self.x["step"], columns[1]: self.y["step"]}
+        else:
+            self.steps = {c: value_axis["step"] for c in columns if c not in spec.secondary_series}
+            if self.y_right:
+                self.steps |= {c: self.y_right["step"] for c in spec.secondary_series}
+        for encoding in (self.x, self.y, self.y_right):
+            if encoding:
+                encoding.pop("step", None)
+
+    def _axis(self, channel: str, kind: str, domain: list[float], title: str) -> dict:
+        canvas, style = self.canvas, self.canvas.style
+        axis = {"title": title or None, "labelOverlap": False, "labelFlush": False, "labelBound": False,
+                "labelLimit": 0,
+                "labelColor": TEXT_COLOR, "titleColor": TEXT_COLOR, "titleFontWeight": "normal", "ticks": True,
+                "tickSize": 4}
+        step = None
+        if kind == "category":
+            labels = canvas.spec.data.index
+            axis |= {"values": list(range(len(labels))), "grid": False,
+                     "labelExpr": f"{json.dumps(labels, ensure_ascii=False)}[round(datum.value)]"}
+            if channel == "x" and canvas.rotation:
+                axis |= {"labelAngle": -canvas.rotation, "labelAlign": "right",
+                         "labelBaseline": "middle" if canvas.rotation == 90 else "top"}
+            else:
+                axis["labelAngle"] = 0
+        else:
+            step, values = _ticks(*domain)
+            axis |= {"values": values, "grid": style.grid,
+                     "format": ",~f" if style.number_format is NumberFormat.THOUSANDS else "~f"}
+        return {"type": "quantitative", "axis": axis, "step": step,
+                "scale": {"domain": list(domain), "nice": False, "zero": False}}
+
+    def encode(self, x: str, y: str, on_right: bool = False, x2: str | None = None, y2: str | None = None,
+               first: bool = True) -> dict:
+        """x/y encodings on fields `x`, `y` (and the rect's far edges `x2`, `y2`); only the first layer of a y scale
+        draws its axis when the two value axes are resolved independently."""
+        y_encoding = dict(self.y_right if on_right else self.y)
+        if self.area.secondary_range and not first:
+            y_encoding["axis"] = None
+        out = {"x": dict(self.x, field=x), "y": dict(y_encoding, field=y)}
+        if x2:
+            out["x2"] = {"field": x2}
+        if y2:
+            out["y2"] = {"field": y2}
+        return out
+
+
+def cartesian(layers: list[dict], canvas: Canvas, legend: dict | None, bars: bool, stacked: bool = False,
+              horizontal: bool = False, fill: bool = False, dots: bool = False) -> tuple[list[Element], Axes]:
+    """Bars as rects between their pinned edges, lines (filled to zero when `fill`; points alone when `dots`)."""
+    layout = pinned.cartesian(canvas, bars, stacked, horizontal, dots)
+    axes = Axes(canvas, layout.area)
+    columns = [s.col for s in layout.bars] + [s.col for s in layout.lines]
+    color = _color(canvas, columns, legend)
+    if layout.bars:
+        rows = []
+        for s in layout.bars:
+            for i, (base, value) in enumerate(zip(s.base, s.values)):
+                edges = {"c0": i + s.offset, "c1": i + s.offset + s.width, "v0": base, "v1": base + value}
+                rows.append({"name": s.col} | edges)
+        encoding = (axes.encode("v0", "c0", x2="v1", y2="c1") if horizontal
+                    else axes.encode("c0", "v0", x2="c1", y2="v1"))
+        layers.append({"data": {"values": rows}, "mark": {"type": "rect"}, "encoding": encoding | {"color": color}})
+    for k, s in enumerate(layout.lines):
+        rows = [{"name": s.col, "i": i, "v": v} for i, v in enumerate(s.values)]
+        first = not layout.bars and k == 0 or s.on_right and not any(t.on_right for t in layout.lines[:k])
+        encoding = axes.encode("i", "v", on_right=s.on_right, first=first) | {"color": color}
+        if fill:
+            layers.append({"data": {"values": rows}, "mark": {"type": "area", "opacity": 0.35},
+                           "encoding": dict(encoding, y2={"datum": 0})})
+        if dots:
+            mark = {"type": "point", "filled": True, "size": 80, "opacity": 1}
+        else:
+            mark = {"type": "line", "strokeWidth": 2, **({"point": {"filled": True, "size": 36}} if s.marked else {})}
+        layers.append({"data": {"values": rows}, "mark": mark, "encoding": encoding | {"order": {"field": "i"}}})
+    low = layout.area.frame.xrange[0] if horizontal else layout.area.frame.yrange[0]
+    if low < 0:  # the zero line signed values stand on
+        zero = {"x": dict(axes.x, field="z")} if horizontal else {"y": dict(axes.y, field="z")}
+        layers.append({"data": {"values": [{"z": 0}]}, "mark": {"type": "rule", "color": "#444444"},
+                       "encoding": {k: dict(v, axis=None) for k, v in zero.items()}})
+    return layout.elements, axes
+
+
+def pie(layers: list[dict], canvas: Canvas, legend: dict | None, hole: float = 0.0) -> tuple[list[Element], None]:
+    """Slices from 12 o'clock clockwise in the table's order, each named (and valued when the style says so) on the
+    slice where the name fits across it, else just outside the rim beside it."""
+    spec, style, table = canvas.spec, canvas.style, canvas.spec.data
+    size = style.font_size * style.dpi / 72
+    values = table.column(table.columns[0])
+    labels = [f"{row} {canvas.fmt(v)}{spec.unit}" if style.value_labels else row for row, v in zip(table.index, values)]
+    plot_w = style.width_px - canvas.left - canvas.right
+    plot_h = style.height_px - canvas.top - canvas.bottom
+    widest = max(text_width(label, style.font_family, size) for label in labels)
+    outer = max(plot_h / 4, min(plot_h / 2 * 0.92, plot_w / 2 - widest - PIE_LABEL_GAP_PX * 2))
+    rows = [{"name": row, "i": i, "v": v} for i, (row, v) in enumerate(zip(table.index, values))]
+    layers.append({"data": {"values": rows}, "mark": {"type": "arc", "outerRadius": outer, "innerRadius": outer * hole,
+                                                       "stroke": "white", "strokeWidth": 1},
+                   "encoding": {"theta": {"field": "v", "type": "quantitative", "stack": True},
+                                "color": _color(canvas, table.index, None), "order": {"field": "i"}}})
+    cx, cy = canvas.left + plot_w / 2, canvas.top + plot_h / 2
+    inside = outer * (0.5 + hole / 2 if hole else 0.62)
+    total, start = sum(values), 0.0
+    outside: list[tuple[float, float, str]] = []  # (x, y, label) of names set beside the rim
+    for i, (label, v) in enumerate(zip(labels, values)):
+        sweep = 2 * math.pi * v / total
+        middle = start + sweep / 2
+        start += sweep
+        across = 2 * inside * math.sin(min(sweep, math.pi) / 2)  # the slice's width at the label's radius
+        if text_width(label, style.font_family, size) <= across * 0.9 and size * 1.3 <= across:
+            x, y = cx + inside * math.sin(middle), cy - inside * math.cos(middle)
+            layers.append(text(canvas, label, x, y, "center", "middle", size, ink(canvas.color(i))))
+        else:
+            rim = outer + PIE_LABEL_GAP_PX
+            outside.append((cx + rim * math.sin(middle), cy - rim * math.cos(middle), label))
+    for right in (True, False):  # names on one side kept a line apart, pushed down in reading order
+        placed = sorted((p for p in outside if (p[0] >= cx) == right), key=lambda p: p[1])
+        floor = -math.inf
+        for x, y, label in placed:
+            y = max(y, floor)
+            floor = y + size * 1.3
+            layers.append(text(canvas, label, x, y, "left" if right else "right", "middle", size))
+    return pinned.slices(canvas), None
+
+
+def scatter(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[list[Element], Axes]:
+    table, style = canvas.spec.data, canvas.style
+    placed = pinned.points(canvas)
+    area = PlotArea(placed.frame, "value", "value")
+    axes = Axes(canvas, area)
+    rows = [{"name": table.columns[1], "x": x, "y": y} for x, y in zip(*(table.column(c) for c in table.columns))]
+    layers.append({"data": {"values": rows}, "mark": {"type": "point", "filled": True, "size": 64, "opacity": 1},
+                   "encoding": axes.encode("x", "y") | {"color": _color(canvas, [table.columns[1]], None)}})
+    size = style.font_size * style.dpi / 72
+    for element, name, (sx, sy) in zip(placed.elements, table.index, placed.sides):
+        x0, y0, x1, y1 = element.bbox
+        x = (x1 + 1 if sx > 0 else x0 - 1)
+        y = (y0 - 1 if sy < 0 else y1 + 1)
+        layers.append(text(canvas, name, x, y, "left" if sx > 0 else "right", "bottom" if sy < 0 else "top", size))
+    return placed.elements, axes
+
+
+def drawing(layers: Layers, **options) -> Callable[[ChartSpec, StyleSpec, str], Rendered]:
+    """A family's Vega-Lite drawing: `layers(figure_layers, canvas, legend, **options)` appends its layers and
+    returns the marks' boxes and the axes; margins, furniture, value labels, legend and the PNG are shared."""
+    return partial(render_vegalite, add_layers=partial(layers, **options) if options else layers)
+
+
+def _to_svg(figure: dict) -> str:
+    import vl_convert
+
+    return vl_convert.vegalite_to_svg(figure)
+
+
+def render_vegalite(spec: ChartSpec, style: StyleSpec, lang: str, add_layers: Layers) -> Rendered:
+    from renderers.charts import family
+
+    chart = family(spec.chart_type)
+    _register_font_directory(font_path(style.font_family))
+    table = spec.data
+    width, height = style.width_px, style.height_px
+    show_legend = style.legend != "none" and len(table.columns) > 1 and not chart.round
+
+    def draw(where: str, style: StyleSpec) -> tuple[list[dict], Canvas, list[Element], Axes | None]:
+        page = Page.of(spec, style, lang, chart)
+        canvas = page.canvas(where)
+        legend = None if where == "none" else {"orient": LEGEND_ORIENT[where], "title": None, "labelColor": TEXT_COLOR}
+        if where in ("top", "bottom"):  # a row at the plot's left, under the title or above the source lines
+            row_top = 20 + page.font_px * 2.2 if where == "top" else \
+                height * 0.99 - page.below_px - page.font_px * LEGEND_ROW_EM
+            legend |= {"orient": "none", "direction": "horizontal", "legendX": 0, "legendY": row_top - canvas.top}
+        layers: list[dict] = []
+        elements, axes = add_layers(layers, canvas, legend)
+        return layers, canvas, elements, axes
+
+    def compose(where: str, style: StyleSpec) -> tuple[str, list[Element], dict[str, float]]:
+        layers, canvas, elements, axes = draw(where, style)
+        page = Page.of(spec, style, lang, chart)
+        font_px, furniture_px = page.font_px, page.furniture_px
+        if style.title_loc != "none":
+            left_title = style.title_loc == "left"
+            layers.append(text(canvas, furniture.title(spec, style, lang), width * 0.02 if left_title else width / 2,
+                               height * 0.02, "left" if left_title else "center", "top", font_px * 1.25))
+        line = furniture_px * 1.5
+        for i, content in enumerate(page.above):
+            layers.append(text(canvas, content, width - 6, canvas.top - page.above_px + 2 + i * line, "right", "top",
+                               furniture_px))
+        for i, content in enumerate(reversed(page.below)):
+            layers.append(text(canvas, content, 6, height - 4 - i * line, "left", "bottom", furniture_px))
+        for predicted in canvas.value_labels:
+            x0, y0, x1, y1 = predicted.bbox
+            layers.append(text(canvas, predicted.text, (x0 + x1) / 2, (y0 + y1) / 2, "center", "middle",
+                               predicted.size_px))
+        figure = {"$schema": VEGA_LITE_SCHEMA, "background": "white", "autosize": {"type": "none"},
+                  "width": width - canvas.left - canvas.right, "height": height - canvas.top - canvas.bottom,
+                  "padding": {"left": canvas.left, "top": canvas.top, "right": canvas.right, "bottom": canvas.bottom},
+                  "config": {"font": style.font_family, "view": {"stroke": None},
+                             "axis": {"labelFontSize": font_px, "titleFontSize": font_px, "domainColor": "#444444",
+                                      "tickColor": "#444444", "gridColor": "#e5e5e5"},
+                             "legend": {"labelFontSize": font_px, "symbolSize": 100, "symbolOpacity": 1,
+                                        "labelLimit": 0}},
+                  "layer": layers}
+        if axes and axes.area.secondary_range:
+            figure["resolve"] = {"scale": {"y": "independent"}, "axis": {"y": "independent"}}
+        return _to_svg(figure), elements, axes.steps if axes else {}
+
+    return pinned.finish(spec, style, lang, style.legend if show_legend else "none",
+                         lambda where, style: draw(where, style)[1].value_labels, compose)
