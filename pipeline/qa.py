@@ -17,6 +17,7 @@ import pandas as pd
 
 import prompts
 from renderers.charts import family
+from renderers.charts.family import percent
 from renderers.colour import distinct, painted_as, pixels
 from renderers.numbers import format_number
 from schemas import QA, AnswerType, CellRef, ChartSpec, Element, Op, Program, QAType, Rendered, Sample, StyleSpec
@@ -151,7 +152,8 @@ Evaluation = Callable[[Program, ChartSpec, list[Element]], "float | str"]
 class OpRule:
     """How one op's answer is computed and written.
 
-    unit: "column" (the asked column's unit), "%", "ratio" / "rank" (the language's word), "none" (a label).
+    unit: "column" (the asked column's unit), "difference" (the column's unit, but a difference of percentages is in
+    points: 30 % → 33 % is +3 points, not +3 %), "%", "ratio" / "rank" (the language's word), "none" (a label).
     decimals: None keeps the column's own digits (+ `extra_decimals`); a number fixes them.
     written: "number" (formatted like the chart's labels), "count" (a plain integer: ranks), "label".
     compares: the answer rests on telling which mark is larger (asked without value labels only when the eye can:
@@ -162,7 +164,7 @@ class OpRule:
 
     evaluate: Evaluation
     args: tuple[str, ...] = ("col",)
-    unit: Literal["column", "%", "ratio", "rank", "none"] = "column"
+    unit: Literal["column", "difference", "%", "ratio", "rank", "none"] = "column"
     decimals: int | None = None
     extra_decimals: int = 0
     signed: bool = False
@@ -177,7 +179,7 @@ class OpRule:
 
 OPS: dict[Op, OpRule] = {
     Op.VALUE: OpRule(lambda p, s, _e: _cell(s, p.row, p.col), args=("row", "col")),
-    Op.DIFF: OpRule(_diff, args=("col", "start", "end"), signed=True),
+    Op.DIFF: OpRule(_diff, args=("col", "start", "end"), unit="difference", signed=True),
     Op.SUM: OpRule(_sum, args=("col", "rows")),
     Op.MEAN: OpRule(_mean, extra_decimals=1),
     Op.RATIO: OpRule(_ratio, args=("row", "col", "other"), unit="ratio", decimals=2),
@@ -209,7 +211,8 @@ def answer_unit(op: Op, spec: ChartSpec, col: str | None, lang: str) -> str:
         return ""
     if col is None:  # a pick by colour: the unit of whichever column that colour draws
         return spec.unit if len(set(spec.series_unit.values())) == 1 else "*"
-    return spec.series_unit.get(col, "")
+    unit = spec.series_unit.get(col, "")
+    return text("points_unit", lang) if rule == "difference" and percent(unit) else unit
 
 
 def with_unit(number: str, unit: str, lang: str) -> str:

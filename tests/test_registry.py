@@ -98,6 +98,23 @@ def test_every_op_is_written_the_way_the_verifier_reads_it(op, lang):
     assert check_answer(qa.model_copy(update={"answer": wrong}), SPEC, BOXES, lang).reason == "answer_mismatch"
 
 
+@pytest.mark.parametrize("lang, points", [("ja", "+3.5ポイント"), ("en", "+3.5 points")])
+def test_a_difference_of_percentages_is_answered_in_points(lang, points):
+    """30.0 % → 33.5 % is +3.5 points (ポイント), not +3.5 %; a sum of shares stays in %, and the verifier agrees."""
+    rates = ChartSpec(chart_type="line", title="就業率", unit="%", decimals=1,
+                      data={"index": ["2020年", "2021年"], "columns": ["就業率"], "data": [[30.0], [33.5]]})
+    style = sample_style(np.random.default_rng(1), lang, ChartType.LINE, 1, PeriodFormat.YEAR).model_copy(
+        update={"full_width_digits": False})
+    diff = Program(op=Op.DIFF, col="就業率", start="2020年", end="2021年")
+    answer, unit = write_answer(Op.DIFF, evaluate(diff, rates, []), rates, "就業率", style, lang)
+    assert answer == points
+    qa = QA(question="q", answer=answer, qa_type=QAType.COMPOSITIONAL, answer_type=OPS[Op.DIFF].answer_type,
+            unit=unit, program=diff)
+    assert check_answer(qa, rates, [], lang) is None
+    both = Program(op=Op.SUM, col="就業率", rows=["2020年", "2021年"])
+    assert write_answer(Op.SUM, evaluate(both, rates, []), rates, "就業率", style, lang)[0] == "63.5%"
+
+
 def test_questions_about_long_labels_are_left_out_not_raised():
     """LLM-written series names and metrics can be long; a question they would stretch past the QA limit is not
     asked (a real llama.cpp run crashed the whole generate command on one)."""

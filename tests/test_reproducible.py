@@ -13,7 +13,8 @@ the data; then re-pin and say so here and in the commit:
   and temperatures (issue 13); plotly shard files again when its legend box was measured from the SVG (issue 12), and
   matplotlib's when a legend that covers a mark before layout goes to the right before the first draw and scatter
   names were placed from the points' positions before layout (issue 12); the mix when it spread over Vega-Lite too
-  and pies stopped reserving room for rotated category labels they do not have (issue 15).
+  and pies stopped reserving room for rotated category labels they do not have (issue 15), and when a difference of
+  percentages was answered in points (ポイント) rather than % (issue 15 §4).
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
@@ -33,16 +34,16 @@ from schemas import RunConfig
 
 PINNED = {
     "matplotlib": {
-        "content": "27732c0474f9f2d8c165e3a19fc44068fdcced961561857e667c7fb97c236816",
-        "shards": ["3958376a0f191e8e109549d08dbc3f79077fd9249541fefb3c59b02f066e4ff7",
+        "content": "3bdffe070a8d4fe89b5176c8cc0461dcbeca3af67308147102bed4a8bce9805c",
+        "shards": ["076734a974047110b08e3b93d4f9f2f582f8a997729c6bcb9aac14b1d1771405",
                    "c17ce895fae9ad90c966e770da8a8745e5f5078bb76302154a6932f8190a7e6f",
-                   "81d2f2828a95402d576daf9f056fa21aaa67edbe7e4134f316bcaf8eb7683c41"],
+                   "18d11f843b2ab4cafd35d48ce6694524b56a908940e17839d2418b17066b39a0"],
     },
     "mix": {
-        "content": "2ca0070058adca9df2855e585bf017615e80f45ec8eb87ee5f5a01c0d5acc577",
-        "shards": ["09c7abbcabfec2e653847232b4ada0a87cd2e2763b107ca1990c7a9c91f176e3",
+        "content": "172052140fd56c27e6e9c0858a9657d045163ae2cb8f1c34b58ef637587b7a67",
+        "shards": ["ab49b133ec013d58f8099deaf5657858997267e0b707f45e8e4c2c02c484a8d0",
                    "0cd771bc998d09b061551794d784540563a2eee1040c4364aba487ee4f62573d",
-                   "6c4273641bbd2cb3c1793671a21e134aaa84e1cdaa2c5d8a814b15c3776d53ec"],
+                   "51b12f874d3410779ae8106738473402d831ef3c2f71bbbcadd8f6ea41de6ec7"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",
