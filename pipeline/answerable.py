@@ -22,9 +22,9 @@ SEPARABLE_SHARE = 0.03  # ≈ 11° of a pie
 
 
 def labelled(sample: Sample) -> bool:
-    """Every value is printed: a table's cells, or value labels on the marks."""
+    """Every value is printed: in cells (a table, a heatmap), or as value labels on the marks."""
     chart = family(sample.spec.chart_type)
-    return "table" in chart.draw or (chart.value_labels and sample.style.value_labels)
+    return chart.cells or (chart.value_labels and sample.style.value_labels)
 
 
 def _magnitudes(spec: ChartSpec, col: str, elements: list[Element]) -> dict[str, float] | None:
@@ -132,8 +132,8 @@ def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
                                             sample.style, lang)[0]
         return qa.model_copy(update=update)
 
-    if "table" in chart.draw or labelled(sample):
-        return exact("cell" if "table" in chart.draw else "label", 0.0)
+    if labelled(sample):
+        return exact("cell" if chart.cells else "label", 0.0)
     if rule.written != "number":  # which label, which rank: settled by comparing marks
         return exact("position", 0.0)
     truth = evaluate(qa.program, spec, rendered.elements)

@@ -22,6 +22,19 @@ def hex_rgb(color: str) -> tuple[int, int, int]:
     return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
 
 
+def ramp(low: str, high: str, t: float) -> str:
+    """The colour a fraction `t` ∈ [0, 1] of the way from `low` to `high` (linear in sRGB, as plotly's colour scales
+    and Vega's "rgb" interpolation blend): a heatmap cell's fill."""
+    a, b = hex_rgb(low), hex_rgb(high)
+    return "#%02x%02x%02x" % tuple(round(x + (y - x) * t) for x, y in zip(a, b))
+
+
+def ink(background: str) -> str:
+    """Text colour that reads on `background`: white on dark fills, near-black on light ones."""
+    r, g, b = hex_rgb(background)
+    return "#ffffff" if 0.299 * r + 0.587 * g + 0.114 * b < 140 else "#222222"
+
+
 def rgb_lab(rgb: tuple[float, float, float]) -> Lab:
     def linear(c: float) -> float:
         c /= 255.0

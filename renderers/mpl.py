@@ -127,6 +127,44 @@ def pie(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, donut: bool) -> 
     return [(w, "slice", row, col, c, ax) for w, row, c in zip(wedges, table.index, colors)]
 
 
+def heatmap(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
+    """Cells filled on the ramp pinned.cells computes (so every renderer paints the same colours), each value printed
+    in ink that reads on its fill, a colour bar beside."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import LinearSegmentedColormap, Normalize
+    from matplotlib.patches import Rectangle
+
+    from renderers.colour import ink, ramp
+    from renderers.pinned import HEAT_LOW
+
+    table = spec.data
+    values = [v for row in table.data for v in row]
+    low, high = min(values), max(values)
+    marks: list[Mark] = []
+    for i, (row, row_values) in enumerate(zip(table.index, table.data)):
+        for j, (col, v) in enumerate(zip(table.columns, row_values)):
+            color = ramp(HEAT_LOW, _color(style, 0), (v - low) / (high - low) if high > low else 1.0)
+            cell = Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=color, edgecolor="white", linewidth=1)
+            ax.add_patch(cell)
+            ax.text(j, i, format_number(v, spec.decimals_of(col), style, lang), ha="center", va="center",
+                    color=ink(color), fontsize=style.font_size * 0.85)
+            marks.append((cell, "cell", row, col, color, ax))
+    ax.set_xlim(-0.5, len(table.columns) - 0.5)
+    ax.set_ylim(len(table.index) - 0.5, -0.5)  # first row on top, as a table reads
+    ax.set_xticks(range(len(table.columns)), labels=table.columns)
+    ax.set_yticks(range(len(table.index)), labels=table.index)
+    ax.set_ylabel(spec.x_title)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    scale = ScalarMappable(Normalize(low, high), LinearSegmentedColormap.from_list("ramp", [HEAT_LOW, _color(style, 0)]))
+    # an inset of the axes, so the one-pass layout measures it with them and keeps it clear of everything else
+    bar = ax.figure.colorbar(scale, cax=ax.inset_axes((1.02, 0.0, 0.025, 1.0)))
+    bar.ax.yaxis.set_major_formatter(_tick_formatter(style))
+    bar.outline.set_visible(False)
+    return marks
+
+
 def scatter(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
     table = spec.data
     xcol, ycol = table.columns
@@ -181,22 +219,24 @@ def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: st
                      pad=rcParams["axes.titlepad"] + lifted)
     if round_chart:
         return
-    category_label, value_label = (ax.set_ylabel, ax.set_xlabel) if horizontal else (ax.set_xlabel, ax.set_ylabel)
-    if not (ax.get_xlabel() or ax.get_ylabel()):  # a drawing that titles its own axes (scatter) keeps them
-        category_label(spec.x_title)
-        value_label(spec.y_title)
-    value_axis = ax.xaxis if horizontal else ax.yaxis
-    value_axis.set_major_formatter(_tick_formatter(style))
-    ax.grid(style.grid, axis="x" if horizontal else "y", linewidth=0.5, alpha=0.6)
-    ax.set_axisbelow(True)
-    if not horizontal:
-        slot = SLOT_SHARE * style.width_px / max(1, len(spec.data.index))
+    if not chart.cells:  # a heatmap has no value axis: its colour bar and printed values carry the scale
+        category_label, value_label = (ax.set_ylabel, ax.set_xlabel) if horizontal else (ax.set_xlabel, ax.set_ylabel)
+        if not (ax.get_xlabel() or ax.get_ylabel()):  # a drawing that titles its own axes (scatter) keeps them
+            category_label(spec.x_title)
+            value_label(spec.y_title)
+        value_axis = ax.xaxis if horizontal else ax.yaxis
+        value_axis.set_major_formatter(_tick_formatter(style))
+        ax.grid(style.grid, axis="x" if horizontal else "y", linewidth=0.5, alpha=0.6)
+        ax.set_axisbelow(True)
+    if chart.cells or not horizontal:
+        across = spec.data.columns if chart.cells else spec.data.index
+        slot = SLOT_SHARE * style.width_px / max(1, len(across))
         rotation = style.label_rotation if chart.paired else fit_rotation(
-            spec.data.index, slot, style.font_family, style.font_size * style.dpi / 72, style.label_rotation)
+            across, slot, style.font_family, style.font_size * style.dpi / 72, style.label_rotation)
         for label in ax.get_xticklabels() if rotation else ():
             label.set_rotation(rotation)
             label.set_horizontalalignment("center" if rotation == 90 else "right")
-    if style.legend != "none":
+    if style.legend != "none" and not chart.cells:
         _legend(fig, ax, style, style.legend)
 
 
@@ -240,7 +280,7 @@ def _mark_elements(marks: list[Mark], height: int) -> list[Element]:
 
 def _visible_texts(fig: Figure) -> list:
     texts = list(fig.texts)
-    for ax in fig.axes:
+    for ax in [a for top in fig.axes for a in (top, *top.child_axes)]:  # insets too (a heatmap's colour bar)
         texts += [ax.title, ax._left_title, ax.xaxis.label, ax.yaxis.label, *ax.texts]
         for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
             if not axis.get_visible():  # a twin's hidden copy of the shared axis: its labels report visible
@@ -284,7 +324,7 @@ def tick_steps(marks: list[Mark], spec: ChartSpec, horizontal: bool, paired: boo
     """Step between the major ticks of the value axis each column is read against (its own axes: twin axes too)."""
     steps = {}
     for _artist, kind, _row, col, _color, ax in marks:
-        if kind == "slice" or col in steps:
+        if kind in ("slice", "cell") or col in steps:
             continue
         axes = [(col, ax.xaxis if horizontal else ax.yaxis)]
         if paired:  # a scatter's points carry the y column; the x column is read across

@@ -3,7 +3,7 @@
 Constrained layout measures every axes' decorations twice because tick labels may change when the axes move; it was
 a third of a sample's time. Our figures are one grid of axes (twins share it), figure legends at an edge and a
 supxlabel, so pinning the ticks first makes the decorations a fixed size around the axes and one measurement exact.
-Axes with a fixed aspect (pies) scale their labels with the axes and get a second pass.
+Axes with a fixed aspect (pies) or insets (a heatmap's colour bar) change with the axes and get a second pass.
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ class OnePassLayout(LayoutEngine):
         gridded = [ax for ax in fig.axes if ax.get_subplotspec() is not None and ax.get_visible()]
         if not gridded:
             return  # hand-placed axes (tables) keep their positions
-        for ax in gridded:
+        for ax in [a for top in gridded for a in (top, *top.child_axes)]:  # insets too (a colour bar)
             for axis in (ax.xaxis, ax.yaxis):
                 if not isinstance(axis.get_major_locator(), FixedLocator):
                     axis.set_major_locator(FixedLocator(axis.get_majorticklocs()))
-        passes = 2 if any(ax.get_aspect() != "auto" for ax in gridded) else 1
+        # a fixed aspect (pies) scales labels with the axes, and insets (a colour bar) are sized in axes fractions:
+        # both move with the axes, so they take a second measurement
+        passes = 2 if any(ax.get_aspect() != "auto" or ax.child_axes for ax in gridded) else 1
         for _ in range(passes):
             _fit(fig, gridded)
 
@@ -38,7 +40,8 @@ def _fit(fig: Figure, gridded: list) -> None:
     renderer = fig.canvas.get_renderer()
     width, height = fig.canvas.get_width_height()
     pad = PAD_PT * fig.dpi / 72
-    tight = Bbox.union([ax.get_tightbbox(renderer, for_layout_only=True) for ax in gridded])
+    tight = Bbox.union([a.get_tightbbox(renderer, for_layout_only=True)
+                        for ax in gridded for a in (ax, *ax.child_axes)])  # insets placed beside (a colour bar)
     inner = Bbox.union([ax.get_window_extent(renderer) for ax in gridded])  # after the aspect is applied
     # the decorations' reach past the axes on each side, and where the axes may go with them
     reach_l, reach_b, reach_r, reach_t = inner.x0 - tight.x0, inner.y0 - tight.y0, tight.x1 - inner.x1, tight.y1 - inner.y1

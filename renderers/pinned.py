@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from renderers import furniture
 from renderers.checks import covers_marks, render_checks
+from renderers.colour import ramp
 from renderers.fonts import missing_glyphs, pil_font, text_width
 from renderers.layout import fit_rotation, place_point_labels
 from renderers.numbers import format_number
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
     from renderers.charts.family import ChartFamily
 
+COLOUR_BAR_EM = 6.0  # room a heatmap's colour bar and its tick labels take right of the plot, in font sizes
+HEAT_LOW = "#f4f4f4"  # a heatmap's lowest value; the highest takes the palette's first colour
 TEXT_PAD_PX = 3.0  # the gap between a mark and its value label (plotly.js's)
 
 
@@ -79,7 +82,7 @@ class PlotArea:
     """Where marks were placed: the frame and which axis shows categories; None for round charts."""
 
     frame: Frame
-    x_axis: str  # "category" or "value"
+    x_axis: str  # "category", "value", or "columns" (a heatmap's column names)
     y_axis: str
     secondary_range: list[float] | None = None
 
@@ -95,6 +98,8 @@ class Page:
     font_px: float
     label_px: float
     legend_px: float
+    column_px: float
+    """the widest column name (a heatmap's labels across the bottom)"""
     above: list[str]
     below: list[str]
     furniture_px: float
@@ -111,24 +116,27 @@ class Page:
         return cls(spec, style, lang, chart, font_px,
                    label_px=max(text_width(s, style.font_family, font_px) for s in spec.data.index) + 8,
                    legend_px=max(text_width(c, style.font_family, font_px) for c in spec.data.columns) + 50,
+                   column_px=max(text_width(c, style.font_family, font_px) for c in spec.data.columns) + 8,
                    above=above, below=below, furniture_px=furniture_px, above_px=above_px, below_px=below_px)
 
     def canvas(self, where: str) -> Canvas:
         """The plot area for a legend placed `where` (margins make room for an outside legend), with the category
         labels' rotation: the style's, or steeper until neighbours do not touch."""
         spec, style, font_px, chart = self.spec, self.style, self.font_px, self.chart
-        width, n = style.width_px, len(spec.data.index)
+        width = style.width_px
+        across, across_px = (spec.data.columns, self.column_px) if chart.cells else (spec.data.index, self.label_px)
         top = 20 + (font_px * 2.2 if style.title_loc != "none" else 0) + (font_px * 2 if where == "top" else 0) \
             + self.above_px
         left = 30 + font_px * 4 + (self.label_px if chart.horizontal else 0)
-        right = 30 + (font_px * 5 if spec.secondary_series else 0) + (self.legend_px if where == "right" else 0)
-        rotation = 0 if chart.horizontal or chart.round else style.label_rotation  # a pie has no axis labels
-        if not (chart.horizontal or chart.paired or chart.round):
-            rotation = fit_rotation(spec.data.index, (width - left - right) / n, style.font_family, font_px, rotation)
+        right = 30 + (font_px * 5 if spec.secondary_series else 0) + (self.legend_px if where == "right" else 0) \
+            + (font_px * COLOUR_BAR_EM if chart.cells else 0)
+        rotation = 0 if (chart.horizontal and not chart.cells) or chart.round else style.label_rotation
+        if not (chart.horizontal and not chart.cells or chart.paired or chart.round):
+            slot = (width - left - right) / len(across)
+            rotation = fit_rotation(across, slot, style.font_family, font_px, rotation)
             if 0 < rotation < 90:  # a slanted first label ends at its tick and reaches left past the axis
-                slot = (width - left - right) / n
-                left = max(left, self.label_px * math.cos(math.radians(rotation)) - slot / 2 + 10)
-        bottom = 30 + font_px * 3 + self.label_px * math.sin(math.radians(rotation)) \
+                left = max(left, across_px * math.cos(math.radians(rotation)) - slot / 2 + 10)
+        bottom = 30 + font_px * 3 + across_px * math.sin(math.radians(rotation)) \
             + (font_px * 2 if where == "bottom" else 0) + self.below_px
         return Canvas(spec, style, self.lang, left, top, right, bottom, [c.hex for c in style.palette], rotation)
 
@@ -274,6 +282,35 @@ def points(canvas: Canvas) -> Points:
         elements.append(Element(kind="point", bbox=(px - 4, py - 4, px + 4, py + 4), color=canvas.color(0), row=row,
                                 col=ycol))
     return Points(frame, sides, elements)
+
+
+@dataclass(frozen=True)
+class Cells:
+    """A heatmap: rows down the side, columns across; each cell filled on a ramp from HEAT_LOW to `high`."""
+
+    area: PlotArea
+    low: float
+    high: float
+    high_color: str
+    elements: list[Element]
+    texts: list[str]
+    """each cell's printed value, row by row"""
+
+
+def cells(canvas: Canvas) -> Cells:
+    table = canvas.spec.data
+    values = [v for row in table.data for v in row]
+    low, high = min(values), max(values)
+    frame = canvas.frame([-0.5, len(table.columns) - 0.5], [len(table.index) - 0.5, -0.5])
+    elements, texts = [], []
+    for i, (row, row_values) in enumerate(zip(table.index, table.data)):
+        for j, (col, v) in enumerate(zip(table.columns, row_values)):
+            (x0, y0), (x1, y1) = frame.px(j - 0.5, i - 0.5), frame.px(j + 0.5, i + 0.5)
+            color = ramp(HEAT_LOW, canvas.color(0), (v - low) / (high - low) if high > low else 1.0)
+            elements.append(Element(kind="cell", bbox=(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)),
+                                    color=color, row=row, col=col))
+            texts.append(canvas.fmt(v, col))
+    return Cells(PlotArea(frame, "columns", "category"), low, high, canvas.color(0), elements, texts)
 
 
 def slices(canvas: Canvas) -> list[Element]:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import cache, partial
 
 from renderers import furniture, pinned
+from renderers.colour import ink
 from renderers.errors import SetupError
 from renderers.fonts import font_path
 from renderers.numbers import nice_step
@@ -62,6 +63,26 @@ def pie(traces: list[dict], canvas: Canvas, hole: float = 0.0) -> tuple[list[Ele
                        textinfo="label+text" if style.value_labels else "label",
                        text=[f"{canvas.fmt(v)}{spec.unit}" for v in values], showlegend=False))
     return elements, None
+
+
+def heatmap(traces: list[dict], canvas: Canvas) -> tuple[list[Element], PlotArea]:
+    """pinned.cells' grid as a heatmap trace on the same two-colour scale (its colour bar right of the plot), each
+    value printed over its cell in ink that reads on the fill."""
+    table, style = canvas.spec.data, canvas.style
+    grid = pinned.cells(canvas)
+    font_px = style.font_size * style.dpi / 72
+    plot_w = style.width_px - canvas.left - canvas.right
+    traces.append(dict(type="heatmap", z=table.data, x=list(range(len(table.columns))), y=list(range(len(table.index))),
+                       zmin=grid.low, zmax=grid.high, colorscale=[[0, pinned.HEAT_LOW], [1, grid.high_color]],
+                       xgap=1, ygap=1, hoverinfo="skip",
+                       colorbar={"thickness": font_px, "len": 1, "x": 1 + font_px / plot_w, "xanchor": "left",
+                                 "outlinewidth": 0, "tickformat": ",~f" if style.number_format is
+                                 NumberFormat.THOUSANDS else "~f"}))
+    traces.append(dict(type="scatter", mode="text", x=[j for _ in table.index for j in range(len(table.columns))],
+                       y=[i for i in range(len(table.index)) for _ in table.columns], text=grid.texts,
+                       textfont={"color": [ink(e.color) for e in grid.elements], "size": font_px * 0.85},
+                       showlegend=False, hoverinfo="skip", cliponaxis=False))
+    return grid.elements, grid.area
 
 
 def scatter(traces: list[dict], canvas: Canvas) -> tuple[list[Element], PlotArea]:
@@ -128,7 +149,7 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
     width, height = style.width_px, style.height_px
     n = len(table.index)
     horizontal = chart.horizontal
-    show_legend = style.legend != "none" and len(table.columns) > 1 and not chart.round
+    show_legend = style.legend != "none" and len(table.columns) > 1 and not (chart.round or chart.cells)
     page = Page.of(spec, style, lang, chart)
     font_px, furniture_px, above_px, below_px = page.font_px, page.furniture_px, page.above_px, page.below_px
     above, below = page.above, page.below
@@ -188,13 +209,19 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
                         "ticklen": 4, "ticklabeloverflow": "allow"}
 
             x_title, y_title = (spec.y_title, spec.x_title) if horizontal else (spec.x_title, spec.y_title)
-            xaxis = (dict(category_axis, tickangle=-rotation) if area.x_axis == "category"
-                     else value_axis(area.frame.xrange))
+            if area.x_axis == "columns":  # a heatmap: column names across; its scale is the colour bar
+                xaxis = dict(category_axis, tickvals=list(range(len(table.columns))), ticktext=table.columns,
+                             tickangle=-rotation)
+                x_title = ""
+            elif area.x_axis == "category":
+                xaxis = dict(category_axis, tickangle=-rotation)
+            else:
+                xaxis = value_axis(area.frame.xrange)
             yaxis = dict(category_axis) if area.y_axis == "category" else value_axis(area.frame.yrange)
             layout["xaxis"] = dict(xaxis, range=area.frame.xrange, title={"text": x_title})
             layout["yaxis"] = dict(yaxis, range=area.frame.yrange, title={"text": y_title})
             primary = layout["xaxis"] if area.x_axis == "value" and area.y_axis == "category" else layout["yaxis"]
-            steps = {c: primary["dtick"] for c in table.columns if c not in spec.secondary_series}
+            steps = {c: primary["dtick"] for c in table.columns if c not in spec.secondary_series and "dtick" in primary}
             if area.x_axis == area.y_axis == "value":  # a scatter: x read across, y up
                 steps = {table.columns[0]: layout["xaxis"]["dtick"], table.columns[1]: layout["yaxis"]["dtick"]}
             if spec.secondary_series:

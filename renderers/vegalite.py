@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import cache, partial
 
 from renderers import furniture, pinned
+from renderers.colour import ink
 from renderers.fonts import font_path, text_width
 from renderers.numbers import nice_step
 from renderers.pinned import Canvas, Page, PlotArea
@@ -43,12 +44,6 @@ def text(canvas: Canvas, content: str, x: float, y: float, align: str, baseline:
                      "baseline": baseline, "fontSize": size, "color": color}}
 
 
-def ink(background: str) -> str:
-    """Text colour that reads on `background`: white on dark fills, near-black on light ones."""
-    r, g, b = (int(background[k:k + 2], 16) for k in (1, 3, 5))
-    return "#ffffff" if 0.299 * r + 0.587 * g + 0.114 * b < 140 else TEXT_COLOR
-
-
 def _color(canvas: Canvas, names: list[str], legend: dict | None) -> dict:
     return {"field": "name", "type": "nominal", "legend": legend,
             "scale": {"domain": names, "range": [canvas.color(i) for i in range(len(names))]}}
@@ -68,6 +63,8 @@ class Axes:
         self.canvas, self.area = canvas, area
         horizontal = area.x_axis == "value" and area.y_axis == "category"
         x_title, y_title = (spec.y_title, spec.x_title) if horizontal else (spec.x_title, spec.y_title)
+        if area.x_axis == "columns":  # a heatmap: column names across; its scale is the colour bar
+            x_title, y_title = "", spec.x_title
         self.steps: dict[str, float] = {}
         self.x = self._axis("x", area.x_axis, area.frame.xrange, x_title)
         self.y = self._axis("y", area.y_axis, area.frame.yrange, y_title)
@@ -77,7 +74,9 @@ class Axes:
             self.y_right["axis"] |= {"orient": "right", "grid": False}
         columns = spec.data.columns
         value_axis = self.x if area.x_axis == "value" else self.y
-        if area.x_axis == area.y_axis == "value":  # a scatter: x read across, y up
+        if area.x_axis == "columns":
+            self.steps = {}
+        elif area.x_axis == area.y_axis == "value":  # a scatter: x read across, y up
             self.steps = {columns[0]: self.x["step"], columns[1]: self.y["step"]}
         else:
             self.steps = {c: value_axis["step"] for c in columns if c not in spec.secondary_series}
@@ -94,8 +93,8 @@ class Axes:
                 "labelColor": TEXT_COLOR, "titleColor": TEXT_COLOR, "titleFontWeight": "normal", "ticks": True,
                 "tickSize": 4}
         step = None
-        if kind == "category":
-            labels = canvas.spec.data.index
+        if kind in ("category", "columns"):
+            labels = canvas.spec.data.index if kind == "category" else canvas.spec.data.columns
             axis |= {"values": list(range(len(labels))), "grid": False,
                      "labelExpr": f"{json.dumps(labels, ensure_ascii=False)}[round(datum.value)]"}
             if channel == "x" and canvas.rotation:
@@ -202,6 +201,29 @@ def pie(layers: list[dict], canvas: Canvas, legend: dict | None, hole: float = 0
     return pinned.slices(canvas), None
 
 
+def heatmap(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[list[Element], Axes]:
+    """pinned.cells' grid as rects on the same two-colour scale (Vega's gradient legend is the colour bar), each
+    value printed over its cell in ink that reads on the fill."""
+    table, style = canvas.spec.data, canvas.style
+    grid = pinned.cells(canvas)
+    axes = Axes(canvas, grid.area)
+    rows = [{"v": v, "c0": j - 0.5, "c1": j + 0.5, "r0": i - 0.5, "r1": i + 0.5}
+            for i, values in enumerate(table.data) for j, v in enumerate(values)]
+    plot_h = style.height_px - canvas.top - canvas.bottom
+    color = {"field": "v", "type": "quantitative",
+             "scale": {"domain": [grid.low, grid.high], "range": [pinned.HEAT_LOW, grid.high_color], "interpolate": "rgb"},
+             "legend": {"orient": "right", "title": None, "gradientLength": plot_h * 0.9, "gradientThickness": 12,
+                        "labelColor": TEXT_COLOR, "offset": 8,
+                        "format": ",~f" if style.number_format is NumberFormat.THOUSANDS else "~f"}}
+    layers.append({"data": {"values": rows}, "mark": {"type": "rect", "stroke": "white", "strokeWidth": 1},
+                   "encoding": axes.encode("c0", "r0", x2="c1", y2="r1") | {"color": color}})
+    size = style.font_size * style.dpi / 72 * 0.85
+    for element, content in zip(grid.elements, grid.texts):
+        x0, y0, x1, y1 = element.bbox
+        layers.append(text(canvas, content, (x0 + x1) / 2, (y0 + y1) / 2, "center", "middle", size, ink(element.color)))
+    return grid.elements, axes
+
+
 def scatter(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[list[Element], Axes]:
     table, style = canvas.spec.data, canvas.style
     placed = pinned.points(canvas)
@@ -238,7 +260,7 @@ def render_vegalite(spec: ChartSpec, style: StyleSpec, lang: str, add_layers: La
     _register_font_directory(font_path(style.font_family))
     table = spec.data
     width, height = style.width_px, style.height_px
-    show_legend = style.legend != "none" and len(table.columns) > 1 and not chart.round
+    show_legend = style.legend != "none" and len(table.columns) > 1 and not (chart.round or chart.cells)
 
     def draw(where: str, style: StyleSpec) -> tuple[list[dict], Canvas, list[Element], Axes | None]:
         page = Page.of(spec, style, lang, chart)

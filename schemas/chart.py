@@ -41,6 +41,7 @@ class ChartType(StrEnum):
     BAND = "band"
     CHANGE = "change"
     DOT = "dot"
+    HEATMAP = "heatmap"
 
 
 class DataTable(BaseModel):

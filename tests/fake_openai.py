@@ -227,6 +227,19 @@ def _asked(body: dict) -> str:
     return json.dumps(body.get("response_format") or {})
 
 
+def _integer_series(schema: str) -> set[str]:
+    """The series the data step's schema types as integers (their $ref is IntSeries); none without a schema."""
+    def values(node):
+        if isinstance(node, dict):
+            if "Values" in node.get("$defs", {}):
+                return node["$defs"]["Values"]["properties"]
+            return next((found for child in node.values() if (found := values(child))), None)
+        return None
+
+    found = values(json.loads(schema)) if schema else None
+    return {name for name, ref in (found or {}).items() if ref.get("$ref", "").endswith("IntSeries")}
+
+
 def step_answer(step: str, prompt: str, seed: int, action: str, schema: str = "") -> dict:
     if action == "wrong_shape":
         return {"unexpected": [1, 2, 3]}
@@ -264,12 +277,12 @@ def step_answer(step: str, prompt: str, seed: int, action: str, schema: str = ""
         else:
             columns = {name: [float(low) * (1.2 + 0.25 * i + 0.01 * j) for i in range(len(labels))]
                        for j, (name, low, _) in enumerate(lines)}
-        whole = '"integer"' in schema  # some series counted in whole units (a number series takes integers too)
+        whole = _integer_series(schema)  # series counted in whole units take integers, as the schema says
         if action == "absurd":
             first = next(iter(columns.values()))
             first[:2] = [1e300, -1e300]
         return {"title": f"{metric}{glyph}",
-                "values": {name: {label: round(v) if whole else round(v, 2) for label, v in zip(labels, values)}
+                "values": {name: {label: round(v) if name in whole else round(v, 2) for label, v in zip(labels, values)}
                            for name, values in columns.items()}}
     if step == "qa":
         index, columns, data = _table(prompt)

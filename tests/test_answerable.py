@@ -235,3 +235,21 @@ def test_a_reading_error_just_below_a_power_of_ten_gets_a_rounding_step():
     assert rounding_step(0.009999999999999998) == pytest.approx(0.005)
     assert rounding_step(0.01) == 0.01 and rounding_step(0.3) == pytest.approx(0.2) and rounding_step(7) == 5
     assert isinstance(make_sample(RunConfig(n=44, seed=5, lang="mix"), 43), ShardRow)
+
+
+def test_heatmap_values_are_read_from_their_cells_exactly_in_every_renderer():
+    """A heatmap prints every value in its cell: each question is answered exactly from a cell (no axis reading, no
+    "approximately"), whatever the style's value-label switch says; its visual question names a cell by its row."""
+    from pipeline.sample import make_sample
+    from pipeline.template import draft_sample
+    from schemas import RunConfig
+
+    seen = set()
+    for renderer in ("matplotlib", "plotly", "vegalite"):
+        config = RunConfig(n=400, seed=2, lang="mix", renderer=renderer)
+        index = next(i for i in range(400) if draft_sample(config, i).spec.chart_type == "heatmap")
+        row = make_sample(config, index)
+        assert row.qa and all(q.read_from == "cell" and q.tolerance == 0 for q in row.qa), renderer
+        assert not any("approximately" in q.question or "概数" in q.question for q in row.qa)
+        seen |= {q.qa_type for q in row.qa}
+    assert "visual" in seen

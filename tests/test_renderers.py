@@ -250,3 +250,35 @@ def test_matplotlib_layout_measures_once_and_keeps_everything_apart(kind, legend
         assert box[2] <= plot[0] or box[0] >= plot[2] or box[3] <= plot[1] or box[1] >= plot[3] or legend == "upper left"
         assert 0 <= box[0] and box[2] <= out.width and 0 <= box[1] and box[3] <= out.height
     assert (plot[2] - plot[0]) * (plot[3] - plot[1]) > 0.3 * out.width * out.height
+
+
+HEAT = ChartSpec(chart_type="heatmap", title="地域別の有効求人倍率", unit="倍", decimals=2, x_title="年度",
+                 data={"index": ["2019年度", "2020年度", "2021年度", "2022年度"], "columns": ["北海道", "東北", "関東"],
+                       "data": [[1.2, 1.35, 1.6], [1.0, 1.1, 1.2], [1.05, 1.2, 1.3], [1.2, 1.3, 1.5]]})
+
+
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
+def test_heatmap_cells_are_painted_on_one_ramp_and_print_their_values(renderer):
+    """Every cell is filled where its box says with the colour it claims (lowest value: the ramp's light end, highest:
+    the palette's first colour), its value is printed, and a colour bar's labelled ticks stand beside the grid."""
+    from renderers.colour import difference
+    from renderers.pinned import HEAT_LOW
+
+    style = style_for(ChartType.HEATMAP, 3)
+    out = render(HEAT, style, renderer, "ja")
+    assert out.checks.overlapping_text == [] and out.checks.off_canvas_text == [] and out.tick_steps == {}
+    cells = {(e.row, e.col): e for e in out.elements if e.kind == "cell"}
+    assert len(cells) == 12
+    assert cells[("2020年度", "北海道")].color == HEAT_LOW and cells[("2019年度", "関東")].color == style.palette[0].hex
+    pixels = np.asarray(Image.open(io.BytesIO(out.png)).convert("RGB"))
+    for cell in cells.values():  # a corner of the cell, clear of its printed value and the white grid lines
+        x0, y0, x1, y1 = cell.bbox
+        drawn = tuple(int(c) for c in pixels[int(y0 + (y1 - y0) * 0.2), int(x0 + (x1 - x0) * 0.15)])
+        assert difference(drawn, cell.color) < 3, (cell.row, cell.col, drawn, cell.color)
+    texts = [e for e in out.elements if e.kind == "text"]
+    printed = {f"{v:.2f}" for row in HEAT.data.data for v in row}
+    assert printed <= {e.text for e in texts}
+    right_of_grid = max(c.bbox[2] for c in cells.values())
+    ticks = [e for e in texts if e.text not in printed and e.bbox[0] > right_of_grid
+             and e.text.replace(".", "", 1).isdigit()]
+    assert len(ticks) >= 3

@@ -53,6 +53,9 @@ class ChartFamily:
     change_on_previous: bool = False
     """the values are each period's change on the one before, in % (前年比): signed, about a zero line; the template
     derives them from a period topic's levels"""
+    cells: bool = False
+    """every value is printed in its own cell of a grid (a table; a heatmap's coloured cells): rows down the side,
+    columns across; a value is read as printed, and a visual question names a cell by its place in its column"""
     header_groups: bool = False
     """merged header cells (結合セル) may sit above the columns"""
     rules: Callable[[ChartSpec], None] | None = field(default=None, repr=False)

@@ -8,6 +8,7 @@ FAMILY = ChartFamily(
     chart_type=ChartType.TABLE,
     topic_axes=("period", "category", "share"),
     series=(2, 4),
+    cells=True,
     header_groups=True,
     draw={"table": render_table},
 )
