@@ -33,6 +33,9 @@ from schemas import (
     Topic,
 )
 
+SHAPE_NOISE = (0.02, 0.08)  # a series' period-to-period noise: its standard deviation is drawn from this range
+SHAPE_SHOCK = 0.3  # share of series with a one-period shock
+SHAPE_PLATEAU = 0.2  # share of series whose trend levels off
 SCALE_WORDS = "十百千万億兆"  # a unit starting with one of these is already scaled (億円, 千台)
 RENDERERS = get_args(ChartRenderer)  # what "mix" spreads over
 
@@ -84,14 +87,22 @@ def _round(values, decimals: int) -> list[float]:
 
 
 def _series_values(rng, n: int, base: list[float], decimals: int, growth=(0.0, 0.0), seasonal=False) -> list[float]:
+    """A level drawn from the measure's usual range, moved by a trend, and — as real series are — by noise of a
+    seeded size, sometimes a one-period shock (a dip or a spike that partly recovers) or a trend that levels off."""
     lo, hi = base
     level = math.exp(rng.uniform(math.log(lo), math.log(hi))) if lo > 0 else rng.uniform(lo, hi)
     g = rng.uniform(*growth)
     t = np.arange(n)
     shape = (1 + g) ** t
+    if rng.random() < SHAPE_PLATEAU:  # growth stops partway: the level holds from there
+        shape = np.minimum(shape, shape[int(rng.integers(n // 2, n))]) if g > 0 else \
+            np.maximum(shape, shape[int(rng.integers(n // 2, n))])
+    if n >= 4 and rng.random() < SHAPE_SHOCK:  # one period off the trend, half of it carried into the next
+        at, size = int(rng.integers(1, n - 1)), rng.choice([-1, 1]) * rng.uniform(0.1, 0.25)
+        shape = shape * np.where(t == at, 1 + size, np.where(t == at + 1, 1 + size / 2, 1.0))
     if seasonal:
         shape = shape * (1 + rng.uniform(0.08, 0.3) * np.sin(2 * np.pi * (t + rng.integers(12)) / 12))
-    values = level * shape * (1 + rng.normal(0, 0.03, n))
+    values = level * shape * (1 + rng.normal(0, rng.uniform(*SHAPE_NOISE), n))
     floor = 10 ** -decimals
     return _round(np.maximum(values, floor), decimals)
 
@@ -105,6 +116,21 @@ def _shares(rng, n: int, decimals: int, ordered: bool = True) -> list[float]:
         last = round(100 - sum(shares), decimals)
         if min(shares + [last]) >= step:
             return sorted(shares + [last], reverse=True) if ordered else shares + [last]
+
+
+def _drifting_shares(rng, periods: int, parts: int, decimals: int) -> list[list[float]]:
+    """Each period's shares of one whole (a 帯グラフ row), drifting from one period to the next as a composition
+    does rather than drawn afresh; every row sums to exactly 100 at the shown precision, every share positive."""
+    step = 10 ** -decimals
+    raw = rng.dirichlet(np.full(parts, 2.0))
+    rows = []
+    for _ in range(periods):
+        raw = np.maximum(raw, parts * step / 100)  # the last share keeps ≥ a step after the others round
+        raw = raw / raw.sum()
+        shares = _round(raw[:-1] * 100, decimals)
+        rows.append(shares + [round(100 - sum(shares), decimals)])
+        raw = raw * np.exp(rng.normal(0, 0.12, parts))
+    return rows
 
 
 # ---------------------------------------------------------------- spec
@@ -145,8 +171,7 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
     if axis == "share" and chart.shares_per_category:  # 帯グラフ: one bar per period, the parts as columns
         parts = [c[li] for c in pick_subset(rng, topic.categories, int(rng.integers(3, min(5, len(topic.categories)) + 1)))]
         index = _periods(rng, int(rng.integers(chart.periods[0], chart.periods[1] + 1)), False, fmt, lang)
-        data = DataTable(index=index, columns=parts,
-                         data=[_shares(rng, len(parts), decimals, ordered=False) for _ in index])
+        data = DataTable(index=index, columns=parts, data=_drifting_shares(rng, len(index), len(parts), decimals))
     elif axis == "share":
         cats = pick_subset(rng, topic.categories, int(rng.integers(3, len(topic.categories) + 1)))
         index = [c[li] for c in cats]

@@ -133,7 +133,8 @@ def test_questions_about_long_labels_are_left_out_not_raised():
 
 def test_template_data_has_real_semantics_in_every_family():
     """Drafted (not rendered) template samples: every family is drawn; 帯グラフ rows each fill 100 %; signed changes
-    go below zero; yearly labels are never written 2013/1; pies are not always sorted largest first."""
+    go below zero; yearly labels are never written 2013/1; pies are not always sorted largest first; compositions
+    drift and series move more than a few %."""
     import re
 
     from pipeline.template import draft_sample
@@ -152,3 +153,10 @@ def test_template_data_has_real_semantics_in_every_family():
         assert not months or len({m.split("/")[1] for m in months}) == len(months), s.data.index  # months, not years
     pies = [[row[0] for row in s.data.data] for s in specs if family(s.chart_type).round]
     assert sum(values != sorted(values, reverse=True) for values in pies) >= len(pies) / 3
+    # a composition drifts from year to year (drawn afresh each year, a share moved ~14 points on average)
+    moves = [abs(b - a) for s in bands for prev, row in zip(s.data.data, s.data.data[1:]) for a, b in zip(prev, row)]
+    assert sum(moves) / len(moves) < 6
+    # series move like real ones: not all within a few % of their trend (noise, shocks, plateaus)
+    lines = [s.data.column(c) for s in specs if s.chart_type is ChartType.LINE for c in s.data.columns]
+    wiggle = [max(abs(b / a - 1) for a, b in zip(v, v[1:])) for v in lines if min(v) > 0]
+    assert sum(w > 0.1 for w in wiggle) >= len(wiggle) / 3
