@@ -126,7 +126,7 @@ def test_a_generator_arithmetic_bug_is_rejected_with_its_reason_and_never_reache
     honest = qa.format_value
     monkeypatch.setattr(qa, "format_value", lambda value, decimals, unit, style, lang, signed=False:
                         honest(value * 1.5 + 1, decimals, unit, style, lang, signed))
-    manifest, stats = generate(RunConfig(n=8, seed=5, shard_size=8), tmp_path)
+    manifest, stats = generate(RunConfig(n=8, seed=6, shard_size=8), tmp_path)  # all 8 answerable when honest
     assert manifest.rows == 0 and stats.rows == 0
     rejects = [json.loads(line) for line in (tmp_path / "rejects/shard-00000.jsonl").read_text().splitlines()]
     assert len(rejects) == 8
