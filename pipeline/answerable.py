@@ -132,6 +132,8 @@ def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
                                             sample.style, lang)[0]
         return qa.model_copy(update=update)
 
+    if rule.printed:  # furniture: read as printed
+        return exact("label", 0.0)
     if labelled(sample):
         return exact("cell" if chart.cells else "label", 0.0)
     if rule.written != "number":  # which label, which rank: settled by comparing marks

@@ -8,6 +8,7 @@ cannot hide in the other.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -24,6 +25,7 @@ from schemas import QA, AnswerType, CellRef, ChartSpec, Element, Op, Program, QA
 from schemas.render import DRAWN
 
 POSITION_TIE_PX = 1.0
+FURNITURE_SHARE = 0.3  # of the charts whose unit line or source is drawn, those asked about it
 MAX_QUESTION = QA.model_fields["question"].metadata[-1].max_length
 
 
@@ -118,6 +120,29 @@ def _pick(program: Program, spec: ChartSpec, elements: list[Element]) -> float:
     return _cell(spec, chosen.row, chosen.col)
 
 
+SOURCE_LABEL = re.compile(r"^(?:出典|資料|Sources?)\s*[：:]\s*")
+
+
+def _drawn_lines(elements: list[Element]) -> list[str]:
+    return [line for e in elements if e.kind == "text" and e.text for line in e.text.split("\n")]
+
+
+def _unit(_program: Program, spec: ChartSpec, elements: list[Element]) -> str:
+    """The table's unit, if a unit line drawn on the chart states it."""
+    stated = [line for line in _drawn_lines(elements) if ("単位" in line or "Unit" in line) and spec.unit in line]
+    if not spec.unit or not stated:
+        raise Unverifiable("not_drawn", f"no unit line stating {spec.unit!r} is drawn")
+    return spec.unit
+
+
+def _source(_program: Program, _spec: ChartSpec, elements: list[Element]) -> str:
+    """The one source line drawn, without its label."""
+    cited = [SOURCE_LABEL.sub("", line) for line in _drawn_lines(elements) if SOURCE_LABEL.match(line)]
+    if len(cited) != 1:
+        raise Unverifiable("not_drawn" if not cited else "ambiguous", f"{len(cited)} source lines are drawn")
+    return cited[0]
+
+
 def pick_mark(program: Program, elements: list[Element]) -> Element:
     """The drawn mark a visual question points at (by colour, then position)."""
     marks = [e for e in elements if e.kind in DRAWN
@@ -160,6 +185,7 @@ class OpRule:
     pipeline.answerable).
     args: the Program fields the op reads; the LLM's QA schema makes exactly these required.
     by_llm: the LLM chain may propose it (a visual pick needs the drawn marks, which the model never sees).
+    printed: the answer is text printed on the chart's furniture (unit line, source), read as written.
     """
 
     evaluate: Evaluation
@@ -171,6 +197,7 @@ class OpRule:
     written: Literal["number", "count", "label"] = "number"
     compares: bool = False
     by_llm: bool = True
+    printed: bool = False
 
     @property
     def answer_type(self) -> AnswerType:
@@ -192,6 +219,8 @@ OPS: dict[Op, OpRule] = {
                       compares=True),
     Op.RANK: OpRule(_rank, args=("row", "col"), unit="rank", written="count", compares=True),
     Op.PICK: OpRule(_pick, args=("color", "order"), by_llm=False),
+    Op.UNIT: OpRule(_unit, args=(), unit="none", written="label", by_llm=False, printed=True),
+    Op.SOURCE: OpRule(_source, args=(), unit="none", written="label", by_llm=False, printed=True),
 }
 
 
@@ -329,6 +358,17 @@ class QuestionWriter:
                                _subject=subject_, _other_subject=subject_))
         return [q for q in out if q is not None]
 
+    def furniture(self, rng) -> list[QA]:
+        """At most one question about what the chart's furniture prints: its unit line or its source."""
+        drawn = [(op, answer) for op, answer in (
+            (Op.UNIT, self.spec.unit if self.style.unit_line and len(set(self.spec.series_unit.values())) == 1
+             and self.spec.unit else None),  # one unit for every value (not bars + line, not a scatter's two)
+            (Op.SOURCE, SOURCE_LABEL.sub("", self.style.source) if self.style.source else None)) if answer]
+        if not drawn or rng.random() >= FURNITURE_SHARE:
+            return []
+        op, answer = drawn[int(rng.integers(len(drawn)))]
+        return [self.qa(op, QAType.RETRIEVAL, answer, self.spec.data.columns[0])]
+
     def visual(self, rng, elements: list[Element], image) -> list[QA]:
         """Questions about marks as drawn: their colour (the palette actually used) and position (the element boxes).
         Only drawn marks are named (no line vertices without markers), each painted in its colour where it stands
@@ -370,11 +410,13 @@ class QuestionWriter:
 
 
 def program_qa(spec: ChartSpec, metric: str, style: StyleSpec, lang: str, rng, timeline: bool, k: int = 3) -> list[QA]:
-    """One retrieval question and up to `k` compositional ones, all written and answered by program."""
+    """One retrieval question and up to `k` compositional ones, all written and answered by program; now and then
+    one about the chart's furniture (its unit line, its source) when it is drawn."""
     writer = QuestionWriter(spec, metric, style, lang, timeline=timeline)
     compositional = writer.compositional(rng)
     take = sorted(rng.choice(len(compositional), size=min(k, len(compositional)), replace=False))
-    return [q for q in [writer.retrieval(rng)] + [compositional[i] for i in take] if q is not None]
+    asked = [writer.retrieval(rng)] + [compositional[i] for i in take] + writer.furniture(rng)
+    return [q for q in asked if q is not None]
 
 
 def add_visual_qa(sample: Sample, rendered: Rendered) -> Sample:

@@ -32,6 +32,8 @@ class Op(StrEnum):
     ARGMIN = "argmin"
     RANK = "rank"  # 1 + number of rows whose col is larger than table[row, col]
     PICK = "pick"  # visual: the mark of `color` (any colour when None) that is `order`-most, then its value
+    UNIT = "unit"  # the unit the chart's unit line states for its values (（単位：億円）)
+    SOURCE = "source"  # the source the chart cites, as printed after its 出典/資料/Source label
 
 
 READ_FROM = {

@@ -15,7 +15,9 @@ SPEC = ChartSpec(chart_type="grouped_bar", title="預金", unit="億円", decima
                  data={"index": ["2020年", "2021年", "2022年"], "columns": ["法人", "個人"],
                        "data": [[100.5, 300.0], [150.2, 320.4], [170.9, 310.1]]})
 BOXES = [Element(kind="bar", bbox=(10 + 50 * i + 20 * j, 100, 25 + 50 * i + 20 * j, 200), color=["#2ca02c", "#1f77b4"][j],
-                 row=r, col=c) for i, r in enumerate(SPEC.data.index) for j, c in enumerate(SPEC.data.columns)]
+                 row=r, col=c) for i, r in enumerate(SPEC.data.index) for j, c in enumerate(SPEC.data.columns)] + [
+    Element(kind="text", text="（単位：億円）", bbox=(200, 5, 260, 15)),
+    Element(kind="text", text="出典：中央統計局「年次経済調査」\n注：速報値を含む。", bbox=(5, 210, 200, 230))]
 PROGRAMS = {
     Op.VALUE: Program(op=Op.VALUE, row="2021年", col="個人"),
     Op.DIFF: Program(op=Op.DIFF, col="法人", start="2020年", end="2022年"),
@@ -29,6 +31,8 @@ PROGRAMS = {
     Op.ARGMIN: Program(op=Op.ARGMIN, col="法人"),
     Op.RANK: Program(op=Op.RANK, row="2022年", col="個人"),
     Op.PICK: Program(op=Op.PICK, color="#1f77b4", order="rightmost"),
+    Op.UNIT: Program(op=Op.UNIT),
+    Op.SOURCE: Program(op=Op.SOURCE),
 }
 
 
@@ -160,3 +164,20 @@ def test_template_data_has_real_semantics_in_every_family():
     lines = [s.data.column(c) for s in specs if s.chart_type is ChartType.LINE for c in s.data.columns]
     wiggle = [max(abs(b / a - 1) for a, b in zip(v, v[1:])) for v in lines if min(v) > 0]
     assert sum(w > 0.1 for w in wiggle) >= len(wiggle) / 3
+
+
+@pytest.mark.parametrize("renderer", ["matplotlib", "plotly", "vegalite"])
+def test_furniture_answers_are_read_from_the_drawn_unit_line_and_source(renderer):
+    """The unit and source questions are answered from the texts each renderer drew (matplotlib sets source and note
+    as one two-line text); a chart that does not draw them cannot be asked about them."""
+    from pipeline.qa import Unverifiable
+
+    style = sample_style(np.random.default_rng(2), "ja", ChartType.GROUPED_BAR, 2, PeriodFormat.YEAR).model_copy(
+        update={"unit_line": True, "source": "資料：地域経済研究所「地域動向レポート」", "note": "注：速報値を含む。"})
+    drawn = render(SPEC, style, renderer, "ja").elements
+    assert evaluate(PROGRAMS[Op.UNIT], SPEC, drawn) == "億円"
+    assert evaluate(PROGRAMS[Op.SOURCE], SPEC, drawn) == "地域経済研究所「地域動向レポート」"
+    bare = render(SPEC, style.model_copy(update={"unit_line": False, "source": None}), renderer, "ja").elements
+    for op in (Op.UNIT, Op.SOURCE):
+        with pytest.raises(Unverifiable, match="not_drawn"):
+            evaluate(PROGRAMS[op], SPEC, bare)
