@@ -85,14 +85,31 @@ def _strings(value, fields: tuple[str, ...] | None = None) -> list[str]:
 _TEMPLATE = re.compile(r"^JSON\s*[:：].*$", re.M)  # the shape written out, for servers that do not enforce it
 
 
+COPIED_WORDS = 8  # consecutive words (Latin) a text may not share with a worked example ...
+COPIED_CHARS = 18  # ... or characters (Japanese)
+
+
+def _runs(text: str) -> set[tuple[str, ...]]:
+    """The text's runs of COPIED_WORDS words, or of COPIED_CHARS characters where it is written without spaces."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    if re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text):
+        chars = re.sub(r"\s+", "", text)
+        return {tuple(chars[i:i + COPIED_CHARS]) for i in range(len(chars) - COPIED_CHARS + 1)}
+    words = re.findall(r"\w+", text)
+    return {tuple(words[i:i + COPIED_WORDS]) for i in range(len(words) - COPIED_WORDS + 1)}
+
+
 def copied_example(value: BaseModel, examples: list[dict]) -> str | None:
-    """A reply text that repeats a worked example's (trigram overlap ≥ `TOPIC_SIMILARITY`): small models copy them."""
+    """A reply text that repeats a worked example's (trigram overlap ≥ `TOPIC_SIMILARITY`) or carries over a clause
+    of one ("…, while housing loans stayed almost flat" in a passage on waste): small models copy them."""
     shown = [t for example in examples for t in _strings(example) if len(t) >= 6 and not t.replace(".", "").isdigit()]
     for text in _strings(value, PROSE):
-        grams = _trigrams(text)
+        grams, runs = _trigrams(text), _runs(text)
         for example in shown:
             if len(text) >= 6 and _jaccard(grams, _trigrams(example)) >= TOPIC_SIMILARITY:
                 return f"{text!r} copies the example {example!r}: write your own"
+            if runs & _runs(example):
+                return f"{text[:120]!r} carries over words of the example {example!r}: write this chart's own sentence"
     return None
 
 

@@ -219,3 +219,23 @@ def test_a_per_minute_budget_lets_a_minutes_worth_through_then_spaces_the_rest()
     tokens = PerMinute(1000, clock=lambda: now[0], sleep=sleep)
     asyncio.run(take(tokens, [600, 600, 5000]))  # the oversized request waits for a full bucket, not forever
     assert now[0] == pytest.approx(0.2 * 60 + 1.0 * 60)
+
+
+def test_a_clause_carried_over_from_the_worked_example_is_sent_back():
+    """Gemma 3 270M wrote "…rose steadily over the five years, while housing loans stayed almost flat." into passages
+    on waste and hospitals: the example's clause, not the chart's. Borrowing its sentence shape is fine."""
+    import json
+
+    import prompts
+    from pipeline.llm_chain import copied_example
+    from schemas.sample import Description
+
+    shown = {lang: [json.loads(reply) for _, reply in prompts.llm_shots("description", lang)] for lang in ("en", "ja")}
+    carried = {"en": "The waste collected by the waste bin rose steadily over the five years, while housing loans "
+                     "stayed almost flat.",
+               "ja": "ごみ排出量は5年間で着実に増加した。一方、住宅ローンはほぼ横ばいで推移した。"}
+    own = {"en": "Drug revenue rose steadily over the five years, while overseas sales fell.",
+           "ja": "ごみ排出量は5年間で着実に増加した。一方、海外はほぼ横ばいで推移した。"}
+    for lang in ("en", "ja"):
+        assert "carries over" in copied_example(Description(text=carried[lang]), shown[lang])
+        assert copied_example(Description(text=own[lang]), shown[lang]) is None
