@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from functools import cache, partial
 
@@ -33,20 +34,70 @@ def _check_browser() -> None:
         raise SetupError(f"no Chromium/Chrome on PATH. {INSTALL_HINT}")
 
 
+LAYOUT_TIMEOUT_S = 120.0  # a chart lays out in well under a second; a browser silent this long has hung
+
+
+class LayoutTimeout(Exception):
+    pass
+
+
+def _bounded(call: Callable, *args, **kwargs):
+    """`call` on a daemon thread, given LAYOUT_TIMEOUT_S: kaleido waits on its browser without a timeout, and one
+    hung Chromium (seen once, under load) would otherwise stop a run forever."""
+    outcome: dict = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = call(*args, **kwargs)
+        except BaseException as error:  # noqa: BLE001 - re-raised on the caller's thread
+            outcome["error"] = error
+        finally:
+            done.set()
+
+    threading.Thread(target=run, daemon=True, name="kaleido-layout").start()
+    if not done.wait(LAYOUT_TIMEOUT_S):
+        raise LayoutTimeout
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _abandon_browser() -> None:
+    """Leave a hung kaleido server behind (its daemon thread and browser end with the process) and put a new one in
+    its place, with its own queues: should the old browser wake, its late answer cannot be taken for another chart's.
+    kaleido has no way to drop a hung server (its close, run at exit too, would wait for the browser forever)."""
+    import kaleido
+
+    hung = kaleido._global_server  # noqa: SLF001
+    hung._initialized = False  # its atexit close returns at once
+    type(hung)._instance = None  # the singleton makes a new instance
+    kaleido._global_server = type(hung)()  # what kaleido's *_sync functions call
+
+
 def _to_svg(fig: dict, width: int, height: int) -> str:
-    """Lay out through this process's one kaleido browser; a first failure means the browser is missing or broken."""
+    """Lay out through this process's one kaleido browser; a first failure means the browser is missing or broken,
+    a browser that stops answering is replaced once, then the run stops with a message (and resumes when rerun)."""
     global _browser_ok
     import kaleido
 
     if not _browser_ok:
         _check_browser()
-    try:
-        kaleido.start_sync_server(n=1, mathjax=False, silence_warnings=True)
-        svg = kaleido.calc_fig_sync(fig, opts={"format": "svg", "width": width, "height": height, "scale": 1})
-    except Exception as error:
-        if _browser_ok:
-            raise
-        raise SetupError(f"{INSTALL_HINT}; kaleido said: {error}") from error
+    opts = {"format": "svg", "width": width, "height": height, "scale": 1}
+    for attempt in (1, 2):
+        try:
+            kaleido.start_sync_server(n=1, mathjax=False, silence_warnings=True)
+            svg = _bounded(kaleido.calc_fig_sync, fig, opts=opts)
+            break
+        except LayoutTimeout:
+            _abandon_browser()
+            if attempt == 2:
+                raise SetupError(f"plotly: kaleido's Chromium gave no layout in {LAYOUT_TIMEOUT_S:g} s, twice (a hung "
+                                 "browser); finished shards are kept, rerun the same command to resume") from None
+        except Exception as error:
+            if _browser_ok:
+                raise
+            raise SetupError(f"{INSTALL_HINT}; kaleido said: {error}") from error
     _browser_ok = True
     return svg.decode() if isinstance(svg, bytes) else svg
 
