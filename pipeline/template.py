@@ -107,6 +107,15 @@ def _series_values(rng, n: int, base: list[float], decimals: int, growth=(0.0, 0
     return _round(np.maximum(values, floor), decimals)
 
 
+def _signed_values(rng, n: int, base: list[float], decimals: int) -> list[float]:
+    """A measure that can fall below zero (a profit, a balance): a level from its usual range plus a drift and noise
+    on the range's scale, added rather than multiplied, so a series may cross zero."""
+    lo, hi = base
+    span = hi - lo
+    start, drift = rng.uniform(lo, lo + 0.6 * span), rng.uniform(-0.5, 0.5) * span / n  # often near zero
+    return _round(start + drift * np.arange(n) + rng.normal(0, 0.12 * span, n), decimals)
+
+
 def _shares(rng, n: int, decimals: int, ordered: bool = True) -> list[float]:
     """Shares that sum to exactly 100 at the shown precision, every one positive; largest first when `ordered`."""
     step = 10 ** -decimals
@@ -193,6 +202,8 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
             values = [_round([(b / a - 1) * 100 for a, b in zip(level, level[1:])], 1) for level in levels]
             metric, unit, decimals = charted_measure(chart, topic, lang), "%", 1
             title = metric
+        elif topic.signed:
+            values = [_signed_values(rng, len(index), topic.base, decimals) for _ in cols]
         else:
             values = [_series_values(rng, len(index), topic.base, decimals, topic.growth, seasonal) for _ in cols]
         if chart.secondary_axis:

@@ -16,6 +16,7 @@ RENDERER_NAMES = get_args(RendererName)
 
 def render(spec: ChartSpec, style: StyleSpec, renderer: str, lang: str) -> Rendered:
     from renderers.charts import family
+    from renderers.checks import drawn_steps
 
     if renderer not in RENDERER_NAMES:
         raise ValueError(f"unknown renderer {renderer!r}; choose one of {', '.join(RENDERER_NAMES)}")
@@ -23,4 +24,5 @@ def render(spec: ChartSpec, style: StyleSpec, renderer: str, lang: str) -> Rende
     if draw is None:
         raise ValueError(f"chart_type={spec.chart_type.value!r} cannot be drawn by renderer={renderer!r}; "
                          f"it is drawn by {', '.join(family(spec.chart_type).draw)}")
-    return draw(spec, style, lang)
+    drawn = draw(spec, style, lang)
+    return drawn.model_copy(update={"tick_steps": drawn_steps(drawn.tick_steps, drawn.elements)})

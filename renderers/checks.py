@@ -3,6 +3,10 @@ canvas, text too small to read, glyphs the font lacks, a legend over a mark."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
+from common.numbers import parse_number
 from schemas.render import MARKS, MIN_TEXT_PX, Element, RenderChecks
 
 MIN_OVERLAP_PX = 2.0  # two texts collide when their boxes interpenetrate by this much along every separating axis
@@ -51,3 +55,22 @@ def render_checks(elements: list[Element], width: int, height: int, missing_glyp
     off = [e.text or "" for e in texts if e.bbox[0] < -1 or e.bbox[1] < -1 or e.bbox[2] > width + 1 or e.bbox[3] > height + 1]
     small = [e.text or "" for e in texts if e.size_px is not None and e.size_px < MIN_TEXT_PX]
     return RenderChecks(missing_glyphs=missing_glyphs, overlapping_text=overlaps, off_canvas_text=off, small_text=small)
+
+
+_TICK_LABEL = re.compile(r"^[-−▲△]?\d[\d,]*(?:\.\d+)?[万億]?$")
+
+
+def drawn_steps(steps: dict[str, float], elements: list[Element]) -> dict[str, float]:
+    """The value-axis tick steps whose labels are really drawn — two measured texts one step apart — so a value is
+    asked "as read against the ticks" only when the ticks can be read (a Vega axis dropped by one layer was not)."""
+    values = set()
+    for e in elements:
+        text = unicodedata.normalize("NFKC", e.text or "").strip()
+        if e.kind == "text" and _TICK_LABEL.match(text) and (parsed := parse_number(text)):
+            values.add(parsed[0])
+
+    def labelled(step: float) -> bool:
+        multiples = {round(v / step) for v in values if abs(v / step - round(v / step)) < 1e-6}
+        return any(k + 1 in multiples for k in multiples)
+
+    return {column: step for column, step in steps.items() if labelled(step)}

@@ -105,7 +105,7 @@ class Axes:
         else:
             step, values = _ticks(*domain)
             axis |= {"values": values, "grid": style.grid,
-                     "format": ",~f" if style.number_format is NumberFormat.THOUSANDS else "~f"}
+                     "format": ",.6~f" if style.number_format is NumberFormat.THOUSANDS else ".6~f"}
         return {"type": "quantitative", "axis": axis, "step": step,
                 "scale": {"domain": list(domain), "nice": False, "zero": False}}
 
@@ -153,10 +153,11 @@ def cartesian(layers: list[dict], canvas: Canvas, legend: dict | None, bars: boo
             mark = {"type": "line", "strokeWidth": 2, **({"point": {"filled": True, "size": 36}} if s.marked else {})}
         layers.append({"data": {"values": rows}, "mark": mark, "encoding": encoding | {"order": {"field": "i"}}})
     low = layout.area.frame.xrange[0] if horizontal else layout.area.frame.yrange[0]
-    if low < 0:  # the zero line signed values stand on
+    if low < 0:  # the zero line signed values stand on (its axis is the shared one: one layer without it drops it)
         zero = {"x": dict(axes.x, field="z")} if horizontal else {"y": dict(axes.y, field="z")}
-        layers.append({"data": {"values": [{"z": 0}]}, "mark": {"type": "rule", "color": "#444444"},
-                       "encoding": {k: dict(v, axis=None) for k, v in zero.items()}})
+        if layout.area.secondary_range:  # independent y scales: each layer would draw its own axis
+            zero = {k: dict(v, axis=None) for k, v in zero.items()}
+        layers.append({"data": {"values": [{"z": 0}]}, "mark": {"type": "rule", "color": "#444444"}, "encoding": zero})
     return layout.elements, axes
 
 
@@ -214,7 +215,7 @@ def heatmap(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[li
              "scale": {"domain": [grid.low, grid.high], "range": [pinned.HEAT_LOW, grid.high_color], "interpolate": "rgb"},
              "legend": {"orient": "right", "title": None, "gradientLength": plot_h * 0.9, "gradientThickness": 12,
                         "labelColor": TEXT_COLOR, "offset": 8,
-                        "format": ",~f" if style.number_format is NumberFormat.THOUSANDS else "~f"}}
+                        "format": ",.6~f" if style.number_format is NumberFormat.THOUSANDS else ".6~f"}}
     layers.append({"data": {"values": rows}, "mark": {"type": "rect", "stroke": "white", "strokeWidth": 1},
                    "encoding": axes.encode("c0", "r0", x2="c1", y2="r1") | {"color": color}})
     size = style.font_size * style.dpi / 72 * 0.85

@@ -275,8 +275,8 @@ def step_answer(step: str, prompt: str, seed: int, action: str, schema: str = ""
         elif kind == "change":  # signed, rising
             columns = {name: [2.0 * i - 3 for i in range(len(labels))] for name, _, _ in lines}
         else:
-            columns = {name: [float(low) * (1.2 + 0.25 * i + 0.01 * j) for i in range(len(labels))]
-                       for j, (name, low, _) in enumerate(lines)}
+            columns = {name: [float(low) * (1.2 + 0.01 * j) + abs(float(low)) * 0.25 * i for i in range(len(labels))]
+                       for j, (name, low, _) in enumerate(lines)}  # rising, from a negative usual low too
         whole = _integer_series(schema)  # series counted in whole units take integers, as the schema says
         if action == "absurd":
             first = next(iter(columns.values()))

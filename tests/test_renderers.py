@@ -54,13 +54,21 @@ def test_every_family_renders_japanese_without_missing_glyphs(kind, renderer):
 
 
 @pytest.mark.parametrize("renderer", CHART_RENDERERS)
-@pytest.mark.parametrize("kind", [ChartType.BAR, ChartType.BARH, ChartType.SCATTER, ChartType.BAR_LINE])
+@pytest.mark.parametrize("kind", [ChartType.BAR, ChartType.BARH, ChartType.SCATTER, ChartType.BAR_LINE, ChartType.CHANGE])
 def test_value_axes_are_labelled_at_the_step_the_row_states(kind, renderer):
-    """Answers read against the ticks trust `tick_steps`: the drawn tick labels are consecutive multiples of it."""
-    out = render(japanese_spec(kind), style_for(kind, 4).model_copy(update={"value_labels": False}), renderer, "ja")
-    drawn = {float(e.text.replace(",", "")) for e in out.elements if e.kind == "text"
-             and e.text.replace(",", "").replace(".", "", 1).isdigit()}
-    assert out.tick_steps and set(out.tick_steps) == set(japanese_spec(kind).data.columns)
+    """Answers read against the ticks trust `tick_steps`: the drawn tick labels are consecutive multiples of it (signed
+    values too: Vega-Lite once dropped the whole axis when the zero line's layer had none)."""
+    spec = japanese_spec(kind)
+    if kind is ChartType.BAR:  # a fractional step: Vega's "~f" once printed 2.5 as "3"
+        spec = spec.model_copy(update={"decimals": 1, "data": spec.data.model_copy(update={"data": [
+            [0.6, 1.3], [1.1, 0.8], [0.9, 1.2]]})})  # step 0.25
+    if kind is ChartType.CHANGE:
+        spec = spec.model_copy(update={"unit": "%", "data": spec.data.model_copy(update={"data": [
+            [-3.5, 2.0], [4.1, -1.2], [1.0, 0.5]]})})
+    out = render(spec, style_for(kind, 4).model_copy(update={"value_labels": False}), renderer, "ja")
+    drawn = {float(e.text.replace(",", "").replace("−", "-")) for e in out.elements if e.kind == "text"
+             and e.text.replace(",", "").replace("−", "").lstrip("-").replace(".", "", 1).isdigit()}
+    assert out.tick_steps and set(out.tick_steps) == set(spec.data.columns)
     for step in set(out.tick_steps.values()):
         ticks = sorted(v for v in drawn if abs(v / step - round(v / step)) < 1e-9)
         assert len(ticks) >= 3 and any(b - a == step for a, b in zip(ticks, ticks[1:])), (step, sorted(drawn))
@@ -317,3 +325,18 @@ def test_a_hung_kaleido_browser_is_replaced_once_then_the_run_stops_with_a_messa
     with pytest.raises(SetupError, match=r"gave no layout in 0.5 s, twice.*rerun the same command to resume"):
         render(spec, style, "plotly", "ja")
     assert time.perf_counter() - started < 3
+
+
+def test_a_tick_step_without_drawn_tick_labels_is_not_claimed():
+    """A value read "against the ticks" needs tick labels one step apart among the drawn texts (full-width, minus
+    signs and 万 included); without them the row claims no step and such questions are not asked."""
+    from renderers.checks import drawn_steps
+    from schemas import Element
+
+    def texts(*labels):
+        return [Element(kind="text", text=t, bbox=(0, 0, 1, 1)) for t in labels]
+
+    assert drawn_steps({"a": 50.0}, texts("0", "50", "100", "令和3年度")) == {"a": 50.0}
+    assert drawn_steps({"a": 5000.0}, texts("−5,000", "0", "1万")) == {"a": 5000.0}
+    assert drawn_steps({"a": 50.0}, texts("120", "令和3年度", "FY2021")) == {}  # a value label alone is no axis
+    assert drawn_steps({"a": 50.0, "b": 0.5}, texts("0", "50", "1.5")) == {"a": 50.0}

@@ -91,6 +91,8 @@ class ChartFamily:
         """Whether the template may draw a seed topic (prompts/seeds.json) as this family."""
         if topic.axis not in self.topic_axes:
             return False
+        if topic.signed and (self.stacks or self.round or self.change_on_previous):
+            return False  # a loss has no place in a stack or a pie, and a change on a negative level means nothing
         if self.secondary_axis:
             return topic.secondary is not None
         if self.change_on_previous and percent(topic.unit[0]):
