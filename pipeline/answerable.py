@@ -15,9 +15,10 @@ from collections import Counter
 
 from pipeline.qa import MAX_QUESTION, OPS, Unverifiable, evaluate, pick_mark, text, write_answer
 from renderers.charts import family
-from schemas import QA, ChartSpec, Element, Op, Rendered, Sample
+from schemas import QA, ChartSpec, Element, Op, QAType, Rendered, Sample
 
 SEPARABLE_PX = 3.0
+VISUAL_SUFFIX = "_visual"  # not_asked keys of visual questions, which belong to one drawing
 SEPARABLE_SHARE = 0.03  # ≈ 11° of a pie
 
 
@@ -80,7 +81,10 @@ def answerable(sample: Sample, rendered: Rendered) -> Sample:
     compared = [qa for qa in sample.qa if separable(qa, sample, rendered.elements)]
     kept = [qa for qa in (readable(qa, sample, rendered) for qa in compared) if qa is not None]
     not_asked = Counter(sample.provenance.not_asked)
-    not_asked.update({"inseparable": len(sample.qa) - len(compared), "unreadable": len(compared) - len(kept)})
+    for kind, before, after in (("inseparable", sample.qa, compared), ("unreadable", compared, kept)):
+        dropped = Counter(qa.qa_type for qa in before) - Counter(qa.qa_type for qa in after)
+        not_asked[kind] += sum(n for qa_type, n in dropped.items() if qa_type is not QAType.VISUAL)
+        not_asked[kind + VISUAL_SUFFIX] += dropped[QAType.VISUAL]  # a redrawing redoes these: kept apart
     provenance = sample.provenance.model_copy(update={"not_asked": {k: v for k, v in sorted(not_asked.items()) if v}})
     return sample.model_copy(update={"qa": kept, "provenance": provenance})
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 import prompts
 from pipeline.run import (DatasetDirError, LocalRunner, MapFn, OnSamples, admitted_topics, intact, llm_cache_dir,
                           make_dirs, read_manifest, read_rejects, run_job, write_manifest, write_shard_files)
+from pipeline.answerable import VISUAL_SUFFIX
 from pipeline.sample import finish_sample, make_sample
 from pipeline.style import sample_style
 from pipeline.template import template_prompt_version
@@ -31,14 +32,21 @@ def current_prompt_version(generator: str) -> str:
 
 def sample_from_row(row: dict) -> Sample:
     """The Sample a row was written from, less what rows do not keep (the persona's domain, the topic's metric);
-    neither is drawn, and visual questions do not use them. Visual QA is left out: it is redone from the new boxes."""
+    neither is drawn, and visual questions do not use them. Visual QA is left out (and so are its not-asked counts):
+    it is redone from the new boxes."""
     qa = [QA.model_validate(q | {"program": Program.model_validate_json(q["program"])})
           for q in row["qa"] if q["qa_type"] != "visual"]
     return Sample(id=row["id"], lang=row["lang"], renderer=row["renderer"],
                   persona=Persona(domain="", role=row["persona"]), topic=Topic(text=row["topic"], metric=row["topic"][:60]),
                   description=Description(text=row["description"]), spec=ChartSpec.model_validate_json(row["spec"]),
                   style=StyleSpec.model_validate_json(row["style"]), qa=qa,
-                  provenance=Provenance.model_validate_json(row["provenance"]))
+                  provenance=drawing_counts_dropped(Provenance.model_validate_json(row["provenance"])))
+
+
+def drawing_counts_dropped(provenance: Provenance) -> Provenance:
+    """The provenance less what the last drawing counted of its visual questions: they are redone from the new one."""
+    kept = {k: v for k, v in provenance.not_asked.items() if not k.endswith(VISUAL_SUFFIX)}
+    return provenance.model_copy(update={"not_asked": kept})
 
 
 def restyled(sample: Sample, how: RegenerateConfig) -> Sample:

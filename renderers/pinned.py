@@ -254,8 +254,9 @@ def cartesian(canvas: Canvas, bars: bool, stacked: bool = False, horizontal: boo
             r = 5 if dots else 3
             elements.append(Element(kind="point" if marked else "vertex", bbox=(px - r, py - r, px + r, py + r),
                                     color=canvas.color(j), row=row, col=col))
-            if style.value_labels:
-                canvas.value_labels.append(label(canvas, canvas.fmt(v, col), px, py - r - TEXT_PAD_PX, 0.5, 1))
+            if style.value_labels:  # above the marker, or right above the line where there is none (as plotly sets it)
+                lift = r if marked else 0.0
+                canvas.value_labels.append(label(canvas, canvas.fmt(v, col), px, py - lift - TEXT_PAD_PX, 0.5, 1))
     axes = ("value", "category") if horizontal else ("category", "value")
     return Cartesian(bar_series, line_series, PlotArea(frame, *axes, secondary_range=secondary_range), elements)
 

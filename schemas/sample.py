@@ -45,7 +45,8 @@ class Provenance(BaseModel):
     not_asked: dict[str, int] = Field(
         default_factory=dict, description="questions drafted but left out because the image cannot settle them: "
                                           "'inseparable' (marks too close to compare), 'unreadable' (not readable "
-                                          "to the precision asked, or no single mark meant)")
+                                          "to the precision asked, or no single mark meant); '…_visual' for visual "
+                                          "questions (redone, and recounted, when the chart is redrawn)")
 
 
 class Sample(BaseModel):

@@ -134,15 +134,21 @@ def test_tower_loader_names_what_is_wrong(tmp_path):
         ModelConfig(vision_pretrained="a", text_pretrained="b")
 
 
-def answer_key(dataset: Path) -> dict[str, str]:
-    """question text → gold answer, for the scripted endpoint."""
-    return {qa["question"]: qa["answer"] for f in (dataset / "data").glob("*.parquet")
-            for qas in pq.read_table(f, columns=["qa"]).column("qa").to_pylist() for qa in qas}
+def answer_key(dataset: Path) -> dict[tuple[str, str], str]:
+    """(image digest, question text) → gold answer, for the scripted endpoint: a question such as "このグラフの出典は
+    どこか。" is asked of many charts, each with its own answer."""
+    import hashlib
+
+    return {(hashlib.sha256(row["image"]["bytes"]).hexdigest(), qa["question"]): qa["answer"]
+            for f in (dataset / "data").glob("*.parquet")
+            for row in pq.read_table(f, columns=["image", "qa"]).to_pylist() for qa in row["qa"]}
 
 
 def test_eval_against_an_openai_compatible_vision_endpoint(tiny_dataset, tmp_path, monkeypatch):
     """The endpoint is tests/fake_openai.py (no vision model runs here): it answers right on even-numbered requests'
     questions and wrong on the others, so the scores are known; it also checks what a vision server would receive."""
+    import hashlib
+
     from PIL import Image
 
     from model.evaluate import Endpoint, evaluate
@@ -152,9 +158,10 @@ def test_eval_against_an_openai_compatible_vision_endpoint(tiny_dataset, tmp_pat
     def reply(body: dict) -> str:
         (content,) = [m["content"] for m in body["messages"] if m["role"] == "user"]
         url = next(part["image_url"]["url"] for part in content if part["type"] == "image_url")
-        images.append(Image.open(io.BytesIO(base64.b64decode(url.removeprefix("data:image/png;base64,")))).size)
+        png = base64.b64decode(url.removeprefix("data:image/png;base64,"))
+        images.append(Image.open(io.BytesIO(png)).size)
         question = next(part["text"] for part in content if part["type"] == "text").split("\n")[0]
-        return key[question] if len(question) % 2 == 0 else "わかりません"
+        return key[hashlib.sha256(png).hexdigest(), question] if len(question) % 2 == 0 else "わかりません"
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
     server = FakeServer(reply=reply).start()
