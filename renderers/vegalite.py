@@ -185,9 +185,9 @@ def pie(layers: list[dict], canvas: Canvas, legend: dict | None, hole: float = 0
         sweep = 2 * math.pi * v / total
         middle = start + sweep / 2
         start += sweep
-        across = 2 * inside * math.sin(min(sweep, math.pi) / 2)  # the slice's width at the label's radius
-        if text_width(label, style.font_family, size) <= across * 0.9 and size * 1.3 <= across:
-            x, y = cx + inside * math.sin(middle), cy - inside * math.cos(middle)
+        x, y = cx + inside * math.sin(middle), cy - inside * math.cos(middle)
+        if _inside_slice(x, y, text_width(label, style.font_family, size), size * 1.3, (cx, cy),
+                         (outer * hole, outer), (middle - sweep / 2, middle + sweep / 2)):
             layers.append(text(canvas, label, x, y, "center", "middle", size, ink(canvas.color(i))))
         else:
             rim = outer + PIE_LABEL_GAP_PX
@@ -223,6 +223,23 @@ def heatmap(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[li
         x0, y0, x1, y1 = element.bbox
         layers.append(text(canvas, content, (x0 + x1) / 2, (y0 + y1) / 2, "center", "middle", size, ink(element.color)))
     return grid.elements, axes
+
+
+def _inside_slice(x: float, y: float, width: float, height: float, centre: tuple[float, float],
+                  radii: tuple[float, float], angles: tuple[float, float]) -> bool:
+    """Whether a label box centred at (x, y) lies within a slice's ring and wedge (angles clockwise from 12 o'clock),
+    a couple of pixels clear of its edges: only then is it set on the slice, in ink for the slice's fill."""
+    cx, cy = centre
+    for px in (x - width / 2, x + width / 2):
+        for py in (y - height / 2, y + height / 2):
+            radius = math.hypot(px - cx, py - cy)
+            angle = math.atan2(px - cx, cy - py) % (2 * math.pi)
+            if not radii[0] + 2 <= radius <= radii[1] - 2:
+                return False
+            if angles[1] - angles[0] < 2 * math.pi and not angles[0] <= angle <= angles[1] \
+                    and not angles[0] <= angle + 2 * math.pi <= angles[1]:
+                return False
+    return True
 
 
 def scatter(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[list[Element], Axes]:

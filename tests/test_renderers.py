@@ -340,3 +340,17 @@ def test_a_tick_step_without_drawn_tick_labels_is_not_claimed():
     assert drawn_steps({"a": 5000.0}, texts("−5,000", "0", "1万")) == {"a": 5000.0}
     assert drawn_steps({"a": 50.0}, texts("120", "令和3年度", "FY2021")) == {}  # a value label alone is no axis
     assert drawn_steps({"a": 50.0, "b": 0.5}, texts("0", "50", "1.5")) == {"a": 50.0}
+
+
+def test_a_pie_name_is_set_on_its_slice_only_where_it_lies_inside_the_ring_and_wedge():
+    """Vega-Lite pies: a name goes on its slice only if its whole box is inside the slice (a donut's ring is thin: a
+    long name at 9 o'clock once ran past the ring in white, invisible on the page); otherwise beside the rim."""
+    from math import pi
+
+    from renderers.vegalite import _inside_slice
+
+    ring, left_half = (55.0, 100.0), (pi, 2 * pi)
+    assert not _inside_slice(-77, 0, 90, 16, (0, 0), ring, left_half)  # "debt service": past the ring on both sides
+    assert _inside_slice(-77, 0, 30, 16, (0, 0), ring, left_half)
+    assert not _inside_slice(5, -77, 30, 16, (0, 0), ring, (0, pi / 2))  # straddles 12 o'clock, left of the wedge
+    assert _inside_slice(30, -70, 30, 16, (0, 0), ring, (0, pi / 2))

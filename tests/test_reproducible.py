@@ -21,7 +21,7 @@ the data; then re-pin and say so here and in the commit:
   about it (issue 15 §3); then when signed measures (profits, balances) joined the seeds, Vega-Lite's tick labels
   stopped rounding fractional steps and a tick step was claimed only where its labels are drawn; then when value
   labels over unmarked lines were predicted where plotly sets them and visual questions' not-asked counts were kept
-  apart (a redrawing recounts them).
+  apart (a redrawing recounts them); then when Vega-Lite set a pie name on its slice only where it lies inside it.
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
