@@ -18,8 +18,8 @@ from renderers.charts import family
 from schemas import QA, ChartSpec, Element, Op, QAType, Rendered, Sample
 
 SEPARABLE_PX = 3.0
-VISUAL_SUFFIX = "_visual"  # not_asked keys of visual questions, which belong to one drawing
 SEPARABLE_SHARE = 0.03  # ≈ 11° of a pie
+VISUAL_SUFFIX = "_visual"  # not_asked keys of visual questions, which belong to one drawing
 
 
 def labelled(sample: Sample) -> bool:

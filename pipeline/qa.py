@@ -20,6 +20,7 @@ import prompts
 from renderers.charts import family
 from renderers.charts.family import percent
 from renderers.colour import distinct, painted_as, pixels
+from renderers.furniture import UNIT_LINE
 from renderers.numbers import format_number
 from schemas import QA, AnswerType, CellRef, ChartSpec, Element, Op, Program, QAType, Rendered, Sample, StyleSpec
 from schemas.render import DRAWN
@@ -128,8 +129,8 @@ def _drawn_lines(elements: list[Element]) -> list[str]:
 
 
 def _unit(_program: Program, spec: ChartSpec, elements: list[Element]) -> str:
-    """The table's unit, if a unit line drawn on the chart states it."""
-    stated = [line for line in _drawn_lines(elements) if ("単位" in line or "Unit" in line) and spec.unit in line]
+    """The table's unit, if the unit line drawn on the chart (renderers.furniture.UNIT_LINE) states it."""
+    stated = {line.format(unit=spec.unit) for line in UNIT_LINE.values()} & set(_drawn_lines(elements))
     if not spec.unit or not stated:
         raise Unverifiable("not_drawn", f"no unit line stating {spec.unit!r} is drawn")
     return spec.unit
