@@ -1,6 +1,7 @@
 """Is each question answerable from the image the row ships with? Checked from the renderer's own geometry (element
 boxes) and the PNG's pixels after drawing; what the eye cannot settle is not asked.
 
+- Questions naming a category whose label the chart left off (a long series labels every k-th period) are not asked.
 - Comparisons (OPS entries with `compares`) on charts without value labels: the answer's mark must stand out from the
   runner-up by `SEPARABLE_PX` along the value axis (pie slices: by `SEPARABLE_SHARE` of the whole).
 - Visual references (pipeline.qa.QuestionWriter.visual) name only marks that are drawn (no line vertices without
@@ -15,7 +16,7 @@ from collections import Counter
 
 from pipeline.qa import MAX_QUESTION, OPS, Unverifiable, evaluate, pick_mark, text, write_answer
 from renderers.charts import family
-from schemas import QA, ChartSpec, Element, Op, QAType, Rendered, Sample
+from schemas import QA, AnswerType, ChartSpec, Element, Op, QAType, Rendered, Sample
 
 SEPARABLE_PX = 3.0
 SEPARABLE_SHARE = 0.03  # ≈ 11° of a pie
@@ -75,13 +76,28 @@ def separable(qa: QA, sample: Sample, elements: list[Element]) -> bool:
     return gap >= threshold
 
 
+def named(qa: QA, rendered: Rendered) -> bool:
+    """Every category the question or its answer names is labelled on the chart (a long series writes only every
+    k-th label: a year left unlabelled cannot be found, or given as an answer, by name)."""
+    if not rendered.unlabelled:
+        return True
+    program = qa.program
+    names = {program.row, program.start, program.end, *(program.rows or ()),
+             program.other.row if program.other else None}
+    if qa.answer_type is AnswerType.LABEL:
+        names.add(qa.answer)
+    return not names & set(rendered.unlabelled)
+
+
 def answerable(sample: Sample, rendered: Rendered) -> Sample:
     """The sample with each question as its image lets it be answered (how, and to what tolerance), and the
     questions the image cannot settle left out."""
-    compared = [qa for qa in sample.qa if separable(qa, sample, rendered.elements)]
+    labelled_names = [qa for qa in sample.qa if named(qa, rendered)]
+    compared = [qa for qa in labelled_names if separable(qa, sample, rendered.elements)]
     kept = [qa for qa in (readable(qa, sample, rendered) for qa in compared) if qa is not None]
     not_asked = Counter(sample.provenance.not_asked)
-    for kind, before, after in (("inseparable", sample.qa, compared), ("unreadable", compared, kept)):
+    for kind, before, after in (("unlabelled", sample.qa, labelled_names), ("inseparable", labelled_names, compared),
+                                ("unreadable", compared, kept)):
         dropped = Counter(qa.qa_type for qa in before) - Counter(qa.qa_type for qa in after)
         not_asked[kind] += sum(n for qa_type, n in dropped.items() if qa_type is not QAType.VISUAL)
         not_asked[kind + VISUAL_SUFFIX] += dropped[QAType.VISUAL]  # a redrawing redoes these: kept apart

@@ -258,7 +258,7 @@ def html_report(out: Path, summary: DatasetSummary, gallery: int = 48, flagged: 
         "(label, cell: printed; axis: against the ticks; slice: a pie's size; position: which mark is larger), "
         f"one example each.</p>{_table(summary.read_from_examples)}"
         "<h3>By chart family and renderer</h3><p>asked exactly / approximately; drafted questions not asked "
-        "(inseparable: marks too close to compare; unreadable: finer than the image shows; _visual: of visual "
+        "(unlabelled: names a category the axis leaves unlabelled; inseparable: marks too close to compare; unreadable: finer than the image shows; _visual: of visual "
         "questions); samples rejected.</p>"
         f"{_grid({k: v.model_dump() for k, v in summary.answerability.items()})}</section>"
         f"<section><h2>Gallery: one sample per chart family × renderer × language</h2><p class=muted>click an image "

@@ -75,10 +75,12 @@ def _year_label(year: int, fmt: PeriodFormat, lang: str) -> str:
 
 
 def _periods(rng: np.random.Generator, n: int, seasonal: bool, fmt: PeriodFormat, lang: str) -> list[str]:
+    """`n` consecutive months (from a January) or years, the last no later than 2025; long runs start earlier."""
     if seasonal:
-        year = int(rng.integers(2018, 2025))
-        return [f"{year}/{m}" for m in range(1, n + 1)]
-    start = int(rng.integers(2010, 2026 - n))
+        years = (n - 1) // 12  # beyond the first
+        year = int(rng.integers(min(2018, 2024 - years), 2025 - years))
+        return [f"{year + m // 12}/{m % 12 + 1}" for m in range(n)]
+    start = int(rng.integers(min(2010, 2025 - n), 2026 - n))
     return [_year_label(y, fmt, lang) for y in range(start, start + n)]
 
 
@@ -105,6 +107,24 @@ def _series_values(rng, n: int, base: list[float], decimals: int, growth=(0.0, 0
     values = level * shape * (1 + rng.normal(0, rng.uniform(*SHAPE_NOISE), n))
     floor = 10 ** -decimals
     return _round(np.maximum(values, floor), decimals)
+
+
+def _distribution(rng, n: int, columns: int, base: list[float], decimals: int) -> list[list[float]]:
+    """Counts over `n` ordered bins, one list per column: one skewed hump (its peak bin's count drawn from the
+    measure's usual range), shared by the columns — two groups of one population differ in size and a little in
+    shape — with noise, each count at least one step of the shown precision."""
+    lo, hi = base
+    centre, left, right = rng.uniform(0.15, 0.85) * (n - 1), rng.uniform(0.2, 0.6) * n, rng.uniform(0.2, 0.6) * n
+    k = np.arange(n)
+    out = []
+    for _ in range(columns):
+        peak = math.exp(rng.uniform(math.log(lo), math.log(hi)))
+        shift = rng.normal(0, 0.3)
+        width = np.where(k < centre + shift, left, right) * rng.uniform(0.9, 1.1)
+        shape = np.exp(-0.5 * ((k - centre - shift) / width) ** 2)
+        values = peak * shape * (1 + rng.normal(0, 0.05, n))
+        out.append(_round(np.maximum(values, 10 ** -decimals), decimals))
+    return out
 
 
 def _signed_values(rng, n: int, base: list[float], decimals: int) -> list[float]:
@@ -190,9 +210,11 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
         seasonal = axis == "period" and topic.seasonal and rng.random() < 0.5
         if axis == "period":
             low, high = chart.periods
-            n = int(rng.integers(6, 13)) if seasonal else int(rng.integers(low, high + 1))
+            n = int(rng.integers(max(6, low), max(13, high + 1))) if seasonal else int(rng.integers(low, high + 1))
             index = _periods(rng, n, seasonal, fmt, lang)
             fmt = PeriodFormat.YEAR_MONTH if seasonal else fmt
+        elif axis == "bins":  # every bin, in the measure's order
+            index = [c[li] for c in topic.categories]
         else:
             cats = pick_subset(rng, topic.categories, int(rng.integers(3, len(topic.categories) + 1)))
             index = [c[li] for c in cats]
@@ -202,6 +224,10 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
             values = [_round([(b / a - 1) * 100 for a, b in zip(level, level[1:])], 1) for level in levels]
             metric, unit, decimals = charted_measure(chart, topic, lang), "%", 1
             title = metric
+        elif axis == "bins":
+            values = _distribution(rng, len(index), len(cols), topic.base, decimals)
+            if chart.horizontal:  # bins down the side: the highest on top, as a population pyramid stands
+                index, values = index[::-1], [v[::-1] for v in values]
         elif topic.signed:
             values = [_signed_values(rng, len(index), topic.base, decimals) for _ in cols]
         else:
@@ -216,8 +242,11 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
         if chart.header_groups and rng.random() < 0.6:
             extra["header_groups"] = [HeaderGroup(label=metric, span=len(cols))]
     x_title = "区分" if axis == "category" and lang == "ja" else ""
-    spec = ChartSpec(chart_type=chart.chart_type, title=title, x_title=x_title,
-                     y_title=_with_unit_title(metric, unit, lang), unit=unit, decimals=decimals, data=data, **extra)
+    # counts in bins are titled by what is counted (its one column), or — two groups in a legend — by the unit alone
+    y_title = _with_unit_title(metric, unit, lang) if axis != "bins" else \
+        _with_unit_title(data.columns[0], unit, lang) if len(data.columns) == 1 else _with_unit_title("", unit, lang)
+    spec = ChartSpec(chart_type=chart.chart_type, title=title, x_title=x_title, y_title=y_title, unit=unit,
+                     decimals=decimals, data=data, **extra)
     return spec, fmt
 
 
@@ -232,12 +261,14 @@ def charted_measure(chart: ChartFamily, topic: SeedTopic, lang: str) -> str:
 
 def seed_ranges(topic: SeedTopic, spec: ChartSpec) -> dict[str, tuple[float, float]]:
     """The usual range of each column of a spec drawn for `topic` (draft_spec's layout): shares 0–100, a scatter's
-    x and y their measures', a right-axis series its own, the rest the topic's."""
+    x and y their measures', counts in bins from zero, a right-axis series its own, the rest the topic's."""
     columns = spec.data.columns
     if topic.axis == "share":
         return dict.fromkeys(columns, (0.1, 100.0))
     if topic.axis == "pair":
         return {columns[0]: tuple(topic.x.base), columns[1]: tuple(topic.y.base)}
+    if topic.axis == "bins":  # the base is the peak bin's range; a distribution's tails run down towards zero
+        return dict.fromkeys(columns, (0.0, topic.base[1]))
     if family(spec.chart_type).change_on_previous:
         return dict.fromkeys(columns, (-30.0, 30.0))
     ranges = dict.fromkeys(columns, tuple(topic.base))
@@ -249,7 +280,7 @@ def seed_ranges(topic: SeedTopic, spec: ChartSpec) -> dict[str, tuple[float, flo
 def _with_unit_title(name: str, unit: str, lang: str) -> str:
     if not unit:
         return name
-    return f"{name}（{unit}）" if lang == "ja" else f"{name} ({unit})"
+    return f"{name}（{unit}）" if lang == "ja" else f"{name} ({unit})".lstrip()
 
 
 # ---------------------------------------------------------------- description
@@ -275,7 +306,7 @@ def _description(choice: TemplateChoice, spec: ChartSpec, metric: str, style, la
         return text("description", kind, lang).format(org=org, subject=about, start=table.index[0],
                                                       end=table.index[-1], v0=fmt(v0), v1=fmt(v1))
     i = int(np.argmax(values))
-    return text("description", "top", lang).format(org=org, subject=about, top=table.index[i], v0=fmt(values[i]))
+    return text("description", "mode" if choice.topic.axis == "bins" else "top", lang).format(org=org, subject=about, top=table.index[i], v0=fmt(values[i]))
 
 
 def template_prompt_version() -> str:

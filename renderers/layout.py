@@ -10,9 +10,10 @@ ROTATIONS = (0, 30, 45, 90)
 LABEL_GAP_PX = 4.0
 
 
-def fit_rotation(labels: list[str], slot_px: float, family: str, size_px: float, wanted: int) -> int:
-    """The style's rotation of category labels, or the next steeper one at which neighbours do not touch: level
-    labels need their width inside a category's slot, slanted ones a line height across it (slot · sin θ)."""
+STRIDES = (1, 2, 3, 4, 5, 6, 10, 12)  # every k-th category label written, when all of them cannot be
+
+
+def _fitting_rotation(labels: list[str], slot_px: float, family: str, size_px: float, wanted: int) -> int | None:
     widest = max(text_width(label, family, size_px) for label in labels)
     ascent, descent = pil_font(family, size_px).getmetrics()
     for rotation in ROTATIONS[ROTATIONS.index(wanted):]:
@@ -20,7 +21,23 @@ def fit_rotation(labels: list[str], slot_px: float, family: str, size_px: float,
             return 0
         if rotation and slot_px * math.sin(math.radians(rotation)) >= ascent + descent + LABEL_GAP_PX:
             return rotation
-    return 90
+    return None
+
+
+def fit_labels(labels: list[str], slot_px: float, family: str, size_px: float, wanted: int) -> tuple[int, int]:
+    """(rotation, stride) of category labels: the style's rotation, or the next steeper one at which neighbours do
+    not touch — level labels need their width inside a category's slot, slanted ones a line height across it
+    (slot · sin θ); when not even upright labels fit (a long series), every stride-th is written, from the first."""
+    for stride in STRIDES:
+        rotation = _fitting_rotation(labels[::stride], slot_px * stride, family, size_px, wanted)
+        if rotation is not None:
+            return rotation, stride
+    return 90, STRIDES[-1]
+
+
+def written_labels(labels: list[str], stride: int) -> list[str]:
+    """The labels as the axis writes them: every stride-th, the rest left blank."""
+    return [label if i % stride == 0 else "" for i, label in enumerate(labels)]
 
 
 Box = tuple[float, float, float, float]

@@ -20,7 +20,7 @@ from PIL import Image
 from renderers import furniture
 from renderers.checks import covers_marks, render_checks
 from renderers.fonts import font_path
-from renderers.layout import fit_rotation, place_point_labels
+from renderers.layout import fit_labels, place_point_labels, written_labels
 from renderers.mpl_layout import OnePassLayout
 from renderers.numbers import SCALES, format_number
 from schemas.chart import ChartSpec
@@ -36,11 +36,13 @@ SLOT_SHARE = 0.75  # the axes take about this share of the figure's width once l
 _DRAW_LOCK = threading.Lock()
 
 
-def _tick_formatter(style: StyleSpec) -> FuncFormatter:
+def _tick_formatter(style: StyleSpec, distance: bool = False) -> FuncFormatter:
+    """`distance`: ticks left of zero are written without their sign (a pyramid's left side)."""
     sep = "" if style.number_format is NumberFormat.PLAIN else ","
     scales = SCALES if style.number_format is NumberFormat.MAN_OKU else ()
 
     def tick(v: float, _pos) -> str:
+        v = abs(v) if distance else v
         word, scale = next(((w, s) for w, s in scales if abs(v) >= s), ("", 1.0))
         return f"{v / scale:{sep}.3f}".rstrip("0").rstrip(".") + word
 
@@ -58,26 +60,36 @@ def _bar_labels(ax: Axes, container, values, col: str, spec: ChartSpec, style: S
 
 
 def bars(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, horizontal: bool, stacked: bool) -> list[Mark]:
+    """Bars side by side, stacked, filling their bins (a histogram) or back to back (a pyramid: the first column
+    leftwards, its ticks read as distances from zero)."""
+    from renderers.charts import family
+
+    chart = family(spec.chart_type)
     table = spec.data
     columns = [c for c in table.columns if c not in spec.secondary_series]
     x = np.arange(len(table.index))
-    width = style.bar_width if stacked else style.bar_width / len(columns)
+    width = 1.0 if chart.touching else style.bar_width if stacked or chart.mirrored else style.bar_width / len(columns)
+    edges = {"edgecolor": "white", "linewidth": 1} if chart.touching else {}
     bottom = np.zeros(len(x))
     marks: list[Mark] = []
     for j, col in enumerate(columns):
         values = np.array(table.column(col))
-        offset = 0.0 if stacked else (j - (len(columns) - 1) / 2) * width
+        drawn = -values if chart.mirrored and j == 0 else values
+        offset = 0.0 if stacked or chart.mirrored else (j - (len(columns) - 1) / 2) * width
         color = _color(style, j)
         if horizontal:
-            container = ax.barh(x + offset, values, height=width, left=bottom, color=color, label=col)
+            container = ax.barh(x + offset, drawn, height=width, left=bottom, color=color, label=col, **edges)
         else:
-            container = ax.bar(x + offset, values, width=width, bottom=bottom, color=color, label=col)
+            container = ax.bar(x + offset, drawn, width=width, bottom=bottom, color=color, label=col, **edges)
         if style.value_labels:
             _bar_labels(ax, container, values, col, spec, style, lang, center=stacked)
         marks += [(p, "bar", row, col, color, ax) for p, row in zip(container.patches, table.index)]
         if stacked:
             bottom = bottom + values
-    if any(v < 0 for c in columns for v in table.column(c)):  # signed values: the zero line they rise and fall from
+    if chart.mirrored:  # both sides to one scale, so left and right compare by length
+        reach = max(v for c in columns for v in table.column(c)) * 1.15
+        (ax.set_xlim if horizontal else ax.set_ylim)(-reach, reach)
+    if chart.mirrored or any(v < 0 for c in columns for v in table.column(c)):  # the zero line bars leave from
         (ax.axvline if horizontal else ax.axhline)(0, color="#333333", linewidth=0.8)
     category_axis = ax.yaxis if horizontal else ax.xaxis
     category_axis.set_ticks(x, labels=table.index)
@@ -210,34 +222,40 @@ def _furniture(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: s
         fig.supxlabel("\n".join(bottom), x=6 / style.width_px, ha="left", multialignment="left", fontsize=size)
 
 
-def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, chart) -> None:
-    """Title, axis titles the drawing left empty, value formatter, grid, rotation and legend."""
+def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, chart) -> list[str]:
+    """Title, axis titles the drawing left empty, value formatter, grid, rotation and legend; returns the categories
+    whose labels it left off (too many to fit)."""
     round_chart, horizontal = chart.round, chart.horizontal
     if style.title_loc != "none":
         lifted = len(furniture.above(spec, style, lang)) * style.font_size * furniture.SIZE * 1.4  # over the unit line
         ax.set_title(furniture.title(spec, style, lang), loc=style.title_loc, fontsize=style.font_size * 1.25,
                      pad=rcParams["axes.titlepad"] + lifted)
     if round_chart:
-        return
+        return []
     if not chart.cells:  # a heatmap has no value axis: its colour bar and printed values carry the scale
         category_label, value_label = (ax.set_ylabel, ax.set_xlabel) if horizontal else (ax.set_xlabel, ax.set_ylabel)
         if not (ax.get_xlabel() or ax.get_ylabel()):  # a drawing that titles its own axes (scatter) keeps them
             category_label(spec.x_title)
             value_label(spec.y_title)
         value_axis = ax.xaxis if horizontal else ax.yaxis
-        value_axis.set_major_formatter(_tick_formatter(style))
+        value_axis.set_major_formatter(_tick_formatter(style, distance=chart.mirrored))
         ax.grid(style.grid, axis="x" if horizontal else "y", linewidth=0.5, alpha=0.6)
         ax.set_axisbelow(True)
+    unlabelled: list[str] = []
     if chart.cells or not horizontal:
         across = spec.data.columns if chart.cells else spec.data.index
         slot = SLOT_SHARE * style.width_px / max(1, len(across))
-        rotation = style.label_rotation if chart.paired else fit_rotation(
+        rotation, stride = (style.label_rotation, 1) if chart.paired else fit_labels(
             across, slot, style.font_family, style.font_size * style.dpi / 72, style.label_rotation)
+        if stride > 1:
+            ax.set_xticks(ax.get_xticks(), labels=written_labels(across, stride))
+            unlabelled = [label for i, label in enumerate(across) if i % stride]
         for label in ax.get_xticklabels() if rotation else ():
             label.set_rotation(rotation)
             label.set_horizontalalignment("center" if rotation == 90 else "right")
     if style.legend != "none" and not chart.cells:
         _legend(fig, ax, style, style.legend)
+    return unlabelled
 
 
 def _legend(fig: Figure, ax: Axes, style: StyleSpec, where: str) -> None:
@@ -344,9 +362,10 @@ def png_bytes(canvas: FigureCanvasAgg) -> bytes:
     return out.getvalue()
 
 
-def draw_figure(style: StyleSpec, paint: Callable[[Figure], tuple[list[Element], dict[str, float]]]) -> Rendered:
-    """Create a figure of the style's size, let `paint` draw and measure it (elements, tick steps), and collect glyph
-    and text checks."""
+def draw_figure(style: StyleSpec, paint: Callable[[Figure], tuple[list[Element], dict[str, float], list[str]]]
+                ) -> Rendered:
+    """Create a figure of the style's size, let `paint` draw and measure it (elements, tick steps, categories left
+    unlabelled), and collect glyph and text checks."""
     font_path(style.font_family)  # fail loudly if the font is missing instead of drawing tofu
     rc = {"font.family": style.font_family, "font.size": style.font_size, "axes.unicode_minus": False}
     with _DRAW_LOCK, rc_context(rc), warnings.catch_warnings(record=True) as caught:
@@ -354,12 +373,12 @@ def draw_figure(style: StyleSpec, paint: Callable[[Figure], tuple[list[Element],
         fig = Figure(figsize=(style.width_px / style.dpi, style.height_px / style.dpi), dpi=style.dpi,
                      layout=OnePassLayout())
         canvas = FigureCanvasAgg(fig)
-        elements, steps = paint(fig)
+        elements, steps, unlabelled = paint(fig)
     missing = sum(1 for w in caught if "Glyph" in str(w.message) and "missing" in str(w.message))
     width, height = canvas.get_width_height()
     checks = render_checks(elements, width, height, missing)
     return Rendered(png=png_bytes(canvas), width=width, height=height, elements=elements, checks=checks,
-                    tick_steps=steps, value_labels=style.value_labels)
+                    tick_steps=steps, value_labels=style.value_labels, unlabelled=unlabelled)
 
 
 Paint = Callable[[Axes, ChartSpec, StyleSpec, str], list[Mark]]
@@ -376,10 +395,10 @@ def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str, paint: Paint
 
     chart = family(spec.chart_type)
 
-    def paint_figure(fig: Figure) -> tuple[list[Element], dict[str, float]]:
+    def paint_figure(fig: Figure) -> tuple[list[Element], dict[str, float], list[str]]:
         ax = fig.add_subplot()
         marks = paint(ax, spec, style, lang)
-        _decorate(fig, ax, spec, style, lang, chart)
+        unlabelled = _decorate(fig, ax, spec, style, lang, chart)
         _furniture(fig, ax, spec, style, lang)
         height = fig.canvas.get_width_height()[1]
 
@@ -402,6 +421,6 @@ def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str, paint: Paint
             fig.canvas.draw()
         drawn = _mark_elements(marks, height)
         elements = drawn + legend_elements(fig, height) + text_elements(fig, fig.canvas.get_renderer(), height)
-        return elements, tick_steps(marks, spec, chart.horizontal, chart.paired)
+        return elements, tick_steps(marks, spec, chart.horizontal, chart.paired), unlabelled
 
     return draw_figure(style, paint_figure)

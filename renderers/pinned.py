@@ -13,11 +13,11 @@ from renderers import furniture
 from renderers.checks import covers_marks, render_checks
 from renderers.colour import ramp
 from renderers.fonts import missing_glyphs, pil_font, text_width
-from renderers.layout import fit_rotation, place_point_labels
-from renderers.numbers import format_number
+from renderers.layout import fit_labels, place_point_labels, written_labels
+from renderers.numbers import format_number, nice_step
 from schemas.chart import ChartSpec
 from schemas.render import Element, Rendered
-from schemas.style import StyleSpec
+from schemas.style import NumberFormat, StyleSpec
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,6 +49,19 @@ def value_range(values: list[float]) -> list[float]:
     return [lo - pad if lo < 0 else 0.0, hi + pad]
 
 
+def tick_values(low: float, high: float) -> list[float]:
+    """The value axis's ticks: every multiple of its step (renderers.numbers.nice_step) within the range."""
+    step = nice_step(low, high)
+    first, last = math.ceil(min(low, high) / step - 1e-9), math.floor(max(low, high) / step + 1e-9)
+    return [round(k * step, 12) for k in range(first, last + 1)]
+
+
+def tick_text(value: float, style: StyleSpec) -> str:
+    """A tick label as d3's "~f" (",~f" with thousands separators) writes it, for ticks written out one by one."""
+    written = f"{value:{',' if style.number_format is NumberFormat.THOUSANDS else ''}.6f}".rstrip("0").rstrip(".")
+    return "0" if written in ("-0", "") else written
+
+
 @dataclass(frozen=True)
 class Canvas:
     """What every family's marks share: the pinned plot area (margins in px), the number formatter, colours."""
@@ -63,11 +76,20 @@ class Canvas:
     colors: list[str]
     rotation: int = 0
     """category labels' rotation in degrees"""
+    stride: int = 1
+    """every stride-th category label is written (all, unless they cannot fit)"""
     value_labels: list[Element] = field(default_factory=list)
     """where the value labels will be drawn, predicted from the pinned geometry before the figure is laid out"""
 
     def color(self, i: int) -> str:
         return self.colors[i % len(self.colors)]
+
+    def labels(self, across: list[str]) -> list[str]:
+        """Category labels as the axis writes them (blank where left off)."""
+        return written_labels(across, self.stride)
+
+    def unlabelled(self, across: list[str]) -> list[str]:
+        return [label for label, written in zip(across, self.labels(across)) if not written]
 
     def fmt(self, value: float, col: str | None = None) -> str:
         return format_number(value, self.spec.decimals_of(col or self.spec.data.columns[0]), self.style, self.lang)
@@ -131,21 +153,23 @@ class Page:
         right = 30 + (font_px * 5 if spec.secondary_series else 0) + (self.legend_px if where == "right" else 0) \
             + (font_px * COLOUR_BAR_EM if chart.cells else 0)
         rotation = 0 if (chart.horizontal and not chart.cells) or chart.round else style.label_rotation
+        stride = 1
         if not (chart.horizontal and not chart.cells or chart.paired or chart.round):
             slot = (width - left - right) / len(across)
-            rotation = fit_rotation(across, slot, style.font_family, font_px, rotation)
+            rotation, stride = fit_labels(across, slot, style.font_family, font_px, rotation)
             if 0 < rotation < 90:  # a slanted first label ends at its tick and reaches left past the axis
                 left = max(left, across_px * math.cos(math.radians(rotation)) - slot / 2 + 10)
         bottom = 30 + font_px * 3 + across_px * math.sin(math.radians(rotation)) \
             + (font_px * 2 if where == "bottom" else 0) + self.below_px
-        return Canvas(spec, style, self.lang, left, top, right, bottom, [c.hex for c in style.palette], rotation)
+        return Canvas(spec, style, self.lang, left, top, right, bottom, [c.hex for c in style.palette], rotation,
+                      stride)
 
 
 def finish(spec: ChartSpec, style: StyleSpec, lang: str, where: str,
            predict: Callable[[str, StyleSpec], list[Element]],
-           compose: Callable[[str, StyleSpec], tuple[str, list[Element], dict[str, float]]]) -> Rendered:
+           compose: Callable[[str, StyleSpec], tuple[str, list[Element], dict[str, float], list[str]]]) -> Rendered:
     """The steps both SVG renderers share around their own layout, `compose(where, style)` → (SVG, mark boxes, tick
-    steps): value labels `predict`ed to collide or shrink are left off before the (slow) layout, not after; an
+    steps, categories left unlabelled): value labels `predict`ed to collide or shrink are left off before the (slow) layout, not after; an
     upper-left legend over a mark moves to the right; texts are measured from the SVG, checked, and it is rasterised."""
     from renderers.svg import legend_box, rasterise, text_elements
 
@@ -154,10 +178,10 @@ def finish(spec: ChartSpec, style: StyleSpec, lang: str, where: str,
         predicted = render_checks(predict(where, style), width, height, 0)
         if predicted.overlapping_text or predicted.small_text or predicted.off_canvas_text:
             style = style.model_copy(update={"value_labels": False})
-    svg, elements, steps = compose(where, style)
+    svg, elements, steps, unlabelled = compose(where, style)
     legend = legend_box(svg)
     if where == "upper left" and legend and covers_marks([legend], elements):  # a reader must see every mark
-        svg, elements, steps = compose("right", style)
+        svg, elements, steps, unlabelled = compose("right", style)
         legend = legend_box(svg)
     elements += [legend] if legend else []
     elements += text_elements(svg, style.font_family)
@@ -166,7 +190,7 @@ def finish(spec: ChartSpec, style: StyleSpec, lang: str, where: str,
              *table.columns]
     checks = render_checks(elements, width, height, len(missing_glyphs(texts, style.font_family)))
     return Rendered(png=rasterise(svg), width=width, height=height, elements=elements, checks=checks,
-                    tick_steps=steps, value_labels=style.value_labels)
+                    tick_steps=steps, value_labels=style.value_labels, unlabelled=unlabelled)
 
 
 # ---------------------------------------------------------------- marks
@@ -208,13 +232,20 @@ def cartesian(canvas: Canvas, bars: bool, stacked: bool = False, horizontal: boo
               dots: bool = False) -> Cartesian:
     """Bars for the primary columns (when `bars`), lines (or dots) for the rest; secondary columns against a
     right-hand axis. Records each mark's box and, when the style prints values, where each label will go."""
+    from renderers.charts import family
+
     spec, style, table = canvas.spec, canvas.style, canvas.spec.data
+    chart = family(spec.chart_type)
     n = len(table.index)
     primary = [c for c in table.columns if c not in spec.secondary_series]
     bar_columns = primary if bars else []
     line_columns = [c for c in table.columns if c not in bar_columns]
     bar_values = [table.column(c) for c in bar_columns]
-    if stacked:
+    if chart.mirrored:  # the first column drawn leftwards (downwards), both sides to one scale
+        bar_values[0] = [-v for v in bar_values[0]]
+        reach = value_range([abs(v) for vs in bar_values for v in vs])[1]
+        values_range = [-reach, reach]
+    elif stacked:
         values_range = value_range([sum(vs) for vs in zip(*bar_values)])
     else:
         values_range = value_range([v for c in (primary if spec.secondary_series else table.columns)
@@ -223,11 +254,12 @@ def cartesian(canvas: Canvas, bars: bool, stacked: bool = False, horizontal: boo
     frame = canvas.frame(*((values_range, [n - 0.5, -0.5]) if horizontal else (category_range, values_range)))
     elements: list[Element] = []
     bar_series: list[BarSeries] = []
-    bar_w = style.bar_width if stacked else style.bar_width / max(1, len(bar_columns))
+    together = stacked or chart.mirrored  # one bar's width per category, not split between the columns
+    bar_w = 1.0 if chart.touching else style.bar_width if together else style.bar_width / max(1, len(bar_columns))
     base = [0.0] * n
     for j, (col, values) in enumerate(zip(bar_columns, bar_values)):
-        offset = -style.bar_width / 2 + (0 if stacked else j * bar_w)
-        texts = [canvas.fmt(v, col) for v in values]
+        offset = -bar_w / 2 if together or chart.touching else -style.bar_width / 2 + j * bar_w
+        texts = [canvas.fmt(abs(v) if chart.mirrored else v, col) for v in values]
         bar_series.append(BarSeries(col, canvas.color(j), offset, bar_w, list(base), values, texts))
         for i, (row, v) in enumerate(zip(table.index, values)):
             a, b = i + offset, i + offset + bar_w

@@ -151,11 +151,14 @@ def cartesian(traces: list[dict], canvas: Canvas, bars: bool, stacked: bool = Fa
               fill: bool = False, dots: bool = False) -> tuple[list[Element], PlotArea]:
     """Bars for the primary columns (when `bars`), lines for the rest (filled to zero when `fill`; the points alone,
     always marked, when `dots`); secondary columns against a right-hand axis."""
+    from renderers.charts import family
+
     style = canvas.style
     layout = pinned.cartesian(canvas, bars, stacked, horizontal, dots)
+    edges = {"line": {"color": "white", "width": 1}} if family(canvas.spec.chart_type).touching else {}
     for series in layout.bars:
         positions = list(range(len(series.values)))
-        trace = dict(type="bar", name=series.col, marker={"color": series.color}, width=series.width,
+        trace = dict(type="bar", name=series.col, marker={"color": series.color, **edges}, width=series.width,
                      offset=series.offset, base=series.base, textposition="inside" if stacked else "outside",
                      cliponaxis=False, textangle=0,
                      constraintext="inside" if stacked else "none")  # shrunk text is flagged, not hidden
@@ -211,8 +214,9 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
         canvas = Page.of(spec, style, lang, chart).canvas(where)
         return traces, canvas, *add_traces(traces, canvas)
 
-    def compose(where: str, style: StyleSpec) -> tuple[str, list[Element], dict[str, float]]:
-        """The chart as SVG with its legend `where`, the marks' boxes and the value axes' tick steps."""
+    def compose(where: str, style: StyleSpec) -> tuple[str, list[Element], dict[str, float], list[str]]:
+        """The chart as SVG with its legend `where`, the marks' boxes, the value axes' tick steps and the categories
+        left unlabelled."""
         traces, canvas, elements, area = draw(where, style)
         left, top, right, bottom, rotation = canvas.left, canvas.top, canvas.right, canvas.bottom, canvas.rotation
 
@@ -251,17 +255,23 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
             + [note(text, 6, height - 4 - i * line, "left", "bottom") for i, text in enumerate(reversed(below))])
         steps: dict[str, float] = {}
         if area is not None:
-            category_axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": table.index, "automargin": False,
+            category_axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": canvas.labels(table.index),
+                             "automargin": False,
                              "ticklabeloverflow": "allow"}  # never hidden silently: off the canvas is flagged instead
 
             def value_axis(value_range: list[float]) -> dict:  # ticks pinned, so readers and we know the step
-                return {"tickformat": tickformat, "showgrid": style.grid, "automargin": False, "zeroline": True,
+                axis = {"tickformat": tickformat, "showgrid": style.grid, "automargin": False, "zeroline": True,
                         "tickmode": "linear", "tick0": 0, "dtick": nice_step(*value_range), "ticks": "outside",
                         "ticklen": 4, "ticklabeloverflow": "allow"}
+                if chart.mirrored:  # distances from zero on both sides: the left ticks without their sign
+                    ticks = pinned.tick_values(*value_range)
+                    axis |= {"tickmode": "array", "tickvals": ticks,
+                             "ticktext": [pinned.tick_text(abs(v), style) for v in ticks]}
+                return axis
 
             x_title, y_title = (spec.y_title, spec.x_title) if horizontal else (spec.x_title, spec.y_title)
             if area.x_axis == "columns":  # a heatmap: column names across; its scale is the colour bar
-                xaxis = dict(category_axis, tickvals=list(range(len(table.columns))), ticktext=table.columns,
+                xaxis = dict(category_axis, tickvals=list(range(len(table.columns))), ticktext=canvas.labels(table.columns),
                              tickangle=-rotation)
                 x_title = ""
             elif area.x_axis == "category":
@@ -280,7 +290,9 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
                                         side="right", title={"text": spec.series_unit[spec.secondary_series[0]]},
                                         showgrid=False)
                 steps |= {c: layout["yaxis2"]["dtick"] for c in spec.secondary_series}
-        return _to_svg({"data": traces, "layout": layout}, width, height), elements, steps
+        across = table.columns if chart.cells else table.index
+        unlabelled = canvas.unlabelled(across) if area is not None else []
+        return _to_svg({"data": traces, "layout": layout}, width, height), elements, steps, unlabelled
 
     return pinned.finish(spec, style, lang, style.legend if show_legend else "none",
                          lambda where, style: draw(where, style)[1].value_labels, compose)

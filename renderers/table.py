@@ -69,6 +69,6 @@ def render_table(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
         renderer = fig.canvas.get_renderer()
         marks = [Element(kind="cell", bbox=pixel_box(r.get_window_extent(renderer), height), row=row, col=col)
                  for r, row, col in cells]
-        return marks + text_elements(fig, renderer, height), {}
+        return marks + text_elements(fig, renderer, height), {}, []
 
     return draw_figure(style, paint)

@@ -49,12 +49,6 @@ def _color(canvas: Canvas, names: list[str], legend: dict | None) -> dict:
             "scale": {"domain": names, "range": [canvas.color(i) for i in range(len(names))]}}
 
 
-def _ticks(low: float, high: float) -> tuple[float, list[float]]:
-    step = nice_step(low, high)
-    first, last = math.ceil(min(low, high) / step - 1e-9), math.floor(max(low, high) / step + 1e-9)
-    return step, [round(k * step, 12) for k in range(first, last + 1)]
-
-
 class Axes:
     """The x and y encodings every layer of one chart repeats (so Vega-Lite merges them into one scale and axis)."""
 
@@ -95,17 +89,21 @@ class Axes:
         step = None
         if kind in ("category", "columns"):
             labels = canvas.spec.data.index if kind == "category" else canvas.spec.data.columns
-            axis |= {"values": list(range(len(labels))), "grid": False,
-                     "labelExpr": f"{json.dumps(labels, ensure_ascii=False)}[round(datum.value)]"}
+            axis |= {"values": list(range(len(labels))), "grid": False,  # blank where left off (a long series)
+                     "labelExpr": f"{json.dumps(canvas.labels(labels), ensure_ascii=False)}[round(datum.value)]"}
             if channel == "x" and canvas.rotation:
                 axis |= {"labelAngle": -canvas.rotation, "labelAlign": "right",
                          "labelBaseline": "middle" if canvas.rotation == 90 else "top"}
             else:
                 axis["labelAngle"] = 0
         else:
-            step, values = _ticks(*domain)
+            from renderers.charts import family
+
+            step, values = nice_step(*domain), pinned.tick_values(*domain)
             axis |= {"values": values, "grid": style.grid,
                      "format": ",.6~f" if style.number_format is NumberFormat.THOUSANDS else ".6~f"}
+            if family(canvas.spec.chart_type).mirrored:  # distances from zero on both sides
+                axis["labelExpr"] = f"format(abs(datum.value), '{axis['format']}')"
         return {"type": "quantitative", "axis": axis, "step": step,
                 "scale": {"domain": list(domain), "nice": False, "zero": False}}
 
@@ -127,6 +125,8 @@ class Axes:
 def cartesian(layers: list[dict], canvas: Canvas, legend: dict | None, bars: bool, stacked: bool = False,
               horizontal: bool = False, fill: bool = False, dots: bool = False) -> tuple[list[Element], Axes]:
     """Bars as rects between their pinned edges, lines (filled to zero when `fill`; points alone when `dots`)."""
+    from renderers.charts import family
+
     layout = pinned.cartesian(canvas, bars, stacked, horizontal, dots)
     axes = Axes(canvas, layout.area)
     columns = [s.col for s in layout.bars] + [s.col for s in layout.lines]
@@ -139,7 +139,9 @@ def cartesian(layers: list[dict], canvas: Canvas, legend: dict | None, bars: boo
                 rows.append({"name": s.col} | edges)
         encoding = (axes.encode("v0", "c0", x2="v1", y2="c1") if horizontal
                     else axes.encode("c0", "v0", x2="c1", y2="v1"))
-        layers.append({"data": {"values": rows}, "mark": {"type": "rect"}, "encoding": encoding | {"color": color}})
+        edges = {"stroke": "white", "strokeWidth": 1} if family(canvas.spec.chart_type).touching else {}
+        layers.append({"data": {"values": rows}, "mark": {"type": "rect", **edges},
+                       "encoding": encoding | {"color": color}})
     for k, s in enumerate(layout.lines):
         rows = [{"name": s.col, "i": i, "v": v} for i, v in enumerate(s.values)]
         first = not layout.bars and k == 0 or s.on_right and not any(t.on_right for t in layout.lines[:k])
@@ -292,7 +294,7 @@ def render_vegalite(spec: ChartSpec, style: StyleSpec, lang: str, add_layers: La
         elements, axes = add_layers(layers, canvas, legend)
         return layers, canvas, elements, axes
 
-    def compose(where: str, style: StyleSpec) -> tuple[str, list[Element], dict[str, float]]:
+    def compose(where: str, style: StyleSpec) -> tuple[str, list[Element], dict[str, float], list[str]]:
         layers, canvas, elements, axes = draw(where, style)
         page = Page.of(spec, style, lang, chart)
         font_px, furniture_px = page.font_px, page.furniture_px
@@ -321,7 +323,8 @@ def render_vegalite(spec: ChartSpec, style: StyleSpec, lang: str, add_layers: La
                   "layer": layers}
         if axes and axes.area.secondary_range:
             figure["resolve"] = {"scale": {"y": "independent"}, "axis": {"y": "independent"}}
-        return _to_svg(figure), elements, axes.steps if axes else {}
+        unlabelled = canvas.unlabelled(table.columns if chart.cells else table.index) if axes else []
+        return _to_svg(figure), elements, axes.steps if axes else {}, unlabelled
 
     return pinned.finish(spec, style, lang, style.legend if show_legend else "none",
                          lambda where, style: draw(where, style)[1].value_labels, compose)

@@ -42,6 +42,9 @@ class ChartType(StrEnum):
     CHANGE = "change"
     DOT = "dot"
     HEATMAP = "heatmap"
+    HISTOGRAM = "histogram"
+    PYRAMID = "pyramid"
+    LONG_LINE = "long_line"
 
 
 class DataTable(BaseModel):

@@ -52,3 +52,5 @@ class Rendered(BaseModel):
                                           "against (none for pies and tables)")
     value_labels: bool = Field(description="whether values are printed on their marks: the style's choice, unless "
                                            "the renderer predicted they would collide and left them off")
+    unlabelled: list[str] = Field(default_factory=list, description="categories whose labels were left off the "
+                                  "axis (too many to fit: every k-th is written); questions naming them are not asked")

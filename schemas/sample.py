@@ -44,6 +44,7 @@ class Provenance(BaseModel):
     style_seed: int | None = Field(default=None, description="set when the row was re-rendered with a new style seed")
     not_asked: dict[str, int] = Field(
         default_factory=dict, description="questions drafted but left out because the image cannot settle them: "
+                                          "'unlabelled' (names a category whose label is left off), "
                                           "'inseparable' (marks too close to compare), 'unreadable' (not readable "
                                           "to the precision asked, or no single mark meant); '…_visual' for visual "
                                           "questions (redone, and recounted, when the chart is redrawn)")

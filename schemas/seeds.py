@@ -22,8 +22,9 @@ class SeedMeasure(BaseModel):
 
 class SeedTopic(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    axis: Literal["period", "category", "share", "pair"] = Field(
-        description="period: a time series; category: values per category; share: parts of 100 %; pair: x/y per entity")
+    axis: Literal["period", "category", "share", "pair", "bins"] = Field(
+        description="period: a time series; category: values per category; share: parts of 100 %; pair: x/y per "
+                    "entity; bins: counts per bin of one measured range (age groups, price bands), categories in order")
     metric: Bilingual
     unit: Bilingual = ("", "")
     base: tuple[float, float] | None = None

@@ -254,3 +254,30 @@ def test_heatmap_values_are_read_from_their_cells_exactly_in_every_renderer():
         assert not any("approximately" in q.question or "概数" in q.question for q in row.qa)
         seen |= {q.qa_type for q in row.qa}
     assert "visual" in seen
+
+
+def test_questions_naming_a_period_the_axis_leaves_unlabelled_are_not_asked():
+    """A long series writes every k-th period: "what was the value in 1997?" and an answer "1997" cannot be found on
+    the image when 1997 carries no label; questions naming only written periods, or none, are kept."""
+    from pipeline.answerable import answerable
+    from renderers import render
+
+    spec = ChartSpec(chart_type="long_line", title="t", unit="千t",
+                     data={"index": [f"{y}年" for y in range(1996, 2000)], "columns": ["v"],
+                           "data": [[100.0], [180.0], [120.0], [150.0]]})
+    sample = sample_with(True).model_copy(update={"spec": spec})
+    rendered = render(spec, sample.style, "matplotlib", sample.lang).model_copy(update={"unlabelled": ["1997年"]})
+    unlabelled_row = QA(question="q1", answer="180千t", qa_type="retrieval", answer_type="number",
+                        program=Program(op="value", col="v", row="1997年"))
+    labelled_row = unlabelled_row.model_copy(update={"question": "q2", "answer": "120千t",
+                                                     "program": Program(op="value", col="v", row="1998年")})
+    growth_to_it = QA(question="q3", answer="80%", qa_type="compositional", answer_type="number",
+                      program=Program(op="growth", col="v", start="1996年", end="1997年"))
+    its_answer = QA(question="q4", answer="1997年", qa_type="compositional", answer_type="label",
+                    program=Program(op="argmax", col="v"))
+    whole = QA(question="q5", answer="550千t", qa_type="compositional", answer_type="number",
+               program=Program(op="sum", col="v"))
+    asked = answerable(sample.model_copy(update={"qa": [unlabelled_row, labelled_row, growth_to_it, its_answer,
+                                                        whole]}), rendered)
+    assert [qa.question for qa in asked.qa] == ["q2", "q5"]
+    assert asked.provenance.not_asked["unlabelled"] == 3

@@ -138,7 +138,7 @@ def test_questions_about_long_labels_are_left_out_not_raised():
 def test_template_data_has_real_semantics_in_every_family():
     """Drafted (not rendered) template samples: every family is drawn; 帯グラフ rows each fill 100 %; signed changes
     go below zero; yearly labels are never written 2013/1; pies are not always sorted largest first; compositions
-    drift and series move more than a few %."""
+    drift and series move more than a few %; binned counts keep their bins' order; long lines run 20–30 periods."""
     import re
 
     from pipeline.template import draft_sample
@@ -154,7 +154,8 @@ def test_template_data_has_real_semantics_in_every_family():
     assert sum(any(row[0] < 0 for row in s.data.data) for s in changes) >= len(changes) / 3
     for s in specs:
         months = [label for label in s.data.index if re.fullmatch(r"\d{4}/\d{1,2}", label)]
-        assert not months or len({m.split("/")[1] for m in months}) == len(months), s.data.index  # months, not years
+        steps = [int(y) * 12 + int(m) for y, m in (label.split("/") for label in months)]
+        assert all(b - a == 1 for a, b in zip(steps, steps[1:])), s.data.index  # consecutive months, not years
     pies = [[row[0] for row in s.data.data] for s in specs if family(s.chart_type).round]
     assert sum(values != sorted(values, reverse=True) for values in pies) >= len(pies) / 3
     # a composition drifts from year to year (drawn afresh each year, a share moved ~14 points on average)
@@ -164,6 +165,18 @@ def test_template_data_has_real_semantics_in_every_family():
     lines = [s.data.column(c) for s in specs if s.chart_type is ChartType.LINE for c in s.data.columns]
     wiggle = [max(abs(b / a - 1) for a, b in zip(v, v[1:])) for v in lines if min(v) > 0]
     assert sum(w > 0.1 for w in wiggle) >= len(wiggle) / 3
+    # bins: every bin of the seed in its order (a pyramid: the highest on top), one hump of counts
+    bins = {tuple(c[i] for c in t.categories) for d in prompts.seeds().domains for t in d.topics if t.axis == "bins"
+            for i in (0, 1)}
+    binned = [s for s in specs if s.chart_type in (ChartType.HISTOGRAM, ChartType.PYRAMID)]
+    assert {s.chart_type for s in binned} == {ChartType.HISTOGRAM, ChartType.PYRAMID}
+    for s in binned:
+        order = s.data.index[::-1] if s.chart_type is ChartType.PYRAMID else s.data.index
+        assert tuple(order) in bins, s.data.index
+        assert len(s.data.columns) == (2 if s.chart_type is ChartType.PYRAMID else 1)
+        assert min(v for row in s.data.data for v in row) > 0
+    long_lines = [s for s in specs if s.chart_type is ChartType.LONG_LINE]
+    assert long_lines and all(20 <= len(s.data.index) <= 30 for s in long_lines)
 
 
 @pytest.mark.parametrize("renderer", ["matplotlib", "plotly", "vegalite"])

@@ -16,6 +16,8 @@ EXTRA = {
     ChartType.SCATTER: {"data": {"index": ["駅前店", "中央店", "郊外店"], "columns": ["売場面積", "売上高"], "data": [[300, 10], [900, 30], [600, 20]]}},
     ChartType.BAR_LINE: {"secondary_series": ["個人"], "column_units": {"個人": "%"}},
     ChartType.TABLE: {"header_groups": [HeaderGroup(label="預金等残高（結合セル）", span=2)]},
+    ChartType.HISTOGRAM: {"data": {"index": ["20歳未満", "20〜39歳", "40〜59歳", "60歳以上"], "columns": ["人数"],
+                                   "data": [[40], [120], [90], [30]]}, "unit": "人"},
 }
 CHART_RENDERERS = ["matplotlib", "plotly", "vegalite"]
 CASES = [(kind, r) for kind in ChartType for r in (["table"] if kind is ChartType.TABLE else CHART_RENDERERS)]
@@ -354,3 +356,61 @@ def test_a_pie_name_is_set_on_its_slice_only_where_it_lies_inside_the_ring_and_w
     assert _inside_slice(-77, 0, 30, 16, (0, 0), ring, left_half)
     assert not _inside_slice(5, -77, 30, 16, (0, 0), ring, (0, pi / 2))  # straddles 12 o'clock, left of the wedge
     assert _inside_slice(30, -70, 30, 16, (0, 0), ring, (0, pi / 2))
+
+
+PYRAMID = ChartSpec(chart_type="pyramid", title="年齢階級別人口", unit="人", y_title="（人）",
+                    data={"index": ["60歳以上", "40〜59歳", "20〜39歳", "20歳未満"], "columns": ["男性", "女性"],
+                          "data": [[900, 1300], [1500, 1450], [1200, 1100], [800, 760]]})
+
+
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
+def test_a_pyramid_draws_its_first_group_leftwards_from_a_central_zero_with_unsigned_ticks(renderer):
+    """Back to back: each bin's first-group bar ends where the second-group bar starts (the zero line), reaching as
+    far left as its value — both sides on one scale — and no tick or label carries a minus sign."""
+    out = render(PYRAMID, style_for(ChartType.PYRAMID, 2), renderer, "ja")
+    assert out.checks.overlapping_text == [] and out.checks.off_canvas_text == []
+    bars = {(e.row, e.col): e.bbox for e in out.elements if e.kind == "bar"}
+    per_value = []
+    for row, (men, women) in zip(PYRAMID.data.index, PYRAMID.data.data):
+        left, right = bars[(row, "男性")], bars[(row, "女性")]
+        assert abs(left[2] - right[0]) <= 1.0, (row, left, right)  # they meet at zero
+        assert abs(left[1] - right[1]) <= 1.0  # at the same height
+        per_value += [(left[2] - left[0]) / men, (right[2] - right[0]) / women]
+    assert max(per_value) - min(per_value) < 0.02 * max(per_value)  # one scale on both sides
+    texts = [e.text for e in out.elements if e.kind == "text"]
+    assert not [t for t in texts if t.startswith(("-", "−"))], texts
+    assert sum(t in ("1,000", "1000") for t in texts) == 2  # a thousand to the left, a thousand to the right
+    assert out.tick_steps["男性"] == out.tick_steps["女性"] > 0
+
+
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
+def test_histogram_bars_fill_their_bins_so_neighbours_touch(renderer):
+    spec = japanese_spec(ChartType.HISTOGRAM)
+    out = render(spec, style_for(ChartType.HISTOGRAM, 1), renderer, "ja")
+    bars = sorted((e.bbox for e in out.elements if e.kind == "bar"), key=lambda b: b[0])
+    assert len(bars) == 4
+    assert all(abs(a[2] - b[0]) <= 1.0 for a, b in zip(bars, bars[1:])), bars
+    pixels = np.asarray(Image.open(io.BytesIO(out.png)).convert("RGB"))
+    edge_x, y = int(round(bars[1][0])), int(round(bars[1][3] - 3))  # the white rule between two bins
+    assert tuple(pixels[y, edge_x]) != tuple(pixels[y, edge_x + 4])
+
+
+LONG = ChartSpec(chart_type="long_line", title="ごみ排出量の推移", unit="千t", y_title="排出量（千t）",
+                 data={"index": [f"{y}年度" for y in range(1996, 2026)], "columns": ["家庭系"],
+                       "data": [[1200 + 10 * i + (i % 3) * 15] for i in range(30)]})
+
+
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
+def test_a_long_series_writes_every_kth_period_and_says_which_it_left_unlabelled(renderer):
+    """30 periods across 480 px cannot all be labelled, even upright: every k-th is written from the first, the
+    rest reported as unlabelled — and what is reported is exactly what is missing from the drawn texts."""
+    style = style_for(ChartType.LONG_LINE, 0).model_copy(update={"width_px": 480, "height_px": 480, "dpi": 100,
+                                                                "font_size": 12.0, "value_labels": False})
+    out = render(LONG, style, renderer, "ja")
+    assert out.checks.overlapping_text == [] and out.checks.off_canvas_text == []
+    texts = {e.text for e in out.elements if e.kind == "text"}
+    written = [label for label in LONG.data.index if label in texts]
+    assert out.unlabelled and written[0] == "1996年度"
+    assert sorted(written + out.unlabelled) == sorted(LONG.data.index)
+    stride = LONG.data.index.index(written[1])
+    assert stride > 1 and written == LONG.data.index[::stride]

@@ -53,6 +53,11 @@ class ChartFamily:
     change_on_previous: bool = False
     """the values are each period's change on the one before, in % (前年比): signed, about a zero line; the template
     derives them from a period topic's levels"""
+    touching: bool = False
+    """each category is a bin of one measured range (a histogram): its bar fills the bin, neighbours touch"""
+    mirrored: bool = False
+    """two columns drawn back to back from a central zero, the first leftwards (a population pyramid): both are
+    positive, and the value axis reads distance from zero on either side"""
     cells: bool = False
     """every value is printed in its own cell of a grid (a table; a heatmap's coloured cells): rows down the side,
     columns across; a value is read as printed, and a visual question names a cell by its place in its column"""
