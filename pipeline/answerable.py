@@ -35,14 +35,14 @@ def _magnitudes(spec: ChartSpec, col: str, elements: list[Element]) -> dict[str,
     if chart.paired and col == spec.data.columns[0]:  # the x measure of a scatter: read across
         points = [e for e in elements if e.kind == "point" and e.bbox]
         return {e.row: (e.bbox[0] + e.bbox[2]) / 2 for e in points} or None
-    marks = [e for e in elements if e.col == col and e.kind in ("bar", "point", "vertex") and e.bbox]
+    marks = [e for e in elements if e.col == col and e.kind in ("bar", "layer", "point", "vertex") and e.bbox]
     if not marks:
         return None
     values = dict(zip(spec.data.index, spec.data.column(col)))
     out = {}
     for e in marks:
         x0, y0, x1, y1 = e.bbox
-        if e.kind == "bar":
+        if e.kind in ("bar", "layer"):  # a length along the value axis (a layer's thickness)
             length = (x1 - x0) if chart.horizontal else (y1 - y0)
             out[e.row] = length if values[e.row] >= 0 else -length
         else:
@@ -116,11 +116,16 @@ READS = {Op.DIFF: 2, Op.MEAN: 1}  # values a derived answer reads (sum: one per 
 
 
 def _reading_error(spec: ChartSpec, col: str, rendered: Rendered) -> float | None:
-    """How far a careful reader may be off reading one value of `col` from the image; None if it cannot be read."""
-    if family(spec.chart_type).round:
+    """How far a careful reader may be off reading one value of `col` from the image; None if it cannot be read. A
+    stacked value above the first is a length between two edges, each read against the ticks: twice the error."""
+    chart = family(spec.chart_type)
+    if chart.round:
         return SLICE_READ * sum(spec.data.column(col))
     step = rendered.tick_steps.get(col)
-    return None if step is None else AXIS_READ * step
+    if step is None:
+        return None
+    edges = 2 if chart.stacks and col != spec.data.columns[0] else 1
+    return edges * AXIS_READ * step
 
 
 def rounding_step(error: float) -> float:

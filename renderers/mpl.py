@@ -19,10 +19,12 @@ from PIL import Image
 
 from renderers import furniture
 from renderers.checks import covers_marks, render_checks
+from renderers.colour import ink
 from renderers.fonts import font_path
 from renderers.layout import fit_labels, place_point_labels, written_labels
 from renderers.mpl_layout import OnePassLayout
 from renderers.numbers import SCALES, format_number
+from renderers.pinned import LAYER_HALF_PX, end_anchor
 from schemas.chart import ChartSpec
 from schemas.render import Element, Rendered
 from schemas.style import NumberFormat, StyleSpec
@@ -124,6 +126,31 @@ def lines(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, fill: bool, co
     return marks
 
 
+def layers(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
+    """A stacked area: each column's band laid on the ones before it, opaque, its value printed mid-band; a value is
+    the band's thickness, so each (period, column) is measured as a strip from its lower edge to its upper one."""
+    table = spec.data
+    x = np.arange(len(table.index))
+    base = np.zeros(len(x))
+    marks: list[Mark] = []
+    for j, col in enumerate(table.columns):
+        values = np.array(table.column(col))
+        top = base + values
+        color = _color(style, j)
+        ax.fill_between(x, base, top, color=color, label=col, linewidth=0)
+        if style.value_labels:  # the first and last inward: the band ends at their periods
+            for xi, b, v in zip(x, base, values):
+                ha = {0.0: "left", 1.0: "right"}.get(end_anchor(int(xi), len(x)), "center")
+                ax.text(xi, b + v / 2, format_number(v, spec.decimals_of(col), style, lang), ha=ha,
+                        va="center", color=ink(color), fontsize=style.font_size * 0.8)
+        marks += [((xi, b, t), "layer", row, col, color, ax) for xi, b, t, row in zip(x, base, top, table.index)]
+        base = top
+    ax.set_xticks(x, labels=table.index)
+    ax.set_xlim(-0.5, len(x) - 0.5)
+    ax.set_ylim(0, base.max() * 1.12)
+    return marks
+
+
 def pie(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, donut: bool) -> list[Mark]:
     table = spec.data
     col = table.columns[0]
@@ -146,7 +173,7 @@ def heatmap(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark
     from matplotlib.colors import LinearSegmentedColormap, Normalize
     from matplotlib.patches import Rectangle
 
-    from renderers.colour import ink, ramp
+    from renderers.colour import ramp
     from renderers.pinned import HEAT_LOW
 
     table = spec.data
@@ -222,16 +249,16 @@ def _furniture(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: s
         fig.supxlabel("\n".join(bottom), x=6 / style.width_px, ha="left", multialignment="left", fontsize=size)
 
 
-def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, chart) -> list[str]:
-    """Title, axis titles the drawing left empty, value formatter, grid, rotation and legend; returns the categories
-    whose labels it left off (too many to fit)."""
+def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, chart) -> tuple[int, int] | None:
+    """Title, axis titles the drawing left empty, value formatter, grid, rotation and legend; returns the labels
+    along the bottom's (rotation, stride), fitted to the slots the axes are expected to leave them."""
     round_chart, horizontal = chart.round, chart.horizontal
     if style.title_loc != "none":
         lifted = len(furniture.above(spec, style, lang)) * style.font_size * furniture.SIZE * 1.4  # over the unit line
         ax.set_title(furniture.title(spec, style, lang), loc=style.title_loc, fontsize=style.font_size * 1.25,
                      pad=rcParams["axes.titlepad"] + lifted)
     if round_chart:
-        return []
+        return None
     if not chart.cells:  # a heatmap has no value axis: its colour bar and printed values carry the scale
         category_label, value_label = (ax.set_ylabel, ax.set_xlabel) if horizontal else (ax.set_xlabel, ax.set_ylabel)
         if not (ax.get_xlabel() or ax.get_ylabel()):  # a drawing that titles its own axes (scatter) keeps them
@@ -241,21 +268,41 @@ def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: st
         value_axis.set_major_formatter(_tick_formatter(style, distance=chart.mirrored))
         ax.grid(style.grid, axis="x" if horizontal else "y", linewidth=0.5, alpha=0.6)
         ax.set_axisbelow(True)
-    unlabelled: list[str] = []
+    fitted = None
     if chart.cells or not horizontal:
-        across = spec.data.columns if chart.cells else spec.data.index
-        slot = SLOT_SHARE * style.width_px / max(1, len(across))
-        rotation, stride = (style.label_rotation, 1) if chart.paired else fit_labels(
-            across, slot, style.font_family, style.font_size * style.dpi / 72, style.label_rotation)
-        if stride > 1:
-            ax.set_xticks(ax.get_xticks(), labels=written_labels(across, stride))
-            unlabelled = [label for i, label in enumerate(across) if i % stride]
-        for label in ax.get_xticklabels() if rotation else ():
-            label.set_rotation(rotation)
-            label.set_horizontalalignment("center" if rotation == 90 else "right")
+        fitted = _category_fit(spec, style, chart, _expected_slot(style, _across(spec, chart)))
+        _set_category_labels(ax, spec, chart, *fitted)
     if style.legend != "none" and not chart.cells:
         _legend(fig, ax, style, style.legend)
-    return unlabelled
+    return fitted
+
+
+def _expected_slot(style: StyleSpec, across: list[str]) -> float:
+    """A category's width before layout: the axes take about SLOT_SHARE of the figure's width."""
+    return SLOT_SHARE * style.width_px / max(1, len(across))
+
+
+def _across(spec: ChartSpec, chart) -> list[str]:
+    """The labels along the bottom: a heatmap's columns, else the categories."""
+    return spec.data.columns if chart.cells else spec.data.index
+
+
+def _category_fit(spec: ChartSpec, style: StyleSpec, chart, slot_px: float) -> tuple[int, int]:
+    """(rotation, stride) of the labels along the bottom for slots `slot_px` wide (a scatter's value ticks: the
+    style's rotation)."""
+    if chart.paired:
+        return style.label_rotation, 1
+    return fit_labels(_across(spec, chart), slot_px, style.font_family, style.font_size * style.dpi / 72,
+                      style.label_rotation)
+
+
+def _set_category_labels(ax: Axes, spec: ChartSpec, chart, rotation: int, stride: int) -> None:
+    if not chart.paired:
+        across = _across(spec, chart)
+        ax.set_xticks(range(len(across)), labels=written_labels(across, stride))
+    for label in ax.get_xticklabels() if rotation else ():
+        label.set_rotation(rotation)
+        label.set_horizontalalignment("center" if rotation == 90 else "right")
 
 
 def _legend(fig: Figure, ax: Axes, style: StyleSpec, where: str) -> None:
@@ -290,6 +337,10 @@ def _mark_elements(marks: list[Mark], height: int) -> list[Element]:
             px, py = ax.transData.transform(artist)
             r = POINT_RADIUS_PX
             box = (float(px - r), float(height - py - r), float(px + r), float(height - py + r))
+        elif kind == "layer":
+            x, low, high = artist
+            (px, py0), (_, py1) = ax.transData.transform([(x, low), (x, high)])
+            box = (float(px - LAYER_HALF_PX), float(height - py1), float(px + LAYER_HALF_PX), float(height - py0))
         else:
             box = pixel_box(artist.get_window_extent(), height)
         elements.append(Element(kind=kind, bbox=box, color=color, row=row, col=col))
@@ -398,7 +449,7 @@ def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str, paint: Paint
     def paint_figure(fig: Figure) -> tuple[list[Element], dict[str, float], list[str]]:
         ax = fig.add_subplot()
         marks = paint(ax, spec, style, lang)
-        unlabelled = _decorate(fig, ax, spec, style, lang, chart)
+        fitted = _decorate(fig, ax, spec, style, lang, chart)
         _furniture(fig, ax, spec, style, lang)
         height = fig.canvas.get_width_height()[1]
 
@@ -419,6 +470,15 @@ def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str, paint: Paint
         if legend_covers_a_mark():  # as laid out: still over a mark
             legend_right()
             fig.canvas.draw()
+        unlabelled = []
+        if fitted:  # labels along the bottom refitted when the slots as laid out are narrower than expected
+            across = _across(spec, chart)
+            slot = ax.get_window_extent().width / len(across)
+            refit = _category_fit(spec, style, chart, slot) if slot < _expected_slot(style, across) else fitted
+            if refit != fitted:
+                _set_category_labels(ax, spec, chart, *refit)
+                fig.canvas.draw()
+            unlabelled = [label for i, label in enumerate(across) if i % refit[1]]
         drawn = _mark_elements(marks, height)
         elements = drawn + legend_elements(fig, height) + text_elements(fig, fig.canvas.get_renderer(), height)
         return elements, tick_steps(marks, spec, chart.horizontal, chart.paired), unlabelled

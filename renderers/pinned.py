@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from renderers import furniture
 from renderers.checks import covers_marks, render_checks
-from renderers.colour import ramp
+from renderers.colour import ink, ramp
 from renderers.fonts import missing_glyphs, pil_font, text_width
 from renderers.layout import fit_labels, place_point_labels, written_labels
 from renderers.numbers import format_number, nice_step
@@ -40,6 +40,12 @@ class Frame:
         (x0, x1), (y0, y1) = self.xrange, yrange or self.yrange
         return (self.left + (x - x0) / (x1 - x0) * (self.right - self.left),
                 self.bottom - (y - y0) / (y1 - y0) * (self.bottom - self.top))
+
+    def data(self, px: float, py: float) -> tuple[float, float]:
+        """px's inverse: the data coordinates at an image pixel."""
+        (x0, x1), (y0, y1) = self.xrange, self.yrange
+        return (x0 + (px - self.left) / (self.right - self.left) * (x1 - x0),
+                y0 + (self.bottom - py) / (self.bottom - self.top) * (y1 - y0))
 
 
 def value_range(values: list[float]) -> list[float]:
@@ -291,6 +297,58 @@ def cartesian(canvas: Canvas, bars: bool, stacked: bool = False, horizontal: boo
                 canvas.value_labels.append(label(canvas, canvas.fmt(v, col), px, py - lift - TEXT_PAD_PX, 0.5, 1))
     axes = ("value", "category") if horizontal else ("category", "value")
     return Cartesian(bar_series, line_series, PlotArea(frame, *axes, secondary_range=secondary_range), elements)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One column's band of a stacked area: from `base` up to base + values at each period."""
+
+    col: str
+    color: str
+    base: list[float]
+    values: list[float]
+
+    @property
+    def top(self) -> list[float]:
+        return [b + v for b, v in zip(self.base, self.values)]
+
+
+@dataclass(frozen=True)
+class Layers:
+    layers: list[Layer]
+    area: PlotArea
+    elements: list[Element]
+
+
+LAYER_HALF_PX = 2.0  # a layer is measured as a strip this far either side of its period (as matplotlib's)
+
+
+def end_anchor(i: int, n: int) -> float:
+    """Where a label at period i of n is anchored across: the first starts at its period, the last ends at it, the
+    rest are centred — a stacked area's bands stop at the first and last periods."""
+    return 0.0 if i == 0 else 1.0 if i == n - 1 else 0.5
+
+
+def layers(canvas: Canvas) -> Layers:
+    """A stacked area: each column's band on the ones before it; each (period, column) measured as a strip from the
+    band's lower edge to its upper one, its value label predicted mid-band (in the ink that reads on its fill)."""
+    table = canvas.spec.data
+    n = len(table.index)
+    totals = [sum(row) for row in table.data]
+    frame = canvas.frame([-0.5, n - 0.5], value_range(totals))
+    out, elements, base = [], [], [0.0] * n
+    for j, col in enumerate(table.columns):
+        layer = Layer(col, canvas.color(j), list(base), table.column(col))
+        for i, (row, low, high, v) in enumerate(zip(table.index, layer.base, layer.top, layer.values)):
+            (px, y_low), (_, y_high) = frame.px(i, low), frame.px(i, high)
+            elements.append(Element(kind="layer", bbox=(px - LAYER_HALF_PX, y_high, px + LAYER_HALF_PX, y_low),
+                                    color=layer.color, row=row, col=col))
+            if canvas.style.value_labels:  # the first and last inward: the band ends at their periods
+                printed = label(canvas, canvas.fmt(v, col), px, (y_low + y_high) / 2, end_anchor(i, n), 0.5)
+                canvas.value_labels.append(printed.model_copy(update={"color": ink(layer.color)}))
+        out.append(layer)
+        base = layer.top
+    return Layers(out, PlotArea(frame, "category", "value"), elements)
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,24 @@ def cartesian(traces: list[dict], canvas: Canvas, bars: bool, stacked: bool = Fa
     return layout.elements, layout.area
 
 
+def layers(traces: list[dict], canvas: Canvas) -> tuple[list[Element], PlotArea]:
+    """pinned.layers' stacked area: each band filled opaque from the one below (plotly's stackgroup adds the values
+    up as pinned did), its values printed mid-band in the ink that reads on its fill."""
+    placed = pinned.layers(canvas)
+    for layer in placed.layers:
+        traces.append(dict(type="scatter", x=list(range(len(layer.values))), y=layer.values, name=layer.col,
+                           mode="lines", stackgroup="one", line={"color": layer.color, "width": 0.5},
+                           fillcolor=layer.color, hoverinfo="skip"))
+    if canvas.value_labels:
+        frame = placed.area.frame
+        texts = [(e, *frame.data((e.bbox[0] + e.bbox[2]) / 2, (e.bbox[1] + e.bbox[3]) / 2))
+                 for e in canvas.value_labels]
+        traces.append(dict(type="scatter", mode="text", x=[x for _, x, _ in texts], y=[y for _, _, y in texts],
+                           text=[e.text for e, _, _ in texts], textfont={"color": [e.color for e, _, _ in texts]},
+                           showlegend=False, hoverinfo="skip", cliponaxis=False))
+    return placed.elements, placed.area
+
+
 def drawing(traces: Traces, **options) -> Callable[[ChartSpec, StyleSpec, str], Rendered]:
     """A family's plotly drawing: `traces(figure_traces, canvas, **options)` appends its traces (plain plotly.js
     dicts) and returns the marks' boxes; margins, axes, legend and the PNG are shared."""

@@ -163,6 +163,20 @@ def cartesian(layers: list[dict], canvas: Canvas, legend: dict | None, bars: boo
     return layout.elements, axes
 
 
+def stacked_area(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[list[Element], Axes]:
+    """pinned.layers' bands as areas between their pinned edges, opaque, in the table's order (values printed by
+    the shared compose step, in the ink pinned chose for each band)."""
+    placed = pinned.layers(canvas)
+    axes = Axes(canvas, placed.area)
+    color = _color(canvas, [layer.col for layer in placed.layers], legend)
+    for k, layer in enumerate(placed.layers):
+        rows = [{"name": layer.col, "i": i, "low": low, "high": high}
+                for i, (low, high) in enumerate(zip(layer.base, layer.top))]
+        layers.append({"data": {"values": rows}, "mark": {"type": "area", "opacity": 1},
+                       "encoding": axes.encode("i", "high", y2="low", first=k == 0) | {"color": color}})
+    return placed.elements, axes
+
+
 def pie(layers: list[dict], canvas: Canvas, legend: dict | None, hole: float = 0.0) -> tuple[list[Element], None]:
     """Slices from 12 o'clock clockwise in the table's order, each named (and valued when the style says so) on the
     slice where the name fits across it, else just outside the rim beside it."""
@@ -311,7 +325,7 @@ def render_vegalite(spec: ChartSpec, style: StyleSpec, lang: str, add_layers: La
         for predicted in canvas.value_labels:
             x0, y0, x1, y1 = predicted.bbox
             layers.append(text(canvas, predicted.text, (x0 + x1) / 2, (y0 + y1) / 2, "center", "middle",
-                               predicted.size_px))
+                               predicted.size_px, predicted.color or TEXT_COLOR))
         figure = {"$schema": VEGA_LITE_SCHEMA, "background": "white", "autosize": {"type": "none"},
                   "width": width - canvas.left - canvas.right, "height": height - canvas.top - canvas.bottom,
                   "padding": {"left": canvas.left, "top": canvas.top, "right": canvas.right, "bottom": canvas.bottom},

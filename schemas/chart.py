@@ -45,6 +45,7 @@ class ChartType(StrEnum):
     HISTOGRAM = "histogram"
     PYRAMID = "pyramid"
     LONG_LINE = "long_line"
+    STACKED_AREA = "stacked_area"
 
 
 class DataTable(BaseModel):

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
-MARKS = ("bar", "point", "vertex", "slice", "cell")  # elements that show data (not text, not a legend)
+MARKS = ("bar", "point", "vertex", "layer", "slice", "cell")  # elements that show data (not text, not a legend)
 DRAWN = ("bar", "point", "slice", "cell")  # marks a question can point at (a vertex has nothing drawn)
 MIN_TEXT_PX = 8.0  # smallest legible em size at the stored resolution (kana and kanji need more than Latin digits)
 
@@ -15,11 +15,12 @@ MIN_TEXT_PX = 8.0  # smallest legible em size at the stored resolution (kana and
 class Element(BaseModel):
     """One drawn thing. `bbox` is (x0, y0, x1, y1) in image pixels, origin top-left; None where not measurable.
     A "vertex" is where a line drawn without markers passes a value: its position is known, but nothing is drawn
-    there for a question to point at."""
+    there for a question to point at. A "layer" is one series' band of a stacked area at one period: a thin strip
+    from the band's lower edge to its upper one (its value is the band's thickness there)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["bar", "point", "vertex", "slice", "cell", "text", "legend"]
+    kind: Literal["bar", "point", "vertex", "layer", "slice", "cell", "text", "legend"]
     bbox: tuple[float, float, float, float] | None = None
     color: str | None = None
     row: str | None = Field(default=None, description="data index label this mark shows")

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 
 from pipeline.answerable import SEPARABLE_PX, separable
 from renderers.colour import difference, distinct, painted_as
@@ -147,7 +148,6 @@ def test_a_legend_that_would_cover_a_mark_moves_outside_the_plot():
 
 
 def test_colour_names_come_from_one_table_and_palettes_keep_colours_apart():
-    import pytest
 
     from renderers.palettes import PALETTES, _palette, named
 
@@ -227,7 +227,6 @@ def test_a_visual_question_the_image_cannot_settle_is_dropped_not_raised():
 def test_a_reading_error_just_below_a_power_of_ten_gets_a_rounding_step():
     """A reading error of 0.009999999999999998: log10 calls it -2.0 and no 1-2-5 step of 0.01 fits under it. A
     template run (seed 5, sample 43) crashed on it."""
-    import pytest
 
     from pipeline.answerable import rounding_step
     from pipeline.sample import make_sample
@@ -281,3 +280,24 @@ def test_questions_naming_a_period_the_axis_leaves_unlabelled_are_not_asked():
                                                         whole]}), rendered)
     assert [qa.question for qa in asked.qa] == ["q2", "q5"]
     assert asked.provenance.not_asked["unlabelled"] == 3
+
+
+def test_a_stacked_value_above_the_base_is_read_between_two_edges_so_its_error_doubles():
+    """The bottom segment of a stack is read off the axis once (its top); the one above it is a length between two
+    edges, each read against the ticks — its tolerance is twice as wide (it was once taken as one read)."""
+    from pipeline.answerable import AXIS_READ, readable
+    from schemas import Rendered, RenderChecks
+
+    spec = ChartSpec(chart_type="stacked_bar", title="t", unit="億円",
+                     data={"index": ["a", "b"], "columns": ["low", "high"], "data": [[400.0, 400.0], [500.0, 350.0]]})
+    sample = sample_with(False).model_copy(update={"spec": spec})
+    rendered = Rendered(png=b"", width=1, height=1, elements=[], checks=RenderChecks(), value_labels=False,
+                        tick_steps={"low": 200.0, "high": 200.0})
+
+    def tolerance(col: str, answer: str) -> float:
+        qa = QA(question="q", answer=answer, qa_type="retrieval", answer_type="number",
+                program=Program(op="value", col=col, row="a"))
+        return readable(qa, sample, rendered).tolerance
+
+    assert tolerance("low", "400億円") == pytest.approx(AXIS_READ * 200)  # 400 sits on its rounding steps
+    assert tolerance("high", "400億円") == pytest.approx(2 * AXIS_READ * 200)

@@ -414,3 +414,25 @@ def test_a_long_series_writes_every_kth_period_and_says_which_it_left_unlabelled
     assert sorted(written + out.unlabelled) == sorted(LONG.data.index)
     stride = LONG.data.index.index(written[1])
     assert stride > 1 and written == LONG.data.index[::stride]
+
+
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
+def test_a_stacked_area_lays_each_band_on_the_one_below_in_its_own_colour(renderer):
+    """Each (period, series) strip starts where the band below it ends, is as long as its value on one scale, and
+    is painted in its series' colour at its middle (bands opaque, not tinted over each other)."""
+    spec = japanese_spec(ChartType.STACKED_AREA)
+    style = style_for(ChartType.STACKED_AREA, 1).model_copy(update={"value_labels": False, "legend": "right"})
+    out = render(spec, style, renderer, "ja")
+    strips = {(e.row, e.col): e for e in out.elements if e.kind == "layer"}
+    assert len(strips) == 6
+    pixels = np.asarray(Image.open(io.BytesIO(out.png)).convert("RGB"))
+    per_value = []
+    for i, (row, (first, second)) in enumerate(zip(spec.data.index, spec.data.data)):
+        low, high = strips[(row, "法人")], strips[(row, "個人")]
+        assert abs(low.bbox[1] - high.bbox[3]) <= 1.0  # 個人 starts where 法人 ends
+        per_value += [(low.bbox[3] - low.bbox[1]) / first, (high.bbox[3] - high.bbox[1]) / second]
+        inward = {0: 3, len(spec.data.index) - 1: -3}.get(i, 0)  # the bands end at the first and last periods
+        for strip in (low, high):
+            x, y = (strip.bbox[0] + strip.bbox[2]) / 2 + inward, (strip.bbox[1] + strip.bbox[3]) / 2
+            assert "#%02x%02x%02x" % tuple(pixels[int(y), int(x)]) == strip.color, (renderer, strip)
+    assert max(per_value) - min(per_value) < 0.02 * max(per_value)
