@@ -101,9 +101,9 @@ def bars(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, horizontal: boo
 
 
 def lines(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, fill: bool, columns: list[str] | None = None,
-          color_offset: int = 0, dots: bool = False) -> list[Mark]:
+          color_offset: int = 0, dots: bool = False, stems: bool = False) -> list[Mark]:
     """One line per column (all of them unless `columns` are named), optionally filled down to zero; `dots`: the
-    points alone, always marked (a dot plot)."""
+    points alone, always marked (a dot plot); `stems`: each dot on a thin stem from zero (a lollipop)."""
     table = spec.data
     columns = table.columns if columns is None else columns
     x = np.arange(len(table.index))
@@ -112,6 +112,8 @@ def lines(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, fill: bool, co
         values = table.column(col)
         color = _color(style, j + color_offset)
         marked = style.markers or dots
+        if stems:
+            ax.vlines(x, 0, values, color=color, linewidth=2)
         ax.plot(x, values, color=color, marker="o" if marked else None, markersize=7 if dots else 4, label=col,
                 linestyle="none" if dots else "-")
         if fill:

@@ -148,9 +148,9 @@ def scatter(traces: list[dict], canvas: Canvas) -> tuple[list[Element], PlotArea
 
 
 def cartesian(traces: list[dict], canvas: Canvas, bars: bool, stacked: bool = False, horizontal: bool = False,
-              fill: bool = False, dots: bool = False) -> tuple[list[Element], PlotArea]:
+              fill: bool = False, dots: bool = False, stems: bool = False) -> tuple[list[Element], PlotArea]:
     """Bars for the primary columns (when `bars`), lines for the rest (filled to zero when `fill`; the points alone,
-    always marked, when `dots`); secondary columns against a right-hand axis."""
+    always marked, when `dots`, on thin stems from zero when `stems`); secondary columns against a right-hand axis."""
     from renderers.charts import family
 
     style = canvas.style
@@ -168,6 +168,11 @@ def cartesian(traces: list[dict], canvas: Canvas, bars: bool, stacked: bool = Fa
             traces.append(dict(trace, y=positions, x=series.values, orientation="h"))
         else:
             traces.append(dict(trace, x=positions, y=series.values))
+    for series in layout.lines if stems else ():  # under the dots: a line from zero to each value
+        xs = [x for i in range(len(series.values)) for x in (i, i, None)]
+        ys = [y for v in series.values for y in (0, v, None)]
+        traces.append(dict(type="scatter", x=xs, y=ys, mode="lines", line={"color": series.color, "width": 2},
+                           showlegend=False, hoverinfo="skip"))
     for series in layout.lines:
         mode = ("markers" if dots else "lines" + ("+markers" if series.marked else "")) + \
             ("+text" if style.value_labels else "")

@@ -123,8 +123,10 @@ class Axes:
 
 
 def cartesian(layers: list[dict], canvas: Canvas, legend: dict | None, bars: bool, stacked: bool = False,
-              horizontal: bool = False, fill: bool = False, dots: bool = False) -> tuple[list[Element], Axes]:
-    """Bars as rects between their pinned edges, lines (filled to zero when `fill`; points alone when `dots`)."""
+              horizontal: bool = False, fill: bool = False, dots: bool = False, stems: bool = False
+              ) -> tuple[list[Element], Axes]:
+    """Bars as rects between their pinned edges, lines (filled to zero when `fill`; points alone when `dots`, on
+    thin stems from zero when `stems`)."""
     from renderers.charts import family
 
     layout = pinned.cartesian(canvas, bars, stacked, horizontal, dots)
@@ -148,6 +150,9 @@ def cartesian(layers: list[dict], canvas: Canvas, legend: dict | None, bars: boo
         encoding = axes.encode("i", "v", on_right=s.on_right, first=first) | {"color": color}
         if fill:
             layers.append({"data": {"values": rows}, "mark": {"type": "area", "opacity": 0.35},
+                           "encoding": dict(encoding, y2={"datum": 0})})
+        if stems:
+            layers.append({"data": {"values": rows}, "mark": {"type": "rule", "strokeWidth": 2},
                            "encoding": dict(encoding, y2={"datum": 0})})
         if dots:
             mark = {"type": "point", "filled": True, "size": 80, "opacity": 1}

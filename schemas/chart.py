@@ -46,6 +46,7 @@ class ChartType(StrEnum):
     PYRAMID = "pyramid"
     LONG_LINE = "long_line"
     STACKED_AREA = "stacked_area"
+    LOLLIPOP = "lollipop"
 
 
 class DataTable(BaseModel):

@@ -16,6 +16,8 @@ EXTRA = {
     ChartType.SCATTER: {"data": {"index": ["駅前店", "中央店", "郊外店"], "columns": ["売場面積", "売上高"], "data": [[300, 10], [900, 30], [600, 20]]}},
     ChartType.BAR_LINE: {"secondary_series": ["個人"], "column_units": {"個人": "%"}},
     ChartType.TABLE: {"header_groups": [HeaderGroup(label="預金等残高（結合セル）", span=2)]},
+    ChartType.LOLLIPOP: {"data": {"index": ["北海道", "東北", "関東", "中部"], "columns": ["店舗数"],
+                                  "data": [[40], [-12], [90], [30]]}, "unit": "店"},
     ChartType.HISTOGRAM: {"data": {"index": ["20歳未満", "20〜39歳", "40〜59歳", "60歳以上"], "columns": ["人数"],
                                    "data": [[40], [120], [90], [30]]}, "unit": "人"},
 }
@@ -436,3 +438,24 @@ def test_a_stacked_area_lays_each_band_on_the_one_below_in_its_own_colour(render
             x, y = (strip.bbox[0] + strip.bbox[2]) / 2 + inward, (strip.bbox[1] + strip.bbox[3]) / 2
             assert "#%02x%02x%02x" % tuple(pixels[int(y), int(x)]) == strip.color, (renderer, strip)
     assert max(per_value) - min(per_value) < 0.02 * max(per_value)
+
+
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
+def test_a_lollipop_stands_each_dot_on_a_stem_from_zero(renderer):
+    """Between the zero line and each dot (below it, or above it for a negative value) the series' colour is drawn:
+    the stem; beside the stem, background."""
+    from renderers.colour import difference
+
+    spec = japanese_spec(ChartType.LOLLIPOP)
+    out = render(spec, style_for(ChartType.LOLLIPOP, 1).model_copy(update={"value_labels": False}), renderer, "ja")
+    dots = {e.row: e for e in out.elements if e.kind == "point"}
+    pixels = np.asarray(Image.open(io.BytesIO(out.png)).convert("RGB"))
+    positive, negative = dots["関東"], dots["東北"]
+    middle = {row: (e.bbox[1] + e.bbox[3]) / 2 for row, e in dots.items()}
+    zero_y = middle["東北"] - (middle["東北"] - middle["関東"]) * 12 / 102  # 90 above zero, 12 below
+    for dot in (positive, negative):
+        x = int(round((dot.bbox[0] + dot.bbox[2]) / 2))
+        y = int(round((middle[dot.row] + zero_y) / 2))  # halfway along the stem
+        closest = min(difference(tuple(int(c) for c in pixels[y, x + dx]), dot.color) for dx in (-1, 0, 1))
+        assert closest < 20, (renderer, dot.row, closest)  # a 2 px stem: edges blend into the background
+        assert difference(tuple(int(c) for c in pixels[y, x + 8]), dot.color) > 40
