@@ -63,6 +63,8 @@ def separable(qa: QA, sample: Sample, elements: list[Element]) -> bool:
         reach, threshold = _magnitudes(spec, col, elements), SEPARABLE_PX
         if reach is None or len(reach) != len(spec.data.index):
             return False  # not every value is drawn where it can be measured
+    if qa.program.rows:  # the op ranges over these rows only (a waterfall's factors)
+        reach = {row: r for row, r in reach.items() if row in qa.program.rows}
     ordered = sorted(reach.values(), reverse=True)
     if len(ordered) < 2:
         return True
@@ -117,14 +119,15 @@ READS = {Op.DIFF: 2, Op.MEAN: 1}  # values a derived answer reads (sum: one per 
 
 def _reading_error(spec: ChartSpec, col: str, rendered: Rendered) -> float | None:
     """How far a careful reader may be off reading one value of `col` from the image; None if it cannot be read. A
-    stacked value above the first is a length between two edges, each read against the ticks: twice the error."""
+    stacked value above the first, or a waterfall's floating change, is a length between two edges, each read
+    against the ticks: twice the error (a waterfall's levels are taken the same way, erring wide)."""
     chart = family(spec.chart_type)
     if chart.round:
         return SLICE_READ * sum(spec.data.column(col))
     step = rendered.tick_steps.get(col)
     if step is None:
         return None
-    edges = 2 if chart.stacks and col != spec.data.columns[0] else 1
+    edges = 2 if chart.bridge or chart.stacks and col != spec.data.columns[0] else 1
     return edges * AXIS_READ * step
 
 

@@ -206,8 +206,10 @@ _STREAK = re.compile(r"(\d+)\s*年連続で?(増加|減少)")
 
 
 def contradiction(description: str, spec: ChartSpec) -> str | None:
-    """A trend the passage states that no series of the table shows; None when nothing checkable contradicts."""
-    if family(spec.chart_type).round or len(spec.data.index) < 2:
+    """A trend the passage states that no series of the table shows; None when nothing checkable contradicts (a
+    pie; counts over bins, which are a distribution, not a change over time)."""
+    chart = family(spec.chart_type)
+    if chart.round or "bins" in chart.topic_axes or len(spec.data.index) < 2:
         return None
     columns = [spec.data.column(c) for c in spec.data.columns]
     rises = any(c[-1] > c[0] for c in columns)

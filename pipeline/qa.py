@@ -65,12 +65,24 @@ def _column(spec: ChartSpec, col: str | None) -> list[tuple[str, float]]:
     return [(label, row[j]) for label, row in zip(spec.data.index, spec.data.data)]
 
 
+def _among(program: Program, spec: ChartSpec) -> list[tuple[str, float]]:
+    """(label, value) of the rows an op ranges over: `rows` when the program names them (a waterfall's factors),
+    else the whole column."""
+    pairs = _column(spec, program.col)
+    if not program.rows:
+        return pairs
+    unknown = set(program.rows) - {label for label, _ in pairs}
+    if unknown:
+        raise Unverifiable("unknown_label", f"rows {sorted(unknown)!r} not in the table")
+    return [(label, v) for label, v in pairs if label in program.rows]
+
+
 def _values(program: Program, spec: ChartSpec) -> list[float]:
-    return [v for _, v in _column(spec, program.col)]
+    return [v for _, v in _among(program, spec)]
 
 
 def _extreme_label(program: Program, spec: ChartSpec, largest: bool) -> str:
-    pairs = _column(spec, program.col)
+    pairs = _among(program, spec)
     best = max(v for _, v in pairs) if largest else min(v for _, v in pairs)
     labels = [label for label, v in pairs if v == best]
     if len(labels) != 1:
@@ -323,6 +335,8 @@ class QuestionWriter:
                        _subject=self.subject(col))
 
     def compositional(self, rng) -> list[QA]:
+        if family(self.spec.chart_type).bridge:
+            return self.bridge(rng)
         df, lang = self.df, self.lang
         col = df.columns[int(rng.integers(len(df.columns)))]
         values, subject_ = df[col], self.subject(col)
@@ -357,6 +371,30 @@ class QuestionWriter:
             out.append(self.qa(Op.RATIO, c, values[row] / values[other_row], col, col=col, row=row,
                                other=CellRef(row=other_row, col=col), _row=row, _other_row=other_row,
                                _subject=subject_, _other_subject=subject_))
+        return [q for q in out if q is not None]
+
+    def bridge(self, rng) -> list[QA]:
+        """A waterfall's questions: the change from the first level to the last (and its rate), two factors'
+        combined effect, and which factor raised or lowered the measure most — never a sum or mean mixing levels
+        with changes."""
+        df, lang, c = self.df, self.lang, QAType.COMPOSITIONAL
+        col = df.columns[0]
+        values, subject_ = df[col], self.subject(col)
+        first, last, factors = df.index[0], df.index[-1], list(df.index[1:-1])
+        out = [self.qa(Op.DIFF, c, values[last] - values[first], col, phrase="diff", col=col, start=first, end=last,
+                       _start=first, _end=last, _subject=subject_)]
+        if values[first] > 0:
+            out.append(self.qa(Op.GROWTH, c, (values[last] / values[first] - 1) * 100, col, col=col, start=first,
+                               end=last, _start=first, _end=last, _subject=subject_))
+        if len(factors) >= 2:
+            a, b = pick_subset(rng, factors, 2)
+            out.append(self.qa(Op.SUM, c, values[[a, b]].sum(), col, phrase="sum_factors", col=col, rows=[a, b],
+                               _rows_text=f"{a}{text('joiner', lang)}{b}", _subject=subject_))
+        moves = values[factors]
+        for op, phrase, best, moved in ((Op.ARGMAX, "argmax_factor", moves.idxmax(), moves.max() > 0),
+                                        (Op.ARGMIN, "argmin_factor", moves.idxmin(), moves.min() < 0)):
+            if moved and (moves == moves[best]).sum() == 1:
+                out.append(self.qa(op, c, best, col, phrase=phrase, col=col, rows=factors, _subject=subject_))
         return [q for q in out if q is not None]
 
     def furniture(self, rng) -> list[QA]:

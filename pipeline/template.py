@@ -181,6 +181,21 @@ def _pair_spec(rng, chart: ChartType, topic: SeedTopic, li: int, lang: str, titl
                      decimals=decimals, column_units={columns[0]: x.unit[li]}, data=data)
 
 
+def _bridge_spec(rng, chart: ChartType, topic: SeedTopic, li: int, lang: str, fmt: PeriodFormat) -> ChartSpec:
+    """A waterfall: one year's level, 3–5 of the topic's factors (in the seed's order) each moving it by a few to a
+    fifth of the level either way, and the next year's level — the first plus every change, exactly as rounded."""
+    metric, unit, decimals = topic.metric[li], topic.unit[li], topic.decimals
+    start, end = _periods(rng, 2, False, fmt, lang)
+    factors = [f[li] for f in pick_subset(rng, topic.categories, int(rng.integers(3, min(5, len(topic.categories)) + 1)))]
+    level = _round([math.exp(rng.uniform(*np.log(topic.base)))], decimals)[0]
+    changes = _round(level * rng.uniform(0.03, 0.2, len(factors)) * rng.choice([-1, 1], len(factors)), decimals)
+    values = [level, *changes, round(level + sum(changes), decimals)]
+    title = f"{metric}の増減要因（{start}→{end}）" if lang == "ja" else f"{metric}: {start} → {end}"
+    return ChartSpec(chart_type=chart, title=title, y_title=_with_unit_title(metric, unit, lang), unit=unit,
+                     decimals=decimals, data=DataTable(index=[start, *factors, end], columns=[metric],
+                                                       data=[[v] for v in values]))
+
+
 def _series_count(rng, chart: ChartFamily, available: int) -> int:
     low, high = chart.series
     return low if low == high else int(rng.integers(low, min(high, available) + 1))
@@ -196,6 +211,8 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
     title = f"{metric}の推移" if lang == "ja" and axis == "period" else metric
     if axis == "pair":
         return _pair_spec(rng, chart.chart_type, topic, li, lang, title), fmt
+    if axis == "bridge":
+        return _bridge_spec(rng, chart.chart_type, topic, li, lang, fmt), fmt
     extra: dict = {}
     if axis == "share" and chart.shares_per_category:  # 帯グラフ: one bar per period, the parts as columns
         parts = [c[li] for c in pick_subset(rng, topic.categories, int(rng.integers(3, min(5, len(topic.categories)) + 1)))]
@@ -269,6 +286,8 @@ def seed_ranges(topic: SeedTopic, spec: ChartSpec) -> dict[str, tuple[float, flo
         return {columns[0]: tuple(topic.x.base), columns[1]: tuple(topic.y.base)}
     if topic.axis == "bins":  # the base is the peak bin's range; a distribution's tails run down towards zero
         return dict.fromkeys(columns, (0.0, topic.base[1]))
+    if topic.axis == "bridge":  # levels in the topic's range, changes a fifth of it either way
+        return dict.fromkeys(columns, (-0.2 * topic.base[1], topic.base[1]))
     if family(spec.chart_type).change_on_previous:
         return dict.fromkeys(columns, (-30.0, 30.0))
     ranges = dict.fromkeys(columns, tuple(topic.base))
@@ -300,7 +319,7 @@ def _description(choice: TemplateChoice, spec: ChartSpec, metric: str, style, la
             org=org, xname=col, top=table.index[i], yname=y,
             v0=with_unit(format_number(table.data[i][1], spec.decimals, style, lang), spec.series_unit[y], lang))
     about = subject(spec, metric, col, lang)
-    if choice.topic.axis == "period":
+    if choice.topic.axis in ("period", "bridge"):  # from the first period (level) to the last
         v0, v1 = values[0], values[-1]
         kind = "rise" if v1 > v0 else "fall" if v1 < v0 else "flat"
         return text("description", kind, lang).format(org=org, subject=about, start=table.index[0],

@@ -24,7 +24,7 @@ from renderers.fonts import font_path
 from renderers.layout import fit_labels, place_point_labels, written_labels
 from renderers.mpl_layout import OnePassLayout
 from renderers.numbers import SCALES, format_number
-from renderers.pinned import LAYER_HALF_PX, end_anchor
+from renderers.pinned import LAYER_HALF_PX, bridge_bases, end_anchor, value_range
 from schemas.chart import ChartSpec
 from schemas.render import Element, Rendered
 from schemas.style import NumberFormat, StyleSpec
@@ -126,6 +126,30 @@ def lines(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, fill: bool, co
         marks += [((xi, v), kind, row, col, color, ax) for xi, v, row in zip(x, values, table.index)]
     ax.set_xticks(x, labels=table.index)
     return marks
+
+
+def bridge(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
+    """A waterfall: the levels from zero, each change floating from the running total (pinned.bridge_bases), rises
+    and falls in their own colours, thin connectors from each bar's end to the next bar."""
+    from renderers.charts.family import bridge_kind
+
+    table = spec.data
+    col, values, n = table.columns[0], table.column(table.columns[0]), len(table.index)
+    base = bridge_bases(values)
+    colors = [_color(style, bridge_kind(i, n, v)) for i, v in enumerate(values)]
+    x = np.arange(n)
+    container = ax.bar(x, values, width=style.bar_width, bottom=base, color=colors)
+    for i in range(n - 1):
+        end = base[i] + values[i]
+        ax.plot([i + style.bar_width / 2, i + 1 - style.bar_width / 2], [end, end], color="#888888", linewidth=0.6)
+    if style.value_labels:
+        _bar_labels(ax, container, values, col, spec, style, lang)
+    reach = value_range([edge for b, v in zip(base, values) for edge in (b, b + v)])
+    ax.set_ylim(*reach)  # the pinned renderers' range: room above the highest end for its label
+    if reach[0] < 0:
+        ax.axhline(0, color="#333333", linewidth=0.8)
+    ax.set_xticks(x, labels=table.index)
+    return [(p, "bar", row, col, c, ax) for p, row, c in zip(container.patches, table.index, colors)]
 
 
 def layers(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:

@@ -300,6 +300,52 @@ def cartesian(canvas: Canvas, bars: bool, stacked: bool = False, horizontal: boo
 
 
 @dataclass(frozen=True)
+class Bridge:
+    """A waterfall's bars: row i spans [base[i], base[i] + values[i]] at category i, painted colors[i]."""
+
+    base: list[float]
+    values: list[float]
+    colors: list[str]
+    width: float
+    texts: list[str]
+    area: PlotArea
+    elements: list[Element]
+
+
+def bridge_bases(values: list[float]) -> list[float]:
+    """Where each waterfall bar starts: the levels (first, last) at zero, each change at the running total."""
+    bases, running = [], 0.0
+    for i, v in enumerate(values):
+        if i in (0, len(values) - 1):
+            bases.append(0.0)
+            running = v
+        else:
+            bases.append(running)
+            running += v
+    return bases
+
+
+def bridge(canvas: Canvas) -> Bridge:
+    """A waterfall's floating bars, their boxes and (when printed) their labels past each bar's far end."""
+    from renderers.charts.family import bridge_kind
+
+    style, table = canvas.style, canvas.spec.data
+    col, values, n = table.columns[0], table.column(table.columns[0]), len(table.index)
+    base = bridge_bases(values)
+    frame = canvas.frame([-0.5, n - 0.5], value_range([edge for b, v in zip(base, values) for edge in (b, b + v)]))
+    colors = [canvas.color(bridge_kind(i, n, v)) for i, v in enumerate(values)]
+    texts = [canvas.fmt(v, col) for v in values]
+    elements = []
+    for i, (row, b, v) in enumerate(zip(table.index, base, values)):
+        (x0, y0), (x1, y1) = frame.px(i - style.bar_width / 2, b), frame.px(i + style.bar_width / 2, b + v)
+        box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+        elements.append(Element(kind="bar", bbox=box, color=colors[i], row=row, col=col))
+        if style.value_labels:
+            canvas.value_labels.append(bar_label(canvas, texts[i], box, v, False, False))
+    return Bridge(base, values, colors, style.bar_width, texts, PlotArea(frame, "category", "value"), elements)
+
+
+@dataclass(frozen=True)
 class Layer:
     """One column's band of a stacked area: from `base` up to base + values at each period."""
 

@@ -184,6 +184,25 @@ def cartesian(traces: list[dict], canvas: Canvas, bars: bool, stacked: bool = Fa
     return layout.elements, layout.area
 
 
+def bridge(traces: list[dict], canvas: Canvas) -> tuple[list[Element], PlotArea]:
+    """pinned.bridge's floating bars as one bar trace (each bar its own base and colour), thin connectors between."""
+    placed = pinned.bridge(canvas)
+    n = len(placed.values)
+    trace = dict(type="bar", x=list(range(n)), y=placed.values, base=placed.base, width=placed.width,
+                 marker={"color": placed.colors}, textposition="outside", cliponaxis=False, textangle=0,
+                 showlegend=False, hoverinfo="skip")
+    if canvas.style.value_labels:
+        trace["text"] = placed.texts
+    ends = [b + v for b, v in zip(placed.base, placed.values)]
+    half = placed.width / 2
+    traces.append(dict(type="scatter", mode="lines", showlegend=False, hoverinfo="skip",
+                       x=[x for i in range(n - 1) for x in (i + half, i + 1 - half, None)],
+                       y=[y for i in range(n - 1) for y in (ends[i], ends[i], None)],
+                       line={"color": "#888888", "width": 0.6}))
+    traces.append(trace)
+    return placed.elements, placed.area
+
+
 def layers(traces: list[dict], canvas: Canvas) -> tuple[list[Element], PlotArea]:
     """pinned.layers' stacked area: each band filled opaque from the one below (plotly's stackgroup adds the values
     up as pinned did), its values printed mid-band in the ink that reads on its fill."""

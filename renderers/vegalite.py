@@ -168,6 +168,27 @@ def cartesian(layers: list[dict], canvas: Canvas, legend: dict | None, bars: boo
     return layout.elements, axes
 
 
+def bridge(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[list[Element], Axes]:
+    """pinned.bridge's floating bars as rects between their pinned edges, each in its own colour, thin connectors
+    from each bar's end to the next (values printed by the shared compose step)."""
+    placed = pinned.bridge(canvas)
+    axes = Axes(canvas, placed.area)
+    half = placed.width / 2
+    rows = [{"c0": i - half, "c1": i + half, "v0": b, "v1": b + v, "color": c}
+            for i, (b, v, c) in enumerate(zip(placed.base, placed.values, placed.colors))]
+    layers.append({"data": {"values": rows}, "mark": {"type": "rect"},
+                   "encoding": axes.encode("c0", "v0", x2="c1", y2="v1") | {"color": {"field": "color",
+                                                                                    "type": "nominal", "scale": None,
+                                                                                    "legend": None}}})
+    links = [{"a": i + half, "b": i + 1 - half, "v": r["v1"]} for i, r in enumerate(rows[:-1])]
+    layers.append({"data": {"values": links}, "mark": {"type": "rule", "color": "#888888", "strokeWidth": 0.6},
+                   "encoding": axes.encode("a", "v", x2="b")})
+    if placed.area.frame.yrange[0] < 0:  # a change that takes the running total below zero
+        layers.append({"data": {"values": [{"z": 0}]}, "mark": {"type": "rule", "color": "#444444"},
+                       "encoding": {"y": dict(axes.y, field="z")}})
+    return placed.elements, axes
+
+
 def stacked_area(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[list[Element], Axes]:
     """pinned.layers' bands as areas between their pinned edges, opaque, in the table's order (values printed by
     the shared compose step, in the ink pinned chose for each band)."""

@@ -47,6 +47,7 @@ class ChartType(StrEnum):
     LONG_LINE = "long_line"
     STACKED_AREA = "stacked_area"
     LOLLIPOP = "lollipop"
+    WATERFALL = "waterfall"
 
 
 class DataTable(BaseModel):

@@ -22,9 +22,10 @@ class SeedMeasure(BaseModel):
 
 class SeedTopic(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    axis: Literal["period", "category", "share", "pair", "bins"] = Field(
+    axis: Literal["period", "category", "share", "pair", "bins", "bridge"] = Field(
         description="period: a time series; category: values per category; share: parts of 100 %; pair: x/y per "
-                    "entity; bins: counts per bin of one measured range (age groups, price bands), categories in order")
+                    "entity; bins: counts per bin of one measured range (age groups, price bands), categories in "
+                    "order; bridge: a level one year and the next, and the factors (categories) that moved it")
     metric: Bilingual
     unit: Bilingual = ("", "")
     base: tuple[float, float] | None = None

@@ -254,7 +254,9 @@ def step_answer(step: str, prompt: str, seed: int, action: str, schema: str = ""
     metric = measure.group(1).strip() if measure else "預金等残高"
     if step == "topic":
         # same_topic: one long text for every sample, whose measure changes only its last few characters
-        same = "部門別・地域別・顧客別に見た主要な経営指標の長期的な推移を、前年差と構成比の変化も添えて社内向けに比較したグラフ" * 2
+        same = ("部門別・地域別・顧客別に見た主要な経営指標の長期的な推移を、前年差と構成比の変化も添えて社内向けに比較したグラフで、"
+                "経営会議の資料として四半期ごとに更新し、予算との乖離や季節要因、為替の影響についても担当者が注記を加えたうえで、"
+                "翌期の計画策定に使う基礎データとして関係部署へ共有する")  # long enough that any measure's name is a small part
         return {"text": f"{same}{metric}" if action == "same_topic" else f"{metric}の推移 {tag}", "metric": metric}
     if step == "description":
         return {"text": f"{metric}は増加した。"}
@@ -274,6 +276,14 @@ def step_answer(step: str, prompt: str, seed: int, action: str, schema: str = ""
                               for i in range(len(labels))] for j, (name, _, _) in enumerate(lines)}
         elif kind == "change":  # signed, rising
             columns = {name: [2.0 * i - 3 for i in range(len(labels))] for name, _, _ in lines}
+        elif kind in ("histogram", "pyramid"):  # counts in one hump over the bins, as the chart rule asks
+            n = len(labels)
+            columns = {name: [float(high) * (0.2 + 0.15 * min(i, n - 1 - i)) * (1 + 0.1 * j) for i in range(n)]
+                       for j, (name, _, high) in enumerate(lines)}
+        elif kind == "waterfall":  # a level, signed changes, and the level they add up to, as the chart rule asks
+            name, _, high = lines[0]
+            level, changes = float(high) / 2, [float(high) * (-0.03 if i % 2 else 0.05) for i in range(len(labels) - 2)]
+            columns = {name: [level, *changes, level + sum(changes)]}
         else:
             columns = {name: [float(low) * (1.2 + 0.01 * j) + abs(float(low)) * 0.25 * i for i in range(len(labels))]
                        for j, (name, low, _) in enumerate(lines)}  # rising, from a negative usual low too

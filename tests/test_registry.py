@@ -194,3 +194,37 @@ def test_furniture_answers_are_read_from_the_drawn_unit_line_and_source(renderer
     for op in (Op.UNIT, Op.SOURCE):
         with pytest.raises(Unverifiable, match="not_drawn"):
             evaluate(PROGRAMS[op], SPEC, bare)
+
+
+def test_a_waterfall_adds_up_and_is_asked_about_its_factors_not_sums_of_levels_and_changes():
+    """The template's waterfall ends at its first level plus every change; its questions range over the factors
+    (which raised or lowered it most — never a level, though a level is the largest bar) or the change from the
+    first level to the last; a table whose last level does not add up is refused by name."""
+    from pipeline.template import draft_sample
+    from schemas import RunConfig
+
+    config = RunConfig(n=800, seed=3, lang="mix")
+    samples = [s for s in (draft_sample(config, i) for i in range(800)) if s.spec.chart_type is ChartType.WATERFALL]
+    assert len(samples) >= 10
+    ops = set()
+    for sample in samples:
+        values = [row[0] for row in sample.spec.data.data]
+        assert abs(values[-1] - values[0] - sum(values[1:-1])) < 1e-6
+        factors = sample.spec.data.index[1:-1]
+        for qa in sample.qa:
+            ops.add(qa.program.op)
+            assert qa.program.op not in (Op.MEAN, Op.RANK, Op.RATIO, Op.MAX, Op.MIN)
+            if qa.program.op in (Op.ARGMAX, Op.ARGMIN, Op.SUM):
+                assert set(qa.program.rows) <= set(factors) and qa.answer not in (sample.spec.data.index[0],
+                                                                                   sample.spec.data.index[-1])
+            if not OPS[qa.program.op].printed:  # furniture answers are read from the drawing, not the table
+                assert check_answer(qa, sample.spec, [], sample.lang) is None, qa
+    assert {Op.DIFF, Op.ARGMAX, Op.ARGMIN, Op.SUM} <= ops
+    spec = samples[0].spec
+    rows = spec.data.index
+    among = Program(op=Op.ARGMAX, col=spec.data.columns[0], rows=rows[1:-1])
+    assert evaluate(among, spec, []) in rows[1:-1]
+    assert evaluate(among.model_copy(update={"rows": []}), spec, []) in (rows[0], rows[-1])  # a level is taller
+    broken = spec.data.model_copy(update={"data": spec.data.data[:-1] + [[spec.data.data[-1][0] + 50]]})
+    with pytest.raises(ValueError, match="must be the first"):
+        spec.model_copy(update={"data": broken}).model_validate(spec.model_copy(update={"data": broken}).model_dump())

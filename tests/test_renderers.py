@@ -18,6 +18,8 @@ EXTRA = {
     ChartType.TABLE: {"header_groups": [HeaderGroup(label="預金等残高（結合セル）", span=2)]},
     ChartType.LOLLIPOP: {"data": {"index": ["北海道", "東北", "関東", "中部"], "columns": ["店舗数"],
                                   "data": [[40], [-12], [90], [30]]}, "unit": "店"},
+    ChartType.WATERFALL: {"data": {"index": ["令和4年度", "資金利益", "経費", "令和5年度"], "columns": ["コア業務純益"],
+                                   "data": [[300], [40], [-25], [315]]}},
     ChartType.HISTOGRAM: {"data": {"index": ["20歳未満", "20〜39歳", "40〜59歳", "60歳以上"], "columns": ["人数"],
                                    "data": [[40], [120], [90], [30]]}, "unit": "人"},
 }
@@ -459,3 +461,30 @@ def test_a_lollipop_stands_each_dot_on_a_stem_from_zero(renderer):
         closest = min(difference(tuple(int(c) for c in pixels[y, x + dx]), dot.color) for dx in (-1, 0, 1))
         assert closest < 20, (renderer, dot.row, closest)  # a 2 px stem: edges blend into the background
         assert difference(tuple(int(c) for c in pixels[y, x + 8]), dot.color) > 40
+
+
+WATERFALL = ChartSpec(chart_type="waterfall", title="営業利益の増減要因", unit="億円", y_title="営業利益（億円）",
+                      data={"index": ["2023年度", "販売数量", "原材料費", "為替", "2024年度"], "columns": ["営業利益"],
+                            "data": [[800], [150], [-220], [60], [790]]})
+
+
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
+def test_a_waterfall_floats_each_change_from_the_running_total_in_its_own_colour(renderer):
+    """The levels stand on zero; each change starts where the bar before it ended (a rise going up, a fall down),
+    rises and falls in the palette's second and third colours, levels in its first; all on one scale."""
+    style = style_for(ChartType.WATERFALL, 1).model_copy(update={"value_labels": True})
+    out = render(WATERFALL, style, renderer, "ja")
+    assert out.checks.overlapping_text == [] and out.checks.off_canvas_text == []
+    bars = [next(e for e in out.elements if e.kind == "bar" and e.row == row) for row in WATERFALL.data.index]
+    values = [row[0] for row in WATERFALL.data.data]
+    scale = (bars[0].bbox[3] - bars[0].bbox[1]) / values[0]
+    zero = bars[0].bbox[3]
+    assert abs(bars[-1].bbox[3] - zero) <= 1  # the last level stands on zero too
+    ends = [zero - scale * 800, zero - scale * 950, zero - scale * 730, zero - scale * 790]  # running totals
+    for bar, value, before, after in zip(bars[1:4], values[1:4], ends, ends[1:]):
+        top, bottom = min(before, after), max(before, after)
+        assert abs(bar.bbox[1] - top) <= 1.5 and abs(bar.bbox[3] - bottom) <= 1.5, (bar.row, bar.bbox, top, bottom)
+    palette = [c.hex for c in style.palette]
+    assert [b.color for b in bars] == [palette[0], palette[1], palette[2], palette[1], palette[0]]
+    texts = {e.text for e in out.elements if e.kind == "text"}
+    assert {"800", "150", "60", "790"} <= texts and ({"-220", "−220"} & texts)

@@ -16,6 +16,14 @@ NOT_ADDITIVE_UNITS = frozenset({"%", "％", "倍", "x", "℃", "°C"})
 """units of rates, ratios and temperatures: two of them do not add up to a meaningful total"""
 
 
+BRIDGE_KINDS = ("level", "rise", "fall")  # a waterfall's bars, coloured by the palette's first three colours
+
+
+def bridge_kind(i: int, n: int, value: float) -> int:
+    """Which of BRIDGE_KINDS row i of n of a waterfall is."""
+    return 0 if i in (0, n - 1) else 1 if value >= 0 else 2
+
+
 def percent(unit: str) -> bool:
     return unit.strip() in ("%", "％")
 
@@ -58,6 +66,10 @@ class ChartFamily:
     mirrored: bool = False
     """two columns drawn back to back from a central zero, the first leftwards (a population pyramid): both are
     positive, and the value axis reads distance from zero on either side"""
+    bridge: bool = False
+    """a waterfall (増減要因): the first and last rows are levels drawn from zero, the rows between signed changes
+    that float from the running total (rises and falls in their own colours) — the last level is the first plus
+    every change"""
     cells: bool = False
     """every value is printed in its own cell of a grid (a table; a heatmap's coloured cells): rows down the side,
     columns across; a value is read as printed, and a visual question names a cell by its place in its column"""
@@ -67,7 +79,10 @@ class ChartFamily:
     """data-shape rules beyond the table's own; raise ValueError naming the value"""
 
     def n_colors(self, spec: ChartSpec) -> int:
-        """Distinct colours a drawing needs: one per category when round, else one per column."""
+        """Distinct colours a drawing needs: one per category when round, levels/rises/falls for a waterfall, else one
+        per column."""
+        if self.bridge:
+            return len(BRIDGE_KINDS)
         return len(spec.data.index) if self.round else len(spec.data.columns)
 
     def meaning(self, spec: ChartSpec) -> str | None:
