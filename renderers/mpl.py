@@ -253,11 +253,14 @@ def scatter(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark
     return [((x, y), "point", row, ycol, color, ax) for x, y, row in zip(xs, ys, table.index)]
 
 
-def bar_line(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
-    marks = bars(ax, spec, style, lang, horizontal=False, stacked=False)
+def two_axes(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, bars_left: bool) -> list[Mark]:
+    """The primary columns on the left axis (bars, or lines), the secondary ones as lines against a right-hand axis
+    in their own unit."""
+    primary = [c for c in spec.data.columns if c not in spec.secondary_series]
+    marks = bars(ax, spec, style, lang, horizontal=False, stacked=False) if bars_left else \
+        lines(ax, spec, style, lang, fill=False, columns=primary)
     right = ax.twinx()
-    n_bars = len(spec.data.columns) - len(spec.secondary_series)
-    marks += lines(right, spec, style, lang, fill=False, columns=spec.secondary_series, color_offset=n_bars)
+    marks += lines(right, spec, style, lang, fill=False, columns=spec.secondary_series, color_offset=len(primary))
     right.set_ylabel(spec.series_unit[spec.secondary_series[0]])
     right.yaxis.set_major_formatter(_tick_formatter(style))
     return marks

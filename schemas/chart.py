@@ -48,6 +48,7 @@ class ChartType(StrEnum):
     STACKED_AREA = "stacked_area"
     LOLLIPOP = "lollipop"
     WATERFALL = "waterfall"
+    DUAL_LINE = "dual_line"
 
 
 class DataTable(BaseModel):
@@ -125,10 +126,10 @@ class ChartSpec(BaseModel):
         default_factory=dict, description="digits shown for a column when they differ from `decimals`"
     )
     secondary_series: list[Label] = Field(
-        default_factory=list, description="families with a second value axis (bar_line): series drawn against it"
+        default_factory=list, description="families with a second value axis (bar_line, dual_line): series drawn against it"
     )
     column_units: dict[str, Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_UNIT)]] = Field(
-        default_factory=dict, description="unit of a column when it differs from `unit` (bar_line's right axis, scatter's x)"
+        default_factory=dict, description="unit of a column when it differs from `unit` (a right-hand axis, scatter's x)"
     )
     header_groups: list[HeaderGroup] = Field(
         default_factory=list, description="table only: merged header cells above the column headers"

@@ -15,6 +15,7 @@ EXTRA = {
     ChartType.DONUT: {"data": {"index": ["北海道", "東北", "関東"], "columns": ["構成比"], "data": [[20], [30], [50]]}, "unit": "%"},
     ChartType.SCATTER: {"data": {"index": ["駅前店", "中央店", "郊外店"], "columns": ["売場面積", "売上高"], "data": [[300, 10], [900, 30], [600, 20]]}},
     ChartType.BAR_LINE: {"secondary_series": ["個人"], "column_units": {"個人": "%"}},
+    ChartType.DUAL_LINE: {"secondary_series": ["個人"], "column_units": {"個人": "%"}},
     ChartType.TABLE: {"header_groups": [HeaderGroup(label="預金等残高（結合セル）", span=2)]},
     ChartType.LOLLIPOP: {"data": {"index": ["北海道", "東北", "関東", "中部"], "columns": ["店舗数"],
                                   "data": [[40], [-12], [90], [30]]}, "unit": "店"},
@@ -60,7 +61,8 @@ def test_every_family_renders_japanese_without_missing_glyphs(kind, renderer):
 
 
 @pytest.mark.parametrize("renderer", CHART_RENDERERS)
-@pytest.mark.parametrize("kind", [ChartType.BAR, ChartType.BARH, ChartType.SCATTER, ChartType.BAR_LINE, ChartType.CHANGE])
+@pytest.mark.parametrize("kind", [ChartType.BAR, ChartType.BARH, ChartType.SCATTER, ChartType.BAR_LINE, ChartType.DUAL_LINE,
+                                  ChartType.CHANGE])
 def test_value_axes_are_labelled_at_the_step_the_row_states(kind, renderer):
     """Answers read against the ticks trust `tick_steps`: the drawn tick labels are consecutive multiples of it (signed
     values too: Vega-Lite once dropped the whole axis when the zero line's layer had none)."""

@@ -25,7 +25,7 @@ the data; then re-pin and say so here and in the commit:
   then when the histogram, pyramid and long-line families and the seeds' binned topics joined the draw (issue 15 §1),
   and the stacked area with them, a stacked value above the base was read as two edges, and matplotlib refitted
   category labels to the slots as laid out when they came out narrower than expected; then the lollipop; then the
-  waterfall (the seeds' bridge topics) and its factor questions.
+  waterfall (the seeds' bridge topics) and its factor questions; then two lines on two axes.
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
@@ -46,16 +46,16 @@ from tests.conftest import TINY
 
 PINNED = {
     "matplotlib": {
-        "content": "8031fff179f947d581c794f23c66799d8e078f954f4d524580396f6d80722c90",
-        "shards": ["272e2d4b226feafbca2d3d2cd2c1a6d2b7f8af001e0c8b930356d87c4b0bda2d",
-                   "5c5ccd07b1593c06b95fa014e4deaaa73c43d0e27a74164a21797448f1d5e86e",
-                   "867fe50aa0018a5838a794fd327f3b5a46edf6324d3c5348c1b7906a69cfeda0"],
+        "content": "e6582d7587bbdb08c3794fc80950212e9c70c058aa12b70390ebfed0b3531e5c",
+        "shards": ["fb014b19415b430c76c3248f0d79122825be34938852f72229887d1aba002d60",
+                   "a38b48bcf0db59761413927d144daad28323a61451f427252a1300e9a18cfada",
+                   "4cf66e3f38ee13a74c94d85c454c0e6bf7af96e649a7892592e01bc82b7b398f"],
     },
     "mix": {
-        "content": "d01345088d0ec311bff361db47d09bb8ef7f2fa8e87116502972e3b939bd9add",
-        "shards": ["3d87ce22c5ccc6ead2dfd3616cb2fcbb8ead20a13d843f7cb7c8fe72f99d7036",
-                   "e980e1950d7bcae5f9d547eb09740017880c398c12fdd58acd5135b648574536",
-                   "14ef701aa48d724555bee75789fcc6cfe5716166e8bfaefb8e85d9254a38121a"],
+        "content": "eb829f3e5b1e8983e7be7781118fb3a2497097ba5590a0599c1f3d1b979b0a80",
+        "shards": ["c675581df4fa321387a011feaeca31b14cf301dbdb441e63891bf26c63aa489a",
+                   "f5c84690e5d437ad2e31b4319117204b5eedd0a0ed1e867d4ed8bb8f99487353",
+                   "ba02285beed79f799f5bec0455849107cc8c7b11711081b5d4117111b967972b"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",

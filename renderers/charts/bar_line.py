@@ -9,6 +9,6 @@ FAMILY = ChartFamily(
     topic_axes=("period",),
     series=(1, 2),
     secondary_axis=True,
-    draw={"matplotlib": mpl.drawing(mpl.bar_line), "plotly": plotly.drawing(plotly.cartesian, bars=True),
+    draw={"matplotlib": mpl.drawing(mpl.two_axes, bars_left=True), "plotly": plotly.drawing(plotly.cartesian, bars=True),
           "vegalite": vegalite.drawing(vegalite.cartesian, bars=True)},
 )

@@ -139,7 +139,7 @@ class ChartFamily:
                                  f"got {units!r}")
         elif spec.secondary_series:
             raise ValueError(f"secondary_series {spec.secondary_series!r} is only drawn by families with a second "
-                             f"value axis (bar_line), not {self.chart_type}")
+                             f"value axis (bar_line, dual_line), not {self.chart_type}")
         if spec.header_groups and not self.header_groups:
             raise ValueError(f"header_groups are only drawn by table, not {self.chart_type}")
 
