@@ -63,6 +63,16 @@ def separable(qa: QA, sample: Sample, elements: list[Element]) -> bool:
         reach, threshold = _magnitudes(spec, col, elements), SEPARABLE_PX
         if reach is None or len(reach) != len(spec.data.index):
             return False  # not every value is drawn where it can be measured
+    if op is Op.COMPARE:  # the two marks named, apart (another series' marks measured the same way)
+        other = qa.program.other
+        theirs = reach if other is None or other.col == col else (
+            None if family(spec.chart_type).round else _magnitudes(spec, other.col, elements))
+        if not theirs or other is None or other.row not in theirs or qa.program.row not in reach:
+            return False
+        return abs(reach[qa.program.row] - theirs[other.row]) >= threshold
+    if op is Op.LONGEST_RISE:  # every step from one entry to the next visibly up or down
+        ordered_rows = [row for row in spec.data.index if row in reach]
+        return all(abs(reach[b] - reach[a]) >= threshold for a, b in zip(ordered_rows, ordered_rows[1:]))
     if qa.program.rows:  # the op ranges over these rows only (a waterfall's factors)
         reach = {row: r for row, r in reach.items() if row in qa.program.rows}
     ordered = sorted(reach.values(), reverse=True)
@@ -160,14 +170,17 @@ def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
                                             sample.style, lang)[0]
         return qa.model_copy(update=update)
 
-    if rule.printed:  # furniture: read as printed
-        return exact("label", 0.0)
+    if rule.printed:  # furniture: read as printed (a series count: the legend's entries)
+        legend = any(e.kind == "legend" for e in rendered.elements)
+        return exact("label", 0.0) if op is not Op.SERIES_COUNT or legend else None
     if labelled(sample):
         return exact("cell" if chart.cells else "label", 0.0)
+    error = _reading_error(spec, col, rendered)
+    if op in (Op.COUNT_ABOVE, Op.FIRST_ABOVE):  # each value that decides it readably on its side of the threshold
+        return exact("axis", 0.0) if error is not None and clear_of_threshold(qa.program, spec, error) else None
     if rule.written != "number":  # which label, which rank: settled by comparing marks
         return exact("position", 0.0)
     truth = evaluate(qa.program, spec, rendered.elements)
-    error = _reading_error(spec, col, rendered)
     if error is None:
         return None
     read_from = "slice" if chart.round else "axis"
@@ -210,6 +223,16 @@ def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
     digits = max(0, math.ceil(-math.log10(quantum) - 1e-9))
     answer, _ = write_answer(op, rounded, spec, col, sample.style, lang, decimals=digits)
     return approximately(qa, question + text("approximately", lang), answer, read_from, tolerance + abs(rounded - truth))
+
+
+def clear_of_threshold(program, spec: ChartSpec, error: float) -> bool:
+    """Every value a threshold question turns on lies further from the threshold than a reading can be off: all of
+    them for a count, those up to the first above it for a first."""
+    values = spec.data.column(program.col)
+    if program.op is Op.FIRST_ABOVE:
+        first = next((i for i, v in enumerate(values) if v > program.threshold), len(values) - 1)
+        values = values[:first + 1]
+    return all(abs(v - program.threshold) > error for v in values)
 
 
 def approximately(qa: QA, question: str, answer: str, read_from: str, tolerance: float) -> QA | None:

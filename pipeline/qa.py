@@ -8,6 +8,7 @@ cannot hide in the other.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -128,6 +129,43 @@ def _rank(program: Program, spec: ChartSpec, _elements) -> float:
     return float(sum(1 for v in values if v > mine) + 1)
 
 
+def _compare(program: Program, spec: ChartSpec, _elements) -> str:
+    if program.other is None:
+        raise Unverifiable("malformed_program", "compare needs `other`")
+    mine, theirs = _cell(spec, program.row, program.col), _cell(spec, program.other.row, program.other.col)
+    if mine == theirs:
+        raise Unverifiable("ambiguous", f"both are {mine!r}")
+    return "yes" if mine > theirs else "no"
+
+
+def _threshold(program: Program) -> float:
+    if program.threshold is None:
+        raise Unverifiable("malformed_program", f"{program.op} needs `threshold`")
+    return program.threshold
+
+
+def _count_above(program: Program, spec: ChartSpec, _elements) -> float:
+    threshold = _threshold(program)
+    return float(sum(1 for v in _values(program, spec) if v > threshold))
+
+
+def _first_above(program: Program, spec: ChartSpec, _elements) -> str:
+    threshold = _threshold(program)
+    above = [label for label, v in _among(program, spec) if v > threshold]
+    if not above:
+        raise Unverifiable("undefined", f"no value exceeds {threshold!r}")
+    return above[0]
+
+
+def _longest_rise(program: Program, spec: ChartSpec, _elements) -> float:
+    values = _values(program, spec)
+    best = run = 0
+    for a, b in zip(values, values[1:]):
+        run = run + 1 if b > a else 0
+        best = max(best, run)
+    return float(best)
+
+
 def _pick(program: Program, spec: ChartSpec, elements: list[Element]) -> float:
     chosen = pick_mark(program, elements)
     return _cell(spec, chosen.row, chosen.col)
@@ -193,7 +231,8 @@ class OpRule:
     unit: "column" (the asked column's unit), "difference" (the column's unit, but a difference of percentages is in
     points: 30 % → 33 % is +3 points, not +3 %), "%", "ratio" / "rank" (the language's word), "none" (a label).
     decimals: None keeps the column's own digits (+ `extra_decimals`); a number fixes them.
-    written: "number" (formatted like the chart's labels), "count" (a plain integer: ranks), "label".
+    written: "number" (formatted like the chart's labels), "count" (a plain integer: ranks, counts), "label", "yes_no"
+    (the language's yes or no; the program evaluates to "yes" / "no").
     compares: the answer rests on telling which mark is larger (asked without value labels only when the eye can:
     pipeline.answerable).
     args: the Program fields the op reads; the LLM's QA schema makes exactly these required.
@@ -207,14 +246,14 @@ class OpRule:
     decimals: int | None = None
     extra_decimals: int = 0
     signed: bool = False
-    written: Literal["number", "count", "label"] = "number"
+    written: Literal["number", "count", "label", "yes_no"] = "number"
     compares: bool = False
     by_llm: bool = True
     printed: bool = False
 
     @property
     def answer_type(self) -> AnswerType:
-        return AnswerType.LABEL if self.written == "label" else AnswerType.NUMBER
+        return AnswerType.LABEL if self.written in ("label", "yes_no") else AnswerType.NUMBER
 
 
 OPS: dict[Op, OpRule] = {
@@ -234,6 +273,13 @@ OPS: dict[Op, OpRule] = {
     Op.PICK: OpRule(_pick, args=("color", "order"), by_llm=False),
     Op.UNIT: OpRule(_unit, args=(), unit="none", written="label", by_llm=False, printed=True),
     Op.SOURCE: OpRule(_source, args=(), unit="none", written="label", by_llm=False, printed=True),
+    Op.COMPARE: OpRule(_compare, args=("row", "col", "other"), unit="none", written="yes_no", compares=True,
+                       by_llm=False),
+    Op.COUNT_ABOVE: OpRule(_count_above, args=("col", "threshold"), unit="none", written="count", by_llm=False),
+    Op.FIRST_ABOVE: OpRule(_first_above, args=("col", "threshold"), unit="none", written="label", by_llm=False),
+    Op.LONGEST_RISE: OpRule(_longest_rise, unit="none", written="count", compares=True, by_llm=False),
+    Op.SERIES_COUNT: OpRule(lambda _p, s, _e: float(len(s.data.columns)), args=(), unit="none", written="count",
+                            by_llm=False, printed=True),
 }
 
 
@@ -276,6 +322,8 @@ def write_answer(op: Op, truth: float | str, spec: ChartSpec, col: str | None, s
     """(answer, unit) for a value computed from the table, written the way `OPS` says; `col` is the column asked
     about (for a visual pick, the picked mark's column). `decimals` overrides the op's (an approximate answer)."""
     rule = OPS[op]
+    if rule.written == "yes_no":
+        return text("yes_no", truth, lang), ""
     if rule.written == "label" or isinstance(truth, str):
         return str(truth), ""
     col = col if col is not None else spec.data.columns[0]
@@ -288,6 +336,24 @@ def write_answer(op: Op, truth: float | str, spec: ChartSpec, col: str | None, s
 
 
 # ---------------------------------------------------------------- questions written by program
+
+def round_between(rng, values: list[float]) -> float | None:
+    """A round threshold strictly between two neighbouring values (drawn at random), not all values on one side:
+    the coarsest 1-2-5 × 10^k that lands inside the gap. None when every value is the same."""
+    ordered = sorted(set(values))
+    if len(ordered) < 2:
+        return None
+    k = int(rng.integers(len(ordered) - 1))
+    low, high = ordered[k], ordered[k + 1]
+    step = 10 ** math.ceil(math.log10(max(abs(low), abs(high), 1e-9)))
+    while step > (high - low) * 1e-3:
+        for m in (5, 2, 1):
+            candidate = round(math.floor(low / (m * step)) * m * step + m * step, 12)  # 0.30000000000000004 → 0.3
+            if low < candidate < high:
+                return float(candidate)
+        step /= 10
+    return None
+
 
 def pick_subset(rng, items: list, k: int) -> list:
     chosen = sorted(rng.choice(len(items), size=k, replace=False))
@@ -371,7 +437,45 @@ class QuestionWriter:
             out.append(self.qa(Op.RATIO, c, values[row] / values[other_row], col, col=col, row=row,
                                other=CellRef(row=other_row, col=col), _row=row, _other_row=other_row,
                                _subject=subject_, _other_subject=subject_))
+        out += self.judgements(rng, col)
         return [q for q in out if q is not None]
+
+    def judgements(self, rng, col: str) -> list[QA | None]:
+        """Yes/no comparisons (two entries, or two series at one entry), counts and firsts above a round threshold,
+        and the longest run of rises along a timeline."""
+        df, c = self.df, QAType.COMPOSITIONAL
+        values, subject_ = df[col], self.subject(col)
+        out: list[QA | None] = []
+        peers = [p for p in df.columns if p != col and self.spec.series_unit[p] == self.spec.series_unit[col]
+                 and (p in self.spec.secondary_series) == (col in self.spec.secondary_series)]
+        row, other_row = pick_subset(rng, list(df.index), 2)
+        if peers and not family(self.spec.chart_type).paired and rng.random() < 0.5:  # two series at one entry
+            peer = peers[int(rng.integers(len(peers)))]
+            if df.at[row, col] != df.at[row, peer]:
+                out.append(self.qa(Op.COMPARE, c, "yes" if df.at[row, col] > df.at[row, peer] else "no", col,
+                                   phrase="compare_series", col=col, row=row, other=CellRef(row=row, col=peer),
+                                   _row=row, _subject=subject_, _other_subject=self.subject(peer)))
+        elif values[row] != values[other_row]:
+            out.append(self.qa(Op.COMPARE, c, "yes" if values[row] > values[other_row] else "no", col, col=col,
+                               row=row, other=CellRef(row=other_row, col=col), _row=row, _other_row=other_row,
+                               _subject=subject_))
+        threshold = round_between(rng, list(values))
+        if threshold is not None:
+            said = format_value(threshold, self.spec.decimals_of(col), self.spec.series_unit[col], self.style,
+                                self.lang)
+            out.append(self.qa(Op.COUNT_ABOVE, c, float((values > threshold).sum()), col,
+                               phrase="count_above_time" if self.timeline else "count_above", col=col,
+                               threshold=threshold, _threshold=said, _subject=subject_))
+            first = next(i for i, v in enumerate(values) if v > threshold)
+            if self.timeline and first > 0:
+                out.append(self.qa(Op.FIRST_ABOVE, c, df.index[first], col, col=col, threshold=threshold,
+                                   _threshold=said, _subject=subject_))
+        if self.timeline and len(values) >= 4:
+            rises = [b > a for a, b in zip(values, values[1:])]
+            longest = max((len(run) for run in "".join("1" if r else "0" for r in rises).split("0")), default=0)
+            if longest:
+                out.append(self.qa(Op.LONGEST_RISE, c, float(longest), col, col=col, _subject=subject_))
+        return out
 
     def bridge(self, rng) -> list[QA]:
         """A waterfall's questions: the change from the first level to the last (and its rate), two factors'
@@ -398,11 +502,16 @@ class QuestionWriter:
         return [q for q in out if q is not None]
 
     def furniture(self, rng) -> list[QA]:
-        """At most one question about what the chart's furniture prints: its unit line or its source."""
+        """At most one question about what the chart's furniture prints: its unit line, its source, or how many
+        series its legend lists."""
+        chart = family(self.spec.chart_type)
+        legend = len(self.spec.data.columns) > 1 and self.style.legend != "none" and not (
+            chart.round or chart.cells or chart.paired)
         drawn = [(op, answer) for op, answer in (
             (Op.UNIT, self.spec.unit if self.style.unit_line and len(set(self.spec.series_unit.values())) == 1
              and self.spec.unit else None),  # one unit for every value (not bars + line, not a scatter's two)
-            (Op.SOURCE, SOURCE_LABEL.sub("", self.style.source) if self.style.source else None)) if answer]
+            (Op.SOURCE, SOURCE_LABEL.sub("", self.style.source) if self.style.source else None),
+            (Op.SERIES_COUNT, float(len(self.spec.data.columns)) if legend else None)) if answer]
         if not drawn or rng.random() >= FURNITURE_SHARE:
             return []
         op, answer = drawn[int(rng.integers(len(drawn)))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from pipeline.qa import Unverifiable, answer_unit, evaluate
+from pipeline.qa import OPS, Unverifiable, answer_unit, evaluate, text
 from common.numbers import parse_number
 from schemas import QA, AnswerFailure, AnswerType, ChartSpec, Element, Reject, Rendered, Sample
 
@@ -17,6 +17,8 @@ def check_answer(qa: QA, spec: ChartSpec, elements: list[Element], lang: str) ->
     except Unverifiable as error:
         return AnswerFailure(reason=error.reason, detail=error.detail)
     answer = unicodedata.normalize("NFKC", qa.answer).strip()
+    if OPS[qa.program.op].written == "yes_no":  # written in the language's words, evaluated as "yes" / "no"
+        truth = text("yes_no", truth, lang) if truth in ("yes", "no") else truth
     if qa.answer_type is AnswerType.LABEL:
         if not isinstance(truth, str) or answer != unicodedata.normalize("NFKC", truth):
             return AnswerFailure(reason="answer_mismatch", detail=f"answer {qa.answer!r} but the table says {truth!r}")

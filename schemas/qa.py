@@ -34,6 +34,11 @@ class Op(StrEnum):
     PICK = "pick"  # visual: the mark of `color` (any colour when None) that is `order`-most, then its value
     UNIT = "unit"  # the unit the chart's unit line states for its values (（単位：億円）)
     SOURCE = "source"  # the source the chart cites, as printed after its 出典/資料/Source label
+    COMPARE = "compare"  # yes/no: is table[row, col] larger than table[other.row, other.col]?
+    COUNT_ABOVE = "count_above"  # how many rows of col exceed `threshold`
+    FIRST_ABOVE = "first_above"  # the first row, in the table's order, whose col exceeds `threshold`
+    LONGEST_RISE = "longest_rise"  # the most consecutive rises of col from one row to the next
+    SERIES_COUNT = "series_count"  # how many series the chart shows (its legend's entries)
 
 
 READ_FROM = {
@@ -66,6 +71,7 @@ class Program(BaseModel):
     other: CellRef | None = None
     color: str | None = Field(default=None, description="pick: hex colour of the marks to choose among")
     order: Literal["leftmost", "rightmost", "topmost", "bottommost"] | None = None
+    threshold: float | None = Field(default=None, description="count_above, first_above: the value compared against")
 
 
 class QA(BaseModel):

@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.answerable import SEPARABLE_PX, separable
+from pipeline.qa import OPS
 from renderers.colour import difference, distinct, painted_as
 from schemas import QA, ChartSpec, Element, Program
 from schemas.render import MARKS
@@ -110,7 +111,7 @@ def test_values_read_off_an_axis_are_not_written_finer_than_a_reader_can_read(ti
                 assert qa["read_from"] in ("label", "cell", "axis", "slice", "position")
                 seen[qa["read_from"]] = seen.get(qa["read_from"], 0) + 1
                 op = json.loads(qa["program"])["op"]
-                if qa["read_from"] == "label" and op not in ("unit", "source"):  # furniture is printed whatever the style
+                if qa["read_from"] == "label" and not OPS[op].printed:  # furniture is printed whatever the style
                     assert style["value_labels"] and qa["tolerance"] == 0
                 single = op in ("value", "pick", "max", "min")
                 if qa["read_from"] in ("axis", "slice") and single:  # a multiple of a step no finer than 1/5 of it
@@ -249,7 +250,7 @@ def test_heatmap_values_are_read_from_their_cells_exactly_in_every_renderer():
         config = RunConfig(n=400, seed=2, lang="mix", renderer=renderer)
         index = next(i for i in range(400) if draft_sample(config, i).spec.chart_type == "heatmap")
         row = make_sample(config, index)
-        values = [q for q in row.qa if json.loads(q.program)["op"] not in ("unit", "source")]  # not furniture
+        values = [q for q in row.qa if not OPS[json.loads(q.program)["op"]].printed]  # not furniture
         assert values and all(q.read_from == "cell" and q.tolerance == 0 for q in values), renderer
         assert not any("approximately" in q.question or "概数" in q.question for q in row.qa)
         seen |= {q.qa_type for q in row.qa}
@@ -318,3 +319,28 @@ def test_which_factor_moved_a_waterfall_most_is_compared_among_the_factors_only(
     qa = ask("argmax", rows=factors)
     assert separable(qa, sample, elements)
     assert not separable(ask("argmax"), sample, elements)  # over every bar: the two levels, 1 px apart
+
+
+def test_a_threshold_question_is_asked_only_when_every_value_it_turns_on_is_readably_on_its_side():
+    """Read against ticks 100 apart (±20), "how many exceed 300?" over 100, 250, 390 is settled from the image; "how
+    many exceed 240?" is not (250 may be read as 235); "when first above 240?" turns on 100 and 250 only."""
+    from pipeline.answerable import readable
+    from schemas import Rendered, RenderChecks
+
+    spec = ChartSpec(chart_type="line", title="t", unit="億円",
+                     data={"index": ["2021年", "2022年", "2023年"], "columns": ["v"], "data": [[100.0], [250.0], [390.0]]})
+    sample = sample_with(False).model_copy(update={"spec": spec})
+    rendered = Rendered(png=b"", width=1, height=1, elements=[], checks=RenderChecks(), value_labels=False,
+                        tick_steps={"v": 100.0})
+
+    def asked(op: str, threshold: float, answer: str):
+        qa = QA(question="q", answer=answer, qa_type="compositional",
+                answer_type="label" if op == "first_above" else "number",
+                program=Program(op=op, col="v", threshold=threshold))
+        return readable(qa, sample, rendered)
+
+    assert asked("count_above", 300, "1").read_from == "axis"
+    assert asked("count_above", 240, "2") is None
+    assert asked("first_above", 300, "2023年").tolerance == 0
+    assert asked("first_above", 240, "2022年") is None
+    assert asked("first_above", 130, "2022年") is not None  # 100 and 250 clear of 130; 390 does not matter

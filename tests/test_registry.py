@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import prompts
-from pipeline.qa import OPS, evaluate, write_answer
+from pipeline.qa import OPS, evaluate, text, write_answer
 from pipeline.style import sample_style
 from pipeline.verify import check_answer
 from renderers import render
@@ -33,6 +33,11 @@ PROGRAMS = {
     Op.PICK: Program(op=Op.PICK, color="#1f77b4", order="rightmost"),
     Op.UNIT: Program(op=Op.UNIT),
     Op.SOURCE: Program(op=Op.SOURCE),
+    Op.COMPARE: Program(op=Op.COMPARE, row="2021年", col="法人", other=CellRef(row="2021年", col="個人")),
+    Op.COUNT_ABOVE: Program(op=Op.COUNT_ABOVE, col="法人", threshold=120),
+    Op.FIRST_ABOVE: Program(op=Op.FIRST_ABOVE, col="法人", threshold=120),
+    Op.LONGEST_RISE: Program(op=Op.LONGEST_RISE, col="個人"),
+    Op.SERIES_COUNT: Program(op=Op.SERIES_COUNT),
 }
 
 
@@ -93,7 +98,9 @@ def test_every_op_is_written_the_way_the_verifier_reads_it(op, lang):
     qa = QA(question="q", answer=answer, qa_type=QAType.COMPOSITIONAL, answer_type=OPS[op].answer_type, unit=unit,
             program=program)
     assert check_answer(qa, SPEC, BOXES, lang) is None, (answer, unit)
-    if OPS[op].written == "label":
+    if OPS[op].written == "yes_no":
+        wrong = text("yes_no", "no" if truth == "yes" else "yes", lang)
+    elif OPS[op].written == "label":
         wrong = next(label for label in SPEC.data.index if label != truth)
     else:
         decimals = OPS[op].decimals if OPS[op].decimals is not None else SPEC.decimals_of(about) + OPS[op].extra_decimals
@@ -228,3 +235,29 @@ def test_a_waterfall_adds_up_and_is_asked_about_its_factors_not_sums_of_levels_a
     broken = spec.data.model_copy(update={"data": spec.data.data[:-1] + [[spec.data.data[-1][0] + 50]]})
     with pytest.raises(ValueError, match="must be the first"):
         spec.model_copy(update={"data": broken}).model_validate(spec.model_copy(update={"data": broken}).model_dump())
+
+
+def test_judgement_ops_count_compare_and_find_runs_on_the_table():
+    """Yes/no comparisons (across rows or series), counts and firsts above a threshold and the longest run of rises,
+    computed from the table; a threshold drawn between two neighbouring values is a round number strictly between."""
+    from pipeline.qa import Unverifiable, round_between
+
+    assert evaluate(PROGRAMS[Op.COMPARE], SPEC, []) == "no"  # 法人 150.2 < 個人 320.4 in 2021
+    assert evaluate(PROGRAMS[Op.COMPARE].model_copy(update={"row": "2022年", "other": CellRef(row="2020年", col="法人")}),
+                    SPEC, []) == "yes"
+    assert evaluate(PROGRAMS[Op.COUNT_ABOVE], SPEC, []) == 2  # 150.2, 170.9 > 120
+    assert evaluate(PROGRAMS[Op.FIRST_ABOVE], SPEC, []) == "2021年"
+    assert evaluate(PROGRAMS[Op.LONGEST_RISE], SPEC, []) == 1  # 300.0 → 320.4, then down
+    assert evaluate(PROGRAMS[Op.LONGEST_RISE].model_copy(update={"col": "法人"}), SPEC, []) == 2
+    assert evaluate(PROGRAMS[Op.SERIES_COUNT], SPEC, []) == 2
+    with pytest.raises(Unverifiable, match="undefined"):
+        evaluate(PROGRAMS[Op.FIRST_ABOVE].model_copy(update={"threshold": 500}), SPEC, [])
+    rng = np.random.default_rng(0)
+    for values in ([100.5, 150.2, 170.9], [0.12, 0.31, 0.3], [-40, 12, 90], [1200, 1201]):
+        for _ in range(20):
+            t = round_between(rng, values)
+            ordered = sorted(values)
+            assert any(a < t < b for a, b in zip(ordered, ordered[1:])), (values, t)
+            assert t == round(t, 9)  # no float noise (0.30000000000000004)
+    assert all(round_between(rng, [100.5, 150.2, 170.9]) % 10 == 0 for _ in range(10))  # round: 150, 160, not 150.3
+    assert round_between(rng, [5, 5]) is None
