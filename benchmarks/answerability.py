@@ -17,7 +17,8 @@ git worktree) and by this one, side by side; also their end-to-end throughput, r
 - rejects per planned sample; samples/s.
 
 Run: .venv/bin/python benchmarks/answerability.py [--mpl 600] [--plotly 150] [--ocr 100] [--rounds 3] [--before REV]
-Writes benchmarks/results/answerability.{json,md}.
+Writes benchmarks/results/answerability.{json,md}. With `--mix N`: this revision alone, N samples over every family
+and chart renderer, measured per family × renderer → benchmarks/results/answerability-mix.{json,md}.
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ def reader_answer(program: Program, spec: ChartSpec, read) -> float | None:
         return (max if p.op.value == "max" else min)(column.values())
     if p.op.value == "rank":
         return 1 + sum(v > column[p.row] for v in column.values())
+    if p.op.value == "count_above":
+        return sum(v > p.threshold for v in column.values())
     return None
 
 
@@ -102,13 +105,13 @@ def numeric_within(row: dict, rng: np.random.Generator) -> list[bool] | None:
     chart = family(spec.chart_type)
     steps = render(spec, style, row["renderer"], row["lang"]).tick_steps
     elements = [Element.model_validate(e) for e in json.loads(row["elements"])]
-    printed = "table" in chart.draw or (chart.value_labels and style.value_labels)
+    printed = chart.cells or (chart.value_labels and style.value_labels)
     table = {(r, c): v for r, values in zip(spec.data.index, spec.data.data) for c, v in zip(spec.data.columns, values)}
     results = []
     for record in row["qa"]:
         qa = QA.model_validate(record | {"program": Program.model_validate_json(record["program"])})
-        if qa.answer_type.value != "number" or qa.program.op.value == "rank":  # ranks: the 3 px comparisons
-            continue
+        if qa.answer_type.value != "number" or qa.program.op.value in ("rank", "longest_rise", "series_count"):
+            continue  # ranks and runs: the 3 px comparisons; a series count: the legend's entries
         program = qa.program
         if program.op.value == "pick":  # the picked mark's cell
             mark = pick_mark(program, elements)
@@ -124,7 +127,9 @@ def numeric_within(row: dict, rng: np.random.Generator) -> list[bool] | None:
                     return table[(r, c)]
                 if chart.round:
                     return table[(r, c)] + rng.uniform(-1, 1) * 0.02 * sum(spec.data.column(c))
-                return table[(r, c)] + rng.uniform(-1, 1) * 0.2 * steps[c]
+                # a stacked value above the base, or a waterfall's bar: its two edges each read against the ticks
+                edges = 2 if chart.bridge or chart.stacks and c != spec.data.columns[0] else 1
+                return table[(r, c)] + sum(rng.uniform(-1, 1) * 0.2 * steps[c] for _ in range(edges))
             try:
                 guess = reader_answer(program, spec, read)
             except (KeyError, ZeroDivisionError):
@@ -263,6 +268,74 @@ def measure(out: Path, plotly_too: bool) -> dict:
             "legends_measured": legends, "legends_over_marks": legends_over_marks}
 
 
+def by_family(out: Path) -> dict:
+    """Per chart family × renderer of this revision: rows, numeric QA a simulated reader gets within tolerance,
+    visual faults, close comparisons, legends over marks; rejects per family and reason."""
+    rng = np.random.default_rng(0)
+    cells: dict[str, dict] = {}
+    for row in rows(out):
+        cell = cells.setdefault(f"{row['chart_type']} × {row['renderer']}", {
+            "rows": 0, "numeric": 0, "within": 0, "visual": 0, "visual_faults": 0, "comparisons": 0, "close": 0,
+            "legends": 0, "legends_over_marks": 0})
+        cell["rows"] += 1
+        within = numeric_within(row, rng)
+        cell["numeric"] += len(within)
+        cell["within"] += sum(within)
+        faults = visual_faults(row)
+        cell["visual"] += faults.pop("visual")
+        cell["visual_faults"] += sum(faults.values())
+        asked, close = close_comparisons(row)
+        cell["comparisons"] += asked
+        cell["close"] += close
+        elements = [Element.model_validate(e) for e in json.loads(row["elements"])]
+        boxes = [e for e in elements if e.kind == "legend"]
+        cell["legends"] += bool(boxes)
+        cell["legends_over_marks"] += bool(boxes) and covers_marks(boxes, elements)
+    rejects: dict[str, dict[str, int]] = {}
+    for path in sorted((out / "rejects").glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            reject = json.loads(line)
+            kind = (reject.get("sample") or {}).get("spec", {}).get("chart_type", "?")
+            rejects.setdefault(kind, {}).setdefault(reject["reason"], 0)
+            rejects[kind][reject["reason"]] += 1
+    return {"cells": dict(sorted(cells.items())), "rejects": rejects}
+
+
+def mixed(n: int) -> None:
+    """This revision only: `n` samples over every family and chart renderer (--renderer mix), measured per family
+    × renderer. Writes benchmarks/results/answerability-mix.{json,md}."""
+    import time
+
+    out = Path(tempfile.mkdtemp(prefix="chartsynth-answerability-mix-"))
+    started = time.perf_counter()
+    make(ROOT, out, n, "mix")
+    seconds = time.perf_counter() - started
+    result = {"planned": n, "seconds": round(seconds, 1), "samples_per_second": round(n / seconds, 2),
+              **by_family(out), "text": text_layout(out)}
+    cells = result["cells"]
+    total = {k: sum(c[k] for c in cells.values()) for k in next(iter(cells.values()))}
+    rejected = sum(sum(r.values()) for r in result["rejects"].values())
+    lines = [f"{n} samples planned over every family (seed 7, mixed languages, `--renderer mix`: matplotlib, plotly,"
+             f" Vega-Lite, tables), this revision; {READERS} simulated readers per numeric question (labels and cells "
+             "as printed, axis ±1/5 tick step per edge read — two for a stacked value above the base or a waterfall "
+             "bar — pies ±2 points).", "",
+             f"Overall: {total['rows']} rows, {rejected} rejected; numeric QA within tolerance "
+             f"{total['within']}/{total['numeric']} ({total['within'] / max(1, total['numeric']):.2%}); visual questions "
+             f"with a fault {total['visual_faults']}/{total['visual']}; comparisons within 3 px unlabelled "
+             f"{total['close']}/{total['comparisons']}; legends over a mark {total['legends_over_marks']}/"
+             f"{total['legends']}; rows shipped with text over text "
+             f"{result['text']['rows_flagged'].get('overlapping_text', 0)}; {result['samples_per_second']} samples/s "
+             "end to end on 2 workers.", ""]
+    header = ["family × renderer", "rows", "numeric within tolerance", "visual faults", "close comparisons",
+              "legends over marks"]
+    body = [[name, c["rows"], f"{c['within']}/{c['numeric']}", f"{c['visual_faults']}/{c['visual']}",
+             f"{c['close']}/{c['comparisons']}", f"{c['legends_over_marks']}/{c['legends']}"] for name, c in cells.items()]
+    reject_lines = ["", "Rejects by family: " + (", ".join(
+        f"{kind} {sum(r.values())} ({', '.join(f'{k} {v}' for k, v in r.items())})"
+        for kind, r in sorted(result["rejects"].items())) or "none") + "."]
+    report.write("answerability-mix", result, lines + report.table(header, body) + reject_lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mpl", type=int, default=600)
@@ -270,7 +343,11 @@ def main() -> None:
     parser.add_argument("--ocr", type=int, default=100, help="images per renderer the OCR probe reads")
     parser.add_argument("--rounds", type=int, default=3, help="throughput runs per revision (median reported)")
     parser.add_argument("--before", default="649ce2a", help="git revision to compare with (default: before issue 12)")
+    parser.add_argument("--mix", type=int, default=0,
+                        help="instead: this revision alone, N samples over every family and renderer, per family")
     args = parser.parse_args()
+    if args.mix:
+        return mixed(args.mix)
     work = Path(tempfile.mkdtemp(prefix="chartsynth-answerability-"))
     before = work / "before-src"
     subprocess.run(["git", "worktree", "add", "--detach", str(before), args.before], cwd=ROOT, check=True,
