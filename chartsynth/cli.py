@@ -208,7 +208,8 @@ def regenerate_command(
         _fail(str(error))
     job = RegenerateJob(source=str(source), how=how).resolve(out)
     redone, total = job.count_selected()
-    rejected = sum(report.rejects.values())  # only redone rows can be rejected: carried-over rows are copied
+    # the shards' reject files also carry the source's own rejects over: count the redone rows that did not land
+    rejected = redone - (manifest.rows - (total - redone))
     typer.echo(f"wrote {out.resolve()}: {manifest.rows} samples in {len(manifest.shards)} shards; redone {redone} "
                f"({how.described()}: {redone - rejected} landed, {rejected} rejected"
                f"{', see rejects/' if rejected else ''}), carried over {total - redone}")
