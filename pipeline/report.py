@@ -222,7 +222,7 @@ def _rows(out: Path, manifest, ids: list[str]) -> list[dict]:
     return [found[i] for i in ids if i in found]
 
 
-def html_report(out: Path, summary: DatasetSummary, gallery: int = 48, flagged: int = 12) -> str:
+def html_report(out: Path, summary: DatasetSummary, gallery: int = 96, flagged: int = 12) -> str:
     """A self-contained page (no scripts, no external files; every text from a row escaped): what the directory is,
     distributions, rejects, render checks, answerability, a gallery covering chart family × renderer × language,
     and flagged samples — each with its data table, its QA and how each answer is read, its checks."""

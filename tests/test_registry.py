@@ -261,3 +261,24 @@ def test_judgement_ops_count_compare_and_find_runs_on_the_table():
             assert t == round(t, 9)  # no float noise (0.30000000000000004)
     assert all(round_between(rng, [100.5, 150.2, 170.9]) % 10 == 0 for _ in range(10))  # round: 150, 160, not 150.3
     assert round_between(rng, [5, 5]) is None
+
+
+def test_every_seed_topic_drafts_a_valid_spec_for_every_family_it_fits_in_both_languages():
+    """A seed edit cannot break generation deep in a run: every (family, topic) pair the template may draw makes a
+    spec that validates (titles within their limits, enough series for the family) in Japanese and English — a
+    one-series topic once crashed the table family, and a long English measure once overflowed a y title."""
+    from pipeline.template import draft_spec
+    from schemas.seeds import TemplateChoice
+
+    drafted = 0
+    for domain in prompts.seeds().domains:
+        for topic in domain.topics:
+            for chart in families().values():
+                if not chart.fits(topic):
+                    continue
+                choice = TemplateChoice(domain=domain, topic=topic, org=domain.orgs[0], function=domain.functions[0])
+                for seed, lang in ((1, "ja"), (2, "en")):
+                    spec, _ = draft_spec(np.random.default_rng(seed), chart, choice, lang, PeriodFormat.YEAR)
+                    chart.check(spec)
+                    drafted += 1
+    assert drafted > 1000

@@ -119,6 +119,8 @@ class ChartFamily:
             return False  # a rate's change is in points, not a % change
         if self.stacks and not self.shares_per_category and topic.unit[0] in NOT_ADDITIVE_UNITS:
             return False
+        if topic.axis in ("period", "category", "bins"):  # its series become the columns: at least the fewest drawn
+            return len(topic.series) >= max(self.topic_series, self.series[0])
         return len(topic.series) >= self.topic_series
 
     def check(self, spec: ChartSpec) -> None:
