@@ -141,9 +141,16 @@ def numeric_within(row: dict, rng: np.random.Generator) -> list[bool] | None:
     return results
 
 
+def always_marked(chart) -> bool:
+    """A family drawn as dots whatever the style's markers say (dot plot, lollipop): its drawing's own option."""
+    paint = getattr(chart.draw.get("matplotlib"), "keywords", {}).get("paint")
+    return bool(getattr(paint, "keywords", {}).get("dots"))
+
+
 def visual_faults(row: dict) -> dict[str, int]:
     spec, style = ChartSpec.model_validate_json(row["spec"]), StyleSpec.model_validate_json(row["style"])
-    lines_without_markers = not style.markers and not family(spec.chart_type).paired
+    chart = family(spec.chart_type)
+    lines_without_markers = not style.markers and not chart.paired and not always_marked(chart)
     elements = [Element.model_validate(e) for e in json.loads(row["elements"])]
     image = pixels(row["image"]["bytes"])
     faults = {"not_drawn": 0, "misnamed": 0, "covered": 0, "colour_not_distinct": 0, "visual": 0}

@@ -36,6 +36,7 @@ from schemas import (
 SHAPE_NOISE = (0.02, 0.08)  # a series' period-to-period noise: its standard deviation is drawn from this range
 SHAPE_SHOCK = 0.3  # share of series with a one-period shock
 SHAPE_PLATEAU = 0.2  # share of series whose trend levels off
+STACK_SPREAD = 0.25  # a stacked part's level is drawn between this share of the stack's largest level and all of it
 SCALE_WORDS = "十百千万億兆"  # a unit starting with one of these is already scaled (億円, 千台)
 RENDERERS = get_args(ChartRenderer)  # what "mix" spreads over
 
@@ -247,6 +248,10 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
                 index, values = index[::-1], [v[::-1] for v in values]
         elif topic.signed:
             values = [_signed_values(rng, len(index), topic.base, decimals) for _ in cols]
+        elif chart.stacks:  # parts of one total: each a visible layer, within a few times the largest
+            top = math.exp(rng.uniform(*np.log(topic.base))) if topic.base[0] > 0 else topic.base[1]
+            values = [_series_values(rng, len(index), [top * STACK_SPREAD, top], decimals, topic.growth, seasonal)
+                      for _ in cols]
         else:
             values = [_series_values(rng, len(index), topic.base, decimals, topic.growth, seasonal) for _ in cols]
         if chart.secondary_axis:
