@@ -147,14 +147,19 @@ class Page:
                    column_px=max(text_width(c, style.font_family, font_px) for c in spec.data.columns) + 8,
                    above=above, below=below, furniture_px=furniture_px, above_px=above_px, below_px=below_px)
 
+    @property
+    def legend_top(self) -> float:
+        """Where a legend placed at the top starts: under the title, or at the top margin when there is none (it
+        once stayed where a title would be, and reached into the plot)."""
+        return 20 + (self.font_px * 2.2 if self.style.title_loc != "none" else 0)
+
     def canvas(self, where: str) -> Canvas:
         """The plot area for a legend placed `where` (margins make room for an outside legend), with the category
         labels' rotation: the style's, or steeper until neighbours do not touch."""
         spec, style, font_px, chart = self.spec, self.style, self.font_px, self.chart
         width = style.width_px
         across, across_px = (spec.data.columns, self.column_px) if chart.cells else (spec.data.index, self.label_px)
-        top = 20 + (font_px * 2.2 if style.title_loc != "none" else 0) + (font_px * 2 if where == "top" else 0) \
-            + self.above_px
+        top = self.legend_top + (font_px * 2 if where == "top" else 0) + self.above_px
         left = 30 + font_px * 4 + (self.label_px if chart.horizontal else 0)
         right = 30 + (font_px * 5 if spec.secondary_series else 0) + (self.legend_px if where == "right" else 0) \
             + (font_px * COLOUR_BAR_EM if chart.cells else 0)

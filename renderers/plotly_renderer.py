@@ -279,7 +279,8 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
                 "right": {"x": 1.02 + (font_px * 5 / (width - left - right) if spec.secondary_series else 0), "y": 1,
                           "xanchor": "left", "yanchor": "top"},
                 "upper left": {"x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top", "bgcolor": "rgba(255,255,255,0.7)"},
-                "top": {"orientation": "h", "x": 0, "y": 1 - (20 + font_px * 2.2) / height, "yref": "container", "yanchor": "top"},
+                "top": {"orientation": "h", "x": 0, "y": 1 - page.legend_top / height, "yref": "container",
+                        "yanchor": "top"},
                 "bottom": {"orientation": "h", "x": 0, "y": 0.01 + below_px / height, "yref": "container",
                            "yanchor": "bottom"},
             }[where]

@@ -327,7 +327,7 @@ def render_vegalite(spec: ChartSpec, style: StyleSpec, lang: str, add_layers: La
         canvas = page.canvas(where)
         legend = None if where == "none" else {"orient": LEGEND_ORIENT[where], "title": None, "labelColor": TEXT_COLOR}
         if where in ("top", "bottom"):  # a row at the plot's left, under the title or above the source lines
-            row_top = 20 + page.font_px * 2.2 if where == "top" else \
+            row_top = page.legend_top if where == "top" else \
                 height * 0.99 - page.below_px - page.font_px * LEGEND_ROW_EM
             legend |= {"orient": "none", "direction": "horizontal", "legendX": 0, "legendY": row_top - canvas.top}
         layers: list[dict] = []

@@ -247,7 +247,8 @@ def test_values_that_break_their_family_or_measure_are_sent_back_and_rejected_wi
     planned = {index: family for index, (_, family, _) in plans.items()}
     shares = [i for i, f in planned.items() if f.round or f.shares_per_category][:2]
     levels = [i for i, f in planned.items() if f.chart_type in ("line", "bar", "grouped_bar")
-              and not plans[i][2].topic.signed][:2]  # a signed rate (CPI 前年比) may be tiny: only levels shrink
+              and not plans[i][2].topic.signed and plans[i][2].topic.axis != "share"][:2]  # levels, not shares or
+    # signed rates (a CPI 前年比 may be tiny)
     drafts, _ = llm_drafts(run, shares + levels, tmp_path / "cache")
     assert all(isinstance(d, Reject) and d.reason == "llm_data_invalid" for d in drafts)
     details = [d.detail for d in drafts]
