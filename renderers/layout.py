@@ -40,6 +40,11 @@ def written_labels(labels: list[str], stride: int) -> list[str]:
     return [label if i % stride == 0 else "" for i, label in enumerate(labels)]
 
 
+def unwritten_labels(labels: list[str], stride: int) -> list[str]:
+    """The labels the axis leaves off (Rendered.unlabelled)."""
+    return [label for i, label in enumerate(labels) if i % stride]
+
+
 Box = tuple[float, float, float, float]
 CORNERS = ((1, -1), (-1, -1), (1, 1), (-1, 1))  # (x side, y side) in image pixels: right-up, left-up, right-down, …
 

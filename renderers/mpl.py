@@ -21,7 +21,7 @@ from renderers import furniture
 from renderers.checks import covers_marks, render_checks
 from renderers.colour import ink
 from renderers.fonts import font_path
-from renderers.layout import fit_labels, place_point_labels, written_labels
+from renderers.layout import fit_labels, place_point_labels, unwritten_labels, written_labels
 from renderers.mpl_layout import OnePassLayout
 from renderers.numbers import SCALES, format_number
 from renderers.pinned import LAYER_HALF_PX, bridge_bases, end_anchor, value_range
@@ -88,8 +88,8 @@ def bars(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, horizontal: boo
         marks += [(p, "bar", row, col, color, ax) for p, row in zip(container.patches, table.index)]
         if stacked:
             bottom = bottom + values
-    if chart.mirrored:  # both sides to one scale, so left and right compare by length
-        reach = max(v for c in columns for v in table.column(c)) * 1.15
+    if chart.mirrored:  # both sides to one scale (the pinned renderers'), so left and right compare by length
+        reach = value_range([v for c in columns for v in table.column(c)])[1]
         (ax.set_xlim if horizontal else ax.set_ylim)(-reach, reach)
     if chart.mirrored or any(v < 0 for c in columns for v in table.column(c)):  # the zero line bars leave from
         (ax.axvline if horizontal else ax.axhline)(0, color="#333333", linewidth=0.8)
@@ -507,7 +507,7 @@ def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str, paint: Paint
             if refit != fitted:
                 _set_category_labels(ax, spec, chart, *refit)
                 fig.canvas.draw()
-            unlabelled = [label for i, label in enumerate(across) if i % refit[1]]
+            unlabelled = unwritten_labels(across, refit[1])
         drawn = _mark_elements(marks, height)
         elements = drawn + legend_elements(fig, height) + text_elements(fig, fig.canvas.get_renderer(), height)
         return elements, tick_steps(marks, spec, chart.horizontal, chart.paired), unlabelled

@@ -13,7 +13,7 @@ from renderers import furniture
 from renderers.checks import covers_marks, render_checks
 from renderers.colour import ink, ramp
 from renderers.fonts import missing_glyphs, pil_font, text_width
-from renderers.layout import fit_labels, place_point_labels, written_labels
+from renderers.layout import fit_labels, place_point_labels, unwritten_labels, written_labels
 from renderers.numbers import format_number, nice_step
 from schemas.chart import ChartSpec
 from schemas.render import Element, Rendered
@@ -95,7 +95,7 @@ class Canvas:
         return written_labels(across, self.stride)
 
     def unlabelled(self, across: list[str]) -> list[str]:
-        return [label for label, written in zip(across, self.labels(across)) if not written]
+        return unwritten_labels(across, self.stride)
 
     def fmt(self, value: float, col: str | None = None) -> str:
         return format_number(value, self.spec.decimals_of(col or self.spec.data.columns[0]), self.style, self.lang)

@@ -32,6 +32,9 @@ class SeedTopic(BaseModel):
     decimals: int = Field(default=0, ge=0, le=3)
     growth: tuple[float, float] = (0.0, 0.0)
     seasonal: bool = False
+    additive: bool = Field(default=True, description="its series add up to a meaningful total (False: averages, "
+                                                      "prices, overlapping groups, one measure in two years): only "
+                                                      "additive topics are stacked")
     signed: bool = Field(default=False, description="values may fall below zero (営業利益, 収支): drawn about a zero "
                                                     "line, never stacked or shown as parts of a whole")
     series: list[Bilingual] = Field(default_factory=list)

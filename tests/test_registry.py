@@ -80,6 +80,11 @@ def test_only_quantities_that_add_up_are_stacked():
     assert family(ChartType.GROUPED_BAR).meaning(rates) is None  # rates side by side are fine
     rate_topics = [t for d in prompts.seeds().domains for t in d.topics if t.unit[0] in ("%", "倍", "℃")]
     assert rate_topics and not any(stacked.fits(t) for t in rate_topics)
+    # averages, prices and overlapping groups in yen or days are declared not additive: never stacked either
+    averages = [t for d in prompts.seeds().domains for t in d.topics if not t.additive]
+    assert {"客単価", "現金給与総額", "口座数"} <= {t.metric[0] for t in averages}
+    assert not any(f.fits(t) for t in averages for f in families().values() if f.stacks and not f.shares_per_category)
+    assert any(family(ChartType.GROUPED_BAR).fits(t) for t in averages)  # side by side they are fine
     short = ChartSpec(chart_type="pie", title="t", unit="%", data={"index": ["a", "b"], "columns": ["構成比"],
                                                                   "data": [[50], [40]]})
     assert "sum to 90, not 100" in family(ChartType.PIE).meaning(short)

@@ -117,7 +117,7 @@ class ChartFamily:
             return topic.secondary is not None
         if self.change_on_previous and percent(topic.unit[0]):
             return False  # a rate's change is in points, not a % change
-        if self.stacks and not self.shares_per_category and topic.unit[0] in NOT_ADDITIVE_UNITS:
+        if self.stacks and not self.shares_per_category and (topic.unit[0] in NOT_ADDITIVE_UNITS or not topic.additive):
             return False
         if topic.axis in ("period", "category", "bins"):  # its series become the columns: at least the fewest drawn
             return len(topic.series) >= max(self.topic_series, self.series[0])
@@ -144,6 +144,12 @@ class ChartFamily:
                              f"value axis (bar_line, dual_line), not {self.chart_type}")
         if spec.header_groups and not self.header_groups:
             raise ValueError(f"header_groups are only drawn by table, not {self.chart_type}")
+
+
+def exactly_columns(spec: ChartSpec, n: int, why: str) -> None:
+    """A family that draws exactly `n` columns; `why` says what it draws, for the message."""
+    if len(spec.data.columns) != n:
+        raise ValueError(f"{spec.chart_type} draws {why}, got columns {spec.data.columns!r}")
 
 
 def share_slack(spec: ChartSpec, parts: int) -> float:

@@ -2,7 +2,7 @@
 bottom, each bar filling its bin so neighbours touch — the shape of a distribution rather than a ranking."""
 
 from renderers import mpl, plotly_renderer as plotly, vegalite
-from renderers.charts.family import ChartFamily
+from renderers.charts.family import ChartFamily, exactly_columns
 from schemas.chart import ChartSpec, ChartType
 
 
@@ -16,9 +16,7 @@ def counts(spec: ChartSpec) -> None:
 
 
 def one_measure(spec: ChartSpec) -> None:
-    if len(spec.data.columns) != 1:
-        raise ValueError(f"histogram counts one measure per bin, got columns {spec.data.columns!r} (two groups back "
-                         "to back: pyramid)")
+    exactly_columns(spec, 1, "one count per bin (two groups back to back: pyramid)")
     counts(spec)
 
 

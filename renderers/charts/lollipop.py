@@ -2,14 +2,13 @@
 rankings in reports draw it."""
 
 from renderers import mpl, plotly_renderer as plotly, vegalite
-from renderers.charts.family import ChartFamily
+from renderers.charts.family import ChartFamily, exactly_columns
 from schemas.chart import ChartSpec, ChartType
 
 
 def one_series(spec: ChartSpec) -> None:
-    if len(spec.data.columns) != 1:
-        raise ValueError(f"lollipop draws one series (stems of several would stand on each other), got columns "
-                         f"{spec.data.columns!r}")
+    exactly_columns(spec, 1, "one series (stems of several would stand on each other)")
+
 
 FAMILY = ChartFamily(
     chart_type=ChartType.LOLLIPOP,

@@ -3,14 +3,13 @@ back to back — the first drawn leftwards from a central zero, the second right
 zero, so left and right are compared bin by bin."""
 
 from renderers import mpl, plotly_renderer as plotly, vegalite
-from renderers.charts.family import ChartFamily
+from renderers.charts.family import ChartFamily, exactly_columns
 from renderers.charts.histogram import counts
 from schemas.chart import ChartSpec, ChartType
 
 
 def two_sides(spec: ChartSpec) -> None:
-    if len(spec.data.columns) != 2:
-        raise ValueError(f"pyramid draws exactly two groups back to back, got columns {spec.data.columns!r}")
+    exactly_columns(spec, 2, "exactly two groups back to back")
     counts(spec)
 
 
