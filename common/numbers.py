@@ -15,6 +15,7 @@ _KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "�
 _KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
 _KANJI_BIG = {"万": 10**4, "億": 10**8, "兆": 10**12}
 _KANJI_RUN = re.compile(r"[〇零一二三四五六七八九十百千万億兆]+")
+MINUS_SIGNS = "-−△▲"  # what charts and answers write before a negative number
 _MINUS = re.compile(r"[−▲△](?=\s*\d)")
 _NUMBER = re.compile(r"([-+]?\d+(?:\.\d+)?)\s*([千百十]?[万億兆]?)")
 

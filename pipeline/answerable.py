@@ -127,7 +127,7 @@ SMALL_VALUE = 0.25  # a single value is asked only if its reading error is at mo
 READS = {Op.DIFF: 2, Op.MEAN: 1}  # values a derived answer reads (sum: one per row; ratio, growth: see below)
 
 
-def _reading_error(spec: ChartSpec, col: str, rendered: Rendered) -> float | None:
+def reading_error(spec: ChartSpec, col: str, rendered: Rendered) -> float | None:
     """How far a careful reader may be off reading one value of `col` from the image; None if it cannot be read. A
     stacked value above the first, or a waterfall's floating change, is a length between two edges, each read
     against the ticks: twice the error (a waterfall's levels are taken the same way, erring wide)."""
@@ -175,7 +175,7 @@ def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
         return exact("label", 0.0) if op is not Op.SERIES_COUNT or legend else None
     if labelled(sample):
         return exact("cell" if chart.cells else "label", 0.0)
-    error = _reading_error(spec, col, rendered)
+    error = reading_error(spec, col, rendered)
     if op in (Op.COUNT_ABOVE, Op.FIRST_ABOVE):  # each value that decides it readably on its side of the threshold
         return exact("axis", 0.0) if error is not None and clear_of_threshold(qa.program, spec, error) else None
     if rule.written != "number":  # which label, which rank: settled by comparing marks

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 import prompts
 from pipeline import __version__
 from common.llm_client import LLMClient, LLMRequestRejected, LLMUnavailable, ResponseCache
-from pipeline.qa import OPS, Unverifiable, evaluate, program_qa, write_answer
+from pipeline.qa import OPS, Unverifiable, evaluate, program_qa, wording, write_answer
 from pipeline.style import sample_style
 from pipeline.template import SCALE_WORDS, charted_measure, choose_renderer, draft_spec, sample_id, seed_ranges, seed_role
 from pipeline.style import sample_period_format
@@ -393,13 +393,13 @@ class LLMChain:
         config = self.config
         rng = np.random.default_rng([config.seed, index])
         lang, chart, choice = self.plan(index)
-        metric, seed_persona = charted_measure(chart, choice.topic, lang), seed_role(choice, lang)
         # a step's seed is that of the sample leading the group sharing its output: shared steps are the same request,
         # sent once (LLMClient joins identical requests in flight; the cache answers later ones)
         shared_by = {"persona": config.persona_group(index), "topic": config.topic_group(index)}
         seed = lambda step: (config.seed * 1_000_003 + shared_by.get(step, index) * 10 + STEP_SEEDS[step]) % 2**31  # noqa: E731
         ident = sample_id(config.seed, index)
         plan, fmt = draft_spec(rng, chart, choice, lang, sample_period_format(rng, lang))
+        metric, seed_persona = charted_measure(chart, choice.topic, lang, fmt), seed_role(choice, lang)
         ranges = seed_ranges(choice.topic, plan)
         try:
             persona = await self.step("persona", lang, Persona, prompts.llm_prompt(
@@ -444,7 +444,7 @@ class LLMChain:
         bare_units = all(u and u[0] not in SCALE_WORDS for u in spec.series_unit.values())
         style = sample_style(rng, lang, chart.chart_type, chart.n_colors(spec), fmt, bare_units)
         qa = self.checked_answers(drafts, item_model, spec, style, lang)
-        qa += program_qa(spec, metric, style, lang, rng, timeline=choice.topic.axis == "period", k=2)
+        qa += program_qa(spec, metric, style, lang, rng, wording(config.seed, index), k=2)
         renderer = choose_renderer(chart, config.renderer, rng)
         return Sample(id=ident, lang=lang, renderer=renderer, persona=persona, topic=topic, description=description,
                       spec=spec, style=style, qa=qa,

@@ -28,6 +28,7 @@ from schemas.render import DRAWN
 
 POSITION_TIE_PX = 1.0
 FURNITURE_SHARE = 0.3  # of the charts whose unit line or source is drawn, those asked about it
+WORDING_STREAM = 101  # [run seed, index, 101]: a sample's program questions' skeletons; 102: its visual ones
 MAX_QUESTION = QA.model_fields["question"].metadata[-1].max_length
 
 
@@ -309,6 +310,13 @@ def with_unit(number: str, unit: str, lang: str) -> str:
     return f"{number}{unit}" if lang == "ja" or unit in ("%", "℃") else f"{number} {unit}"
 
 
+def with_unit_title(name: str, unit: str, lang: str) -> str:
+    """An axis title or a table header: the name, its unit in brackets."""
+    if not unit:
+        return name
+    return f"{name}（{unit}）" if lang == "ja" else f"{name} ({unit})".lstrip()
+
+
 def format_value(value: float, decimals: int, unit: str, style: StyleSpec, lang: str, signed: bool = False) -> str:
     """A number as the chart writes it, with an explicit + on a positive change, then its unit."""
     written = format_number(value, decimals, style, lang)
@@ -368,12 +376,36 @@ def subject(spec: ChartSpec, metric: str, col: str, lang: str) -> str:
     return text("subject", kind, lang).format(metric=metric, col=col)
 
 
+RATE_WORDS = ("率", "単価", "価格", "平均", "指数", "気温", "金利", "利回り", "倍率", "偏差値", "rate", "price",
+              "average", "index", "yield", "temperature", "ratio")
+
+
+def degree(spec: ChartSpec, col: str | None, metric: str) -> str:
+    """How values of `col` compare in words (prompts "degree"): rates, prices, averages, temperatures are high or
+    low (高い/低い); counts and amounts many or few (多い/少ない); bare numbers large or small."""
+    unit = spec.series_unit.get(col, spec.unit) if col is not None else spec.unit
+    named = f"{metric} {col or ''}".lower()
+    if percent(unit) or "/" in unit or unit in ("℃", "°C", "倍", "点", "pt", "ポイント") or any(
+            word in named for word in RATE_WORDS):
+        return "high"
+    return "many" if unit else "large"
+
+
+def wording(run_seed: int, index: int, visual: bool = False) -> np.random.Generator:
+    """The generator that picks a sample's question skeletons: a stream of its own, so rewording changes no drawn
+    question."""
+    return np.random.default_rng([run_seed, index, WORDING_STREAM + visual])
+
+
 class QuestionWriter:
     """Writes questions over one spec; every number in an answer is computed with pandas from the table and written
     through `write_answer`."""
 
-    def __init__(self, spec: ChartSpec, metric: str, style: StyleSpec, lang: str, timeline: bool = False):
-        self.spec, self.metric, self.style, self.lang, self.timeline = spec, metric, style, lang, timeline
+    def __init__(self, spec: ChartSpec, metric: str, style: StyleSpec, lang: str, wording):
+        """`wording`: the random generator that picks each question's skeleton, apart from the one that picks what
+        to ask (so a new skeleton changes no drawn question)."""
+        self.spec, self.metric, self.style, self.lang, self.timeline = spec, metric, style, lang, spec.timeline
+        self.wording = wording
         self.df = pd.DataFrame(**spec.data.model_dump())
 
     def qa(self, op: Op, qa_type: QAType, value: float | str, about: str, phrase: str = "", **fields) -> QA | None:
@@ -384,8 +416,11 @@ class QuestionWriter:
         countable = bool(unit) and "/" not in unit
         for key, (counter, plain) in ((k, v) for k, v in text("ask").items() if k != "note"):
             placeholders[f"_{key}"] = counter.format(unit=unit) if countable else plain
+        placeholders |= {f"_{k}": v for k, v in text("degree", degree(self.spec, about, self.metric), self.lang).items()}
         program = Program(op=op, **{k: v for k, v in fields.items() if not k.startswith("_")})
-        question = text("qa", phrase or op.value, self.lang).format(**{k[1:]: v for k, v in placeholders.items()})
+        skeletons = text("qa", phrase or op.value, self.lang)
+        skeleton = skeletons[int(self.wording.integers(len(skeletons)))]
+        question = skeleton.format(**{k[1:]: v for k, v in placeholders.items()})
         if len(question) > MAX_QUESTION:  # long LLM-written labels: a question nobody would read is not asked
             return None
         return QA(question=question, answer=answer, qa_type=qa_type, answer_type=OPS[op].answer_type, unit=unit,
@@ -557,10 +592,10 @@ class QuestionWriter:
         return [asked] if asked is not None else []
 
 
-def program_qa(spec: ChartSpec, metric: str, style: StyleSpec, lang: str, rng, timeline: bool, k: int = 3) -> list[QA]:
+def program_qa(spec: ChartSpec, metric: str, style: StyleSpec, lang: str, rng, wording, k: int = 3) -> list[QA]:
     """One retrieval question and up to `k` compositional ones, all written and answered by program; now and then
     one about the chart's furniture (its unit line, its source) when it is drawn."""
-    writer = QuestionWriter(spec, metric, style, lang, timeline=timeline)
+    writer = QuestionWriter(spec, metric, style, lang, wording)
     compositional = writer.compositional(rng)
     take = sorted(rng.choice(len(compositional), size=min(k, len(compositional)), replace=False))
     asked = [writer.retrieval(rng)] + [compositional[i] for i in take] + writer.furniture(rng)
@@ -569,6 +604,7 @@ def program_qa(spec: ChartSpec, metric: str, style: StyleSpec, lang: str, rng, t
 
 def add_visual_qa(sample: Sample, rendered: Rendered) -> Sample:
     rng = np.random.default_rng([sample.provenance.run_seed, sample.provenance.sample_index, 1])
-    writer = QuestionWriter(sample.spec, sample.topic.metric, sample.style, sample.lang)
+    writer = QuestionWriter(sample.spec, sample.topic.metric, sample.style, sample.lang,
+                            wording(sample.provenance.run_seed, sample.provenance.sample_index, visual=True))
     visual = writer.visual(rng, rendered.elements, pixels(rendered.png))
     return sample.model_copy(update={"qa": sample.qa + visual})

@@ -31,13 +31,14 @@ def current_prompt_version(generator: str) -> str:
 
 
 def sample_from_row(row: dict) -> Sample:
-    """The Sample a row was written from, less what rows do not keep (the persona's domain, the topic's metric);
-    neither is drawn, and visual questions do not use them. Visual QA is left out (and so are its not-asked counts):
-    it is redone from the new boxes."""
+    """The Sample a row was written from, less what rows do not keep (the persona's domain: not drawn, not asked
+    about). Visual QA is left out (and so are its not-asked counts): it is redone from the new boxes, and so is a
+    template description."""
     qa = [QA.model_validate(q | {"program": Program.model_validate_json(q["program"])})
           for q in row["qa"] if q["qa_type"] != "visual"]
+    metric = row.get("metric") or row["topic"][:60]  # rows written before the metric column
     return Sample(id=row["id"], lang=row["lang"], renderer=row["renderer"],
-                  persona=Persona(domain="", role=row["persona"]), topic=Topic(text=row["topic"], metric=row["topic"][:60]),
+                  persona=Persona(domain="", role=row["persona"]), topic=Topic(text=row["topic"], metric=metric),
                   description=Description(text=row["description"]), spec=ChartSpec.model_validate_json(row["spec"]),
                   style=StyleSpec.model_validate_json(row["style"]), qa=qa,
                   provenance=drawing_counts_dropped(Provenance.model_validate_json(row["provenance"])))
@@ -56,7 +57,8 @@ def restyled(sample: Sample, how: RegenerateConfig) -> Sample:
         rng = np.random.default_rng([how.style_seed, provenance.sample_index])
         fresh = sample_style(rng, sample.lang, chart.chart_type, chart.n_colors(sample.spec), style.period_format,
                              bare_units=False)
-        style = fresh.model_copy(update={k: getattr(style, k) for k in ("number_format", "full_width_digits", "period_format")})
+        style = fresh.model_copy(update={k: getattr(style, k) for k in ("number_format", "full_width_digits", "period_format",
+                                                                           "minus")})
         provenance = provenance.model_copy(update={"style_seed": how.style_seed})
     renderer = how.renderer if how.renderer in chart.draw else sample.renderer
     return sample.model_copy(update={"style": style, "renderer": renderer, "provenance": provenance})

@@ -7,12 +7,17 @@ import json
 from pydantic import ValidationError
 
 from pipeline.answerable import answerable
+from pipeline.describe import chart_table, describe
 from pipeline.qa import add_visual_qa
 from pipeline.template import draft_sample, sample_id
 from pipeline.verify import verify_sample
 from renderers import render
-from schemas import QARecord, Reject, Rendered, RunConfig, Sample, ShardRow, Turn
+from schemas import QA, QARecord, Reject, Rendered, RunConfig, Sample, ShardRow, Turn
 from schemas.render import MIN_TEXT_PX, RenderChecks
+
+
+def _record(qa: QA) -> QARecord:
+    return QARecord(**qa.model_dump(exclude={"program"}), program=qa.program.model_dump_json())
 
 
 def to_row(sample: Sample, rendered: Rendered) -> ShardRow:
@@ -27,10 +32,13 @@ def to_row(sample: Sample, rendered: Rendered) -> ShardRow:
         renderer=sample.renderer,
         persona=sample.persona.role,
         topic=sample.topic.text,
+        metric=sample.topic.metric,
         description=sample.description.text,
+        description_facts=[_record(qa) for qa in sample.description_facts],
+        table=chart_table(sample, rendered),
         spec=sample.spec.model_dump_json(),
         style=sample.style.model_dump_json(),
-        qa=[QARecord(**qa.model_dump(exclude={"program"}), program=qa.program.model_dump_json()) for qa in sample.qa],
+        qa=[_record(qa) for qa in sample.qa],
         conversations=turns,
         elements=json.dumps([e.model_dump() for e in rendered.elements], ensure_ascii=False),
         render_checks=rendered.checks.model_dump_json(),
@@ -81,7 +89,8 @@ def render_problem(checks: RenderChecks, font: str) -> tuple[str, str] | None:
 
 
 def finish_sample(sample: Sample) -> ShardRow | Reject:
-    """Render, add visual QA from the element boxes, verify every answer; the same for every generator."""
+    """Render, add visual QA from the element boxes, describe the drawn chart (template samples: an LLM's passage
+    is its own), verify every answer and stated fact; the same for every generator."""
     index = sample.provenance.sample_index
     sample, rendered = draw(sample)
     problem = render_problem(rendered.checks, sample.style.font_family)
@@ -92,5 +101,7 @@ def finish_sample(sample: Sample) -> ShardRow | Reject:
     if not asked.qa:
         return Reject(id=sample.id, sample_index=index, stage="verify", reason="unanswerable_from_image",
                       detail="no question could be settled from the image", sample=sample.model_dump(mode="json"))
+    if asked.provenance.generator == "template":
+        asked = describe(asked, rendered)
     checked = verify_sample(asked, rendered)
     return checked if isinstance(checked, Reject) else to_row(checked, rendered)

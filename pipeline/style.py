@@ -19,10 +19,14 @@ def _pick(rng: np.random.Generator, options: list):
 
 
 def sample_period_format(rng: np.random.Generator, lang: str) -> PeriodFormat:
-    """How yearly labels are written. Never year/month: a year is not "2013/1" (monthly data says YEAR_MONTH itself)."""
+    """How yearly labels are written. Never year/month: a year is not "2013/1" (monthly and quarterly data say
+    YEAR_MONTH and QUARTER themselves)."""
     if lang == "ja":
-        return _pick(rng, [f for f in PeriodFormat if f is not PeriodFormat.YEAR_MONTH])
+        return _pick(rng, [f for f in PeriodFormat if f not in (PeriodFormat.YEAR_MONTH, PeriodFormat.QUARTER)])
     return _pick(rng, [PeriodFormat.FY, PeriodFormat.YEAR])
+
+
+MINUS_STYLES = {"ja": ["-", "−", "△", "▲"], "en": ["-", "−"]}  # △/▲: Japanese reports' minus (▲5.2 = −5.2)
 
 
 def sample_style(
@@ -57,6 +61,7 @@ def sample_style(
         markers=bool(rng.random() < 0.7),
         bar_width=float(_pick(rng, [0.5, 0.6, 0.7, 0.8])),
         **({} if "table" in family(chart_type).draw else sample_furniture(rng, lang, title_loc != "none", legend)),
+        minus=_pick(rng, MINUS_STYLES[lang]),
     )
 
 

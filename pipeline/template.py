@@ -13,10 +13,10 @@ import numpy as np
 
 import prompts
 from pipeline import __version__
-from pipeline.qa import pick_subset, program_qa, subject, text, with_unit
+from pipeline.describe import DESCRIBE_STREAM, joined, overview
+from pipeline.qa import pick_subset, program_qa, text, with_unit_title, wording
 from pipeline.style import sample_period_format, sample_style
 from renderers.charts import ChartFamily, families, family
-from renderers.numbers import format_number
 from schemas.seeds import SeedTopic, TemplateChoice
 from schemas import (
     ChartRenderer,
@@ -75,12 +75,18 @@ def _year_label(year: int, fmt: PeriodFormat, lang: str) -> str:
     return f"{year}年" if lang == "ja" else str(year)
 
 
-def _periods(rng: np.random.Generator, n: int, seasonal: bool, fmt: PeriodFormat, lang: str) -> list[str]:
-    """`n` consecutive months (from a January) or years, the last no later than 2025; long runs start earlier."""
-    if seasonal:
-        years = (n - 1) // 12  # beyond the first
+def _periods(rng: np.random.Generator, n: int, season: int, fmt: PeriodFormat, lang: str) -> list[str]:
+    """`n` consecutive months (season 12, from a January), quarters (season 4, from a first quarter, written one of
+    the ways reports write them) or years, the last no later than 2025; long runs start earlier."""
+    if season:
+        years = (n - 1) // season  # beyond the first
         year = int(rng.integers(min(2018, 2024 - years), 2025 - years))
-        return [f"{year + m // 12}/{m % 12 + 1}" for m in range(n)]
+        if season == 12:
+            return [f"{year + m // 12}/{m % 12 + 1}" for m in range(n)]
+        options = text("quarter", lang)
+        written = options[int(rng.integers(len(options)))]
+        return [written.format(y=year + k // 4, yy=(year + k // 4) % 100, q=k % 4 + 1, m1=k % 4 * 3 + 1,
+                               m2=k % 4 * 3 + 3) for k in range(n)]
     start = int(rng.integers(min(2010, 2025 - n), 2026 - n))
     return [_year_label(y, fmt, lang) for y in range(start, start + n)]
 
@@ -89,7 +95,7 @@ def _round(values, decimals: int) -> list[float]:
     return [round(float(v), decimals) for v in values]
 
 
-def _series_values(rng, n: int, base: list[float], decimals: int, growth=(0.0, 0.0), seasonal=False) -> list[float]:
+def _series_values(rng, n: int, base: list[float], decimals: int, growth=(0.0, 0.0), season: int = 0) -> list[float]:
     """A level drawn from the measure's usual range, moved by a trend, and — as real series are — by noise of a
     seeded size, sometimes a one-period shock (a dip or a spike that partly recovers) or a trend that levels off."""
     lo, hi = base
@@ -103,8 +109,8 @@ def _series_values(rng, n: int, base: list[float], decimals: int, growth=(0.0, 0
     if n >= 4 and rng.random() < SHAPE_SHOCK:  # one period off the trend, half of it carried into the next
         at, size = int(rng.integers(1, n - 1)), rng.choice([-1, 1]) * rng.uniform(0.1, 0.25)
         shape = shape * np.where(t == at, 1 + size, np.where(t == at + 1, 1 + size / 2, 1.0))
-    if seasonal:
-        shape = shape * (1 + rng.uniform(0.08, 0.3) * np.sin(2 * np.pi * (t + rng.integers(12)) / 12))
+    if season:  # a yearly cycle over 12 months or 4 quarters
+        shape = shape * (1 + rng.uniform(0.08, 0.3) * np.sin(2 * np.pi * (t + rng.integers(season)) / season))
     values = level * shape * (1 + rng.normal(0, rng.uniform(*SHAPE_NOISE), n))
     floor = 10 ** -decimals
     return _round(np.maximum(values, floor), decimals)
@@ -177,8 +183,8 @@ def _pair_spec(rng, chart: ChartType, topic: SeedTopic, li: int, lang: str, titl
     columns = [x.metric[li], y.metric[li]]
     data = DataTable(index=[e[li] for e in entities], columns=columns,
                      data=[list(p) for p in zip(_round(xs, decimals), _round(ys, decimals))])
-    return ChartSpec(chart_type=chart, title=title, x_title=_with_unit_title(columns[0], x.unit[li], lang),
-                     y_title=_with_unit_title(columns[1], y.unit[li], lang), unit=y.unit[li],
+    return ChartSpec(chart_type=chart, title=title, x_title=with_unit_title(columns[0], x.unit[li], lang),
+                     y_title=with_unit_title(columns[1], y.unit[li], lang), unit=y.unit[li],
                      decimals=decimals, column_units={columns[0]: x.unit[li]}, data=data)
 
 
@@ -186,13 +192,13 @@ def _bridge_spec(rng, chart: ChartType, topic: SeedTopic, li: int, lang: str, fm
     """A waterfall: one year's level, 3–5 of the topic's factors (in the seed's order) each moving it by a few to a
     fifth of the level either way, and the next year's level — the first plus every change, exactly as rounded."""
     metric, unit, decimals = topic.metric[li], topic.unit[li], topic.decimals
-    start, end = _periods(rng, 2, False, fmt, lang)
+    start, end = _periods(rng, 2, 0, fmt, lang)
     factors = [f[li] for f in pick_subset(rng, topic.categories, int(rng.integers(3, min(5, len(topic.categories)) + 1)))]
     level = _round([math.exp(rng.uniform(*np.log(topic.base)))], decimals)[0]
     changes = _round(level * rng.uniform(0.03, 0.2, len(factors)) * rng.choice([-1, 1], len(factors)), decimals)
     values = [level, *changes, round(level + sum(changes), decimals)]
     title = f"{metric}の増減要因（{start}→{end}）" if lang == "ja" else f"{metric}: {start} → {end}"
-    return ChartSpec(chart_type=chart, title=title, y_title=_with_unit_title(metric, unit, lang), unit=unit,
+    return ChartSpec(chart_type=chart, title=title, y_title=with_unit_title(metric, unit, lang), unit=unit,
                      decimals=decimals, data=DataTable(index=[start, *factors, end], columns=[metric],
                                                        data=[[v] for v in values]))
 
@@ -217,7 +223,7 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
     extra: dict = {}
     if axis == "share" and chart.shares_per_category:  # 帯グラフ: one bar per period, the parts as columns
         parts = [c[li] for c in pick_subset(rng, topic.categories, int(rng.integers(3, min(5, len(topic.categories)) + 1)))]
-        index = _periods(rng, int(rng.integers(chart.periods[0], chart.periods[1] + 1)), False, fmt, lang)
+        index = _periods(rng, int(rng.integers(chart.periods[0], chart.periods[1] + 1)), 0, fmt, lang)
         data = DataTable(index=index, columns=parts, data=_drifting_shares(rng, len(index), len(parts), decimals))
     elif axis == "share":
         cats = pick_subset(rng, topic.categories, int(rng.integers(3, len(topic.categories) + 1)))
@@ -225,12 +231,14 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
         shares = _shares(rng, len(index), decimals, ordered=rng.random() < 0.5)  # half in the seed's order, as many reports
         data = DataTable(index=index, columns=[metric], data=[[v] for v in shares])
     else:
-        seasonal = axis == "period" and topic.seasonal and rng.random() < 0.5
+        season = 0
+        if axis == "period" and topic.seasonal and rng.random() < 0.5:  # months, or quarters
+            season = 12 if rng.random() < 0.6 else 4
         if axis == "period":
             low, high = chart.periods
-            n = int(rng.integers(max(6, low), max(13, high + 1))) if seasonal else int(rng.integers(low, high + 1))
-            index = _periods(rng, n, seasonal, fmt, lang)
-            fmt = PeriodFormat.YEAR_MONTH if seasonal else fmt
+            n = int(rng.integers(max(6, low), max(13, high + 1))) if season else int(rng.integers(low, high + 1))
+            index = _periods(rng, n, season, fmt, lang)
+            fmt = {12: PeriodFormat.YEAR_MONTH, 4: PeriodFormat.QUARTER}.get(season, fmt)
         elif axis == "bins":  # every bin, in the measure's order
             index = [c[li] for c in topic.categories]
         else:
@@ -240,7 +248,7 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
         if chart.change_on_previous:  # each period's change on the one before, from one more period of levels
             levels = [_series_values(rng, len(index) + 1, topic.base, 6, topic.growth) for _ in cols]
             values = [_round([(b / a - 1) * 100 for a, b in zip(level, level[1:])], 1) for level in levels]
-            metric, unit, decimals = charted_measure(chart, topic, lang), "%", 1
+            metric, unit, decimals = charted_measure(chart, topic, lang, fmt), "%", 1
             title = metric
         elif axis == "bins":
             values = _distribution(rng, len(index), len(cols), topic.base, decimals)
@@ -250,10 +258,10 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
             values = [_signed_values(rng, len(index), topic.base, decimals) for _ in cols]
         elif chart.stacks:  # parts of one total: each a visible layer, within a few times the largest
             top = math.exp(rng.uniform(*np.log(topic.base))) if topic.base[0] > 0 else topic.base[1]
-            values = [_series_values(rng, len(index), [top * STACK_SPREAD, top], decimals, topic.growth, seasonal)
+            values = [_series_values(rng, len(index), [top * STACK_SPREAD, top], decimals, topic.growth, season)
                       for _ in cols]
         else:
-            values = [_series_values(rng, len(index), topic.base, decimals, topic.growth, seasonal) for _ in cols]
+            values = [_series_values(rng, len(index), topic.base, decimals, topic.growth, season) for _ in cols]
         if chart.secondary_axis:
             sec = topic.secondary
             cols.append(sec.metric[li])
@@ -265,19 +273,23 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
             extra["header_groups"] = [HeaderGroup(label=metric, span=len(cols))]
     x_title = "区分" if axis == "category" and lang == "ja" else ""
     # counts in bins are titled by what is counted (its one column), or — two groups in a legend — by the unit alone
-    y_title = _with_unit_title(metric, unit, lang) if axis != "bins" else \
-        _with_unit_title(data.columns[0], unit, lang) if len(data.columns) == 1 else _with_unit_title("", unit, lang)
+    y_title = with_unit_title(metric, unit, lang) if axis != "bins" else \
+        with_unit_title(data.columns[0], unit, lang) if len(data.columns) == 1 else with_unit_title("", unit, lang)
     spec = ChartSpec(chart_type=chart.chart_type, title=title, x_title=x_title, y_title=y_title, unit=unit,
-                     decimals=decimals, data=data, **extra)
+                     decimals=decimals, data=data, timeline=axis == "period", **extra)
     return spec, fmt
 
 
-def charted_measure(chart: ChartFamily, topic: SeedTopic, lang: str) -> str:
+CHANGE_ON = {PeriodFormat.YEAR_MONTH: ("前月比", "month"), PeriodFormat.QUARTER: ("前期比", "quarter")}
+
+
+def charted_measure(chart: ChartFamily, topic: SeedTopic, lang: str, fmt: PeriodFormat) -> str:
     """What the chart's values measure, as titles and questions name it: the topic's metric, or its change on the
-    previous period for a family that charts changes."""
+    previous period (year, month or quarter, as `fmt` writes the periods) for a family that charts changes."""
     metric = topic.metric[0 if lang == "ja" else 1]
     if chart.change_on_previous:
-        return f"{metric}の前年比" if lang == "ja" else f"{metric}, change on previous year"
+        ja, en = CHANGE_ON.get(fmt, ("前年比", "year"))
+        return f"{metric}の{ja}" if lang == "ja" else f"{metric}, change on previous {en}"
     return metric
 
 
@@ -301,38 +313,6 @@ def seed_ranges(topic: SeedTopic, spec: ChartSpec) -> dict[str, tuple[float, flo
     return ranges
 
 
-def _with_unit_title(name: str, unit: str, lang: str) -> str:
-    if not unit:
-        return name
-    return f"{name}（{unit}）" if lang == "ja" else f"{name} ({unit})".lstrip()
-
-
-# ---------------------------------------------------------------- description
-
-def _description(choice: TemplateChoice, spec: ChartSpec, metric: str, style, lang: str) -> str:
-    li = 0 if lang == "ja" else 1
-    org = choice.org[li]
-    table = spec.data
-    col = table.columns[0]
-    unit = spec.series_unit[col]
-    fmt = lambda v: with_unit(format_number(v, spec.decimals_of(col), style, lang), unit, lang)  # noqa: E731
-    values = table.column(col)
-    if family(spec.chart_type).paired:
-        i = int(np.argmax(values))
-        y = table.columns[1]
-        return text("description", "pair", lang).format(
-            org=org, xname=col, top=table.index[i], yname=y,
-            v0=with_unit(format_number(table.data[i][1], spec.decimals, style, lang), spec.series_unit[y], lang))
-    about = subject(spec, metric, col, lang)
-    if choice.topic.axis in ("period", "bridge"):  # from the first period (level) to the last
-        v0, v1 = values[0], values[-1]
-        kind = "rise" if v1 > v0 else "fall" if v1 < v0 else "flat"
-        return text("description", kind, lang).format(org=org, subject=about, start=table.index[0],
-                                                      end=table.index[-1], v0=fmt(v0), v1=fmt(v1))
-    i = int(np.argmax(values))
-    return text("description", "mode" if choice.topic.axis == "bins" else "top", lang).format(org=org, subject=about, top=table.index[i], v0=fmt(values[i]))
-
-
 def template_prompt_version() -> str:
     return f'{prompts.load("template_text")["version"]}+{prompts.seeds().version}'
 
@@ -347,19 +327,21 @@ def draft_sample(config: RunConfig, index: int) -> Sample:
     fmt = sample_period_format(rng, lang)
     spec, fmt = draft_spec(rng, chart, choice, lang, fmt)
     li = 0 if lang == "ja" else 1
-    metric = charted_measure(chart, choice.topic, lang)
+    metric = charted_measure(chart, choice.topic, lang, fmt)
     bare_units = all(u and u[0] not in SCALE_WORDS for u in spec.series_unit.values())
     style = sample_style(rng, lang, chart.chart_type, chart.n_colors(spec), fmt, bare_units)
     renderer = choose_renderer(chart, config.renderer, rng)
-    qa = program_qa(spec, metric, style, lang, rng, timeline=choice.topic.axis == "period")
+    qa = program_qa(spec, metric, style, lang, rng, wording(config.seed, index))
+    topic = Topic(text=text("topic", choice.topic.axis, lang).format(org=choice.org[li], metric=metric), metric=metric)
+    # the overview alone until the chart is drawn: pipeline.describe states its facts as the drawing lets them be read
+    said = overview(spec, topic.text, lang, np.random.default_rng([config.seed, index, DESCRIBE_STREAM]))
     return Sample(
         id=sample_id(config.seed, index),
         lang=lang,
         renderer=renderer,
         persona=Persona(domain=choice.domain.id, role=seed_role(choice, lang)),
-        topic=Topic(text=text("topic", choice.topic.axis, lang).format(org=choice.org[li], metric=metric),
-                    metric=metric),
-        description=Description(text=_description(choice, spec, metric, style, lang)),
+        topic=topic,
+        description=Description(text=joined(said, lang)),
         spec=spec,
         style=style,
         qa=qa,

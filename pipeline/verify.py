@@ -45,11 +45,14 @@ def check_answer(qa: QA, spec: ChartSpec, elements: list[Element], lang: str) ->
 
 
 def verify_sample(sample: Sample, rendered: Rendered) -> Sample | Reject:
-    """Mark every QA verified, or reject the whole sample naming the first failing question."""
-    for qa in sample.qa:
-        failure = check_answer(qa, sample.spec, rendered.elements, sample.lang)
-        if failure is not None:
-            return Reject(id=sample.id, sample_index=sample.provenance.sample_index, stage="verify",
-                          reason=failure.reason, detail=f"{qa.question} → {qa.answer}: {failure.detail}",
-                          sample=sample.model_dump(mode="json"))
-    return sample.model_copy(update={"qa": [qa.model_copy(update={"verified": True}) for qa in sample.qa]})
+    """Mark every QA and every fact the description states verified, or reject the whole sample naming the first
+    failing one."""
+    for where, asked in (("", sample.qa), ("description fact: ", sample.description_facts)):
+        for qa in asked:
+            failure = check_answer(qa, sample.spec, rendered.elements, sample.lang)
+            if failure is not None:
+                return Reject(id=sample.id, sample_index=sample.provenance.sample_index, stage="verify",
+                              reason=failure.reason, detail=f"{where}{qa.question} → {qa.answer}: {failure.detail}",
+                              sample=sample.model_dump(mode="json"))
+    verified = lambda qas: [qa.model_copy(update={"verified": True}) for qa in qas]  # noqa: E731
+    return sample.model_copy(update={"qa": verified(sample.qa), "description_facts": verified(sample.description_facts)})

@@ -23,6 +23,8 @@ def format_number(value: float, decimals: int, style: StyleSpec, lang: str) -> s
     text = f"{value:{sep}.{decimals}f}"
     if text.startswith("-") and float(text.replace(",", "")) == 0:
         text = text[1:]
+    if text.startswith("-"):
+        text = style.minus + text[1:]
     if lang == "ja" and style.full_width_digits:
         text = text.translate(_FULL_WIDTH)
     return text + suffix

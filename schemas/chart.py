@@ -134,6 +134,8 @@ class ChartSpec(BaseModel):
     header_groups: list[HeaderGroup] = Field(
         default_factory=list, description="table only: merged header cells above the column headers"
     )
+    timeline: bool = Field(default=False, description="the rows are consecutive periods in order: questions and "
+                           "descriptions may speak of change over time (growth, peaks, runs of rises)")
 
     @model_validator(mode="after")
     def _drawable(self) -> ChartSpec:

@@ -65,6 +65,10 @@ class Sample(BaseModel):
     style: StyleSpec
     qa: list[QA] = Field(min_length=1)
     provenance: Provenance
+    description_facts: list[QA] = Field(
+        default_factory=list, description="what the description states, each as a question whose answer the "
+                                          "verifier re-computes (template descriptions; an LLM's passage is checked "
+                                          "for contradictions instead)")
 
 
 class ImageCell(BaseModel):
@@ -104,7 +108,12 @@ class ShardRow(BaseModel):
     renderer: str
     persona: str
     topic: str
+    metric: str = Field(default="", description="the quantity charted, as questions and descriptions name it")
     description: str
+    description_facts: list[QARecord] = Field(default_factory=list,
+                                              description="the facts `description` states, verified like the QA")
+    table: str = Field(default="", description="the chart's data as a Markdown table (chart-to-table target): printed values as "
+                                   "printed, else rounded to what the axis lets a reader read (then noted)")
     spec: str = Field(description="JSON of ChartSpec; spec['data'] is pandas split form")
     style: str = Field(description="JSON of StyleSpec")
     qa: list[QARecord]

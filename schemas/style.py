@@ -25,6 +25,7 @@ class PeriodFormat(StrEnum):
     NENDO = "nendo"  # 2023年度
     WAREKI = "wareki"  # 令和5年度 (平成30年度 before 2019)
     YEAR_MONTH = "year_month"  # 2021/1
+    QUARTER = "quarter"  # 2023年1Q, 2023年第1四半期, 2023年1-3月, Q1 2023, 1Q23
     YEAR = "year"  # 2023 / 2023年
 
 
@@ -50,6 +51,9 @@ class StyleSpec(BaseModel):
     label_rotation: Literal[0, 30, 45, 90] = 0
     number_format: NumberFormat = NumberFormat.THOUSANDS
     full_width_digits: bool = Field(default=False, description="ja only: ０１２ instead of 012 in value labels")
+    minus: Literal["-", "−", "△", "▲"] = Field(default="-", description="how value labels, table cells, answers and "
+                                                "descriptions write a negative number (ja reports: △ or ▲); axis "
+                                                "ticks keep their renderer's sign")
     period_format: PeriodFormat = PeriodFormat.YEAR
     title_loc: Literal["left", "center", "none"] = "center"
     markers: bool = True

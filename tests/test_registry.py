@@ -1,5 +1,7 @@
 """The two tables everything else reads: chart families (renderers/charts/) and QA ops (pipeline.qa.OPS)."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,7 @@ from pipeline.style import sample_style
 from pipeline.verify import check_answer
 from renderers import render
 from renderers.charts import families, family
-from schemas import QA, CellRef, ChartSpec, ChartType, Element, Op, PeriodFormat, Program, QAType
+from schemas import QA, CellRef, ChartSpec, ChartType, Element, Op, PeriodFormat, Program, QAType, RunConfig
 
 SPEC = ChartSpec(chart_type="grouped_bar", title="預金", unit="億円", decimals=1,
                  data={"index": ["2020年", "2021年", "2022年"], "columns": ["法人", "個人"],
@@ -143,7 +145,7 @@ def test_questions_about_long_labels_are_left_out_not_raised():
         "data": [[10.0, 12.0], [20.0, 18.0], [30.0, 31.0], [45.0, 40.0]]})
     for seed in range(20):
         style = sample_style(np.random.default_rng(seed), "en", ChartType.GROUPED_BAR, 2, PeriodFormat.YEAR)
-        asked = program_qa(spec, long * 2, style, "en", np.random.default_rng(seed), timeline=False, k=6)
+        asked = program_qa(spec, long * 2, style, "en", np.random.default_rng(seed), np.random.default_rng(seed), k=6)
         assert all(len(q.question) <= MAX_QUESTION for q in asked)
 
 
@@ -287,3 +289,39 @@ def test_every_seed_topic_drafts_a_valid_spec_for_every_family_it_fits_in_both_l
                     chart.check(spec)
                     drafted += 1
     assert drafted > 1000
+
+
+def _quarter(label: str) -> int:
+    """year × 4 + quarter − 1, read back from any way the template writes a quarter."""
+    for pattern, year, quarter in ((r"(\d{4})年([1-4])Q", 1, 2), (r"(\d{4})年第([1-4])四半期", 1, 2),
+                                   (r"Q([1-4]) (\d{4})", 2, 1), (r"(\d{4}) Q([1-4])", 1, 2), (r"([1-4])Q(\d{2})$", 2, 1)):
+        if m := re.fullmatch(pattern, label):
+            y = int(m.group(year))
+            return (y + 2000 if y < 100 else y) * 4 + int(m.group(quarter)) - 1
+    m = re.fullmatch(r"(\d{4})年(\d+)-(\d+)月", label)
+    assert m and int(m.group(3)) == int(m.group(2)) + 2, label
+    return int(m.group(1)) * 4 + (int(m.group(2)) - 1) // 3
+
+
+def test_seasonal_topics_come_monthly_or_quarterly_and_a_change_says_on_which_period():
+    """Quarters are written as reports write them (2023年1Q, 2023年第1四半期, 2023年1-3月, Q1 2023, 1Q23), in order
+    from a first quarter; a change on the previous period names that period (前月比, 前期比, 前年比)."""
+    from pipeline.template import draft_sample
+
+    seen: dict[str, set] = {"quarter": set(), "change": set()}
+    for lang in ("ja", "en"):
+        config = RunConfig(n=600, seed=2, lang=lang)
+        for index in range(600):
+            sample = draft_sample(config, index)
+            fmt, labels = sample.style.period_format, sample.spec.data.index
+            if fmt is PeriodFormat.QUARTER:
+                assert sample.spec.timeline
+                order = [_quarter(label) for label in labels]
+                assert order == list(range(order[0], order[0] + len(labels))) and order[0] % 4 == 0, labels
+                seen["quarter"].add(re.sub(r"\d", "9", labels[0]))
+            if family(sample.spec.chart_type).change_on_previous:
+                word = {PeriodFormat.YEAR_MONTH: ("前月比", "month"), PeriodFormat.QUARTER: ("前期比", "quarter")}.get(
+                    fmt, ("前年比", "year"))[0 if lang == "ja" else 1]
+                assert word in sample.topic.metric
+                seen["change"].add(word)
+    assert len(seen["quarter"]) >= 5 and len(seen["change"]) >= 4, seen

@@ -1,4 +1,5 @@
 import io
+import json
 
 import numpy as np
 import pytest
@@ -508,3 +509,37 @@ def test_a_legend_at_the_top_sits_above_the_plot_with_or_without_a_title(rendere
     marks = [e for e in out.elements if e.kind == "bar"]
     assert legends and not covers_marks(legends, marks)
     assert legends[0].bbox[3] <= min(m.bbox[1] for m in marks)
+
+
+@pytest.mark.parametrize("renderer", ["matplotlib", "plotly", "vegalite"])
+def test_japanese_value_labels_and_answers_write_minus_as_the_style_says(renderer):
+    """△/▲ as Japanese reports write a negative number: in the value labels drawn, and in the answers that quote
+    them, which the verifier reads back as negative."""
+    from pipeline.sample import finish_sample
+    from pipeline.template import draft_sample
+    from renderers.numbers import format_number
+    from schemas import Reject, RunConfig
+
+    style = sample_style(np.random.default_rng(0), "ja", ChartType.BAR, 1, PeriodFormat.YEAR)
+    assert format_number(-1234.5, 1, style.model_copy(update={"minus": "▲"}), "ja") == "▲1,234.5"
+    assert format_number(-0.04, 1, style.model_copy(update={"minus": "△"}), "ja") == "0.0"
+    config = RunConfig(n=400, seed=11, lang="ja", renderer=renderer)
+    for index in range(400):
+        sample = draft_sample(config, index)
+        negative = any(v < 0 for row in sample.spec.data.data for v in row)
+        if not negative or sample.style.minus not in "△▲" or sample.spec.chart_type.value not in ("change", "waterfall"):
+            continue
+        sample = sample.model_copy(update={"style": sample.style.model_copy(update={"value_labels": True})})
+        row = finish_sample(sample)
+        if isinstance(row, Reject):
+            continue
+        texts = [e["text"] for e in json.loads(row.elements) if e["kind"] == "text" and e["text"]]
+        signed = [t for t in texts if t[:1] in "△▲"]
+        if not signed:
+            continue  # value labels left off (they collided)
+        assert all(t[0] == sample.style.minus for t in signed)
+        labels = {format_number(v, sample.spec.decimals, sample.style, "ja") for r in sample.spec.data.data for v in r}
+        assert {t for t in texts if t in labels} >= set(signed) and not any(t.startswith("-") for t in labels)
+        assert all(q.verified for q in row.qa)
+        return
+    pytest.fail("no Japanese signed bar chart with △/▲ value labels drawn")
