@@ -15,7 +15,8 @@ import numpy as np
 
 from pipeline.answerable import answerable, labelled, reading_error, rounding_step
 from common.numbers import MINUS_SIGNS
-from pipeline.qa import QuestionWriter, degree, format_value, round_between, text, with_unit_title
+from pipeline.qa import (OPS, QuestionWriter, degree, format_value, parts_of_whole, round_between, text,
+                         with_unit_title)
 from renderers.charts import family
 from renderers.charts.family import percent
 from renderers.numbers import format_number
@@ -129,9 +130,9 @@ def _claims(writer: QuestionWriter, rng) -> list[Claim]:
         claims.append(Claim("count_above_time" if spec.timeline else "count_above",
                             [fact(Op.COUNT_ABOVE, float(above), threshold=threshold, _threshold=said,
                                   _subject=subject)], {"threshold": said}, needed=1))
-    if not chart.round and not chart.paired and len(values) >= 3:
+    if not chart.paired and not parts_of_whole(spec, col) and len(values) >= 3:
         claims.append(Claim("mean", [fact(Op.MEAN, values.mean(), r, _n=len(values),
-                                          _d=spec.decimals_of(col) + 1, _subject=subject)],
+                                          _d=spec.decimals_of(col) + OPS[Op.MEAN].extra_decimals, _subject=subject)],
                             {"n": len(values)}, needed=1))
     return claims
 

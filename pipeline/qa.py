@@ -391,6 +391,11 @@ def degree(spec: ChartSpec, col: str | None, metric: str) -> str:
     return "many" if unit else "large"
 
 
+def parts_of_whole(spec: ChartSpec, col: str) -> bool:
+    """A column of percentages adding up to 100: the shares of one whole."""
+    return percent(spec.series_unit[col]) and abs(sum(spec.data.column(col)) - 100) < 0.5
+
+
 def wording(run_seed: int, index: int, visual: bool = False) -> np.random.Generator:
     """The generator that picks a sample's question skeletons: a stream of its own, so rewording changes no drawn
     question."""
@@ -455,8 +460,9 @@ class QuestionWriter:
             if self.timeline and values[first] > 0:
                 out.append(self.qa(Op.GROWTH, c, (values[last] / values[first] - 1) * 100, col, col=col, start=first,
                                    end=last, _start=first, _end=last, _subject=subject_))
-            out.append(self.qa(Op.MEAN, c, values.mean(), col, col=col, _n=len(values),
-                               _d=self.spec.decimals_of(col) + OPS[Op.MEAN].extra_decimals, _subject=subject_))
+            if not parts_of_whole(self.spec, col):  # shares average 100 / n whatever they are
+                out.append(self.qa(Op.MEAN, c, values.mean(), col, col=col, _n=len(values),
+                                   _d=self.spec.decimals_of(col) + OPS[Op.MEAN].extra_decimals, _subject=subject_))
         top, bottom = values.idxmax(), values.idxmin()
         if (values == values[top]).sum() == 1:
             out.append(self.qa(Op.ARGMAX, c, top, col, col=col, _subject=subject_))

@@ -185,13 +185,21 @@ def finish(spec: ChartSpec, style: StyleSpec, lang: str, where: str,
     from renderers.svg import legend_box, rasterise, text_elements
 
     width, height = style.width_px, style.height_px
-    if style.value_labels:
-        predicted = render_checks(predict(where, style), width, height, 0)
-        if predicted.overlapping_text or predicted.small_text or predicted.off_canvas_text:
-            style = style.model_copy(update={"value_labels": False})
+
+    def labels_clear(where: str, style: StyleSpec) -> StyleSpec:
+        """The style, less its value labels when they are predicted to collide, shrink or leave the canvas."""
+        if style.value_labels:
+            predicted = render_checks(predict(where, style), width, height, 0)
+            if predicted.overlapping_text or predicted.small_text or predicted.off_canvas_text:
+                return style.model_copy(update={"value_labels": False})
+        return style
+
+    labelled = style
+    style = labels_clear(where, labelled)
     svg, elements, steps, unlabelled = compose(where, style)
     legend = legend_box(svg)
     if where == "upper left" and legend and covers_marks([legend], elements):  # a reader must see every mark
+        style = labels_clear("right", labelled)  # a narrower plot: the labels predicted again (they once collided)
         svg, elements, steps, unlabelled = compose("right", style)
         legend = legend_box(svg)
     elements += [legend] if legend else []

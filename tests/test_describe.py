@@ -157,3 +157,16 @@ def test_a_row_carries_its_description_facts_and_table_columns(tiny_dataset):
     row = table.slice(0, 1).to_pylist()[0]
     assert row["table"].splitlines()[1].startswith("| ")
     assert all(json.loads(f["program"])["op"] for f in row["description_facts"])
+
+
+def test_shares_of_one_whole_are_never_averaged():
+    """Percentages adding up to 100 average 100 / n whatever they are: no mean question (a looked-at sample asked
+    "the average entrants by admission route over 3 entries" → 33.33%)."""
+    shares = ChartSpec(chart_type="bar", title="t", unit="%", decimals=1, data={
+        "index": ["A", "B", "C"], "columns": ["構成比"], "data": [[52.3], [35.4], [12.3]]})
+    levels = shares.model_copy(update={"data": shares.data.model_copy(update={"data": [[52.3], [35.4], [19.3]]})})
+    style = sample_style(np.random.default_rng(0), "ja", ChartType.BAR, 1, PeriodFormat.YEAR)
+    asked = {spec.data.data[2][0]: {q.program.op for seed in range(40) for q in program_qa(
+        spec, "構成比", style, "ja", np.random.default_rng(seed), np.random.default_rng(seed), k=9)}
+        for spec in (shares, levels)}
+    assert Op.MEAN not in asked[12.3] and Op.MEAN in asked[19.3]
