@@ -59,7 +59,7 @@ def overview(spec: ChartSpec, topic: str, lang: str, rng) -> list[str]:
         said = [_phrase("overview_time", lang, rng, topic=topic, start=index[0], end=index[-1])]
     else:
         said = [_phrase("overview_items", lang, rng, topic=topic, n=len(index))]
-    if len(columns) > 1 and not family(spec.chart_type).paired:
+    if len(columns) > 1 and not (family(spec.chart_type).paired or family(spec.chart_type).summary):
         names = ("、" if lang == "ja" else ", ").join(columns)
         said.append(_phrase("series", lang, rng, series=names, k=len(columns)))
     return said
@@ -69,7 +69,7 @@ def _claims(writer: QuestionWriter, rng) -> list[Claim]:
     """Every sentence the table supports, each with the facts it would state."""
     spec, df, lang = writer.spec, writer.df, writer.lang
     chart = family(spec.chart_type)
-    col = df.columns[0]
+    col = df.columns[2] if chart.summary else df.columns[0]  # boxes are told apart by their medians
     values, subject = df[col], writer.subject(col)
     c, r = QAType.COMPOSITIONAL, QAType.RETRIEVAL
     claims: list[Claim] = []
@@ -108,7 +108,7 @@ def _claims(writer: QuestionWriter, rng) -> list[Claim]:
         claims.append(Claim(key, facts, needed=1, fallback="" if key == "share" else key + "_label"))
     peers = [p for p in df.columns[1:] if spec.series_unit[p] == spec.series_unit[col]
              and (p in spec.secondary_series) == (col in spec.secondary_series)]
-    if peers and not chart.paired and not chart.round:
+    if peers and not (chart.paired or chart.round or chart.summary):
         peer = peers[int(rng.integers(len(peers)))]
         a, b = (col, peer) if df.at[last, col] > df.at[last, peer] else (peer, col)
         if df.at[last, a] != df.at[last, b]:

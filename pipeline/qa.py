@@ -372,21 +372,32 @@ def subject(spec: ChartSpec, metric: str, col: str, lang: str) -> str:
     """How questions and descriptions name a column: the metric, qualified by the series when there are several."""
     if family(spec.chart_type).paired or col in spec.secondary_series:
         return col
+    if family(spec.chart_type).summary:  # a box's statistic of the measure: 年収の中央値, median annual pay
+        return text("subject", "statistic", lang).format(metric=metric, col=col)
     kind = "single" if len(spec.data.columns) - len(spec.secondary_series) == 1 else "series"
     return text("subject", kind, lang).format(metric=metric, col=col)
 
 
-RATE_WORDS = ("率", "単価", "価格", "平均", "指数", "気温", "金利", "利回り", "倍率", "偏差値", "rate", "price",
-              "average", "index", "yield", "temperature", "ratio")
+RATE_WORDS = ("率", "単価", "価格", "平均", "指数", "気温", "金利", "利回り", "倍率", "偏差値", "年収", "給与", "賃金",
+              "賃料", "家賃", "得点", "速度", "料金", "運賃", "rate", "price", "average", "index", "yield",
+              "temperature", "ratio", "pay", "wage", "rent", "score", "speed", "fare")
+TIME_UNITS = ("秒", "分", "時間", "ms", "seconds", "minutes", "hours")
 
 
 def degree(spec: ChartSpec, col: str | None, metric: str) -> str:
-    """How values of `col` compare in words (prompts "degree"): rates, prices, averages, temperatures are high or
-    low (高い/低い); counts and amounts many or few (多い/少ない); bare numbers large or small."""
+    """How values of `col` compare in words (prompts "degree"): rates, prices, pay, scores, temperatures are high
+    or low (高い/低い); times long or short; counts and amounts many or few (多い/少ない); bare numbers large or
+    small. A count of something rated (年収階級別の雇用者数, employees by annual pay) is a count: the measure's
+    head noun decides (the Japanese ending, the English words before "by")."""
     unit = spec.series_unit.get(col, spec.unit) if col is not None else spec.unit
-    named = f"{metric} {col or ''}".lower()
-    if percent(unit) or "/" in unit or unit in ("℃", "°C", "倍", "点", "pt", "ポイント") or any(
-            word in named for word in RATE_WORDS):
+    head = metric.lower().split(" by ")[0]
+    if percent(unit) or "/" in unit or unit in ("℃", "°C", "倍", "点", "pt", "ポイント"):
+        return "high"
+    if unit in TIME_UNITS:
+        return "long"
+    if metric.endswith("数"):
+        return "many"
+    if any(word in head for word in RATE_WORDS):
         return "high"
     return "many" if unit else "large"
 
@@ -445,6 +456,8 @@ class QuestionWriter:
             return self.bridge(rng)
         df, lang = self.df, self.lang
         col = df.columns[int(rng.integers(len(df.columns)))]
+        if family(self.spec.chart_type).summary:  # boxes are compared by their medians
+            col = df.columns[2]
         values, subject_ = df[col], self.subject(col)
         first, last = df.index[0], df.index[-1]
         c = QAType.COMPOSITIONAL
@@ -490,7 +503,8 @@ class QuestionWriter:
         peers = [p for p in df.columns if p != col and self.spec.series_unit[p] == self.spec.series_unit[col]
                  and (p in self.spec.secondary_series) == (col in self.spec.secondary_series)]
         row, other_row = pick_subset(rng, list(df.index), 2)
-        if peers and not family(self.spec.chart_type).paired and rng.random() < 0.5:  # two series at one entry
+        chart = family(self.spec.chart_type)
+        if peers and not (chart.paired or chart.summary) and rng.random() < 0.5:  # two series at one entry
             peer = peers[int(rng.integers(len(peers)))]
             if df.at[row, col] != df.at[row, peer]:
                 out.append(self.qa(Op.COMPARE, c, "yes" if df.at[row, col] > df.at[row, peer] else "no", col,

@@ -39,7 +39,8 @@ def sample_style(
     dpi = _pick(rng, DPIS)
     palettes = [name for name, colors in PALETTES.items() if len(colors) >= n_colors]
     palette_name = _pick(rng, palettes)
-    legend = "none" if round_chart else _pick(rng, ["right", "top", "bottom", "upper left"])
+    legend = "none" if round_chart or family(chart_type).summary else \
+        _pick(rng, ["right", "top", "bottom", "upper left"])
     title_loc = _pick(rng, ["left", "center", "center", "none"])
     return StyleSpec(
         width_px=width,

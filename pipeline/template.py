@@ -143,6 +143,18 @@ def _signed_values(rng, n: int, base: list[float], decimals: int) -> list[float]
     return _round(start + drift * np.arange(n) + rng.normal(0, 0.12 * span, n), decimals)
 
 
+def _five_numbers(rng, base: list[float], decimals: int) -> list[float]:
+    """Minimum, quartiles and maximum of one category's values: a median from the measure's usual range, a box a
+    sixth to a half of it wide (not always centred on it), whiskers out to one or two box widths, never below zero."""
+    lo, hi = base
+    median = math.exp(rng.uniform(math.log(lo), math.log(hi)))
+    box = median * rng.uniform(0.15, 0.5)
+    q1 = median - box * rng.uniform(0.3, 0.7)
+    q3 = q1 + box
+    low, high = max(q1 - box * rng.uniform(0.5, 1.5), lo * 0.2), q3 + box * rng.uniform(0.5, 2.0)
+    return sorted(_round([low, q1, median, q3, high], decimals))
+
+
 def _shares(rng, n: int, decimals: int, ordered: bool = True) -> list[float]:
     """Shares that sum to exactly 100 at the shown precision, every one positive; largest first when `ordered`."""
     step = 10 ** -decimals
@@ -225,6 +237,11 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
         parts = [c[li] for c in pick_subset(rng, topic.categories, int(rng.integers(3, min(5, len(topic.categories)) + 1)))]
         index = _periods(rng, int(rng.integers(chart.periods[0], chart.periods[1] + 1)), 0, fmt, lang)
         data = DataTable(index=index, columns=parts, data=_drifting_shares(rng, len(index), len(parts), decimals))
+    elif axis == "spread":  # each category's five-number summary, one column per statistic
+        cats = pick_subset(rng, topic.categories, int(rng.integers(3, min(6, len(topic.categories)) + 1)))
+        index = [c[li] for c in cats]
+        data = DataTable(index=index, columns=list(text("box_stats", lang)),
+                         data=[_five_numbers(rng, topic.base, decimals) for _ in index])
     elif axis == "share":
         cats = pick_subset(rng, topic.categories, int(rng.integers(3, len(topic.categories) + 1)))
         index = [c[li] for c in cats]

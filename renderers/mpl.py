@@ -152,6 +152,22 @@ def bridge(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]
     return [(p, "bar", row, col, c, ax) for p, row, c in zip(container.patches, table.index, colors)]
 
 
+def boxes(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
+    """Box plots from each row's five numbers (no raw values: matplotlib's bxp draws given statistics), one colour,
+    the median a line across the box in the ink that reads on it; each statistic is measured where its line is."""
+    table = spec.data
+    x = np.arange(len(table.index))
+    color = _color(style, 0)
+    stats = [{"whislo": lo, "q1": q1, "med": med, "q3": q3, "whishi": hi, "label": row}
+             for row, (lo, q1, med, q3, hi) in zip(table.index, table.data)]
+    ax.bxp(stats, positions=x, widths=style.bar_width, showfliers=False, patch_artist=True,
+           boxprops={"facecolor": color, "edgecolor": "#333333"}, medianprops={"color": ink(color), "linewidth": 2},
+           whiskerprops={"color": "#333333"}, capprops={"color": "#333333"})
+    ax.set_xticks(x, labels=table.index)
+    return [((xi, v), "vertex", row, col, color, ax) for xi, row, values in zip(x, table.index, table.data)
+            for col, v in zip(table.columns, values)]
+
+
 def layers(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
     """A stacked area: each column's band laid on the ones before it, opaque, its value printed mid-band; a value is
     the band's thickness, so each (period, column) is measured as a strip from its lower edge to its upper one."""

@@ -359,6 +359,33 @@ def bridge(canvas: Canvas) -> Bridge:
 
 
 @dataclass(frozen=True)
+class Boxes:
+    """Box plots: row i's five numbers (minimum, lower quartile, median, upper quartile, maximum) at category i, its
+    box `width` wide in the canvas's first colour, the median across it in the ink that reads on that."""
+
+    stats: list[list[float]]
+    width: float
+    color: str
+    median_color: str
+    area: PlotArea
+    elements: list[Element]
+
+
+def boxes(canvas: Canvas) -> Boxes:
+    """Each statistic of each box as a measured line end (a vertex at the box's centre line)."""
+    table = canvas.spec.data
+    frame = canvas.frame([-0.5, len(table.index) - 0.5], value_range([v for row in table.data for v in row]))
+    elements = []
+    for i, (row, values) in enumerate(zip(table.index, table.data)):
+        for col, v in zip(table.columns, values):
+            px, py = frame.px(i, v)
+            elements.append(Element(kind="vertex", bbox=(px - 3, py - 3, px + 3, py + 3), color=canvas.color(0),
+                                    row=row, col=col))
+    return Boxes(table.data, canvas.style.bar_width, canvas.color(0), ink(canvas.color(0)),
+                 PlotArea(frame, "category", "value"), elements)
+
+
+@dataclass(frozen=True)
 class Layer:
     """One column's band of a stacked area: from `base` up to base + values at each period."""
 

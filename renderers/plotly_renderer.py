@@ -203,6 +203,27 @@ def bridge(traces: list[dict], canvas: Canvas) -> tuple[list[Element], PlotArea]
     return placed.elements, placed.area
 
 
+def boxes(traces: list[dict], canvas: Canvas) -> tuple[list[Element], PlotArea]:
+    """pinned.boxes drawn from their statistics: each box a bar from the lower to the upper quartile, whiskers and
+    caps as thin lines, the median a line across (plotly's own box trace places boxes its own way)."""
+    placed = pinned.boxes(canvas)
+    n, half, cap = len(placed.stats), placed.width / 2, placed.width / 4
+    traces.append(dict(type="bar", x=list(range(n)), y=[q3 - q1 for _, q1, _, q3, _ in placed.stats],
+                       base=[q1 for _, q1, _, _, _ in placed.stats], width=placed.width, showlegend=False,
+                       hoverinfo="skip", marker={"color": placed.color, "line": {"color": "#333333", "width": 1}}))
+    whiskers_x, whiskers_y, median_x, median_y = [], [], [], []
+    for i, (lo, q1, med, q3, hi) in enumerate(placed.stats):
+        whiskers_x += [i, i, None, i, i, None, i - cap, i + cap, None, i - cap, i + cap, None]
+        whiskers_y += [lo, q1, None, q3, hi, None, lo, lo, None, hi, hi, None]
+        median_x += [i - half, i + half, None]
+        median_y += [med, med, None]
+    traces.append(dict(type="scatter", mode="lines", x=whiskers_x, y=whiskers_y, showlegend=False, hoverinfo="skip",
+                       line={"color": "#333333", "width": 1}))
+    traces.append(dict(type="scatter", mode="lines", x=median_x, y=median_y, showlegend=False, hoverinfo="skip",
+                       line={"color": placed.median_color, "width": 2.5}))
+    return placed.elements, placed.area
+
+
 def layers(traces: list[dict], canvas: Canvas) -> tuple[list[Element], PlotArea]:
     """pinned.layers' stacked area: each band filled opaque from the one below (plotly's stackgroup adds the values
     up as pinned did), its values printed mid-band in the ink that reads on its fill."""

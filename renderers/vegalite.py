@@ -189,6 +189,29 @@ def bridge(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[lis
     return placed.elements, axes
 
 
+def boxes(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[list[Element], Axes]:
+    """pinned.boxes as rects between the quartiles, rules for the whiskers, caps and the median (Vega-Lite's boxplot
+    mark computes its own statistics from raw values, which a row does not have)."""
+    placed = pinned.boxes(canvas)
+    axes = Axes(canvas, placed.area)
+    half, cap = placed.width / 2, placed.width / 4
+    rows = [{"c0": i - half, "c1": i + half, "q1": q1, "q3": q3} for i, (_, q1, _, q3, _) in enumerate(placed.stats)]
+    layers.append({"data": {"values": rows}, "mark": {"type": "rect", "color": placed.color, "stroke": "#333333",
+                                                      "strokeWidth": 1}, "encoding": axes.encode("c0", "q1", x2="c1", y2="q3")})
+    whiskers = [{"i": i, "a": a, "b": b} for i, (lo, q1, _, q3, hi) in enumerate(placed.stats)
+                for a, b in ((lo, q1), (q3, hi))]
+    layers.append({"data": {"values": whiskers}, "mark": {"type": "rule", "color": "#333333"},
+                   "encoding": axes.encode("i", "a", y2="b")})
+    caps = [{"a": i - cap, "b": i + cap, "v": v} for i, (lo, _, _, _, hi) in enumerate(placed.stats) for v in (lo, hi)]
+    layers.append({"data": {"values": caps}, "mark": {"type": "rule", "color": "#333333"},
+                   "encoding": axes.encode("a", "v", x2="b")})
+    medians = [{"a": i - half, "b": i + half, "v": med} for i, (_, _, med, _, _) in enumerate(placed.stats)]
+    layers.append({"data": {"values": medians}, "mark": {"type": "rule", "color": placed.median_color,
+                                                         "strokeWidth": 2.5},
+                   "encoding": axes.encode("a", "v", x2="b")})
+    return placed.elements, axes
+
+
 def stacked_area(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[list[Element], Axes]:
     """pinned.layers' bands as areas between their pinned edges, opaque, in the table's order (values printed by
     the shared compose step, in the ink pinned chose for each band)."""

@@ -49,6 +49,7 @@ class ChartType(StrEnum):
     LOLLIPOP = "lollipop"
     WATERFALL = "waterfall"
     DUAL_LINE = "dual_line"
+    BOX = "box"
 
 
 class DataTable(BaseModel):

@@ -22,10 +22,12 @@ class SeedMeasure(BaseModel):
 
 class SeedTopic(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    axis: Literal["period", "category", "share", "pair", "bins", "bridge"] = Field(
+    axis: Literal["period", "category", "share", "pair", "bins", "bridge", "spread"] = Field(
         description="period: a time series; category: values per category; share: parts of 100 %; pair: x/y per "
                     "entity; bins: counts per bin of one measured range (age groups, price bands), categories in "
-                    "order; bridge: a level one year and the next, and the factors (categories) that moved it")
+                    "order; bridge: a level one year and the next, and the factors (categories) that moved it; "
+                    "spread: how one measure spreads within each category (a price per store, a time per site), "
+                    "summarised as its minimum, quartiles and maximum")
     metric: Bilingual
     unit: Bilingual = ("", "")
     base: tuple[float, float] | None = None

@@ -50,7 +50,9 @@ def test_a_wrong_answer_is_caught(tiny_dataset):
     record = next(q for q in row["qa"] if q["answer_type"] == "number")
     qa = QA.model_validate(record | {"program": Program.model_validate_json(record["program"])})
     wrong = qa.model_copy(update={"answer": "123456789" + qa.unit})
-    assert check_answer(wrong, spec, [], row["lang"]).reason == "answer_mismatch"
+    elements = [Element.model_validate(e) for e in json.loads(row["elements"])]  # a visual question's marks
+    assert check_answer(qa, spec, elements, row["lang"]) is None
+    assert check_answer(wrong, spec, elements, row["lang"]).reason == "answer_mismatch"
 
 
 def test_conversations_are_llava_form(tiny_dataset):

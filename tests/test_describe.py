@@ -138,9 +138,10 @@ def test_rewording_changes_no_question_asked_and_spreads_over_skeletons():
     assert len({tuple(q.question for q in qs) for qs in asked}) > 6
 
 
-@pytest.mark.parametrize(("unit", "metric", "most"), [("%", "営業利益率", "高い"), ("円", "客単価", "高い"),
-                                                     ("万人", "来場者数", "多い"), ("", "件数", "大きい")])
-def test_japanese_questions_say_high_for_rates_and_many_for_counts(unit, metric, most):
+@pytest.mark.parametrize(("unit", "metric", "most"), [
+    ("%", "営業利益率", "高い"), ("円", "客単価", "高い"), ("万円", "職種別の年収", "高い"), ("万人", "来場者数", "多い"),
+    ("人", "年収階級別の雇用者数", "多い"), ("分", "診療科別の待ち時間", "長い"), ("", "スコア", "大きい")])
+def test_japanese_questions_say_high_for_rates_long_for_times_and_many_for_counts(unit, metric, most):
     spec = ChartSpec(chart_type="bar", title="t", unit=unit, data={
         "index": ["A", "B", "C"], "columns": [metric], "data": [[1.0], [3.0], [2.0]]})
     style = sample_style(np.random.default_rng(0), "ja", ChartType.BAR, 1, PeriodFormat.YEAR)

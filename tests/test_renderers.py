@@ -24,6 +24,9 @@ EXTRA = {
                                    "data": [[300], [40], [-25], [315]]}},
     ChartType.HISTOGRAM: {"data": {"index": ["20歳未満", "20〜39歳", "40〜59歳", "60歳以上"], "columns": ["人数"],
                                    "data": [[40], [120], [90], [30]]}, "unit": "人"},
+    ChartType.BOX: {"data": {"index": ["駅前店", "中央店", "郊外店"], "columns": ["最小値", "第1四分位", "中央値", "第3四分位", "最大値"],
+                             "data": [[900, 1800, 2400, 3100, 4600], [1200, 2600, 3000, 3900, 5200], [700, 1500, 1700, 2300, 3300]]},
+                    "unit": "円"},
 }
 CHART_RENDERERS = ["matplotlib", "plotly", "vegalite"]
 CASES = [(kind, r) for kind in ChartType for r in (["table"] if kind is ChartType.TABLE else CHART_RENDERERS)]
@@ -543,3 +546,27 @@ def test_japanese_value_labels_and_answers_write_minus_as_the_style_says(rendere
         assert all(q.verified for q in row.qa)
         return
     pytest.fail("no Japanese signed bar chart with △/▲ value labels drawn")
+
+
+@pytest.mark.parametrize("renderer", ["matplotlib", "plotly", "vegalite"])
+def test_a_box_plot_draws_each_statistic_where_it_stands_and_the_median_across_the_box(renderer):
+    from renderers.colour import hex_rgb, ink, pixels
+
+    spec = ChartSpec(chart_type="box", title="客単価", unit="円", y_title="客単価（円）", data={
+        "index": ["駅前店", "中央店", "北店"], "columns": ["最小値", "第1四分位", "中央値", "第3四分位", "最大値"],
+        "data": [[900.0, 1800.0, 2400.0, 3100.0, 4600.0], [1200.0, 2600.0, 3000.0, 3900.0, 5200.0],
+                 [700.0, 1500.0, 1700.0, 2300.0, 3300.0]]})
+    style = sample_style(np.random.default_rng(1), "ja", ChartType.BOX, 1, PeriodFormat.YEAR)
+    assert style.legend == "none"  # the statistics are not series
+    rendered = render(spec, style, renderer, "ja")
+    assert not rendered.checks.missing_glyphs and set(rendered.tick_steps) == set(spec.data.columns)
+    image = pixels(rendered.png)
+    for row, values in zip(spec.data.index, spec.data.data):
+        marks = {e.col: e.bbox for e in rendered.elements if e.row == row and e.kind == "vertex"}
+        heights = [(marks[c][1] + marks[c][3]) / 2 for c in spec.data.columns]
+        assert heights == sorted(heights, reverse=True)  # minimum lowest, maximum highest (image y grows down)
+        x, y = (marks["中央値"][0] + marks["中央値"][2]) / 2, heights[2]
+        median = np.array(hex_rgb(ink(style.palette[0].hex)))  # drawn where it is measured, readable on the box
+        assert np.abs(image[round(y), round(x)].astype(int) - median).sum() < 120
+    with pytest.raises(ValueError, match="must not decrease"):
+        ChartSpec(**(spec.model_dump() | {"data": {**spec.data.model_dump(), "data": [[1.0, 3.0, 2.0, 4.0, 5.0]] * 3}}))

@@ -36,7 +36,9 @@ the data; then re-pin and say so here and in the commit:
   named "…分布" (issue 15 §5), and when Japanese negatives were written −/△/▲ as the style says, seasonal measures
   came quarterly too and a change on the previous period named it (前月比, 前期比) (issue 15 §3); then when the seeds
   grew to 301 topics and shares of one whole stopped being averaged (issue 15 §4), and the mix when value labels
-  were predicted again for the narrower plot of an upper-left legend moved right.
+  were predicted again for the narrower plot of an upper-left legend moved right; then when the box plot joined the
+  draw (seeds' spread topics), a box's statistics were named as statistics of the measure and times compared as
+  long or short (issue 15 §1).
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
@@ -57,16 +59,16 @@ from tests.conftest import TINY
 
 PINNED = {
     "matplotlib": {
-        "content": "a6e12a146d36cb527d67368cac8472cca08b5c9708783fa62373265eb7dbf324",
-        "shards": ["1522b65160427e43ee59703e665488680027fb100cf5a479d459326c13883074",
-                   "3c911f7eecc840e6e1861bd2f027b85499aa1d7b78f01e011592e358467b7fbc",
-                   "00d3b787a085d2a0a12304c8600bf09145f51a5c9c3fe85895d1ee8c827d18c7"],
+        "content": "a368146da655e2a25f722fa71b5a9ee1b74febb9a691c82a0850392832ce73a9",
+        "shards": ["92d01230d8f7093f3e487dcae2939fa0be66356e27d61370cf08a8e6a99efe6a",
+                   "574b8a71a5b489648df606b532d90381e229ad4bc5e6dc7d0a8729501683e688",
+                   "c4f66a76862eebb29da44435ec3f69304609a6604c2ef57dc7bb862ade7c8aab"],
     },
     "mix": {
-        "content": "0eac686ebc99ee6996ecdcabf09b4d6442f7613bbe52902feef9ee699b7cbaef",
-        "shards": ["dfa3a0da5773fdd40075ee7b5ea1f4399a16a60e28cd7cad0d4c95df30f68a1d",
-                   "059eb647bfcc920346247313ce63dc7037749f5ee480ccb51bc2d725a34e9824",
-                   "6ae5953bf876a9ba3f6cbed7f00a9a83ee49e25d9c34e63722f967a60352a463"],
+        "content": "9dea9d64326e39e8f3db8cefb0c395769aa4b789c049c920566e2355e41a6480",
+        "shards": ["786b0ff98440c98c1b4f0ecb9f8d14f17e1e78ed4d3259bdb41db67e3ddf37f9",
+                   "fa6a67589b7e61703f6c3d38d3ffb84a58f3ecefba867d0956ca86a9a984e175",
+                   "7365a87fca8b2b3854103efbc889101b70ffa944e49b444214273f6458a849e6"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",

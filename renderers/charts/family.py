@@ -75,6 +75,9 @@ class ChartFamily:
     columns across; a value is read as printed, and a visual question names a cell by its place in its column"""
     header_groups: bool = False
     """merged header cells (結合セル) may sit above the columns"""
+    summary: bool = False
+    """each row is one category's five-number summary (minimum, quartiles, median, maximum) drawn as a box: the
+    columns are statistics of one measure, not series — no legend, never compared with each other"""
     rules: Callable[[ChartSpec], None] | None = field(default=None, repr=False)
     """data-shape rules beyond the table's own; raise ValueError naming the value"""
 
@@ -83,6 +86,8 @@ class ChartFamily:
         per column."""
         if self.bridge:
             return len(BRIDGE_KINDS)
+        if self.summary:
+            return 1
         return len(spec.data.index) if self.round else len(spec.data.columns)
 
     def meaning(self, spec: ChartSpec) -> str | None:
