@@ -22,6 +22,19 @@ COLUMNS = [*COUNTED, "qa", "render_checks", "style", "spec", "persona", "topic",
 CHECKS = ("overlapping_text", "small_text", "off_canvas_text", "missing_glyphs")
 EXACT = ("label", "cell", "position")
 FLAGGED_KEPT = 50  # flagged row ids a summary lists (it counts them all)
+FURNITURE = {  # what a Japanese report's chart may carry (style, spec) → is it on this row: the furniture gallery
+    "図表番号 / figure number": lambda style, spec: bool(style.get("figure_number")),
+    "単位 line": lambda style, spec: bool(style.get("unit_line")),
+    "出典 / source": lambda style, spec: bool(style.get("source")),
+    "注 / note": lambda style, spec: bool(style.get("note")),
+    "△/▲ minus": lambda style, spec: style.get("minus") in ("△", "▲") and any(
+        v < 0 for row in spec["data"]["data"] for v in row),
+    "quarters": lambda style, spec: style.get("period_format") == "quarter",
+    "万/億 numbers": lambda style, spec: style.get("number_format") == "man_oku",
+    "full-width digits": lambda style, spec: bool(style.get("full_width_digits")),
+    "value labels": lambda style, spec: bool(style.get("value_labels")),
+    "legend inside the plot": lambda style, spec: style.get("legend") == "upper left",
+}
 
 
 def summarize(out: Path, verify: bool = True) -> DatasetSummary:
@@ -37,6 +50,7 @@ def summarize(out: Path, verify: bool = True) -> DatasetSummary:
     answerability: dict[str, Answerability] = {}
     drawn, failing = Counter(), {key: Counter() for key in CHECKS}
     per_cell: dict[str, str] = {}
+    per_furniture: dict[str, str] = {}
     flagged: list[str] = []
     flagged_total = 0
     for entry in manifest.shards:
@@ -57,7 +71,8 @@ def summarize(out: Path, verify: bool = True) -> DatasetSummary:
                 counts["read_from"][how] += 1
                 read_examples.setdefault(how, f'{row["id"]}: {q["question"]} → {q["answer"]}'
                                               f' (±{q.get("tolerance") or 0:g})')
-            style, data = json.loads(row["style"]), json.loads(row["spec"])["data"]
+            style, spec = json.loads(row["style"]), json.loads(row["spec"])
+            data = spec["data"]
             for key in STYLE_COUNTED:
                 counts[f"style_{key}"][str(style[key])] += 1
             counts["categories"][len(data["index"])] += 1
@@ -80,6 +95,9 @@ def summarize(out: Path, verify: bool = True) -> DatasetSummary:
             for reason, n in not_asked.items():
                 how.not_asked[reason] = how.not_asked.get(reason, 0) + n
             per_cell.setdefault(f'{row["chart_type"]} · {row["renderer"]} · {row["lang"]}', row["id"])
+            for element, carries in FURNITURE.items():
+                if carries(style, spec):
+                    per_furniture.setdefault(element, row["id"])
             if not_asked or any(checks.get(key) for key in CHECKS):
                 flagged_total += 1
                 if len(flagged) < FLAGGED_KEPT:
@@ -119,6 +137,7 @@ def summarize(out: Path, verify: bool = True) -> DatasetSummary:
                             for renderer, n in sorted(drawn.items())},
         read_from_examples=dict(sorted(read_examples.items())),
         examples_per_cell=dict(sorted(per_cell.items())),
+        examples_per_furniture={k: per_furniture[k] for k in FURNITURE if k in per_furniture},
         flagged=flagged,
         flagged_total=flagged_total,
     )
@@ -160,7 +179,7 @@ def _grid(rows: dict[str, dict]) -> str:
     return f"<table><tr>{head}</tr>{body or '<tr><td>none</td></tr>'}</table>"
 
 
-CARD_COLUMNS = ["id", "image", "chart_type", "renderer", "lang", "qa", "spec", "render_checks"]
+CARD_COLUMNS = ["id", "image", "chart_type", "renderer", "lang", "description", "qa", "spec", "render_checks"]
 STYLE = ("body{font-family:sans-serif;margin:1em 2em;max-width:none} td,th{padding:1px 8px;text-align:left;"
          "vertical-align:top} section{margin-bottom:1.5em} .facts td:first-child{color:#555}"
          ".cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:16px}"
@@ -197,7 +216,8 @@ def _question(q: dict) -> str:
 
 
 def _card(row: dict, number: int) -> str:
-    """One sample: its image (click to enlarge, CSS only), data table, QA with how each answer is read, checks."""
+    """One sample: its image (click to enlarge, CSS only), description, data table, QA with how each answer is read,
+    checks."""
     qa = "".join(_question(q) for q in row["qa"])
     failed = {k: v for k, v in json.loads(row["render_checks"]).items() if v}
     checks = ("<span class=bad>render checks failed: " + _e(", ".join(f"{k} {v}" for k, v in failed.items())) + "</span>"
@@ -206,6 +226,7 @@ def _card(row: dict, number: int) -> str:
     return (f"<div class=card><h3>{_e(row['id'])} · {_e(row['chart_type'])} · {_e(row['renderer'])} · "
             f"{_e(row['lang'])}</h3><label class=zoom><input type=checkbox id=zoom{number}>"
             f"<img alt='{_e(row['id'])}' src='data:image/png;base64,{src}'></label>"
+            f"<p class=description>{_e(row['description'])}</p>"
             f"{_data_table(json.loads(row['spec']))}<ul>{qa}</ul>{checks}</div>")
 
 
@@ -225,7 +246,7 @@ def _rows(out: Path, manifest, ids: list[str]) -> list[dict]:
 def html_report(out: Path, summary: DatasetSummary, gallery: int = 96, flagged: int = 12) -> str:
     """A self-contained page (no scripts, no external files; every text from a row escaped): what the directory is,
     distributions, rejects, render checks, answerability, a gallery covering chart family × renderer × language,
-    and flagged samples — each with its data table, its QA and how each answer is read, its checks."""
+    one of each document furniture element, and flagged samples — each with its data table, its QA and how each answer is read, its checks."""
     manifest = read_manifest(out)
     config = summary.config
     facts = {"directory": summary.dir, "package version": summary.package_version,
@@ -236,10 +257,14 @@ def html_report(out: Path, summary: DatasetSummary, gallery: int = 96, flagged: 
         facts |= {"model": config.get("model"), "structured output": config.get("llm_mode")}
     gallery_ids, cells = list(summary.examples_per_cell.values())[:gallery], len(summary.examples_per_cell)
     flagged_ids, marked = summary.flagged[:flagged], summary.flagged_total
-    rows = {r["id"]: r for r in _rows(out, manifest, gallery_ids + flagged_ids)}
+    furnished = summary.examples_per_furniture
+    rows = {r["id"]: r for r in _rows(out, manifest, gallery_ids + flagged_ids + list(furnished.values()))}
     plots = "".join(_bar_plot(name, counts) for name, counts in summary.distributions().items() if counts)
     rejects = "".join(f"<tr><td>{_e(reason)}</td><td>{n}</td><td>{_e(summary.reject_examples.get(reason, ''))}</td></tr>"
                       for reason, n in summary.rejects_by_reason.items())
+    first = len(gallery_ids) + len(flagged_ids)  # numbered after the other cards (each card's zoom checkbox)
+    furniture_cards = "".join(f"<h3>{_e(element)}</h3>" + _card(rows[ident], first + n)
+                              for n, (element, ident) in enumerate(furnished.items()) if ident in rows)
     checks = "".join(f"<tr><td>{_e(key)}</td><td>{n}</td><td>{_check_examples(summary, key)}</td></tr>"
                      for key, n in summary.render_check_failures.items())
     return (
@@ -264,6 +289,9 @@ def html_report(out: Path, summary: DatasetSummary, gallery: int = 96, flagged: 
         f"<section><h2>Gallery: one sample per chart family × renderer × language</h2><p class=muted>click an image "
         f"to enlarge it, click again to close</p>{_cut(len(gallery_ids), cells, 'combinations')}<div class=cards>"
         f"{''.join(_card(rows[i], n) for n, i in enumerate(gallery_ids) if i in rows)}</div></section>"
+        f"<section><h2>Gallery: one sample per document furniture element</h2><p class=muted>the first row carrying "
+        f"each; not found in this dataset: {_e(', '.join(k for k in FURNITURE if k not in furnished)) or 'none'}</p>"
+        f"<div class=cards>{furniture_cards}</div></section>"
         f"<section><h2>Flagged samples</h2><p class=muted>rows shipped with a failed render check or with questions "
         f"not asked because the image could not settle them (rejected samples are counted above)</p>"
         f"{_cut(len(flagged_ids), marked, 'flagged rows')}<div class=cards>"

@@ -196,8 +196,8 @@ def boxes(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[list
     axes = Axes(canvas, placed.area)
     half, cap = placed.width / 2, placed.width / 4
     rows = [{"c0": i - half, "c1": i + half, "q1": q1, "q3": q3} for i, (_, q1, _, q3, _) in enumerate(placed.stats)]
-    layers.append({"data": {"values": rows}, "mark": {"type": "rect", "color": placed.color, "stroke": "#333333",
-                                                      "strokeWidth": 1}, "encoding": axes.encode("c0", "q1", x2="c1", y2="q3")})
+    box = {"type": "rect", "color": placed.color, "stroke": "#333333", "strokeWidth": 1}
+    layers.append({"data": {"values": rows}, "mark": box, "encoding": axes.encode("c0", "q1", x2="c1", y2="q3")})
     whiskers = [{"i": i, "a": a, "b": b} for i, (lo, q1, _, q3, hi) in enumerate(placed.stats)
                 for a, b in ((lo, q1), (q3, hi))]
     layers.append({"data": {"values": whiskers}, "mark": {"type": "rule", "color": "#333333"},

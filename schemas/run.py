@@ -142,6 +142,8 @@ class DatasetSummary(BaseModel):
                                                     "how its questions are answered from the image")
     examples_per_cell: dict[str, str] = Field(default_factory=dict, description="'chart_type · renderer · lang' → "
                                               "the first row id drawn that way (the report's gallery)")
+    examples_per_furniture: dict[str, str] = Field(default_factory=dict, description="document furniture element "
+                                                   "(pipeline.report.FURNITURE) → the first row id carrying it")
     flagged: list[str] = Field(default_factory=list, description="the first row ids shipped with a failed render "
                                "check or with questions not asked because the image could not settle them")
     flagged_total: int = 0

@@ -99,3 +99,23 @@ def test_report_escapes_row_text(tiny_dataset, tmp_path, monkeypatch):
     monkeypatch.setattr(report, "_rows", hostile)
     page = html_report(tiny_dataset, summarize(tiny_dataset))
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_report_has_a_gallery_sample_for_each_furniture_element_it_carries(tiny_dataset):
+    """One card per document furniture element (pipeline.report.FURNITURE), each the first row carrying it."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from pipeline.report import FURNITURE
+
+    summary = summarize(tiny_dataset)
+    rows = {r["id"]: r for f in sorted((tiny_dataset / "data").glob("*.parquet"))
+            for r in pq.read_table(f, columns=["id", "style", "spec"]).to_pylist()}
+    assert {"出典 / source", "単位 line", "value labels"} <= set(summary.examples_per_furniture)
+    for element, ident in summary.examples_per_furniture.items():
+        assert FURNITURE[element](json.loads(rows[ident]["style"]), json.loads(rows[ident]["spec"]))
+    page = html_report(tiny_dataset, summary)
+    furniture = page.split("<h2>Gallery: one sample per document furniture element")[1].split("<h2>Flagged")[0]
+    assert furniture.count("<div class=card>") == len(summary.examples_per_furniture)
+    assert all(f"<h3>{element}</h3>" in furniture for element in summary.examples_per_furniture)
