@@ -53,6 +53,12 @@ def _magnitudes(spec: ChartSpec, col: str, elements: list[Element]) -> dict[str,
 def separable(qa: QA, sample: Sample, elements: list[Element]) -> bool:
     """A comparison the eye can make: the answer's mark differs visibly from its nearest rival."""
     op, spec = qa.program.op, sample.spec
+    if op is Op.ARGMAX_TOTAL and not labelled(sample):  # the tallest stack stands clear of the runner-up
+        reaches = [_magnitudes(spec, c, elements) for c in spec.data.columns]
+        if any(r is None or len(r) != len(spec.data.index) for r in reaches):
+            return False
+        ordered = sorted((sum(r[row] for r in reaches) for row in spec.data.index), reverse=True)
+        return ordered[0] - ordered[1] >= SEPARABLE_PX
     if not OPS[op].compares or labelled(sample) or qa.program.col not in spec.data.columns:
         return True
     col = qa.program.col

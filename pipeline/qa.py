@@ -158,6 +158,15 @@ def _first_above(program: Program, spec: ChartSpec, _elements) -> str:
     return above[0]
 
 
+def _largest_total(_program: Program, spec: ChartSpec, _elements) -> str:
+    totals = [(label, sum(row)) for label, row in zip(spec.data.index, spec.data.data)]
+    best = max(total for _, total in totals)
+    labels = [label for label, total in totals if total == best]
+    if len(labels) != 1:
+        raise Unverifiable("ambiguous", f"tie between {labels!r}")
+    return labels[0]
+
+
 def _longest_rise(program: Program, spec: ChartSpec, _elements) -> float:
     values = _values(program, spec)
     best = run = 0
@@ -279,6 +288,7 @@ OPS: dict[Op, OpRule] = {
     Op.COUNT_ABOVE: OpRule(_count_above, args=("col", "threshold"), unit="none", written="count", by_llm=False),
     Op.FIRST_ABOVE: OpRule(_first_above, args=("col", "threshold"), unit="none", written="label", by_llm=False),
     Op.LONGEST_RISE: OpRule(_longest_rise, unit="none", written="count", compares=True, by_llm=False),
+    Op.ARGMAX_TOTAL: OpRule(_largest_total, args=(), unit="none", written="label", compares=True, by_llm=False),
     Op.SERIES_COUNT: OpRule(lambda _p, s, _e: float(len(s.data.columns)), args=(), unit="none", written="count",
                             by_llm=False, printed=True),
 }
@@ -492,7 +502,20 @@ class QuestionWriter:
                                other=CellRef(row=other_row, col=col), _row=row, _other_row=other_row,
                                _subject=subject_, _other_subject=subject_))
         out += self.judgements(rng, col)
+        out += self.totals()
         return [q for q in out if q is not None]
+
+    def totals(self) -> list[QA | None]:
+        """Two hops: add each entry's series up, then compare the totals — asked of stacks, whose totals are drawn
+        (a stack's height), of amounts that add up."""
+        chart, df = family(self.spec.chart_type), self.df
+        if not chart.stacks or chart.shares_per_category or len(df.columns) < 2:
+            return []
+        totals = df.sum(axis=1)
+        best = totals.idxmax()
+        if (totals == totals[best]).sum() != 1:
+            return []
+        return [self.qa(Op.ARGMAX_TOTAL, QAType.COMPOSITIONAL, best, df.columns[0], _metric=self.metric)]
 
     def judgements(self, rng, col: str) -> list[QA | None]:
         """Yes/no comparisons (two entries, or two series at one entry), counts and firsts above a round threshold,

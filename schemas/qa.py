@@ -39,6 +39,7 @@ class Op(StrEnum):
     FIRST_ABOVE = "first_above"  # the first row, in the table's order, whose col exceeds `threshold`
     LONGEST_RISE = "longest_rise"  # the most consecutive rises of col from one row to the next
     SERIES_COUNT = "series_count"  # how many series the chart shows (its legend's entries)
+    ARGMAX_TOTAL = "argmax_total"  # label of the row whose values summed over every column are largest (tallest stack)
 
 
 READ_FROM = {

@@ -344,3 +344,30 @@ def test_a_threshold_question_is_asked_only_when_every_value_it_turns_on_is_read
     assert asked("first_above", 300, "2023年").tolerance == 0
     assert asked("first_above", 240, "2022年") is None
     assert asked("first_above", 130, "2022年") is not None  # 100 and 250 clear of 130; 390 does not matter
+
+
+def test_the_tallest_stack_is_asked_only_when_it_stands_clear_of_the_runner_up():
+    """Two hops (add each entry's series up, compare the totals): on an unlabelled stack the tallest must clear the
+    next by SEPARABLE_PX, whichever parts it is made of."""
+    spec = ChartSpec(chart_type="stacked_bar", title="t", unit="億円", data={
+        "index": ["a", "b", "c"], "columns": ["x", "y"], "data": [[60.0, 40.0], [30.0, 69.0], [20.0, 20.0]]})
+
+    def stacks(heights: dict[str, list[float]]) -> list[Element]:
+        out = []
+        for i, row in enumerate(spec.data.index):
+            base = 300.0
+            for col in spec.data.columns:
+                h = heights[col][i]
+                out.append(Element(kind="bar", bbox=(10 + 30 * i, base - h, 30 + 30 * i, base), color="#1f77b4",
+                                   row=row, col=col))
+                base -= h
+        return out
+
+    question = QA(question="q", answer="a", qa_type="compositional", answer_type="label",
+                  program=Program(op="argmax_total"))
+    unlabelled = sample_with(False).model_copy(update={"spec": spec})
+    close = stacks({"x": [120, 60, 40], "y": [80, 139, 40]})  # totals 200 px and 199 px
+    apart = stacks({"x": [120, 60, 40], "y": [80, 130, 40]})
+    assert not separable(question, unlabelled, close)
+    assert separable(question, unlabelled, apart)
+    assert separable(question, sample_with(True).model_copy(update={"spec": spec}), close)  # printed: added up

@@ -40,6 +40,7 @@ PROGRAMS = {
     Op.FIRST_ABOVE: Program(op=Op.FIRST_ABOVE, col="法人", threshold=120),
     Op.LONGEST_RISE: Program(op=Op.LONGEST_RISE, col="個人"),
     Op.SERIES_COUNT: Program(op=Op.SERIES_COUNT),
+    Op.ARGMAX_TOTAL: Program(op=Op.ARGMAX_TOTAL),
 }
 
 
