@@ -30,13 +30,13 @@ ORDER = ("rise", "fall", "growth", "peak", "trough", "max", "share", "min", "fac
 
 @dataclass
 class Claim:
-    """One sentence: `key` names its skeletons; `facts` are the QAs whose answers it states (the first `needed`
-    must be readable, else `fallback`'s skeleton states the rest); `fill` the words it needs besides."""
+    """One sentence: `key` names its skeletons; `facts` are the QAs whose answers it states (the first must be
+    readable, and the rest too — else `fallback`'s skeleton states what is, or without one the sentence is not
+    said); `fill` the words it needs besides."""
 
     key: str
     facts: list[QA]
     fill: dict = field(default_factory=dict)
-    needed: int = 0
     fallback: str = ""
 
 
@@ -82,18 +82,18 @@ def _claims(writer: QuestionWriter, rng) -> list[Claim]:
         change = values[last] - values[first]
         if change:
             facts = [fact(Op.DIFF, change, start=first, end=last, _start=first, _end=last, _subject=subject)]
-            claims.append(Claim("rise" if change > 0 else "fall", facts, {"start": first, "end": last}, needed=1))
+            claims.append(Claim("rise" if change > 0 else "fall", facts, {"start": first, "end": last}))
             if values[first] > 0:
                 growth = (values[last] / values[first] - 1) * 100
                 claims.append(Claim("growth", [fact(Op.GROWTH, growth, start=first, end=last, _start=first, _end=last,
-                                                    _subject=subject)], {"start": first, "end": last}, needed=1))
+                                                    _subject=subject)], {"start": first, "end": last}))
     if chart.bridge:
         moves = values[list(df.index[1:-1])]
         factors = list(moves.index)
         for op, key, best, moved in ((Op.ARGMAX, "factor_up", moves.idxmax(), moves.max() > 0),
                                      (Op.ARGMIN, "factor_down", moves.idxmin(), moves.min() < 0)):
             if moved and (moves == moves[best]).sum() == 1:
-                claims.append(Claim(key, [fact(op, best, rows=factors, _subject=subject)], needed=1))
+                claims.append(Claim(key, [fact(op, best, rows=factors, _subject=subject)]))
         return claims
     for largest in (True, False):
         best = values.idxmax() if largest else values.idxmin()
@@ -105,35 +105,33 @@ def _claims(writer: QuestionWriter, rng) -> list[Claim]:
         key = ("peak" if largest else "trough") if interior else ("max" if largest else "min")
         if key == "max" and chart.round and percent(spec.series_unit[col]):
             key = "share"
-        claims.append(Claim(key, facts, needed=1, fallback="" if key == "share" else key + "_label"))
+        claims.append(Claim(key, facts, fallback="" if key == "share" else key + "_label"))
     peers = [p for p in df.columns[1:] if spec.series_unit[p] == spec.series_unit[col]
              and (p in spec.secondary_series) == (col in spec.secondary_series)]
     if peers and not (chart.paired or chart.round or chart.summary):
         peer = peers[int(rng.integers(len(peers)))]
         a, b = (col, peer) if df.at[last, col] > df.at[last, peer] else (peer, col)
         if df.at[last, a] != df.at[last, b]:
-            claims.append(Claim("compare_series", [writer.qa(Op.COMPARE, c, "yes", a, "compare_series", col=a, row=last,
-                                                             other={"row": last, "col": b}, _row=last,
-                                                             _subject=writer.subject(a),
-                                                             _other_subject=writer.subject(b))],
-                                {"row": last, "subject": writer.subject(a), "other_subject": writer.subject(b)},
-                                needed=1))
+            names = {"subject": writer.subject(a), "other_subject": writer.subject(b)}
+            larger = writer.qa(Op.COMPARE, c, "yes", a, "compare_series", col=a, row=last,
+                               other={"row": last, "col": b}, _row=last, **{f"_{k}": v for k, v in names.items()})
+            claims.append(Claim("compare_series", [larger], {"row": last} | names))
     if spec.timeline and len(values) >= 4:
         rises = "".join("1" if b > a else "0" for a, b in zip(values, values[1:]))
         longest = max(len(run) for run in rises.split("0"))
         if longest >= 2:
-            claims.append(Claim("streak", [fact(Op.LONGEST_RISE, float(longest), _subject=subject)], needed=1))
+            claims.append(Claim("streak", [fact(Op.LONGEST_RISE, float(longest), _subject=subject)]))
     threshold = round_between(rng, list(values))
     above = None if threshold is None else int((values > threshold).sum())
     if above:
         said = format_value(threshold, spec.decimals_of(col), spec.series_unit[col], writer.style, lang)
         claims.append(Claim("count_above_time" if spec.timeline else "count_above",
                             [fact(Op.COUNT_ABOVE, float(above), threshold=threshold, _threshold=said,
-                                  _subject=subject)], {"threshold": said}, needed=1))
+                                  _subject=subject)], {"threshold": said}))
     if not chart.paired and not parts_of_whole(spec, col) and len(values) >= 3:
         claims.append(Claim("mean", [fact(Op.MEAN, values.mean(), r, _n=len(values),
                                           _d=spec.decimals_of(col) + OPS[Op.MEAN].extra_decimals, _subject=subject)],
-                            {"n": len(values)}, needed=1))
+                            {"n": len(values)}))
     return claims
 
 
@@ -152,7 +150,7 @@ def describe(sample: Sample, rendered: Rendered) -> Sample:
     sentences, stated = [], []
     for claim in claims:
         kept = [settled.get(f.program.model_dump_json()) for f in claim.facts]
-        if any(k is None for k in kept[:claim.needed]):
+        if kept[0] is None:
             continue
         key = claim.key if all(k is not None for k in kept) else claim.fallback
         if not key:
