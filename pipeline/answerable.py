@@ -16,6 +16,7 @@ from collections import Counter
 
 from pipeline.qa import MAX_QUESTION, OPS, Unverifiable, evaluate, pick_mark, text, write_answer
 from renderers.charts import family
+from renderers.numbers import rounded_digits
 from schemas import QA, AnswerType, ChartSpec, Element, Op, QAType, Rendered, Sample
 
 SEPARABLE_PX = 3.0
@@ -197,7 +198,7 @@ def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
         shown = 10.0 ** -spec.decimals_of(col)
         if quantum <= shown:  # the chart's own precision is readable: ask it exactly
             return exact(read_from, error + 0.5 * shown)
-        digits = max(0, math.ceil(-math.log10(quantum) - 1e-9))  # 10 → 0, 0.5 → 1, 0.02 → 2
+        digits = rounded_digits(quantum)
         rounded = round(truth / quantum) * quantum
         answer, _ = write_answer(op, rounded, spec, col, sample.style, lang, decimals=digits)
         return approximately(qa, question + text("approximately", lang), answer, read_from,
@@ -226,7 +227,7 @@ def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
     if quantum <= written:
         return exact(read_from, tolerance + 0.5 * written)
     rounded = round(truth / quantum) * quantum  # a difference or sum of read values: rounded and asked approximately
-    digits = max(0, math.ceil(-math.log10(quantum) - 1e-9))
+    digits = rounded_digits(quantum)
     answer, _ = write_answer(op, rounded, spec, col, sample.style, lang, decimals=digits)
     return approximately(qa, question + text("approximately", lang), answer, read_from, tolerance + abs(rounded - truth))
 

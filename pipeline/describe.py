@@ -8,7 +8,6 @@ what the drawing shows when no value is printed.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +18,7 @@ from pipeline.qa import (OPS, QuestionWriter, degree, format_value, parts_of_who
                          with_unit_title)
 from renderers.charts import family
 from renderers.charts.family import percent
-from renderers.numbers import format_number
+from renderers.numbers import format_number, rounded_digits
 from schemas import QA, ChartSpec, Op, QAType, Rendered, Sample
 
 DESCRIBE_STREAM = 103  # [run seed, index, 103]: what a template description says and how
@@ -212,8 +211,7 @@ def chart_table(sample: Sample, rendered: Rendered) -> str:
         if col not in quanta:
             return format_number(value, spec.decimals_of(col), style, lang)
         quantum = quanta[col]
-        return format_number(round(value / quantum) * quantum, max(0, math.ceil(-math.log10(quantum) - 1e-9)),
-                             style, lang)
+        return format_number(round(value / quantum) * quantum, rounded_digits(quantum), style, lang)
 
     lines = [f"| {' | '.join(header)} |", "|" + " --- |" * len(header)]
     lines += [f"| {label} | " + " | ".join(cell(v, c) for v, c in zip(row, table.columns)) + " |"

@@ -12,13 +12,25 @@ _FULL_WIDTH = str.maketrans("0123456789,.-", "０１２３４５６７８９，�
 SCALED_DECIMALS = 2
 
 
+def rounded_digits(quantum: float) -> int:
+    """The decimals that write a value rounded to `quantum` (a 1-2-5 step): 0.02 → 2, 0.5 → 1, 10 → -1, 10000 → -4;
+    below zero, format_number writes no finer digit than the step."""
+    return math.ceil(-math.log10(quantum) - 1e-9)
+
+
 def format_number(value: float, decimals: int, style: StyleSpec, lang: str) -> str:
+    """`decimals` below zero: rounded to 10^-decimals (an approximate reading) and written without finer digits —
+    with 万/億 too (約28万, not 28.00万, for a value read to ±1万)."""
+    if decimals < 0:
+        value = round(value, decimals)
     suffix = ""
     if style.number_format is NumberFormat.MAN_OKU and lang == "ja":
         for word, scale in SCALES:
             if abs(value) >= scale:
-                value, decimals, suffix = value / scale, SCALED_DECIMALS, word
+                value, suffix = value / scale, word
+                decimals = min(SCALED_DECIMALS, decimals + round(math.log10(scale)))
                 break
+    decimals = max(0, decimals)
     sep = "" if style.number_format is NumberFormat.PLAIN else ","
     text = f"{value:{sep}.{decimals}f}"
     if text.startswith("-") and float(text.replace(",", "")) == 0:

@@ -371,3 +371,23 @@ def test_the_tallest_stack_is_asked_only_when_it_stands_clear_of_the_runner_up()
     assert not separable(question, unlabelled, close)
     assert separable(question, unlabelled, apart)
     assert separable(question, sample_with(True).model_copy(update={"spec": spec}), close)  # printed: added up
+
+
+def test_an_approximate_reading_is_written_no_finer_than_its_step_in_man_oku_too():
+    """Read to ±1万, an answer says 28万円, not 28.00万円 (万/億 wrote two decimals whatever the reading step);
+    chart labels keep their digits."""
+    from pipeline.qa import write_answer
+    from pipeline.style import sample_style
+    from renderers.numbers import format_number, rounded_digits
+    from schemas import ChartType, Op, PeriodFormat
+    from schemas.style import NumberFormat
+
+    style = sample_style(np.random.default_rng(0), "ja", ChartType.BAR, 1, PeriodFormat.YEAR).model_copy(
+        update={"number_format": NumberFormat.MAN_OKU, "full_width_digits": False})
+    spec = ChartSpec(chart_type="bar", title="t", unit="円", data={"index": ["a", "b"], "columns": ["v"],
+                                                                   "data": [[283456.0], [120000.0]]})
+    assert [rounded_digits(q) for q in (0.02, 0.5, 1, 10, 5000, 10000)] == [2, 1, 0, -1, -3, -4]
+    assert write_answer(Op.VALUE, 280000.0, spec, "v", style, "ja", decimals=-4)[0] == "28万円"
+    assert write_answer(Op.VALUE, 285000.0, spec, "v", style, "ja", decimals=-3)[0] == "28.5万円"
+    assert format_number(283456.0, 0, style, "ja") == "28.35万"  # as the chart prints it
+    assert format_number(1234.0, -1, style, "ja") == "1,230"
