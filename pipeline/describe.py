@@ -16,6 +16,7 @@ from pipeline.answerable import answerable, labelled, reading_error, rounding_st
 from common.numbers import MINUS_SIGNS
 from pipeline.qa import (OPS, QuestionWriter, degree, format_value, parts_of_whole, round_between, text,
                          with_unit_title)
+from pipeline.style import pick
 from renderers.charts import family
 from renderers.charts.family import percent
 from renderers.numbers import format_number, rounded_digits
@@ -39,12 +40,8 @@ class Claim:
     fallback: str = ""
 
 
-def _pick(rng, options: list[str]) -> str:
-    return options[int(rng.integers(len(options)))]
-
-
 def _phrase(key: str, lang: str, rng, **fill) -> str:
-    return _pick(rng, text("description", key, lang)).format(**fill)
+    return pick(rng, text("description", key, lang)).format(**fill)
 
 
 def joined(sentences: list[str], lang: str) -> str:
@@ -172,7 +169,7 @@ def _sentence(claim: Claim, key: str, kept: list[QA], writer: QuestionWriter, rn
 
     def written(qa: QA) -> str:
         if qa.question.endswith(approximately):
-            return _pick(rng, text("description", "about", lang)).format(value=qa.answer)
+            return pick(rng, text("description", "about", lang)).format(value=qa.answer)
         return qa.answer
 
     fill = {"subject": writer.subject(col)} | text("degree", degree(writer.spec, col, writer.metric), lang)

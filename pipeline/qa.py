@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 import prompts
+from pipeline.style import pick
 from renderers.charts import family
 from renderers.charts.family import percent
 from renderers.colour import distinct, painted_as, pixels
@@ -430,7 +431,7 @@ class QuestionWriter:
     def __init__(self, spec: ChartSpec, metric: str, style: StyleSpec, lang: str, wording):
         """`wording`: the random generator that picks each question's skeleton, apart from the one that picks what
         to ask (so a new skeleton changes no drawn question)."""
-        self.spec, self.metric, self.style, self.lang, self.timeline = spec, metric, style, lang, spec.timeline
+        self.spec, self.metric, self.style, self.lang = spec, metric, style, lang
         self.wording = wording
         self.df = pd.DataFrame(**spec.data.model_dump())
 
@@ -444,8 +445,7 @@ class QuestionWriter:
             placeholders[f"_{key}"] = counter.format(unit=unit) if countable else plain
         placeholders |= {f"_{k}": v for k, v in text("degree", degree(self.spec, about, self.metric), self.lang).items()}
         program = Program(op=op, **{k: v for k, v in fields.items() if not k.startswith("_")})
-        skeletons = text("qa", phrase or op.value, self.lang)
-        skeleton = skeletons[int(self.wording.integers(len(skeletons)))]
+        skeleton = pick(self.wording, text("qa", phrase or op.value, self.lang))
         question = skeleton.format(**{k[1:]: v for k, v in placeholders.items()})
         if len(question) > MAX_QUESTION:  # long LLM-written labels: a question nobody would read is not asked
             return None
@@ -477,10 +477,10 @@ class QuestionWriter:
             out.append(self.qa(Op.SUM, c, values[[a, b]].sum(), col, col=col, rows=[a, b],
                                _rows_text=f"{a}{text('joiner', lang)}{b}", _subject=subject_))
         else:
-            out.append(self.qa(Op.DIFF, c, values[last] - values[first], col, phrase="diff" if self.timeline else
+            out.append(self.qa(Op.DIFF, c, values[last] - values[first], col, phrase="diff" if self.spec.timeline else
                                "diff_between", col=col, start=first, end=last, _start=first, _end=last,
                                _subject=subject_))
-            if self.timeline and values[first] > 0:
+            if self.spec.timeline and values[first] > 0:
                 out.append(self.qa(Op.GROWTH, c, (values[last] / values[first] - 1) * 100, col, col=col, start=first,
                                    end=last, _start=first, _end=last, _subject=subject_))
             if not parts_of_whole(self.spec, col):  # shares average 100 / n whatever they are
@@ -542,13 +542,13 @@ class QuestionWriter:
             said = format_value(threshold, self.spec.decimals_of(col), self.spec.series_unit[col], self.style,
                                 self.lang)
             out.append(self.qa(Op.COUNT_ABOVE, c, float((values > threshold).sum()), col,
-                               phrase="count_above_time" if self.timeline else "count_above", col=col,
+                               phrase="count_above_time" if self.spec.timeline else "count_above", col=col,
                                threshold=threshold, _threshold=said, _subject=subject_))
             first = next(i for i, v in enumerate(values) if v > threshold)
-            if self.timeline and first > 0:
+            if self.spec.timeline and first > 0:
                 out.append(self.qa(Op.FIRST_ABOVE, c, df.index[first], col, col=col, threshold=threshold,
                                    _threshold=said, _subject=subject_))
-        if self.timeline and len(values) >= 4:
+        if self.spec.timeline and len(values) >= 4:
             rises = [b > a for a, b in zip(values, values[1:])]
             longest = max((len(run) for run in "".join("1" if r else "0" for r in rises).split("0")), default=0)
             if longest:

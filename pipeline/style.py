@@ -14,7 +14,8 @@ SIZES = [(640, 480), (800, 500), (720, 540), (960, 540), (600, 600), (800, 600)]
 DPIS = [72, 100, 100, 120]
 
 
-def _pick(rng: np.random.Generator, options: list):
+def pick(rng: np.random.Generator, options: list):
+    """One of `options`, drawn from `rng`."""
     return options[int(rng.integers(len(options)))]
 
 
@@ -22,8 +23,8 @@ def sample_period_format(rng: np.random.Generator, lang: str) -> PeriodFormat:
     """How yearly labels are written. Never year/month: a year is not "2013/1" (monthly and quarterly data say
     YEAR_MONTH and QUARTER themselves)."""
     if lang == "ja":
-        return _pick(rng, [f for f in PeriodFormat if f not in (PeriodFormat.YEAR_MONTH, PeriodFormat.QUARTER)])
-    return _pick(rng, [PeriodFormat.FY, PeriodFormat.YEAR])
+        return pick(rng, [f for f in PeriodFormat if f not in (PeriodFormat.YEAR_MONTH, PeriodFormat.QUARTER)])
+    return pick(rng, [PeriodFormat.FY, PeriodFormat.YEAR])
 
 
 MINUS_STYLES = {"ja": ["-", "−", "△", "▲"], "en": ["-", "−"]}  # △/▲: Japanese reports' minus (▲5.2 = −5.2)
@@ -35,34 +36,34 @@ def sample_style(
 ) -> StyleSpec:
     """`bare_units`: every unit is unscaled (人, t, 円), so Japanese 万/億 number formatting may be chosen."""
     round_chart = family(chart_type).round
-    width, height = _pick(rng, SIZES[4:5] if round_chart else SIZES)
-    dpi = _pick(rng, DPIS)
+    width, height = pick(rng, SIZES[4:5] if round_chart else SIZES)
+    dpi = pick(rng, DPIS)
     palettes = [name for name, colors in PALETTES.items() if len(colors) >= n_colors]
-    palette_name = _pick(rng, palettes)
+    palette_name = pick(rng, palettes)
     legend = "none" if round_chart or family(chart_type).summary else \
-        _pick(rng, ["right", "top", "bottom", "upper left"])
-    title_loc = _pick(rng, ["left", "center", "center", "none"])
+        pick(rng, ["right", "top", "bottom", "upper left"])
+    title_loc = pick(rng, ["left", "center", "center", "none"])
     return StyleSpec(
         width_px=width,
         height_px=height,
         dpi=dpi,
-        font_size=float(_pick(rng, [9, 10, 11, 12, 13])) * 100 / dpi,
-        font_family="IPAexGothic" if lang == "ja" else _pick(rng, ["IPAexGothic", "DejaVu Sans"]),
+        font_size=float(pick(rng, [9, 10, 11, 12, 13])) * 100 / dpi,
+        font_family="IPAexGothic" if lang == "ja" else pick(rng, ["IPAexGothic", "DejaVu Sans"]),
         palette_name=palette_name,
         palette=PALETTES[palette_name],
         legend=legend,
         grid=bool(rng.random() < 0.6),
         value_labels=bool(rng.random() < 0.5),
-        label_rotation=_pick(rng, [0, 0, 30, 45, 90]),
-        number_format=_pick(rng, list(NumberFormat) if lang == "ja" and bare_units else
+        label_rotation=pick(rng, [0, 0, 30, 45, 90]),
+        number_format=pick(rng, list(NumberFormat) if lang == "ja" and bare_units else
                             [NumberFormat.PLAIN, NumberFormat.THOUSANDS]),
         full_width_digits=bool(lang == "ja" and rng.random() < 0.2),
         period_format=period_format,
         title_loc=title_loc,
         markers=bool(rng.random() < 0.7),
-        bar_width=float(_pick(rng, [0.5, 0.6, 0.7, 0.8])),
+        bar_width=float(pick(rng, [0.5, 0.6, 0.7, 0.8])),
         **({} if "table" in family(chart_type).draw else sample_furniture(rng, lang, title_loc != "none", legend)),
-        minus=_pick(rng, MINUS_STYLES[lang]),
+        minus=pick(rng, MINUS_STYLES[lang]),
     )
 
 
@@ -72,9 +73,9 @@ def sample_furniture(rng: np.random.Generator, lang: str, titled: bool, legend: 
     and note (matplotlib puts outside legends at the figure's very edge)."""
     phrasing = prompts.load("template_text")["furniture"]
     numbers = [int(n) for n in rng.integers(1, 10, size=3)]
-    figure = _pick(rng, phrasing["figure_number"][lang]).format(a=numbers[0], b=numbers[1], c=numbers[2])
+    figure = pick(rng, phrasing["figure_number"][lang]).format(a=numbers[0], b=numbers[1], c=numbers[2])
     unit_line, source, note = rng.random() < 0.5, rng.random() < 0.6, rng.random() < 0.3
-    source_text, note_text = _pick(rng, phrasing["source"][lang]), _pick(rng, phrasing["note"][lang])
+    source_text, note_text = pick(rng, phrasing["source"][lang]), pick(rng, phrasing["note"][lang])
     return {"figure_number": figure if titled and rng.random() < 0.4 else None,
             "unit_line": bool(unit_line),
             "source": source_text if source and legend != "bottom" else None,

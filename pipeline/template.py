@@ -15,7 +15,7 @@ import prompts
 from pipeline import __version__
 from pipeline.describe import DESCRIBE_STREAM, joined, overview
 from pipeline.qa import pick_subset, program_qa, text, with_unit_title, wording
-from pipeline.style import sample_period_format, sample_style
+from pipeline.style import pick, sample_period_format, sample_style
 from renderers.charts import ChartFamily, families, family
 from schemas.seeds import SeedTopic, TemplateChoice
 from schemas import (
@@ -83,8 +83,7 @@ def _periods(rng: np.random.Generator, n: int, season: int, fmt: PeriodFormat, l
         year = int(rng.integers(min(2018, 2024 - years), 2025 - years))
         if season == 12:
             return [f"{year + m // 12}/{m % 12 + 1}" for m in range(n)]
-        options = text("quarter", lang)
-        written = options[int(rng.integers(len(options)))]
+        written = pick(rng, text("quarter", lang))
         return [written.format(y=year + k // 4, yy=(year + k // 4) % 100, q=k % 4 + 1, m1=k % 4 * 3 + 1,
                                m2=k % 4 * 3 + 3) for k in range(n)]
     start = int(rng.integers(min(2010, 2025 - n), 2026 - n))
