@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 import report
 from common.numbers import parse_number
-from pipeline.answerable import separable
+from pipeline.answerable import prints_values, separable
 from pipeline.qa import pick_mark
 from pipeline.report import summarize
 from renderers import render
@@ -105,7 +105,7 @@ def numeric_within(row: dict, rng: np.random.Generator) -> list[bool] | None:
     chart = family(spec.chart_type)
     steps = render(spec, style, row["renderer"], row["lang"]).tick_steps
     elements = [Element.model_validate(e) for e in json.loads(row["elements"])]
-    printed = chart.cells or (chart.value_labels and style.value_labels)
+    printed = prints_values(spec, style)
     table = {(r, c): v for r, values in zip(spec.data.index, spec.data.data) for c, v in zip(spec.data.columns, values)}
     results = []
     for record in row["qa"]:

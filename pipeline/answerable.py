@@ -17,7 +17,7 @@ from collections import Counter
 from pipeline.qa import MAX_QUESTION, OPS, Unverifiable, evaluate, pick_mark, text, write_answer
 from renderers.charts import family
 from renderers.numbers import rounded_digits
-from schemas import QA, AnswerType, ChartSpec, Element, Op, QAType, Rendered, Sample
+from schemas import QA, AnswerType, ChartSpec, Element, Op, QAType, Rendered, Sample, StyleSpec
 
 SEPARABLE_PX = 3.0
 SEPARABLE_SHARE = 0.03  # ≈ 11° of a pie
@@ -25,9 +25,14 @@ VISUAL_SUFFIX = "_visual"  # not_asked keys of visual questions, which belong to
 
 
 def labelled(sample: Sample) -> bool:
-    """Every value is printed: in cells (a table, a heatmap), or as value labels on the marks."""
-    chart = family(sample.spec.chart_type)
-    return chart.cells or (chart.value_labels and sample.style.value_labels)
+    return prints_values(sample.spec, sample.style)
+
+
+def prints_values(spec: ChartSpec, style: StyleSpec) -> bool:
+    """Every value is printed: in cells (a table, a heatmap, a chart's data table), or as value labels on the
+    marks."""
+    chart = family(spec.chart_type)
+    return chart.cells or chart.data_table or (chart.value_labels and style.value_labels)
 
 
 def _magnitudes(spec: ChartSpec, col: str, elements: list[Element]) -> dict[str, float] | None:
@@ -181,7 +186,7 @@ def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
         legend = any(e.kind == "legend" for e in rendered.elements)
         return exact("label", 0.0) if op is not Op.SERIES_COUNT or legend else None
     if labelled(sample):
-        return exact("cell" if chart.cells else "label", 0.0)
+        return exact("cell" if chart.cells or chart.data_table else "label", 0.0)
     error = reading_error(spec, col, rendered)
     if op in (Op.COUNT_ABOVE, Op.FIRST_ABOVE):  # each value that decides it readably on its side of the threshold
         return exact("axis", 0.0) if error is not None and clear_of_threshold(qa.program, spec, error) else None

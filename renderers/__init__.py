@@ -20,9 +20,12 @@ def render(spec: ChartSpec, style: StyleSpec, renderer: str, lang: str) -> Rende
 
     if renderer not in RENDERER_NAMES:
         raise ValueError(f"unknown renderer {renderer!r}; choose one of {', '.join(RENDERER_NAMES)}")
-    draw = family(spec.chart_type).draw.get(renderer)
+    chart = family(spec.chart_type)
+    draw = chart.draw.get(renderer)
     if draw is None:
         raise ValueError(f"chart_type={spec.chart_type.value!r} cannot be drawn by renderer={renderer!r}; "
-                         f"it is drawn by {', '.join(family(spec.chart_type).draw)}")
+                         f"it is drawn by {', '.join(chart.draw)}")
+    if style.value_labels and not chart.value_labels:  # the family prints its values otherwise, or not at all
+        style = style.model_copy(update={"value_labels": False})
     drawn = draw(spec, style, lang)
     return drawn.model_copy(update={"tick_steps": drawn_steps(drawn.tick_steps, drawn.elements)})

@@ -4,6 +4,7 @@ chart renderers place it outside the axes, where reports do, and measure it like
 
 from __future__ import annotations
 
+from renderers.numbers import format_number
 from schemas.chart import ChartSpec
 from schemas.style import StyleSpec
 
@@ -11,6 +12,7 @@ UNIT_LINE = {"ja": "（単位：{unit}）", "en": "(Unit: {unit})"}
 TWO_AXES_UNIT_LINE = {"ja": "（単位：左軸 {left}、右軸 {right}）", "en": "(Unit: left axis {left}; right axis {right})"}
 TITLE_WITH_NUMBER = {"ja": "{number}　{title}", "en": "{number}: {title}"}
 SIZE = 0.85  # furniture is set a little smaller than the axis labels, as reports do
+TABLE_LINE = 1.5  # a data table's row pitch, in its font sizes
 
 
 def title(spec: ChartSpec, style: StyleSpec, lang: str) -> str:
@@ -31,6 +33,13 @@ def above(spec: ChartSpec, style: StyleSpec, lang: str) -> list[str]:
 def below(style: StyleSpec) -> list[str]:
     """Lines printed below the chart, left-aligned: source, then note."""
     return [line for line in (style.source, style.note) if line]
+
+
+def table_rows(spec: ChartSpec, style: StyleSpec, lang: str) -> list[tuple[str, list[str]]]:
+    """A data table's rows under the plot (families with `data_table`): each series' name and its values as printed,
+    one per category, in the category's column."""
+    return [(col, [format_number(v, spec.decimals_of(col), style, lang) for v in spec.data.column(col)])
+            for col in spec.data.columns]
 
 
 def texts(spec: ChartSpec, style: StyleSpec, lang: str) -> list[str]:

@@ -15,16 +15,17 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
+from matplotlib.transforms import ScaledTranslation
 from PIL import Image
 
 from renderers import furniture
 from renderers.checks import covers_marks, render_checks
 from renderers.colour import ink
-from renderers.fonts import font_path
+from renderers.fonts import font_path, text_width
 from renderers.layout import fit_labels, place_point_labels, unwritten_labels, written_labels
 from renderers.mpl_layout import OnePassLayout
 from renderers.numbers import SCALES, format_number
-from renderers.pinned import LAYER_HALF_PX, bridge_bases, end_anchor, value_range
+from renderers.pinned import LAYER_HALF_PX, RULE_COLOR, bridge_bases, end_anchor, value_range
 from schemas.chart import ChartSpec
 from schemas.render import Element, Rendered
 from schemas.style import NumberFormat, StyleSpec
@@ -307,7 +308,7 @@ def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: st
     if not chart.cells:  # a heatmap has no value axis: its colour bar and printed values carry the scale
         category_label, value_label = (ax.set_ylabel, ax.set_xlabel) if horizontal else (ax.set_xlabel, ax.set_ylabel)
         if not (ax.get_xlabel() or ax.get_ylabel()):  # a drawing that titles its own axes (scatter) keeps them
-            category_label(spec.x_title)
+            category_label("" if chart.data_table else spec.x_title)  # a data table sits where the title would
             value_label(spec.y_title)
         value_axis = ax.xaxis if horizontal else ax.yaxis
         value_axis.set_major_formatter(_tick_formatter(style, distance=chart.mirrored))
@@ -320,6 +321,40 @@ def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: st
     if style.legend != "none" and not chart.cells:
         _legend(fig, ax, style, style.legend)
     return fitted
+
+
+def _data_table(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, rotation: int) -> list:
+    """The values in a table under the category labels (families with `data_table`), as pinned.Canvas.table_cells
+    places them: the series' names right-aligned left of the plot, each value centred under its category."""
+    size = style.font_size * furniture.SIZE
+    turn = math.radians(rotation)
+    widest = max(text_width(label, style.font_family, style.font_size) for label in spec.data.index)
+    top = rcParams["xtick.major.size"] + rcParams["xtick.major.pad"] + 6 + style.font_size * 1.2 * math.cos(turn) \
+        + widest * math.sin(turn)  # below the labels, in points
+    along = ax.get_xaxis_transform()  # x in data, y in axes fractions
+    rows = furniture.table_rows(spec, style, lang)
+    gap = 6 * 72 / style.dpi  # between the names and the plot
+    reach = gap + 4 + max(text_width(name, style.font_family, size) for name, _ in rows)
+
+    def at(x: float, dx: float, dy: float):  # a point of the axes' bottom edge, moved by points
+        return ax.transAxes + ScaledTranslation(dx / 72, dy / 72, ax.figure.dpi_scale_trans), (x, 0)
+
+    texts = []
+    for k in range(len(rows) + 1):  # 罫線: above each row and under the last
+        down = -(top + k * size * furniture.TABLE_LINE)
+        (left, start), (right, end) = at(0, -reach, down), at(1, 0, down)
+        texts.append(ax.annotate("", end, xycoords=right, xytext=start, textcoords=left, annotation_clip=False,
+                                 arrowprops={"arrowstyle": "-", "color": RULE_COLOR, "linewidth": 0.6,
+                                             "shrinkA": 0, "shrinkB": 0}))
+    for k, (name, values) in enumerate(rows):
+        down = -(top + (k + 0.5) * size * furniture.TABLE_LINE)
+        texts.append(ax.annotate(name, (0, 0), xycoords="axes fraction", xytext=(-gap, down),
+                                 textcoords="offset points", ha="right", va="center", fontsize=size,
+                                 annotation_clip=False))
+        texts += [ax.annotate(text, (i, 0), xycoords=along, xytext=(0, down), textcoords="offset points",
+                              ha="center", va="center", fontsize=size, annotation_clip=False)
+                  for i, text in enumerate(values)]
+    return texts
 
 
 def _expected_slot(style: StyleSpec, across: list[str]) -> float:
@@ -495,6 +530,7 @@ def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str, paint: Paint
         ax = fig.add_subplot()
         marks = paint(ax, spec, style, lang)
         fitted = _decorate(fig, ax, spec, style, lang, chart)
+        table = _data_table(ax, spec, style, lang, fitted[0]) if chart.data_table else []
         _furniture(fig, ax, spec, style, lang)
         height = fig.canvas.get_width_height()[1]
 
@@ -522,6 +558,9 @@ def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str, paint: Paint
             refit = _category_fit(spec, style, chart, slot) if slot < _expected_slot(style, across) else fitted
             if refit != fitted:
                 _set_category_labels(ax, spec, chart, *refit)
+                for text in table:  # under the labels as turned now
+                    text.remove()
+                table = _data_table(ax, spec, style, lang, refit[0]) if chart.data_table else []
                 fig.canvas.draw()
             unlabelled = unwritten_labels(across, refit[1])
         drawn = _mark_elements(marks, height)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 COLOUR_BAR_EM = 6.0  # room a heatmap's colour bar and its tick labels take right of the plot, in font sizes
 HEAT_LOW = "#f4f4f4"  # a heatmap's lowest value; the highest takes the palette's first colour
 TEXT_PAD_PX = 3.0  # the gap between a mark and its value label (plotly.js's)
+RULE_COLOR = "#999999"  # a data table's 罫線
 
 
 class Frame:
@@ -86,6 +87,8 @@ class Canvas:
     """every stride-th category label is written (all, unless they cannot fit)"""
     value_labels: list[Element] = field(default_factory=list)
     """where the value labels will be drawn, predicted from the pinned geometry before the figure is laid out"""
+    table_top: float = 0.0
+    """how far below the plot a data table's first row starts (under the category labels), in px"""
 
     def color(self, i: int) -> str:
         return self.colors[i % len(self.colors)]
@@ -103,6 +106,31 @@ class Canvas:
     def frame(self, xrange, yrange) -> Frame:
         return Frame(self.left, self.top, self.style.width_px - self.right, self.style.height_px - self.bottom,
                      xrange, yrange)
+
+    def table_rules(self) -> list[tuple[float, float, float]]:
+        """A data table's 罫線 as (x0, x1, y) in image pixels: above each row and under the last, from the left of
+        the series' names to the plot's right edge."""
+        cells = self.table_cells()
+        names = [(text, x, y) for text, x, y, anchor in cells if anchor == "right"]
+        size = self.style.font_size * furniture.SIZE * self.style.dpi / 72
+        x0 = min(x - text_width(text, self.style.font_family, size) for text, x, _ in names) - 4
+        half = size * furniture.TABLE_LINE / 2
+        return [(x0, self.style.width_px - self.right, y - half) for _, _, y in names] + \
+            [(x0, self.style.width_px - self.right, names[-1][2] + half)]
+
+    def table_cells(self) -> list[tuple[str, float, float, str]]:
+        """A data table's texts as (text, x, y, horizontal anchor) in image pixels, each centred on y: the series'
+        names right-aligned left of the plot, each value centred under its category (families with `data_table`)."""
+        rows = furniture.table_rows(self.spec, self.style, self.lang)
+        n = len(self.spec.data.index)
+        frame = self.frame([-0.5, n - 0.5], [0.0, 1.0])
+        line = self.style.font_size * furniture.SIZE * self.style.dpi / 72 * furniture.TABLE_LINE
+        cells = []
+        for k, (name, values) in enumerate(rows):
+            y = frame.bottom + self.table_top + (k + 0.5) * line
+            cells.append((name, frame.left - 6, y, "right"))
+            cells += [(text, frame.px(i, 0.0)[0], y, "center") for i, text in enumerate(values)]
+        return cells
 
 
 @dataclass(frozen=True)
@@ -170,10 +198,15 @@ class Page:
             rotation, stride = fit_labels(across, slot, style.font_family, font_px, rotation)
             if 0 < rotation < 90:  # a slanted first label ends at its tick and reaches left past the axis
                 left = max(left, across_px * math.cos(math.radians(rotation)) - slot / 2 + 10)
-        bottom = 30 + font_px * 3 + across_px * math.sin(math.radians(rotation)) \
-            + (font_px * 2 if where == "bottom" else 0) + self.below_px
+        labels_px = across_px * math.sin(math.radians(rotation))
+        table_top = table_px = 0.0
+        if chart.data_table:  # under the category labels, in place of the category axis's title
+            table_top = 10 + font_px * 1.2 * math.cos(math.radians(rotation)) + labels_px
+            table_px = len(spec.data.columns) * self.furniture_px * furniture.TABLE_LINE + 12
+            labels_px = table_top + table_px - font_px * 3
+        bottom = 30 + font_px * 3 + labels_px + (font_px * 2 if where == "bottom" else 0) + self.below_px
         return Canvas(spec, style, self.lang, left, top, right, bottom, [c.hex for c in style.palette], rotation,
-                      stride)
+                      stride, table_top=table_top)
 
 
 def finish(spec: ChartSpec, style: StyleSpec, lang: str, where: str,

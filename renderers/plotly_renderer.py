@@ -316,7 +316,13 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
         line = furniture_px * 1.5
         layout["annotations"] = (
             [note(text, width - 6, top - above_px + 2 + i * line, "right", "top") for i, text in enumerate(above)]
-            + [note(text, 6, height - 4 - i * line, "left", "bottom") for i, text in enumerate(reversed(below))])
+            + [note(text, 6, height - 4 - i * line, "left", "bottom") for i, text in enumerate(reversed(below))]
+            + [note(text, x, y, anchor, "middle") for text, x, y, anchor in
+               (canvas.table_cells() if chart.data_table else ())])
+        layout["shapes"] = [{"type": "line", "xref": "paper", "yref": "paper", "x0": (x0 - left) / plot_w,
+                             "x1": (x1 - left) / plot_w, "y0": (height - bottom - y) / plot_h,
+                             "y1": (height - bottom - y) / plot_h, "line": {"color": pinned.RULE_COLOR, "width": 0.6}}
+                            for x0, x1, y in (canvas.table_rules() if chart.data_table else ())]
         steps: dict[str, float] = {}
         if area is not None:
             category_axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": canvas.labels(table.index),
@@ -340,6 +346,7 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
                 x_title = ""
             elif area.x_axis == "category":
                 xaxis = dict(category_axis, tickangle=-rotation)
+                x_title = "" if chart.data_table else x_title  # the data table sits where the title would
             else:
                 xaxis = value_axis(area.frame.xrange)
             yaxis = dict(category_axis) if area.y_axis == "category" else value_axis(area.frame.yrange)

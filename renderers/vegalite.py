@@ -53,12 +53,16 @@ class Axes:
     """The x and y encodings every layer of one chart repeats (so Vega-Lite merges them into one scale and axis)."""
 
     def __init__(self, canvas: Canvas, area: PlotArea):
+        from renderers.charts import family
+
         spec = canvas.spec
         self.canvas, self.area = canvas, area
         horizontal = area.x_axis == "value" and area.y_axis == "category"
         x_title, y_title = (spec.y_title, spec.x_title) if horizontal else (spec.x_title, spec.y_title)
         if area.x_axis == "columns":  # a heatmap: column names across; its scale is the colour bar
             x_title, y_title = "", spec.x_title
+        if family(spec.chart_type).data_table:  # the data table sits where the category axis's title would
+            x_title = ""
         self.steps: dict[str, float] = {}
         self.x = self._axis("x", area.x_axis, area.frame.xrange, x_title)
         self.y = self._axis("y", area.y_axis, area.frame.yrange, y_title)
@@ -371,6 +375,13 @@ def render_vegalite(spec: ChartSpec, style: StyleSpec, lang: str, add_layers: La
                                furniture_px))
         for i, content in enumerate(reversed(page.below)):
             layers.append(text(canvas, content, 6, height - 4 - i * line, "left", "bottom", furniture_px))
+        for content, x, y, anchor in canvas.table_cells() if chart.data_table else ():
+            layers.append(text(canvas, content, x, y, anchor, "middle", furniture_px))
+        for x0, x1, y in canvas.table_rules() if chart.data_table else ():
+            layers.append({"data": {"values": [{}]},
+                           "mark": {"type": "rule", "color": pinned.RULE_COLOR, "strokeWidth": 0.6},
+                           "encoding": {"x": {"value": x0 - canvas.left}, "x2": {"value": x1 - canvas.left},
+                                        "y": {"value": y - canvas.top}}})
         for predicted in canvas.value_labels:
             x0, y0, x1, y1 = predicted.bbox
             layers.append(text(canvas, predicted.text, (x0 + x1) / 2, (y0 + y1) / 2, "center", "middle",

@@ -50,6 +50,7 @@ class ChartType(StrEnum):
     WATERFALL = "waterfall"
     DUAL_LINE = "dual_line"
     BOX = "box"
+    BAR_TABLE = "bar_table"
 
 
 class DataTable(BaseModel):

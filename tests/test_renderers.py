@@ -570,3 +570,34 @@ def test_a_box_plot_draws_each_statistic_where_it_stands_and_the_median_across_t
         assert np.abs(image[round(y), round(x)].astype(int) - median).sum() < 120
     with pytest.raises(ValueError, match="must not decrease"):
         ChartSpec(**(spec.model_dump() | {"data": {**spec.data.model_dump(), "data": [[1.0, 3.0, 2.0, 4.0, 5.0]] * 3}}))
+
+
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
+def test_a_data_table_prints_every_value_under_its_bars_and_questions_read_it(renderer):
+    from pipeline.answerable import answerable
+    from pipeline.template import draft_sample
+    from renderers.numbers import format_number
+    from schemas import RunConfig
+
+    spec = japanese_spec(ChartType.BAR_TABLE)
+    style = style_for(ChartType.BAR_TABLE).model_copy(update={"value_labels": True})  # the family overrides it
+    rendered = render(spec, style, renderer, "ja")
+    assert not rendered.value_labels and not rendered.checks.overlapping_text and not rendered.checks.off_canvas_text
+    texts = [e for e in rendered.elements if e.kind == "text"]
+    assert not any(e.text == spec.x_title for e in texts)  # the table sits where the category title would
+    bars = [e for e in rendered.elements if e.kind == "bar"]
+    plot_bottom = max(b.bbox[3] for b in bars)
+    for col in spec.data.columns:
+        name = next(e for e in texts if e.text == col and e.bbox[1] > plot_bottom)  # the row's name, under the plot
+        row_y = (name.bbox[1] + name.bbox[3]) / 2
+        for row, v in zip(spec.data.index, spec.data.column(col)):
+            group = [b.bbox for b in bars if b.row == row]  # the category's bars, side by side
+            printed = format_number(v, spec.decimals_of(col), style, "ja")
+            assert any(e.text == printed and abs((e.bbox[1] + e.bbox[3]) / 2 - row_y) < 3
+                       and min(g[0] for g in group) <= (e.bbox[0] + e.bbox[2]) / 2 <= max(g[2] for g in group)
+                       for e in texts), (col, row, printed)
+    drafted = next(s for i in range(400) if (s := draft_sample(RunConfig(n=400, seed=3, renderer=renderer), i))
+                   .spec.chart_type is ChartType.BAR_TABLE)
+    asked = answerable(drafted, render(drafted.spec, drafted.style, renderer, drafted.lang))
+    numeric = [q for q in asked.qa if q.answer_type.value == "number" and not q.program.op.value == "unit"]
+    assert numeric and all(q.read_from == "cell" and q.tolerance == 0.0 for q in numeric)

@@ -78,6 +78,9 @@ class ChartFamily:
     summary: bool = False
     """each row is one category's five-number summary (minimum, quartiles, median, maximum) drawn as a box: the
     columns are statistics of one measure, not series — no legend, never compared with each other"""
+    data_table: bool = False
+    """the chart's values printed in a table beneath the plot (IR decks, 決算説明資料): a column under each category,
+    a row per series — every value is read from its cell, and the marks carry no value labels"""
     rules: Callable[[ChartSpec], None] | None = field(default=None, repr=False)
     """data-shape rules beyond the table's own; raise ValueError naming the value"""
 
