@@ -14,7 +14,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.run import DatasetDirError, damage, read_manifest, read_rejects
+from renderers import furniture
+from schemas.chart import ChartSpec
 from schemas.run import Answerability, DatasetSummary, Diversity
+from schemas.style import StyleSpec
 
 COUNTED = ["lang", "chart_type", "renderer"]
 STYLE_COUNTED = ["palette_name", "legend", "number_format", "title_loc", "period_format"]
@@ -34,6 +37,9 @@ FURNITURE = {  # what a Japanese report's chart may carry (style, spec) → is i
     "full-width digits": lambda style, spec: bool(style.get("full_width_digits")),
     "value labels": lambda style, spec: bool(style.get("value_labels")),
     "legend inside the plot": lambda style, spec: style.get("legend") == "upper left",
+    "subtitle (span)": lambda style, spec: bool(furniture.subtitle(ChartSpec(**spec), StyleSpec(**style))),
+    "過去最高 callout": lambda style, spec: furniture.callout(ChartSpec(**spec), StyleSpec(**style)) is not None,
+    "縦書き axis title": lambda style, spec: furniture.vertical_title(ChartSpec(**spec), StyleSpec(**style)) is not None,
 }
 
 

@@ -68,15 +68,20 @@ def sample_style(
 
 
 def sample_furniture(rng: np.random.Generator, lang: str, titled: bool, legend: str) -> dict:
-    """図表番号 (with a title), unit line, source and note, each on or off: about as often as in white papers and IR
-    decks. The texts come from prompts/template_text.json. A legend outside at the bottom leaves no room for source
+    """図表番号 (with a title), unit line, source and note, subtitle (with a title), callout, vertical axis title
+    (ja), each on or off: about as often as in white papers and IR decks. The texts come from prompts/template_text.json. A legend outside at the bottom leaves no room for source
     and note (matplotlib puts outside legends at the figure's very edge)."""
     phrasing = prompts.load("template_text")["furniture"]
     numbers = [int(n) for n in rng.integers(1, 10, size=3)]
     figure = pick(rng, phrasing["figure_number"][lang]).format(a=numbers[0], b=numbers[1], c=numbers[2])
     unit_line, source, note = rng.random() < 0.5, rng.random() < 0.6, rng.random() < 0.3
     source_text, note_text = pick(rng, phrasing["source"][lang]), pick(rng, phrasing["note"][lang])
+    subtitle, callout, vertical = rng.random() < 0.35, rng.random() < 0.5, lang == "ja" and rng.random() < 0.35
+    subtitle_text, callout_text = pick(rng, phrasing["subtitle"][lang]), pick(rng, phrasing["callout"][lang])
     return {"figure_number": figure if titled and rng.random() < 0.4 else None,
             "unit_line": bool(unit_line),
             "source": source_text if source and legend != "bottom" else None,
-            "note": note_text if note and legend != "bottom" else None}
+            "note": note_text if note and legend != "bottom" else None,
+            "subtitle": subtitle_text if subtitle and titled else None,
+            "callout": callout_text if callout else None,
+            "vertical_title": bool(vertical)}

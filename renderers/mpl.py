@@ -14,6 +14,7 @@ from matplotlib import rc_context, rcParams
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import ScaledTranslation
 from PIL import Image
@@ -291,6 +292,10 @@ def _furniture(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: s
     if top:
         ax.annotate("\n".join(top), xy=(1, 1), xycoords="axes fraction", xytext=(0, 3), textcoords="offset points",
                     ha="right", va="bottom", fontsize=size)
+    subtitle = furniture.subtitle(spec, style)
+    if subtitle:
+        ax.annotate("\n".join(subtitle), xy=(0, 1), xycoords="axes fraction", xytext=(0, 3),
+                    textcoords="offset points", ha="left", va="bottom", fontsize=size)
     if bottom:
         fig.supxlabel("\n".join(bottom), x=6 / style.width_px, ha="left", multialignment="left", fontsize=size)
 
@@ -300,7 +305,8 @@ def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: st
     along the bottom's (rotation, stride), fitted to the slots the axes are expected to leave them."""
     round_chart, horizontal = chart.round, chart.horizontal
     if style.title_loc != "none":
-        lifted = len(furniture.above(spec, style, lang)) * style.font_size * furniture.SIZE * 1.4  # over the unit line
+        lines = max(len(furniture.above(spec, style, lang)), len(furniture.subtitle(spec, style)))
+        lifted = lines * style.font_size * furniture.SIZE * 1.4  # over the unit line and subtitle
         ax.set_title(furniture.title(spec, style, lang), loc=style.title_loc, fontsize=style.font_size * 1.25,
                      pad=rcParams["axes.titlepad"] + lifted)
     if round_chart:
@@ -309,7 +315,11 @@ def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: st
         category_label, value_label = (ax.set_ylabel, ax.set_xlabel) if horizontal else (ax.set_xlabel, ax.set_ylabel)
         if not (ax.get_xlabel() or ax.get_ylabel()):  # a drawing that titles its own axes (scatter) keeps them
             category_label("" if chart.data_table else spec.x_title)  # a data table sits where the title would
-            value_label(spec.y_title)
+            vertical = furniture.vertical_title(spec, style)
+            if vertical:  # 縦書き: upright characters, one a line
+                ax.set_ylabel(vertical, rotation=0, ha="center", va="center", linespacing=1.0, labelpad=style.font_size)
+            else:
+                value_label(spec.y_title)
         value_axis = ax.xaxis if horizontal else ax.yaxis
         value_axis.set_major_formatter(_tick_formatter(style, distance=chart.mirrored))
         ax.grid(style.grid, axis="x" if horizontal else "y", linewidth=0.5, alpha=0.6)
@@ -355,6 +365,22 @@ def _data_table(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, rotation
                               ha="center", va="center", fontsize=size, annotation_clip=False)
                   for i, text in enumerate(values)]
     return texts
+
+
+def _callout(marks: list[Mark], spec: ChartSpec, style: StyleSpec) -> None:
+    """The callout (過去最高) above and left of the mark furniture.callout names, an arrow to its top."""
+    target = furniture.callout(spec, style)
+    if target is None:
+        return
+    artist, kind, _row, _col, _color, ax = next(m for m in marks if (m[2], m[3]) == target and m[1] != "layer")
+    tip = (artist.get_x() + artist.get_width() / 2, artist.get_y() + artist.get_height()) if kind == "bar" else artist
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, max(high, tip[1] + 0.12 * (high - low)))  # room above the record, as the pinned ranges leave
+    dx, dy = (em * style.font_size for em in furniture.CALLOUT_OFFSET_EM)
+    ax.annotate(style.callout, tip, xytext=(-dx, dy), textcoords="offset points", ha="right", va="bottom",
+                fontsize=style.font_size * furniture.SIZE, annotation_clip=False,
+                arrowprops={"arrowstyle": "-|>", "color": "#333333", "linewidth": 0.8, "shrinkA": 0, "shrinkB": 1,
+                            "mutation_scale": 8})
 
 
 def _expected_slot(style: StyleSpec, across: list[str]) -> float:
@@ -458,10 +484,10 @@ def _rotated_corners(t, box, renderer) -> list[tuple[float, float]]:
 
 
 def text_elements(fig: Figure, renderer, height: int) -> list[Element]:
-    """Each drawn text once, with its size in pixels."""
+    """Each drawn text once, with its size in pixels (an annotation's text alone, not its arrow)."""
     elements = {}
     for t in _visible_texts(fig):
-        box = pixel_box(t.get_window_extent(renderer), height)
+        box = pixel_box(Text.get_window_extent(t, renderer), height)
         quad = _rotated_corners(t, box, renderer) if t.get_rotation() % 180 else None
         elements.setdefault((t.get_text(), tuple(round(v) for v in box)),
                             Element(kind="text", bbox=box, text=t.get_text(), size_px=t.get_fontsize() * fig.dpi / 72,
@@ -531,6 +557,7 @@ def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str, paint: Paint
         marks = paint(ax, spec, style, lang)
         fitted = _decorate(fig, ax, spec, style, lang, chart)
         table = _data_table(ax, spec, style, lang, fitted[0]) if chart.data_table else []
+        _callout(marks, spec, style)
         _furniture(fig, ax, spec, style, lang)
         height = fig.canvas.get_width_height()[1]
 

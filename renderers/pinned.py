@@ -107,6 +107,13 @@ class Canvas:
         return Frame(self.left, self.top, self.style.width_px - self.right, self.style.height_px - self.bottom,
                      xrange, yrange)
 
+    def left_of_ticks(self, value_range: list[float]) -> float:
+        """The centre of a one-character column (an upright axis title) just left of the value axis's tick labels."""
+        font_px = self.style.font_size * self.style.dpi / 72
+        widest = max(text_width(tick_text(v, self.style), self.style.font_family, font_px)
+                     for v in tick_values(*value_range))
+        return self.left - 4 - 3 - widest - 6 - font_px / 2  # tick, pad, labels, gap, half the column
+
     def table_rules(self) -> list[tuple[float, float, float]]:
         """A data table's 罫線 as (x0, x1, y) in image pixels: above each row and under the last, from the left of
         the series' names to the plot's right edge."""
@@ -157,6 +164,7 @@ class Page:
     column_px: float
     """the widest column name (a heatmap's labels across the bottom)"""
     above: list[str]
+    subtitle: list[str]
     below: list[str]
     furniture_px: float
     above_px: float
@@ -166,14 +174,17 @@ class Page:
     def of(cls, spec: ChartSpec, style: StyleSpec, lang: str, chart: ChartFamily) -> Page:
         font_px = style.font_size * style.dpi / 72
         above, below = furniture.above(spec, style, lang), furniture.below(style)
+        subtitle = furniture.subtitle(spec, style)
         furniture_px = style.font_size * furniture.SIZE * style.dpi / 72  # its font size, and 1.5 × that a line
-        above_px, below_px = (len(lines) * furniture_px * 1.5 + (4 if lines else 0) for lines in (above, below))
-        above_px += font_px * 0.6 if above else 0  # clear of the top value tick label, which stands half above the plot
+        over = above if len(above) >= len(subtitle) else subtitle  # the unit line right, the subtitle left
+        above_px, below_px = (len(lines) * furniture_px * 1.5 + (4 if lines else 0) for lines in (over, below))
+        above_px += font_px * 0.6 if over else 0  # clear of the top value tick label, which stands half above the plot
         return cls(spec, style, lang, chart, font_px,
                    label_px=max(text_width(s, style.font_family, font_px) for s in spec.data.index) + 8,
                    legend_px=max(text_width(c, style.font_family, font_px) for c in spec.data.columns) + 50,
                    column_px=max(text_width(c, style.font_family, font_px) for c in spec.data.columns) + 8,
-                   above=above, below=below, furniture_px=furniture_px, above_px=above_px, below_px=below_px)
+                   above=above, subtitle=subtitle, below=below, furniture_px=furniture_px, above_px=above_px,
+                   below_px=below_px)
 
     @property
     def legend_top(self) -> float:
@@ -189,6 +200,8 @@ class Page:
         across, across_px = (spec.data.columns, self.column_px) if chart.cells else (spec.data.index, self.label_px)
         top = self.legend_top + (font_px * 2 if where == "top" else 0) + self.above_px
         left = 30 + font_px * 4 + (self.label_px if chart.horizontal else 0)
+        if chart.data_table:  # the table's row names, right-aligned left of the plot
+            left = max(left, 14 + max(text_width(c, style.font_family, self.furniture_px) for c in spec.data.columns))
         right = 30 + (font_px * 5 if spec.secondary_series else 0) + (self.legend_px if where == "right" else 0) \
             + (font_px * COLOUR_BAR_EM if chart.cells else 0)
         rotation = 0 if (chart.horizontal and not chart.cells) or chart.round else style.label_rotation
@@ -243,6 +256,20 @@ def finish(spec: ChartSpec, style: StyleSpec, lang: str, where: str,
     checks = render_checks(elements, width, height, len(missing_glyphs(texts, style.font_family)))
     return Rendered(png=rasterise(svg), width=width, height=height, elements=elements, checks=checks,
                     tick_steps=steps, value_labels=style.value_labels, unlabelled=unlabelled)
+
+
+def callout_arrow(canvas: Canvas, elements: list[Element]) -> tuple[str, float, float, float, float] | None:
+    """The callout as (text, tip x, tip y, tail x, tail y) in image pixels: the arrow's tip on the top of the mark
+    furniture.callout names, its tail where the text's lower right corner is."""
+    target = furniture.callout(canvas.spec, canvas.style)
+    if target is None:
+        return None
+    mark = next(e for e in elements if (e.row, e.col) == target and e.kind in ("bar", "point", "vertex"))
+    x0, y0, x1, y1 = mark.bbox
+    tip_x, tip_y = (x0 + x1) / 2, y0 if mark.kind == "bar" else (y0 + y1) / 2
+    font_px = canvas.style.font_size * canvas.style.dpi / 72
+    dx, dy = (em * font_px for em in furniture.CALLOUT_OFFSET_EM)
+    return canvas.style.callout, tip_x, tip_y, tip_x - dx, tip_y - dy
 
 
 # ---------------------------------------------------------------- marks

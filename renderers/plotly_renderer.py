@@ -317,8 +317,21 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
         layout["annotations"] = (
             [note(text, width - 6, top - above_px + 2 + i * line, "right", "top") for i, text in enumerate(above)]
             + [note(text, 6, height - 4 - i * line, "left", "bottom") for i, text in enumerate(reversed(below))]
+            + [note(text, width * 0.02, top - above_px + 2 + i * line, "left", "top")
+               for i, text in enumerate(page.subtitle)]
             + [note(text, x, y, anchor, "middle") for text, x, y, anchor in
                (canvas.table_cells() if chart.data_table else ())])
+        arrow = pinned.callout_arrow(canvas, elements)
+        if arrow:
+            text, tip_x, tip_y, tail_x, tail_y = arrow
+            layout["annotations"].append(note(text, tip_x, tip_y, "right", "bottom") | {
+                "showarrow": True, "ax": tail_x - tip_x, "ay": tail_y - tip_y, "arrowhead": 2, "arrowwidth": 1,
+                "arrowcolor": "#333333", "standoff": 1})
+        vertical = furniture.vertical_title(spec, style)
+        if vertical and area is not None:  # 縦書き: upright characters, one a line, left of the tick labels
+            layout["annotations"].append(note(vertical.replace("\n", "<br>"), canvas.left_of_ticks(area.frame.yrange),
+                                              top + (height - top - bottom) / 2, "center", "middle")
+                                         | {"font": {"size": font_px}})
         layout["shapes"] = [{"type": "line", "xref": "paper", "yref": "paper", "x0": (x0 - left) / plot_w,
                              "x1": (x1 - left) / plot_w, "y0": (height - bottom - y) / plot_h,
                              "y1": (height - bottom - y) / plot_h, "line": {"color": pinned.RULE_COLOR, "width": 0.6}}
@@ -350,6 +363,7 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
             else:
                 xaxis = value_axis(area.frame.xrange)
             yaxis = dict(category_axis) if area.y_axis == "category" else value_axis(area.frame.yrange)
+            y_title = "" if vertical else y_title  # written upright beside the axis instead
             layout["xaxis"] = dict(xaxis, range=area.frame.xrange, title={"text": x_title})
             layout["yaxis"] = dict(yaxis, range=area.frame.yrange, title={"text": y_title})
             primary = layout["xaxis"] if area.x_axis == "value" and area.y_axis == "category" else layout["yaxis"]

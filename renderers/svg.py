@@ -122,7 +122,9 @@ def _lines(node: ET.Element, matrix: Matrix, style: dict[str, str], family: str)
     spans = [t for t in node if t.tag == f"{SVG}tspan"]
     lines, offset = [], 0.0
     for span in spans or [node]:
-        offset += _em(span.get("dy"), size) if span is not node else 0.0
+        if span is not node:  # a line placed at its own y (plotly's lines restart there), else below the last
+            restart = span.get("y")
+            offset = (float(restart) - y if restart is not None else offset) + _em(span.get("dy"), size)
         content = "".join(span.itertext()) if span is not node else (node.text or "")
         if content.strip():
             lines.append((content, offset))

@@ -63,6 +63,8 @@ class Axes:
             x_title, y_title = "", spec.x_title
         if family(spec.chart_type).data_table:  # the data table sits where the category axis's title would
             x_title = ""
+        if furniture.vertical_title(spec, canvas.style) and area.y_axis == "value":
+            y_title = ""  # written upright beside the axis instead (render_vegalite)
         self.steps: dict[str, float] = {}
         self.x = self._axis("x", area.x_axis, area.frame.xrange, x_title)
         self.y = self._axis("y", area.y_axis, area.frame.yrange, y_title)
@@ -375,6 +377,23 @@ def render_vegalite(spec: ChartSpec, style: StyleSpec, lang: str, add_layers: La
                                furniture_px))
         for i, content in enumerate(reversed(page.below)):
             layers.append(text(canvas, content, 6, height - 4 - i * line, "left", "bottom", furniture_px))
+        for i, content in enumerate(page.subtitle):
+            layers.append(text(canvas, content, width * 0.02, canvas.top - page.above_px + 2 + i * line, "left", "top",
+                               furniture_px))
+        arrow = pinned.callout_arrow(canvas, elements)
+        if arrow:
+            content, tip_x, tip_y, tail_x, tail_y = arrow
+            layers.append(text(canvas, content, tail_x, tail_y, "right", "bottom", furniture_px))
+            layers.append({"data": {"values": [{}]}, "mark": {"type": "rule", "color": "#333333", "strokeWidth": 1},
+                           "encoding": {"x": {"value": tail_x - canvas.left}, "y": {"value": tail_y - canvas.top},
+                                        "x2": {"value": tip_x - canvas.left}, "y2": {"value": tip_y - 2 - canvas.top}}})
+        vertical = furniture.vertical_title(spec, style)
+        if vertical and axes:  # 縦書き: upright characters, one a line, left of the tick labels
+            column = text(canvas, vertical, canvas.left_of_ticks(axes.area.frame.yrange),
+                          (canvas.top + height - canvas.bottom) / 2,
+                          "center", "middle", font_px)
+            column["mark"] |= {"lineBreak": "\n", "lineHeight": font_px * 1.15}
+            layers.append(column)
         for content, x, y, anchor in canvas.table_cells() if chart.data_table else ():
             layers.append(text(canvas, content, x, y, anchor, "middle", furniture_px))
         for x0, x1, y in canvas.table_rules() if chart.data_table else ():

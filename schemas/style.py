@@ -62,3 +62,10 @@ class StyleSpec(BaseModel):
     unit_line: bool = Field(default=False, description="（単位：億円） printed above the plot, outside the axes")
     source: str | None = Field(default=None, description="出典/Source line printed below the chart")
     note: str | None = Field(default=None, description="注/Note line printed below the chart")
+    subtitle: str | None = Field(default=None, description="a line under the title giving the span a time series "
+                                 "covers, as this format writes it ({first}, {last}: its first and last periods); "
+                                 "printed above the plot's top left, on time series only")
+    callout: str | None = Field(default=None, description="a callout (過去最高) with an arrow to the first series' "
+                                "last value, printed only where that value is the highest of every period shown")
+    vertical_title: bool = Field(default=False, description="the value axis's title written top to bottom (縦書き), "
+                                 "where it is all Japanese and short enough (sampled for ja only)")

@@ -601,3 +601,49 @@ def test_a_data_table_prints_every_value_under_its_bars_and_questions_read_it(re
     asked = answerable(drafted, render(drafted.spec, drafted.style, renderer, drafted.lang))
     numeric = [q for q in asked.qa if q.answer_type.value == "number" and not q.program.op.value == "unit"]
     assert numeric and all(q.read_from == "cell" and q.tolerance == 0.0 for q in numeric)
+
+
+def record_spec(kind: ChartType, last: float) -> ChartSpec:
+    return ChartSpec(chart_type=kind, title="売上高の推移", x_title="年度", y_title="売上高（億円）", unit="億円",
+                     timeline=True, data={"index": [f"{2019 + i}年度" for i in range(5)], "columns": ["売上高"],
+                                          "data": [[120.0], [150.0], [180.0], [210.0], [last]]})
+
+
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
+@pytest.mark.parametrize("kind", [ChartType.BAR, ChartType.LINE])
+def test_subtitle_callout_and_vertical_title_are_drawn_where_reports_put_them(kind, renderer):
+    """The span under the title at the plot's top left, 過去最高 above and left of the record (only when the last
+    value is the highest, clearly), the value axis's title upright one character a line: each a measured text."""
+    style = style_for(kind, 4).model_copy(update={
+        "subtitle": "（{first}〜{last}）", "callout": "過去最高", "vertical_title": True, "title_loc": "left",
+        "unit_line": True, "value_labels": True, "legend": "none"})
+    out = render(record_spec(kind, 320.0), style, renderer, "ja")
+    assert not out.checks.overlapping_text and not out.checks.off_canvas_text and not out.checks.missing_glyphs
+    texts = {e.text: e.bbox for e in out.elements if e.kind == "text"}
+    marks = {e.row: e.bbox for e in out.elements if e.kind in MARKS}
+    plot_top, plot_left = min(b[1] for b in marks.values()), min(b[0] for b in marks.values())
+    subtitle = texts["（2019年度〜2023年度）"]
+    assert subtitle[3] <= plot_top and subtitle[0] < marks["2019年度"][0]
+    callout, record = texts["過去最高"], marks["2023年度"]
+    assert callout[2] < (record[0] + record[2]) / 2 and callout[3] < record[1] + 2  # above and left of its top
+    assert "売上高（億円）" not in texts
+    upright = "売上高︵億円︶"  # one character a line, left of the plot: one text per line (SVG), or one text
+    column = [texts[c] for c in upright] if renderer != "matplotlib" else [texts["\n".join(upright)]]
+    assert all(a[3] <= b[1] + 1 and abs(a[0] - b[0]) < 6 for a, b in zip(column, column[1:]))
+    assert column[-1][3] - column[0][1] > 4 * (column[0][2] - column[0][0]) and column[0][2] < plot_left
+    beaten = render(record_spec(kind, 205.0), style, renderer, "ja")  # 205 < 210: no record, no callout
+    assert "過去最高" not in {e.text for e in beaten.elements if e.kind == "text"}
+
+
+def test_svg_lines_that_restart_at_their_own_y_are_measured_where_drawn():
+    """plotly writes each line of a multi-line text as a tspan at the text's y plus i × 1.3em (not below the last
+    line): measured cumulatively, a four-line text reached 2.5 times too far down and was flagged off the canvas."""
+    from renderers.svg import text_elements
+
+    spans = "".join(f'<tspan class="line" dy="{1.3 * i}em" x="50" y="20">{c}</tspan>' for i, c in enumerate("売上高円"))
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><text x="50" y="20" '
+           f'style="font-size: 10px; text-anchor: middle">{spans}</text></svg>')
+    lines = text_elements(svg, "IPAexGothic")
+    assert [e.text for e in lines] == list("売上高円")
+    tops = [e.bbox[1] for e in lines]
+    assert all(abs((b - a) - 13.0) < 0.01 for a, b in zip(tops, tops[1:]))

@@ -39,7 +39,8 @@ the data; then re-pin and say so here and in the commit:
   were predicted again for the narrower plot of an upper-left legend moved right; then when the box plot joined the
   draw (seeds' spread topics), a box's statistics were named as statistics of the measure and times compared as
   long or short (issue 15 §1), and when stacks were asked which entry has the largest total (issue 15 §5); then
-  when bars with their data table joined the draw and families that print no value labels recorded none (§1).
+  when bars with their data table joined the draw and families that print no value labels recorded none (§1), and
+  when subtitles, 過去最高 callouts and upright (縦書き) axis titles joined the furniture (§3).
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
@@ -60,16 +61,16 @@ from tests.conftest import TINY
 
 PINNED = {
     "matplotlib": {
-        "content": "9359b9bfc7e937d6d22cd8f33d8ab1eaf9700b0f6e6865a5f2e86170ca21767a",
-        "shards": ["df092754af7126f3d39f9d2ceece165d5475c981da8ce26f3b9b22e30fc545af",
-                   "b8132f0b667cbcc308a4135ffb474ab2ef09205ac0a9db1714bac0f4803de1a2",
-                   "99fa8cc0847d276eb595e04ed73aa86793fe4e175fd4f229c20ae4dfe6da2380"],
+        "content": "aa06080fc7b34b623b4ac14225930a5e319a758ee9c91d0fe8fc43b20d13a5e4",
+        "shards": ["298910f00aefc009333a49cbe670c1038ad474f1bc96669aa294feeffced3646",
+                   "ba39438b2bbb0641c3d13225ad93299de51f6552e62bb225945550ec2d66dd0c",
+                   "1331dce312e8085d208e261a9f23fd41e53016944d8f4430fd0abbee2d696281"],
     },
     "mix": {
-        "content": "f7651c6316a1909ffe5f7fa4e4ad02f4e6fa5195a2c4398ff3c0a07e5263e88c",
-        "shards": ["3af919eeab7dcb10e9d0305f21191155eeac50e5635c3bcb1593d7cf7fe1739a",
-                   "1093986bc466ad9d07a852365a6d904fbbfb3133d7f0fe35aa29c95c84306b60",
-                   "7fd1abea2b219fc75e62f94fc5545cce75424eb1d89aa83148f409d0e779bc7e"],
+        "content": "558281f6d808c2bcae52b116ecd78d396187992919dc04c71fd80a6b96f00341",
+        "shards": ["aad09d0a29d6c597224c5fe555e057f91cafb1531217515aeb5d605efbbbadb9",
+                   "25b805a73489c8fde8c5512ae3a4cb87f59c83ad845875d29a7917a4fb15f972",
+                   "6336296607765a82619732e1e5a68c2d7701ee9833999899f0474d018cff3582"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",

@@ -84,6 +84,13 @@ class ChartFamily:
     rules: Callable[[ChartSpec], None] | None = field(default=None, repr=False)
     """data-shape rules beyond the table's own; raise ValueError naming the value"""
 
+    @property
+    def upright(self) -> bool:
+        """Each value is one mark on a vertical value axis, as high as the value (bars, lines, dots; not stacks,
+        slices, cells, floating or back-to-back bars, bins, boxes, or changes)."""
+        return not (self.round or self.cells or self.paired or self.stacks or self.summary or self.bridge
+                    or self.mirrored or self.horizontal or self.touching or self.change_on_previous)
+
     def n_colors(self, spec: ChartSpec) -> int:
         """Distinct colours a drawing needs: one per category when round, levels/rises/falls for a waterfall, else one
         per column."""
