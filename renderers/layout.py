@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from renderers.fonts import pil_font, text_width
 
@@ -24,25 +25,74 @@ def _fitting_rotation(labels: list[str], slot_px: float, family: str, size_px: f
     return None
 
 
-def fit_labels(labels: list[str], slot_px: float, family: str, size_px: float, wanted: int) -> tuple[int, int]:
-    """(rotation, stride) of category labels: the style's rotation, or the next steeper one at which neighbours do
-    not touch — level labels need their width inside a category's slot, slanted ones a line height across it
-    (slot · sin θ); when not even upright labels fit (a long series), every stride-th is written, from the first."""
+@dataclass(frozen=True)
+class LabelFit:
+    """How category labels are written along the bottom: turned `rotation` degrees, every `stride`-th of them;
+    `texts` as the axis writes them (blank where left off, long ones on two lines, "\\n")."""
+
+    labels: tuple[str, ...]
+    rotation: int
+    stride: int = 1
+    texts: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if not self.texts:
+            object.__setattr__(self, "texts", tuple("" if i % self.stride else label
+                                                    for i, label in enumerate(self.labels)))
+
+    @property
+    def lines(self) -> int:
+        return max(text.count("\n") + 1 for text in self.texts)
+
+    @property
+    def unlabelled(self) -> list[str]:
+        """The labels the axis leaves off (Rendered.unlabelled)."""
+        return [label for i, label in enumerate(self.labels) if i % self.stride]
+
+
+BREAK_AFTER = "・、)）/"  # Japanese breaks after these, or between any two characters but before small kana and marks
+NO_BREAK_BEFORE = "ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶー・、。)）]」』%％"
+
+
+def wrap(label: str) -> str:
+    """`label` on two lines, broken where its longer line is shortest: at a space (English), else between two
+    characters Japanese may break between (after ・ or 、, never before small kana or closing marks)."""
+    if " " in label:
+        words = label.split(" ")
+        splits = [(" ".join(words[:i]), " ".join(words[i:])) for i in range(1, len(words))]
+    else:
+        splits = [(label[:i], label[i:]) for i in range(1, len(label)) if label[i] not in NO_BREAK_BEFORE]
+    if not splits:
+        return label
+    preferred = [(a, b) for a, b in splits if a[-1] in BREAK_AFTER] or splits
+    a, b = min(preferred, key=lambda parts: max(len(parts[0]), len(parts[1])))
+    return f"{a}\n{b}"
+
+
+def _wrapped_within(labels: tuple[str, ...], slot_px: float, family: str, size_px: float) -> tuple[str, ...] | None:
+    """Each label as written in `slot_px`: on one line where it fits, else on two; None if one fits neither way."""
+    def fits(text: str) -> bool:
+        return max(text_width(line, family, size_px) for line in text.split("\n")) + LABEL_GAP_PX <= slot_px
+
+    written = tuple(label if fits(label) else wrap(label) for label in labels)
+    return written if all(fits(text) for text in written) else None
+
+
+def fit_labels(labels: list[str], slot_px: float, family: str, size_px: float, wanted: int) -> LabelFit:
+    """How category labels are written: the style's rotation, or the next steeper one at which neighbours do not
+    touch — level labels need their width inside a category's slot (long ones may wrap onto two lines, as reports
+    write them), slanted ones a line height across it (slot · sin θ); when not even upright labels fit (a long
+    series), every stride-th is written, from the first."""
+    labels = tuple(labels)
     for stride in STRIDES:
-        rotation = _fitting_rotation(labels[::stride], slot_px * stride, family, size_px, wanted)
+        rotation = _fitting_rotation(list(labels[::stride]), slot_px * stride, family, size_px, wanted)
+        wrapped = _wrapped_within(labels, slot_px, family, size_px) if wanted == 0 and stride == 1 and rotation != 0 \
+            else None
+        if wrapped:
+            return LabelFit(labels, 0, 1, wrapped)
         if rotation is not None:
-            return rotation, stride
-    return 90, STRIDES[-1]
-
-
-def written_labels(labels: list[str], stride: int) -> list[str]:
-    """The labels as the axis writes them: every stride-th, the rest left blank."""
-    return [label if i % stride == 0 else "" for i, label in enumerate(labels)]
-
-
-def unwritten_labels(labels: list[str], stride: int) -> list[str]:
-    """The labels the axis leaves off (Rendered.unlabelled)."""
-    return [label for i, label in enumerate(labels) if i % stride]
+            return LabelFit(labels, rotation, stride)
+    return LabelFit(labels, 90, STRIDES[-1])
 
 
 Box = tuple[float, float, float, float]

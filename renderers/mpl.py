@@ -23,7 +23,7 @@ from renderers import furniture
 from renderers.checks import covers_marks, render_checks
 from renderers.colour import ink
 from renderers.fonts import font_path, text_width
-from renderers.layout import fit_labels, place_point_labels, unwritten_labels, written_labels
+from renderers.layout import LabelFit, fit_labels, place_point_labels
 from renderers.mpl_layout import OnePassLayout
 from renderers.numbers import SCALES, format_number
 from renderers.pinned import LAYER_HALF_PX, RULE_COLOR, bridge_bases, end_anchor, value_range
@@ -300,9 +300,9 @@ def _furniture(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: s
         fig.supxlabel("\n".join(bottom), x=6 / style.width_px, ha="left", multialignment="left", fontsize=size)
 
 
-def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, chart) -> tuple[int, int] | None:
-    """Title, axis titles the drawing left empty, value formatter, grid, rotation and legend; returns the labels
-    along the bottom's (rotation, stride), fitted to the slots the axes are expected to leave them."""
+def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, chart) -> LabelFit | None:
+    """Title, axis titles the drawing left empty, value formatter, grid, rotation and legend; returns how the labels
+    along the bottom are written, fitted to the slots the axes are expected to leave them."""
     round_chart, horizontal = chart.round, chart.horizontal
     if style.title_loc != "none":
         lines = max(len(furniture.above(spec, style, lang)), len(furniture.subtitle(spec, style)))
@@ -327,20 +327,20 @@ def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: st
     fitted = None
     if chart.cells or not horizontal:
         fitted = _category_fit(spec, style, chart, _expected_slot(style, _across(spec, chart)))
-        _set_category_labels(ax, spec, chart, *fitted)
+        _set_category_labels(ax, chart, fitted)
     if style.legend != "none" and not chart.cells:
         _legend(fig, ax, style, style.legend)
     return fitted
 
 
-def _data_table(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, rotation: int) -> list:
+def _data_table(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, fit: LabelFit) -> list:
     """The values in a table under the category labels (families with `data_table`), as pinned.Canvas.table_cells
     places them: the series' names right-aligned left of the plot, each value centred under its category."""
     size = style.font_size * furniture.SIZE
-    turn = math.radians(rotation)
+    turn = math.radians(fit.rotation)
     widest = max(text_width(label, style.font_family, style.font_size) for label in spec.data.index)
-    top = rcParams["xtick.major.size"] + rcParams["xtick.major.pad"] + 6 + style.font_size * 1.2 * math.cos(turn) \
-        + widest * math.sin(turn)  # below the labels, in points
+    top = rcParams["xtick.major.size"] + rcParams["xtick.major.pad"] + 6 \
+        + style.font_size * 1.2 * fit.lines * math.cos(turn) + widest * math.sin(turn)  # below the labels, in points
     along = ax.get_xaxis_transform()  # x in data, y in axes fractions
     rows = furniture.table_rows(spec, style, lang)
     gap = 6 * 72 / style.dpi  # between the names and the plot
@@ -393,22 +393,21 @@ def _across(spec: ChartSpec, chart) -> list[str]:
     return spec.data.columns if chart.cells else spec.data.index
 
 
-def _category_fit(spec: ChartSpec, style: StyleSpec, chart, slot_px: float) -> tuple[int, int]:
-    """(rotation, stride) of the labels along the bottom for slots `slot_px` wide (a scatter's value ticks: the
-    style's rotation)."""
+def _category_fit(spec: ChartSpec, style: StyleSpec, chart, slot_px: float) -> LabelFit:
+    """How the labels along the bottom are written in slots `slot_px` wide (a scatter's value ticks: turned as the
+    style says)."""
     if chart.paired:
-        return style.label_rotation, 1
+        return LabelFit(tuple(spec.data.index), style.label_rotation)
     return fit_labels(_across(spec, chart), slot_px, style.font_family, style.font_size * style.dpi / 72,
                       style.label_rotation)
 
 
-def _set_category_labels(ax: Axes, spec: ChartSpec, chart, rotation: int, stride: int) -> None:
+def _set_category_labels(ax: Axes, chart, fit: LabelFit) -> None:
     if not chart.paired:
-        across = _across(spec, chart)
-        ax.set_xticks(range(len(across)), labels=written_labels(across, stride))
-    for label in ax.get_xticklabels() if rotation else ():
-        label.set_rotation(rotation)
-        label.set_horizontalalignment("center" if rotation == 90 else "right")
+        ax.set_xticks(range(len(fit.texts)), labels=fit.texts)
+    for label in ax.get_xticklabels() if fit.rotation else ():
+        label.set_rotation(fit.rotation)
+        label.set_horizontalalignment("center" if fit.rotation == 90 else "right")
 
 
 def _legend(fig: Figure, ax: Axes, style: StyleSpec, where: str) -> None:
@@ -556,7 +555,7 @@ def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str, paint: Paint
         ax = fig.add_subplot()
         marks = paint(ax, spec, style, lang)
         fitted = _decorate(fig, ax, spec, style, lang, chart)
-        table = _data_table(ax, spec, style, lang, fitted[0]) if chart.data_table else []
+        table = _data_table(ax, spec, style, lang, fitted) if chart.data_table else []
         _callout(marks, spec, style)
         _furniture(fig, ax, spec, style, lang)
         height = fig.canvas.get_width_height()[1]
@@ -584,12 +583,12 @@ def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str, paint: Paint
             slot = ax.get_window_extent().width / len(across)
             refit = _category_fit(spec, style, chart, slot) if slot < _expected_slot(style, across) else fitted
             if refit != fitted:
-                _set_category_labels(ax, spec, chart, *refit)
-                for text in table:  # under the labels as turned now
+                _set_category_labels(ax, chart, refit)
+                for text in table:  # under the labels as written now
                     text.remove()
-                table = _data_table(ax, spec, style, lang, refit[0]) if chart.data_table else []
+                table = _data_table(ax, spec, style, lang, refit) if chart.data_table else []
                 fig.canvas.draw()
-            unlabelled = unwritten_labels(across, refit[1])
+            unlabelled = refit.unlabelled
         drawn = _mark_elements(marks, height)
         elements = drawn + legend_elements(fig, height) + text_elements(fig, fig.canvas.get_renderer(), height)
         return elements, tick_steps(marks, spec, chart.horizontal, chart.paired), unlabelled

@@ -13,7 +13,7 @@ from renderers import furniture
 from renderers.checks import covers_marks, render_checks
 from renderers.colour import ink, ramp
 from renderers.fonts import missing_glyphs, pil_font, text_width
-from renderers.layout import fit_labels, place_point_labels, unwritten_labels, written_labels
+from renderers.layout import LabelFit, fit_labels, place_point_labels
 from renderers.numbers import format_number, nice_step
 from schemas.chart import ChartSpec
 from schemas.render import Element, Rendered
@@ -81,10 +81,8 @@ class Canvas:
     right: float
     bottom: float
     colors: list[str]
-    rotation: int = 0
-    """category labels' rotation in degrees"""
-    stride: int = 1
-    """every stride-th category label is written (all, unless they cannot fit)"""
+    fit: LabelFit | None = None
+    """how the labels along the bottom are written (turned, every stride-th, wrapped); None: as they are, level"""
     value_labels: list[Element] = field(default_factory=list)
     """where the value labels will be drawn, predicted from the pinned geometry before the figure is laid out"""
     table_top: float = 0.0
@@ -93,12 +91,18 @@ class Canvas:
     def color(self, i: int) -> str:
         return self.colors[i % len(self.colors)]
 
+    @property
+    def rotation(self) -> int:
+        """The labels along the bottom turned this many degrees."""
+        return self.fit.rotation if self.fit else 0
+
     def labels(self, across: list[str]) -> list[str]:
-        """Category labels as the axis writes them (blank where left off)."""
-        return written_labels(across, self.stride)
+        """Labels as the axis writes them: those along the bottom as fitted (blank where left off, long ones on two
+        lines, "\n"), others (down the side) as they are."""
+        return list(self.fit.texts) if self.fit and self.fit.labels == tuple(across) else list(across)
 
     def unlabelled(self, across: list[str]) -> list[str]:
-        return unwritten_labels(across, self.stride)
+        return self.fit.unlabelled if self.fit and self.fit.labels == tuple(across) else []
 
     def fmt(self, value: float, col: str | None = None) -> str:
         return format_number(value, self.spec.decimals_of(col or self.spec.data.columns[0]), self.style, self.lang)
@@ -204,22 +208,22 @@ class Page:
             left = max(left, 14 + max(text_width(c, style.font_family, self.furniture_px) for c in spec.data.columns))
         right = 30 + (font_px * 5 if spec.secondary_series else 0) + (self.legend_px if where == "right" else 0) \
             + (font_px * COLOUR_BAR_EM if chart.cells else 0)
-        rotation = 0 if (chart.horizontal and not chart.cells) or chart.round else style.label_rotation
-        stride = 1
+        fit = None
         if not (chart.horizontal and not chart.cells or chart.paired or chart.round):
             slot = (width - left - right) / len(across)
-            rotation, stride = fit_labels(across, slot, style.font_family, font_px, rotation)
-            if 0 < rotation < 90:  # a slanted first label ends at its tick and reaches left past the axis
-                left = max(left, across_px * math.cos(math.radians(rotation)) - slot / 2 + 10)
-        labels_px = across_px * math.sin(math.radians(rotation))
+            fit = fit_labels(across, slot, style.font_family, font_px, style.label_rotation)
+            if 0 < fit.rotation < 90:  # a slanted first label ends at its tick and reaches left past the axis
+                left = max(left, across_px * math.cos(math.radians(fit.rotation)) - slot / 2 + 10)
+        rotation = fit.rotation if fit else 0
+        labels_px = across_px * math.sin(math.radians(rotation)) + (font_px * 1.3 if fit and fit.lines > 1 else 0)
         table_top = table_px = 0.0
         if chart.data_table:  # under the category labels, in place of the category axis's title
             table_top = 10 + font_px * 1.2 * math.cos(math.radians(rotation)) + labels_px
             table_px = len(spec.data.columns) * self.furniture_px * furniture.TABLE_LINE + 12
             labels_px = table_top + table_px - font_px * 3
         bottom = 30 + font_px * 3 + labels_px + (font_px * 2 if where == "bottom" else 0) + self.below_px
-        return Canvas(spec, style, self.lang, left, top, right, bottom, [c.hex for c in style.palette], rotation,
-                      stride, table_top=table_top)
+        return Canvas(spec, style, self.lang, left, top, right, bottom, [c.hex for c in style.palette], fit,
+                      table_top=table_top)
 
 
 def finish(spec: ChartSpec, style: StyleSpec, lang: str, where: str,

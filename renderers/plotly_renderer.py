@@ -242,6 +242,11 @@ def layers(traces: list[dict], canvas: Canvas) -> tuple[list[Element], PlotArea]
     return placed.elements, placed.area
 
 
+def _lines(texts: list[str]) -> list[str]:
+    """Texts of several lines as plotly writes them."""
+    return [text.replace("\n", "<br>") for text in texts]
+
+
 def drawing(traces: Traces, **options) -> Callable[[ChartSpec, StyleSpec, str], Rendered]:
     """A family's plotly drawing: `traces(figure_traces, canvas, **options)` appends its traces (plain plotly.js
     dicts) and returns the marks' boxes; margins, axes, legend and the PNG are shared."""
@@ -338,7 +343,7 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
                             for x0, x1, y in (canvas.table_rules() if chart.data_table else ())]
         steps: dict[str, float] = {}
         if area is not None:
-            category_axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": canvas.labels(table.index),
+            category_axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": _lines(canvas.labels(table.index)),
                              "automargin": False,
                              "ticklabeloverflow": "allow"}  # never hidden silently: off the canvas is flagged instead
 
@@ -354,7 +359,7 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
 
             x_title, y_title = (spec.y_title, spec.x_title) if horizontal else (spec.x_title, spec.y_title)
             if area.x_axis == "columns":  # a heatmap: column names across; its scale is the colour bar
-                xaxis = dict(category_axis, tickvals=list(range(len(table.columns))), ticktext=canvas.labels(table.columns),
+                xaxis = dict(category_axis, tickvals=list(range(len(table.columns))), ticktext=_lines(canvas.labels(table.columns)),
                              tickangle=-rotation)
                 x_title = ""
             elif area.x_axis == "category":

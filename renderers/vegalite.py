@@ -95,8 +95,9 @@ class Axes:
         step = None
         if kind in ("category", "columns"):
             labels = canvas.spec.data.index if kind == "category" else canvas.spec.data.columns
+            written = [text.split("\n") if "\n" in text else text for text in canvas.labels(labels)]  # lines: a list
             axis |= {"values": list(range(len(labels))), "grid": False,  # blank where left off (a long series)
-                     "labelExpr": f"{json.dumps(canvas.labels(labels), ensure_ascii=False)}[round(datum.value)]"}
+                     "labelExpr": f"{json.dumps(written, ensure_ascii=False)}[round(datum.value)]"}
             if channel == "x" and canvas.rotation:
                 axis |= {"labelAngle": -canvas.rotation, "labelAlign": "right",
                          "labelBaseline": "middle" if canvas.rotation == 90 else "top"}

@@ -647,3 +647,31 @@ def test_svg_lines_that_restart_at_their_own_y_are_measured_where_drawn():
     assert [e.text for e in lines] == list("売上高円")
     tops = [e.bbox[1] for e in lines]
     assert all(abs((b - a) - 13.0) < 0.01 for a, b in zip(tops, tops[1:]))
+
+
+def test_long_labels_wrap_where_japanese_and_english_break():
+    from renderers.layout import fit_labels, wrap
+
+    assert wrap("情報通信業・サービス業") == "情報通信業・\nサービス業"  # after ・ rather than mid-word
+    assert wrap("information and communications") == "information and\ncommunications"
+    assert "\nッ" not in wrap("ネットショッピング") and "\nー" not in wrap("スーパーマーケット")  # no line starts small
+    level = fit_labels(["製造業", "情報通信業・サービス業", "医療・福祉"], 90, "IPAexGothic", 13, 0)
+    assert (level.rotation, level.texts) == (0, ("製造業", "情報通信業・\nサービス業", "医療・福祉"))
+    assert fit_labels(["製造業", "情報通信業・サービス業"], 90, "IPAexGothic", 13, 45).rotation == 45  # as styled
+
+
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
+def test_labels_too_long_for_their_slot_are_written_on_two_lines_not_turned(renderer):
+    index = ["情報通信業・サービス業", "卸売業・小売業", "製造業", "建設業・不動産業", "運輸業・郵便業", "医療・福祉"]
+    spec = ChartSpec(chart_type="bar", title="業種別の求人数", x_title="業種", y_title="求人数（件）", unit="件",
+                     data={"index": index, "columns": ["求人数"], "data": [[120.0 + 30 * i] for i in range(6)]})
+    style = style_for(ChartType.BAR).model_copy(update={"label_rotation": 0, "width_px": 800, "height_px": 500,
+                                                        "dpi": 100, "font_size": 10.0, "value_labels": False})
+    out = render(spec, style, renderer, "ja")
+    assert not out.checks.overlapping_text and not out.checks.off_canvas_text and not out.unlabelled
+    texts = [e for e in out.elements if e.kind == "text" and e.text != spec.y_title]
+    assert not any(e.quad for e in texts)  # level, not turned
+    lines = [line for e in texts for line in e.text.split("\n")]
+    assert "情報通信業・" in lines and "サービス業" in lines and "製造業" in lines
+    first, second = (next(e.bbox for e in texts if line in e.text.split("\n")) for line in ("情報通信業・", "サービス業"))
+    assert first == second or first[3] <= second[1] + 1  # one two-line text, or the second line under the first

@@ -40,7 +40,8 @@ the data; then re-pin and say so here and in the commit:
   draw (seeds' spread topics), a box's statistics were named as statistics of the measure and times compared as
   long or short (issue 15 §1), and when stacks were asked which entry has the largest total (issue 15 §5); then
   when bars with their data table joined the draw and families that print no value labels recorded none (§1), and
-  when subtitles, 過去最高 callouts and upright (縦書き) axis titles joined the furniture (§3).
+  when subtitles, 過去最高 callouts and upright (縦書き) axis titles joined the furniture (§3), and when labels too
+  long for their slot wrapped onto two lines instead of turning (§3).
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
@@ -67,9 +68,9 @@ PINNED = {
                    "1331dce312e8085d208e261a9f23fd41e53016944d8f4430fd0abbee2d696281"],
     },
     "mix": {
-        "content": "558281f6d808c2bcae52b116ecd78d396187992919dc04c71fd80a6b96f00341",
+        "content": "f930d64d1651ee18a4b8407558bb8194a900e9f888cb6ab88adf56bf6f352df3",
         "shards": ["aad09d0a29d6c597224c5fe555e057f91cafb1531217515aeb5d605efbbbadb9",
-                   "25b805a73489c8fde8c5512ae3a4cb87f59c83ad845875d29a7917a4fb15f972",
+                   "f05053a1c37f5cf803dc0f6296cf24608ea1089e1332d7df48988d7ed18db780",
                    "6336296607765a82619732e1e5a68c2d7701ee9833999899f0474d018cff3582"],
     },
 }
