@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 import report
-from common.numbers import parse_number
+from common.numbers import parse_amount
 from pipeline.answerable import prints_values, separable
 from pipeline.qa import pick_mark
 from pipeline.report import summarize
@@ -68,10 +68,6 @@ def make(source: Path, out: Path, n: int, renderer: str) -> float:
 
 def rows(out: Path) -> list[dict]:
     return [r for p in sorted((out / "data").glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
-
-
-def value(text: str, unit: str) -> tuple[float, float] | None:
-    return parse_number(text.replace(unit, " ") if unit else text)
 
 
 def reader_answer(program: Program, spec: ChartSpec, read) -> float | None:
@@ -116,7 +112,7 @@ def numeric_within(row: dict, rng: np.random.Generator) -> list[bool] | None:
         if program.op.value == "pick":  # the picked mark's cell
             mark = pick_mark(program, elements)
             program = Program(op="value", row=mark.row, col=mark.col)
-        answer = value(qa.answer, qa.unit)
+        answer = parse_amount(qa.answer, qa.unit)
         if answer is None:
             continue
         allowed = max(record.get("tolerance") or 0.0, 0.5 * answer[1]) + 1e-9 * max(1.0, abs(answer[0]))

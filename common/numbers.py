@@ -79,18 +79,47 @@ class NumberReading:
         return 10.0**-self.decimals * self.scale
 
 
+_LOWER_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([千百十]?[万億])")  # the 2,345億 of 1兆2,345億
+
+
 def read_number(text: str) -> NumberReading | None:
+    """The first number: a compound of scale words (1兆2,345億, 3億4,500万) is one number, read in its last word."""
     normal = normalize_numerals(text)
     match = _NUMBER.search(normal)
     if match is None:
         return None
     digits, words = match.groups()
-    return NumberReading(float(digits), math.prod(_SCALE[w] for w in words),  # 百万: 10^2 · 10^4
-                         len(digits.split(".")[1]) if "." in digits else 0, "%" in normal[match.end():])
+    scale = math.prod(_SCALE[w] for w in words)  # 百万: 10^2 · 10^4
+    total, end = float(digits) * scale, match.end()
+    while scale > 1 and (lower := _LOWER_PART.match(normal, end)) and _SCALE[lower.group(2)[-1]] < scale:
+        digits, words = lower.groups()
+        scale = math.prod(_SCALE[w] for w in words)
+        total += math.copysign(float(digits) * scale, total)
+        end = lower.end()
+    return NumberReading(total / scale, scale, len(digits.split(".")[1]) if "." in digits else 0,
+                         "%" in normal[end:])
 
 
 def parse_number(text: str) -> tuple[float, float] | None:
-    """The first number in `text` with its scale word multiplied out, and the resolution it is written to (0.1 for
-    "1.5", 100 for "1.23万")."""
+    """The first number in `text` with its scale words multiplied out, and the resolution it is written to (0.1 for
+    "1.5", 100 for "1.23万", 10^8 for "1兆2,345億")."""
     reading = read_number(text)
     return None if reading is None else (reading.value, reading.resolution)
+
+
+def unit_scale(unit: str) -> float:
+    """What a unit's own scale word multiplies by: 億円 → 10^8, 百万円 → 10^6, 千台 → 10^3, 人 → 1."""
+    words = re.match(r"[千百十]?[万億兆]?", unicodedata.normalize("NFKC", unit)).group()
+    return math.prod(_SCALE[w] for w in words)
+
+
+def parse_amount(text: str, unit: str) -> tuple[float, float] | None:
+    """The first number in `text` in `unit` (parse_number's pair): where the unit follows it, its scale word is part
+    of the number (1兆2,345億円 in 億円 is 12,345; 744百万円 in 百万円 is 744); a number written without the unit is
+    read as it stands."""
+    normal, unit = unicodedata.normalize("NFKC", text), unicodedata.normalize("NFKC", unit)
+    scale = unit_scale(unit) if unit else 1.0
+    if scale == 1.0 or unit not in normal:
+        return parse_number(normal.replace(unit, " ") if unit else normal)
+    parsed = parse_number(normal)
+    return None if parsed is None else (parsed[0] / scale, parsed[1] / scale)

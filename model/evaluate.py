@@ -8,7 +8,6 @@ import asyncio
 import base64
 import io
 import json
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import torch
 from PIL import Image
 
 from model.data import ASSISTANT, EOS, IMAGE, ChatCollator, ShardStream
-from common.numbers import parse_number
+from common.numbers import parse_amount
 from model.metrics import contains, normalize, relaxed_match
 from model.recipe import progress_bar, rank_device, shard_files
 from schemas import EvalQuestion
@@ -166,20 +165,15 @@ def _scores(records: list[dict]) -> Scores:
                   within_tolerance=share("within_tolerance"))
 
 
-def _read(text: str, unit: str) -> tuple[float, float] | None:
-    """The first number in `text`, in the answer's unit (the unit's own 万/億 is not a multiplier)."""
-    normal = unicodedata.normalize("NFKC", text)
-    unit = unicodedata.normalize("NFKC", unit)
-    return parse_number(normal.replace(unit, " ") if unit else normal)
 
 
 def within_tolerance(prediction: str, item: EvalQuestion) -> bool:
     """Right to the precision the chart shows: a number within the question's recorded tolerance (half the last
     printed digit at least), else the same label."""
-    gold = _read(item.answer, item.unit)
+    gold = parse_amount(item.answer, item.unit)
     if gold is None:
         return normalize(prediction) == normalize(item.answer)
-    predicted = _read(prediction, item.unit)
+    predicted = parse_amount(prediction, item.unit)
     if predicted is None:
         return False
     (value, resolution), (guess, _) = gold, predicted

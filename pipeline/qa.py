@@ -23,7 +23,7 @@ from renderers.charts import family
 from renderers.charts.family import percent
 from renderers.colour import distinct, painted_as, pixels
 from renderers.furniture import UNIT_LINE
-from renderers.numbers import format_number
+from renderers.numbers import format_amount
 from schemas import QA, AnswerType, CellRef, ChartSpec, Element, Op, Program, QAType, Rendered, Sample, StyleSpec
 from schemas.render import DRAWN
 
@@ -329,8 +329,9 @@ def with_unit_title(name: str, unit: str, lang: str) -> str:
 
 
 def format_value(value: float, decimals: int, unit: str, style: StyleSpec, lang: str, signed: bool = False) -> str:
-    """A number as the chart writes it, with an explicit + on a positive change, then its unit."""
-    written = format_number(value, decimals, style, lang)
+    """A number as the chart writes it (an amount of 1兆 and above split as the style says), with an explicit + on a
+    positive change, then its unit."""
+    written = format_amount(value, decimals, unit, style, lang)
     if signed and value > 0 and written.strip("0.,０．，"):
         written = "+" + written
     return with_unit(written, unit, lang)

@@ -40,6 +40,8 @@ FURNITURE = {  # what a Japanese report's chart may carry (style, spec) → is i
     "subtitle (span)": lambda style, spec: bool(furniture.subtitle(ChartSpec(**spec), StyleSpec(**style))),
     "過去最高 callout": lambda style, spec: furniture.callout(ChartSpec(**spec), StyleSpec(**style)) is not None,
     "縦書き axis title": lambda style, spec: furniture.vertical_title(ChartSpec(**spec), StyleSpec(**style)) is not None,
+    "1兆2,345億 in answers": lambda style, spec: bool(style.get("mixed_scale")) and str(spec.get("unit")).startswith(
+        "億") and any(abs(v) >= 1e4 for row in spec["data"]["data"] for v in row),
 }
 
 

@@ -64,6 +64,7 @@ def sample_style(
         bar_width=float(pick(rng, [0.5, 0.6, 0.7, 0.8])),
         **({} if "table" in family(chart_type).draw else sample_furniture(rng, lang, title_loc != "none", legend)),
         minus=pick(rng, MINUS_STYLES[lang]),
+        mixed_scale=bool(lang == "ja" and rng.random() < 0.5),
     )
 
 

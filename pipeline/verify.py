@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 
 from pipeline.qa import OPS, Unverifiable, answer_unit, evaluate, text
-from common.numbers import parse_number
+from common.numbers import parse_amount
 from schemas import QA, AnswerFailure, AnswerType, ChartSpec, Element, Reject, Rendered, Sample
 
 
@@ -33,7 +33,7 @@ def check_answer(qa: QA, spec: ChartSpec, elements: list[Element], lang: str) ->
     unit_text = unicodedata.normalize("NFKC", qa.unit)
     if unit_text and not answer.endswith(unit_text):
         return AnswerFailure(reason="unit_mismatch", detail=f"answer {qa.answer!r} does not end with its unit {qa.unit!r}")
-    parsed = parse_number(answer.removesuffix(unit_text))  # so the 億 of 億円 is not read as ×10^8
+    parsed = parse_amount(answer, unit_text)  # in the unit: the 億 of 12,345億円 is not read as ×10^8
     if parsed is None:
         return AnswerFailure(reason="unparseable_answer", detail=f"no number in answer {qa.answer!r}")
     value, resolution = parsed

@@ -42,6 +42,21 @@ def format_number(value: float, decimals: int, style: StyleSpec, lang: str) -> s
     return text + suffix
 
 
+def format_amount(value: float, decimals: int, unit: str, style: StyleSpec, lang: str) -> str:
+    """A number in an answer or a description, before its unit: as the chart writes it, or — where the style mixes
+    scales (ja) and an amount in 億 reaches 1兆 — with its 兆 split off, as reports write sums of money in prose:
+    12,345 億円 → 1兆2,345億円 (not when the 億 part is zero: "1兆億円" is no number)."""
+    if not (style.mixed_scale and lang == "ja" and unit.startswith("億")):
+        return format_number(value, decimals, style, lang)
+    shown = round(abs(value), max(decimals, 0)) if decimals >= 0 else round(abs(value), decimals)
+    cho, oku = divmod(shown, 1e4)
+    if cho < 1 or float(format_number(oku, decimals, style.model_copy(update={
+            "number_format": NumberFormat.PLAIN, "full_width_digits": False}), lang)) == 0:
+        return format_number(value, decimals, style, lang)
+    minus = (style.minus if value < 0 else "").translate(_FULL_WIDTH if style.full_width_digits else {})
+    return f"{minus}{format_number(cho, 0, style, lang)}兆{format_number(oku, decimals, style, lang)}"
+
+
 def nice_step(low: float, high: float, target: int = 6) -> float:
     """A 1-2-2.5-5 × 10^k tick step giving about `target` intervals over [low, high]."""
     raw = (high - low) / target or 1.0

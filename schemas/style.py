@@ -67,5 +67,7 @@ class StyleSpec(BaseModel):
                                  "printed above the plot's top left, on time series only")
     callout: str | None = Field(default=None, description="a callout (過去最高) with an arrow to the first series' "
                                 "last value, printed only where that value is the highest of every period shown")
+    mixed_scale: bool = Field(default=False, description="ja: answers and descriptions write an amount in 億 of 1兆 "
+                              "and above with its 兆 split off (1兆2,345億円), as reports do in prose")
     vertical_title: bool = Field(default=False, description="the value axis's title written top to bottom (縦書き), "
                                  "where it is all Japanese and short enough (sampled for ja only)")

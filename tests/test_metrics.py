@@ -47,21 +47,22 @@ def test_every_printed_number_scores_as_its_value_and_a_6_percent_error_does_not
     import numpy as np
 
     from pipeline.style import sample_style
-    from renderers.numbers import format_number
+    from renderers.numbers import format_amount
     from schemas import ChartType, NumberFormat, PeriodFormat
 
     base = sample_style(np.random.default_rng(0), lang, ChartType.BAR, 1, PeriodFormat.YEAR)
     units = ["億円", "千台", "%", "人", "倍", "百万円"] if lang == "ja" else ["%", "10k people", "100M yen", "m²", "times"]
     values = [0.37, 4.2, -12.5, 87, 1234, -5678.9, 12345.6, 2.5e6, 3.2e8]
-    for number_format, full_width, unit, value, decimals in itertools.product(
-            NumberFormat, (False, True), units, values, (0, 1, 2)):
-        style = base.model_copy(update={"number_format": number_format, "full_width_digits": full_width})
+    for number_format, full_width, mixed, unit, value, decimals in itertools.product(
+            NumberFormat, (False, True), (False, True), units, values, (0, 1, 2)):
+        style = base.model_copy(update={"number_format": number_format, "full_width_digits": full_width,
+                                        "mixed_scale": mixed})  # 1兆2,345億円
         shown = round(value, decimals)
         if shown == 0 or (float(shown).is_integer() and 1900 <= shown <= 2100):
             continue  # a zero has no 6 % neighbour; years must match exactly
         joiner = "" if lang == "ja" else " "
-        printed = format_number(shown, decimals, style, lang) + joiner + unit
-        off = format_number(shown * 1.06, decimals, style, lang) + joiner + unit
+        printed = format_amount(shown, decimals, unit, style, lang) + joiner + unit
+        off = format_amount(shown * 1.06, decimals, unit, style, lang) + joiner + unit
         plain = repr(float(shown))
         assert relaxed_match(printed, plain), (printed, plain)
         if abs(shown) * 0.06 > 10.0 ** -decimals:  # 6 % is more than the printing's own rounding
@@ -71,13 +72,26 @@ def test_every_printed_number_scores_as_its_value_and_a_6_percent_error_does_not
 @pytest.mark.parametrize("text, value, resolution", [
     ("▲1.2万人", -12000, 1000), ("△5", -5, 1), ("−3.5%", -3.5, 0.1), ("1,234千台", 1234000, 1000),
     ("744百万円", 744e6, 1e6), ("二〇一九年度", 2019, 1), ("約１．５億円", 1.5e8, 1e7), ("三千五百", 3500, 1),
+    ("1兆2,345億円", 1.2345e12, 1e8), ("▲2兆3,456.7億円", -2.34567e12, 1e7), ("3億4,500万人", 3.45e8, 1e4),
 ])
 def test_one_number_parser_for_the_verifier_the_tolerance_check_and_the_scorer(text, value, resolution):
     """common.numbers reads what the scorer reads (before: the verifier's parser missed △/▲, 千/百 scales and kanji)."""
-    from common.numbers import parse_number
-    from model.evaluate import _read
+    from common.numbers import parse_amount, parse_number
 
     parsed = parse_number(text)
     assert parsed is not None and parsed[0] == pytest.approx(value) and parsed[1] == pytest.approx(resolution)
-    assert _read(text, "") == parsed
+    assert parse_amount(text, "") == parsed
     assert relaxed_match(text, f"{value:f}")
+
+
+@pytest.mark.parametrize("text, unit, value", [
+    ("1兆2,345億円", "億円", 12345), ("12,345億円", "億円", 12345), ("12,345", "億円", 12345),
+    ("▲1兆2,345億円", "億円", -12345), ("744百万円", "百万円", 744), ("1.23万人", "人", 12300), ("12.5%", "%", 12.5),
+])
+def test_an_amount_is_read_in_its_unit_whether_or_not_its_scale_is_split(text, unit, value):
+    """The verifier and the scorer read 1兆2,345億円 as 12,345 (億円), like 12,345億円 (before: the unit was cut off
+    first and "1兆2,345" read as 10^12)."""
+    from common.numbers import parse_amount
+
+    assert parse_amount(text, unit)[0] == pytest.approx(value)
+    assert relaxed_match(text, f"{value}{unit}") and relaxed_match(f"{value}", text)

@@ -74,3 +74,23 @@ def test_man_oku_answers_are_read_at_the_precision_they_show():
     right = qa("1.23万人", unit="人", op="value", row="2022年", col="志願者数")
     assert check_answer(right, people, [], "ja") is None
     assert check_answer(right.model_copy(update={"answer": "1.30万人"}), people, [], "ja").reason == "answer_mismatch"
+
+
+def test_amounts_of_a_trillion_yen_written_with_their_cho_split_off_verify():
+    """An answer of 12,345億円 may be written 1兆2,345億円 (style.mixed_scale): it is the table's 12,345, and 1兆2,346億円
+    is not (before: the verifier cut the unit off first and read "1兆2,345" as 10^12)."""
+    import numpy as np
+
+    from pipeline.qa import write_answer
+    from pipeline.style import sample_style
+    from pipeline.verify import check_answer
+    from schemas import ChartType, Op, PeriodFormat
+
+    spec = SPEC.model_copy(update={"data": SPEC.data.model_copy(update={"data": [[12345, 300], [150, 320], [170, 310]]})})
+    style = sample_style(np.random.default_rng(0), "ja", ChartType.GROUPED_BAR, 2, PeriodFormat.YEAR)
+    answer, unit = write_answer(Op.VALUE, 12345.0, spec, "法人", style.model_copy(update={"mixed_scale": True}), "ja")
+    assert (answer, unit) == ("1兆2,345億円", "億円")
+    right = qa(answer, op="value", row="2020/1", col="法人")
+    assert check_answer(right, spec, BOXES, "ja") is None
+    assert check_answer(qa("1兆2,346億円", op="value", row="2020/1", col="法人"), spec, BOXES, "ja").reason == \
+        "answer_mismatch"
