@@ -25,7 +25,8 @@ from schemas import QA, ChartSpec, Op, QAType, Rendered, Sample
 DESCRIBE_STREAM = 103  # [run seed, index, 103]: what a template description says and how
 SENTENCES = (3, 5)  # a description's length, overview included
 ORDER = ("rise", "fall", "growth", "peak", "trough", "max", "share", "min", "factor_up", "factor_down",
-         "compare_series", "streak", "count_above", "count_above_time", "mean")
+         "compare_series", "streak", "count_above", "count_above_one", "count_above_time", "count_above_time_one",
+         "mean")
 
 
 @dataclass
@@ -121,7 +122,8 @@ def _claims(writer: QuestionWriter, rng) -> list[Claim]:
     above = None if threshold is None else int((values > threshold).sum())
     if above:
         said = format_value(threshold, spec.decimals_of(col), spec.series_unit[col], writer.style, lang)
-        claims.append(Claim("count_above_time" if spec.timeline else "count_above",
+        key = ("count_above_time" if spec.timeline else "count_above") + ("_one" if above == 1 else "")
+        claims.append(Claim(key,  # "1 entries" is no English
                             [fact(Op.COUNT_ABOVE, float(above), threshold=threshold, _threshold=said,
                                   _subject=subject)], {"threshold": said}))
     if not chart.paired and not parts_of_whole(spec, col) and len(values) >= 3:

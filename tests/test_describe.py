@@ -171,3 +171,24 @@ def test_shares_of_one_whole_are_never_averaged():
         spec, "構成比", style, "ja", np.random.default_rng(seed), np.random.default_rng(seed), k=9)}
         for spec in (shares, levels)}
     assert Op.MEAN not in asked[12.3] and Op.MEAN in asked[19.3]
+
+
+@pytest.mark.parametrize("timeline", [False, True])
+def test_a_count_of_one_is_said_in_the_singular(timeline):
+    """"1 entries have …" / "In 1 periods …" was written whenever one value cleared the threshold."""
+    from pipeline.describe import _claims, _sentence
+
+    index = ["2020", "2021", "2022", "2023"] if timeline else ["North", "South", "East", "West"]
+    spec = ChartSpec(chart_type="bar", title="t", unit="t", timeline=timeline,
+                     data={"index": index, "columns": ["output"], "data": [[10.0], [20.0], [30.0], [400.0]]})
+    style = sample_style(np.random.default_rng(0), "en", ChartType.BAR, 1, PeriodFormat.YEAR)
+    said = []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        writer = QuestionWriter(spec, "output", style, "en", rng)
+        for claim in _claims(writer, rng):
+            if claim.key.startswith("count_above") and claim.facts[0].answer.startswith("1"):
+                assert claim.key.endswith("_one")
+                said.append(_sentence(claim, claim.key, claim.facts, writer, rng))
+    assert said and not any(re.search(r"\b1 (entries|periods)\b", s) for s in said)
+    assert any("one" in s for s in said)
