@@ -63,16 +63,16 @@ from tests.conftest import TINY
 
 PINNED = {
     "matplotlib": {
-        "content": "bf2d04373a1019c0cbf2ed3c99f14c06a18271cc3c4f9a3eb271bd8e7387a1d2",
+        "content": "0e7b135465b532650bc2170f231ffb419808909b0f59022d1e7020f54970a5da",
         "shards": ["606e043c7cf7e97bd1071189186f299b475eb8b860d810eb5cbd65d6464a2967",
-                   "da21169fe1a24767a1c3902b9fb247eb9b2ba28789c76880aeb903d9b5ce54e8",
-                   "39fc4b5346b0c973af6d72a2333994130cbc83537f98173f14926243b3797bf9"],
+                   "95c090a23974a093d29895a663f61124489755cb8266d4529dd0d50fd54362d3",
+                   "dca74a57a3c0fb51d6e0e007155bbf487be1e227374f2f21796fe7d18930499e"],
     },
     "mix": {
-        "content": "863dd86d6624c60b9192be3230b881af60df0984e32efdbbf8bcd331ea96d36a",
+        "content": "767193461620d6aaba9c4300ea6d1e1861c8cb74060fb92d7c968d47106a07bf",
         "shards": ["4d482f35c74135b27b13bf1cb58ae0766601d28024a4ac224dee7a918151926c",
-                   "9a751c8572a6e19f1d3857a6977b4bbd0bd1c9849b2da60f3cdc2b408dc572bd",
-                   "07fc27bb52f9bf111bb662deddb26e29122f8366f24faf06c4dfb2e95ffc7f69"],
+                   "f3901d334096c7e1b9411cafe20c278d59afe7c52ff238fa2ca31cb82b54e324",
+                   "ed0a198d9b06ddcfe69f5cc6e23b6ed1c1126c0b3a969d49df710cad3337a174"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",
