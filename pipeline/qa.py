@@ -584,8 +584,7 @@ class QuestionWriter:
         """At most one question about what the chart's furniture prints: its unit line, its source, or how many
         series its legend lists."""
         chart = family(self.spec.chart_type)
-        legend = len(self.spec.data.columns) > 1 and self.style.legend != "none" and not (
-            chart.round or chart.cells or chart.paired)
+        legend = len(self.spec.data.columns) > 1 and self.style.legend != "none" and chart.keyed
         drawn = [(op, answer) for op, answer in (
             (Op.UNIT, self.spec.unit if self.style.unit_line and len(set(self.spec.series_unit.values())) == 1
              and self.spec.unit else None),  # one unit for every value (not bars + line, not a scatter's two)

@@ -40,7 +40,7 @@ def sample_style(
     dpi = pick(rng, DPIS)
     palettes = [name for name, colors in PALETTES.items() if len(colors) >= n_colors]
     palette_name = pick(rng, palettes)
-    legend = "none" if round_chart or family(chart_type).summary else \
+    legend = "none" if not family(chart_type).keyed else \
         pick(rng, ["right", "top", "bottom", "upper left"])
     title_loc = pick(rng, ["left", "center", "center", "none"])
     return StyleSpec(

@@ -47,7 +47,7 @@ class LabelFit:
     @property
     def unlabelled(self) -> list[str]:
         """The labels the axis leaves off (Rendered.unlabelled)."""
-        return [label for i, label in enumerate(self.labels) if i % self.stride]
+        return [label for i, label in enumerate(self.labels) if i % self.stride and label]
 
 
 BREAK_AFTER = "・、)）/"  # Japanese breaks after these, or between any two characters but before small kana and marks
@@ -56,12 +56,17 @@ NO_BREAK_BEFORE = "ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮ�
 
 def wrap(label: str) -> str:
     """`label` on two lines, broken where its longer line is shortest: at a space (English), else between two
-    characters Japanese may break between (after ・ or 、, never before small kana or closing marks)."""
+    Japanese characters (after ・ or 、 where there is one, never before small kana or closing marks); as it is if
+    it has no such place."""
     if " " in label:
         words = label.split(" ")
         splits = [(" ".join(words[:i]), " ".join(words[i:])) for i in range(1, len(words))]
+    elif not any(c.isdigit() for c in label):  # between two Japanese characters, two at least on each line (a
+        # label with digits is a date or a code: kept whole, 2018年度 and FY2018 alike)
+        splits = [(label[:i], label[i:]) for i in range(2, len(label) - 1)
+                  if label[i] not in NO_BREAK_BEFORE and not (label[i - 1].isascii() or label[i].isascii())]
     else:
-        splits = [(label[:i], label[i:]) for i in range(1, len(label)) if label[i] not in NO_BREAK_BEFORE]
+        splits = [(label[:i + 1], label[i + 1:]) for i, c in enumerate(label[:-1]) if c in BREAK_AFTER]
     if not splits:
         return label
     preferred = [(a, b) for a, b in splits if a[-1] in BREAK_AFTER] or splits

@@ -106,11 +106,14 @@ def lines(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, fill: bool, co
           color_offset: int = 0, dots: bool = False, stems: bool = False) -> list[Mark]:
     """One line per column (all of them unless `columns` are named), optionally filled down to zero; `dots`: the
     points alone, always marked (a dot plot); `stems`: each dot on a thin stem from zero (a lollipop)."""
-    table = spec.data
+    from renderers.charts import family
+
+    chart, table = family(spec.chart_type), spec.data
     columns = table.columns if columns is None else columns
-    x = np.arange(len(table.index))
+    n = len(table.index)
     marks: list[Mark] = []
     for j, col in enumerate(columns):
+        x = np.array([chart.slot(table.columns.index(col), i, n) for i in range(n)])  # its own panel's, if any
         values = table.column(col)
         color = _color(style, j + color_offset)
         marked = style.markers or dots
@@ -126,8 +129,28 @@ def lines(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, fill: bool, co
                             xytext=(0, 5), ha="center", fontsize=style.font_size * 0.8)
         kind = "point" if marked else "vertex"
         marks += [((xi, v), kind, row, col, color, ax) for xi, v, row in zip(x, values, table.index)]
-    ax.set_xticks(x, labels=table.index)
+    if chart.panels:
+        _panels(ax, spec, style)
+    else:
+        ax.set_xticks(np.arange(n), labels=table.index)
     return marks
+
+
+def _panels(ax: Axes, spec: ChartSpec, style: StyleSpec) -> None:
+    """Small multiples' frame: each panel's title above it, a thin rule between panels, the slots' full width."""
+    from renderers.charts import family
+    from renderers.charts.family import PANEL_GAP
+
+    chart, table = family(spec.chart_type), spec.data
+    n = len(table.index)
+    along = ax.get_xaxis_transform()
+    for j, col in enumerate(table.columns):
+        first, last = chart.slot(j, 0, n), chart.slot(j, n - 1, n)
+        ax.annotate(col, ((first + last) / 2, 1), xycoords=along, xytext=(0, 4), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=style.font_size, annotation_clip=False)
+        if j:
+            ax.axvline(first - (PANEL_GAP + 1) / 2, color=RULE_COLOR, linewidth=0.8)
+    ax.set_xlim(-0.5, len(chart.slots(spec)) - 0.5)
 
 
 def bridge(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
@@ -287,14 +310,17 @@ def two_axes(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, bars_left: 
 def _furniture(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> None:
     """The unit line just above the plot's top right corner (the title is lifted over it), source and note as the
     figure's supxlabel, left-aligned: texts the layout keeps the axes, titles and legends clear of."""
+    from renderers.charts import family
+
     size = style.font_size * furniture.SIZE
     top, bottom = furniture.above(spec, style, lang), furniture.below(style)
+    lift = 3 + (style.font_size * 1.6 if family(spec.chart_type).panels else 0)  # over small multiples' panel titles
     if top:
-        ax.annotate("\n".join(top), xy=(1, 1), xycoords="axes fraction", xytext=(0, 3), textcoords="offset points",
+        ax.annotate("\n".join(top), xy=(1, 1), xycoords="axes fraction", xytext=(0, lift), textcoords="offset points",
                     ha="right", va="bottom", fontsize=size)
     subtitle = furniture.subtitle(spec, style)
     if subtitle:
-        ax.annotate("\n".join(subtitle), xy=(0, 1), xycoords="axes fraction", xytext=(0, 3),
+        ax.annotate("\n".join(subtitle), xy=(0, 1), xycoords="axes fraction", xytext=(0, lift),
                     textcoords="offset points", ha="left", va="bottom", fontsize=size)
     if bottom:
         fig.supxlabel("\n".join(bottom), x=6 / style.width_px, ha="left", multialignment="left", fontsize=size)
@@ -306,7 +332,8 @@ def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: st
     round_chart, horizontal = chart.round, chart.horizontal
     if style.title_loc != "none":
         lines = max(len(furniture.above(spec, style, lang)), len(furniture.subtitle(spec, style)))
-        lifted = lines * style.font_size * furniture.SIZE * 1.4  # over the unit line and subtitle
+        lifted = lines * style.font_size * furniture.SIZE * 1.4 \
+            + (style.font_size * 1.6 if chart.panels else 0)  # over the unit line, subtitle and panel titles
         ax.set_title(furniture.title(spec, style, lang), loc=style.title_loc, fontsize=style.font_size * 1.25,
                      pad=rcParams["axes.titlepad"] + lifted)
     if round_chart:
@@ -326,9 +353,9 @@ def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: st
         ax.set_axisbelow(True)
     fitted = None
     if chart.cells or not horizontal:
-        fitted = _category_fit(spec, style, chart, _expected_slot(style, _across(spec, chart)))
+        fitted = _category_fit(spec, style, chart, _expected_slot(style, chart.slots(spec)))
         _set_category_labels(ax, chart, fitted)
-    if style.legend != "none" and not chart.cells:
+    if style.legend != "none" and chart.keyed:
         _legend(fig, ax, style, style.legend)
     return fitted
 
@@ -388,17 +415,12 @@ def _expected_slot(style: StyleSpec, across: list[str]) -> float:
     return SLOT_SHARE * style.width_px / max(1, len(across))
 
 
-def _across(spec: ChartSpec, chart) -> list[str]:
-    """The labels along the bottom: a heatmap's columns, else the categories."""
-    return spec.data.columns if chart.cells else spec.data.index
-
-
 def _category_fit(spec: ChartSpec, style: StyleSpec, chart, slot_px: float) -> LabelFit:
     """How the labels along the bottom are written in slots `slot_px` wide (a scatter's value ticks: turned as the
     style says)."""
     if chart.paired:
         return LabelFit(tuple(spec.data.index), style.label_rotation)
-    return fit_labels(_across(spec, chart), slot_px, style.font_family, style.font_size * style.dpi / 72,
+    return fit_labels(chart.slots(spec), slot_px, style.font_family, style.font_size * style.dpi / 72,
                       style.label_rotation)
 
 
@@ -579,7 +601,7 @@ def render_matplotlib(spec: ChartSpec, style: StyleSpec, lang: str, paint: Paint
             fig.canvas.draw()
         unlabelled = []
         if fitted:  # labels along the bottom refitted when the slots as laid out are narrower than expected
-            across = _across(spec, chart)
+            across = chart.slots(spec)
             slot = ax.get_window_extent().width / len(across)
             refit = _category_fit(spec, style, chart, slot) if slot < _expected_slot(style, across) else fitted
             if refit != fitted:

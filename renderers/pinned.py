@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from renderers import furniture
+from renderers.charts.family import PANEL_GAP
 from renderers.checks import covers_marks, render_checks
 from renderers.colour import ink, ramp
 from renderers.fonts import missing_glyphs, pil_font, text_width
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
     from renderers.charts.family import ChartFamily
 
+PANEL_TITLE_EM = 1.8  # room above the plot for small multiples' panel titles, in font sizes
 COLOUR_BAR_EM = 6.0  # room a heatmap's colour bar and its tick labels take right of the plot, in font sizes
 HEAT_LOW = "#f4f4f4"  # a heatmap's lowest value; the highest takes the palette's first colour
 TEXT_PAD_PX = 3.0  # the gap between a mark and its value label (plotly.js's)
@@ -111,6 +113,21 @@ class Canvas:
         return Frame(self.left, self.top, self.style.width_px - self.right, self.style.height_px - self.bottom,
                      xrange, yrange)
 
+    def panel_titles(self) -> list[tuple[str, float, float, float]]:
+        """Small multiples' panel titles and separators as (column, title centre x, title baseline y, separator x
+        left of the panel or None for the first), in image pixels."""
+        from renderers.charts import family
+
+        chart, table = family(self.spec.chart_type), self.spec.data
+        n, slots = len(table.index), len(family(self.spec.chart_type).slots(self.spec))
+        frame = self.frame([-0.5, slots - 0.5], [0.0, 1.0])
+        out = []
+        for j, col in enumerate(table.columns):
+            first, last = chart.slot(j, 0, n), chart.slot(j, n - 1, n)
+            separator = frame.px(first - (PANEL_GAP + 1) / 2, 0)[0] if j else None
+            out.append((col, frame.px((first + last) / 2, 0)[0], frame.top - 6, separator))
+        return out
+
     def left_of_ticks(self, value_range: list[float]) -> float:
         """The centre of a one-character column (an upright axis title) just left of the value axis's tick labels."""
         font_px = self.style.font_size * self.style.dpi / 72
@@ -191,6 +208,12 @@ class Page:
                    below_px=below_px)
 
     @property
+    def band_top(self) -> float:
+        """How far above the plot the lines over it (unit line, subtitle) start: over small multiples' panel
+        titles."""
+        return self.above_px + (self.font_px * PANEL_TITLE_EM if self.chart.panels else 0)
+
+    @property
     def legend_top(self) -> float:
         """Where a legend placed at the top starts: under the title, or at the top margin when there is none (it
         once stayed where a title would be, and reached into the plot)."""
@@ -201,8 +224,8 @@ class Page:
         labels' rotation: the style's, or steeper until neighbours do not touch."""
         spec, style, font_px, chart = self.spec, self.style, self.font_px, self.chart
         width = style.width_px
-        across, across_px = (spec.data.columns, self.column_px) if chart.cells else (spec.data.index, self.label_px)
-        top = self.legend_top + (font_px * 2 if where == "top" else 0) + self.above_px
+        across, across_px = chart.slots(spec), self.column_px if chart.cells else self.label_px
+        top = self.legend_top + (font_px * 2 if where == "top" else 0) + self.band_top
         left = 30 + font_px * 4 + (self.label_px if chart.horizontal else 0)
         if chart.data_table:  # the table's row names, right-aligned left of the plot
             left = max(left, 14 + max(text_width(c, style.font_family, self.furniture_px) for c in spec.data.columns))
@@ -296,6 +319,8 @@ class BarSeries:
 class LineSeries:
     col: str
     color: str
+    positions: list[int]
+    """each value's category slot (its own panel's for small multiples)"""
     values: list[float]
     texts: list[str]
     on_right: bool
@@ -333,7 +358,7 @@ def cartesian(canvas: Canvas, bars: bool, stacked: bool = False, horizontal: boo
     else:
         values_range = value_range([v for c in (primary if spec.secondary_series else table.columns)
                                     for v in table.column(c)])
-    category_range = [-0.5, n - 0.5]
+    category_range = [-0.5, len(chart.slots(spec)) - 0.5]
     frame = canvas.frame(*((values_range, [n - 0.5, -0.5]) if horizontal else (category_range, values_range)))
     elements: list[Element] = []
     bar_series: list[BarSeries] = []
@@ -362,10 +387,11 @@ def cartesian(canvas: Canvas, bars: bool, stacked: bool = False, horizontal: boo
     for j, col in enumerate(line_columns, start=len(bar_columns)):
         values = table.column(col)
         on_right, marked = col in spec.secondary_series, style.markers or dots
-        line_series.append(LineSeries(col, canvas.color(j), values, [canvas.fmt(v, col) for v in values], on_right,
-                                      marked))
-        for i, (row, v) in enumerate(zip(table.index, values)):
-            px, py = frame.px(i, v, secondary_range if on_right else None)
+        positions = [chart.slot(table.columns.index(col), i, n) for i in range(n)]
+        line_series.append(LineSeries(col, canvas.color(j), positions, values, [canvas.fmt(v, col) for v in values],
+                                      on_right, marked))
+        for x, row, v in zip(positions, table.index, values):
+            px, py = frame.px(x, v, secondary_range if on_right else None)
             r = 5 if dots else 3
             elements.append(Element(kind="point" if marked else "vertex", bbox=(px - r, py - r, px + r, py + r),
                                     color=canvas.color(j), row=row, col=col))

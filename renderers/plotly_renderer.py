@@ -169,14 +169,14 @@ def cartesian(traces: list[dict], canvas: Canvas, bars: bool, stacked: bool = Fa
         else:
             traces.append(dict(trace, x=positions, y=series.values))
     for series in layout.lines if stems else ():  # under the dots: a line from zero to each value
-        xs = [x for i in range(len(series.values)) for x in (i, i, None)]
+        xs = [x for i in series.positions for x in (i, i, None)]
         ys = [y for v in series.values for y in (0, v, None)]
         traces.append(dict(type="scatter", x=xs, y=ys, mode="lines", line={"color": series.color, "width": 2},
                            showlegend=False, hoverinfo="skip"))
     for series in layout.lines:
         mode = ("markers" if dots else "lines" + ("+markers" if series.marked else "")) + \
             ("+text" if style.value_labels else "")
-        traces.append(dict(type="scatter", x=list(range(len(series.values))), y=series.values, name=series.col,
+        traces.append(dict(type="scatter", x=series.positions, y=series.values, name=series.col,
                            mode=mode, line={"color": series.color}, text=series.texts,
                            **({"marker": {"color": series.color, "size": 10}} if dots else {}),
                            textposition="top center", yaxis="y2" if series.on_right else "y", cliponaxis=False,
@@ -271,9 +271,9 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
     width, height = style.width_px, style.height_px
     n = len(table.index)
     horizontal = chart.horizontal
-    show_legend = style.legend != "none" and len(table.columns) > 1 and not (chart.round or chart.cells)
+    show_legend = style.legend != "none" and len(table.columns) > 1 and chart.keyed
     page = Page.of(spec, style, lang, chart)
-    font_px, furniture_px, above_px, below_px = page.font_px, page.furniture_px, page.above_px, page.below_px
+    font_px, furniture_px, below_px = page.font_px, page.furniture_px, page.below_px
     above, below = page.above, page.below
 
     def draw(where: str, style: StyleSpec):
@@ -320,12 +320,22 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
 
         line = furniture_px * 1.5
         layout["annotations"] = (
-            [note(text, width - 6, top - above_px + 2 + i * line, "right", "top") for i, text in enumerate(above)]
+            [note(text, width - 6, top - page.band_top + 2 + i * line, "right", "top") for i, text in enumerate(above)]
             + [note(text, 6, height - 4 - i * line, "left", "bottom") for i, text in enumerate(reversed(below))]
-            + [note(text, width * 0.02, top - above_px + 2 + i * line, "left", "top")
+            + [note(text, width * 0.02, top - page.band_top + 2 + i * line, "left", "top")
                for i, text in enumerate(page.subtitle)]
             + [note(text, x, y, anchor, "middle") for text, x, y, anchor in
                (canvas.table_cells() if chart.data_table else ())])
+        layout["shapes"] = [{"type": "line", "xref": "paper", "yref": "paper", "x0": (x0 - left) / plot_w,
+                             "x1": (x1 - left) / plot_w, "y0": (height - bottom - y) / plot_h,
+                             "y1": (height - bottom - y) / plot_h, "line": {"color": pinned.RULE_COLOR, "width": 0.6}}
+                            for x0, x1, y in (canvas.table_rules() if chart.data_table else ())]
+        for col, x, y, separator in canvas.panel_titles() if chart.panels else ():
+            layout["annotations"].append(note(col, x, y, "center", "bottom") | {"font": {"size": font_px}})
+            if separator is not None:
+                layout["shapes"].append({"type": "line", "xref": "paper", "yref": "paper", "x0": (separator - left) / plot_w,
+                                         "x1": (separator - left) / plot_w, "y0": 0, "y1": 1,
+                                         "line": {"color": pinned.RULE_COLOR, "width": 0.8}})
         arrow = pinned.callout_arrow(canvas, elements)
         if arrow:
             text, tip_x, tip_y, tail_x, tail_y = arrow
@@ -337,10 +347,6 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
             layout["annotations"].append(note(vertical.replace("\n", "<br>"), canvas.left_of_ticks(area.frame.yrange),
                                               top + (height - top - bottom) / 2, "center", "middle")
                                          | {"font": {"size": font_px}})
-        layout["shapes"] = [{"type": "line", "xref": "paper", "yref": "paper", "x0": (x0 - left) / plot_w,
-                             "x1": (x1 - left) / plot_w, "y0": (height - bottom - y) / plot_h,
-                             "y1": (height - bottom - y) / plot_h, "line": {"color": pinned.RULE_COLOR, "width": 0.6}}
-                            for x0, x1, y in (canvas.table_rules() if chart.data_table else ())]
         steps: dict[str, float] = {}
         if area is not None:
             category_axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": _lines(canvas.labels(table.index)),
@@ -358,12 +364,14 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
                 return axis
 
             x_title, y_title = (spec.y_title, spec.x_title) if horizontal else (spec.x_title, spec.y_title)
+            slots = chart.slots(spec)  # the labels along the bottom
+            bottom_axis = dict(category_axis, tickvals=list(range(len(slots))), ticktext=_lines(canvas.labels(slots)),
+                               tickangle=-rotation)
             if area.x_axis == "columns":  # a heatmap: column names across; its scale is the colour bar
-                xaxis = dict(category_axis, tickvals=list(range(len(table.columns))), ticktext=_lines(canvas.labels(table.columns)),
-                             tickangle=-rotation)
+                xaxis = bottom_axis
                 x_title = ""
             elif area.x_axis == "category":
-                xaxis = dict(category_axis, tickangle=-rotation)
+                xaxis = bottom_axis
                 x_title = "" if chart.data_table else x_title  # the data table sits where the title would
             else:
                 xaxis = value_axis(area.frame.xrange)

@@ -87,6 +87,8 @@ class Axes:
                 encoding.pop("step", None)
 
     def _axis(self, channel: str, kind: str, domain: list[float], title: str) -> dict:
+        from renderers.charts import family
+
         canvas, style = self.canvas, self.canvas.style
         axis = {"title": title or None, "labelOverlap": False, "labelFlush": False, "labelBound": False,
                 "labelLimit": 0,
@@ -94,7 +96,8 @@ class Axes:
                 "tickSize": 4}
         step = None
         if kind in ("category", "columns"):
-            labels = canvas.spec.data.index if kind == "category" else canvas.spec.data.columns
+            spec = canvas.spec
+            labels = family(spec.chart_type).slots(spec) if channel == "x" else list(spec.data.index)
             written = [text.split("\n") if "\n" in text else text for text in canvas.labels(labels)]  # lines: a list
             axis |= {"values": list(range(len(labels))), "grid": False,  # blank where left off (a long series)
                      "labelExpr": f"{json.dumps(written, ensure_ascii=False)}[round(datum.value)]"}
@@ -104,8 +107,6 @@ class Axes:
             else:
                 axis["labelAngle"] = 0
         else:
-            from renderers.charts import family
-
             step, values = nice_step(*domain), pinned.tick_values(*domain)
             axis |= {"values": values, "grid": style.grid,
                      "format": ",.6~f" if style.number_format is NumberFormat.THOUSANDS else ".6~f"}
@@ -152,7 +153,7 @@ def cartesian(layers: list[dict], canvas: Canvas, legend: dict | None, bars: boo
         layers.append({"data": {"values": rows}, "mark": {"type": "rect", **edges},
                        "encoding": encoding | {"color": color}})
     for k, s in enumerate(layout.lines):
-        rows = [{"name": s.col, "i": i, "v": v} for i, v in enumerate(s.values)]
+        rows = [{"name": s.col, "i": x, "v": v} for x, v in zip(s.positions, s.values)]
         first = not layout.bars and k == 0 or s.on_right and not any(t.on_right for t in layout.lines[:k])
         encoding = axes.encode("i", "v", on_right=s.on_right, first=first) | {"color": color}
         if fill:
@@ -350,7 +351,7 @@ def render_vegalite(spec: ChartSpec, style: StyleSpec, lang: str, add_layers: La
     _register_font_directory(font_path(style.font_family))
     table = spec.data
     width, height = style.width_px, style.height_px
-    show_legend = style.legend != "none" and len(table.columns) > 1 and not (chart.round or chart.cells)
+    show_legend = style.legend != "none" and len(table.columns) > 1 and chart.keyed
 
     def draw(where: str, style: StyleSpec) -> tuple[list[dict], Canvas, list[Element], Axes | None]:
         page = Page.of(spec, style, lang, chart)
@@ -374,13 +375,20 @@ def render_vegalite(spec: ChartSpec, style: StyleSpec, lang: str, add_layers: La
                                height * 0.02, "left" if left_title else "center", "top", font_px * 1.25))
         line = furniture_px * 1.5
         for i, content in enumerate(page.above):
-            layers.append(text(canvas, content, width - 6, canvas.top - page.above_px + 2 + i * line, "right", "top",
+            layers.append(text(canvas, content, width - 6, canvas.top - page.band_top + 2 + i * line, "right", "top",
                                furniture_px))
         for i, content in enumerate(reversed(page.below)):
             layers.append(text(canvas, content, 6, height - 4 - i * line, "left", "bottom", furniture_px))
         for i, content in enumerate(page.subtitle):
-            layers.append(text(canvas, content, width * 0.02, canvas.top - page.above_px + 2 + i * line, "left", "top",
+            layers.append(text(canvas, content, width * 0.02, canvas.top - page.band_top + 2 + i * line, "left", "top",
                                furniture_px))
+        for col, x, y, separator in canvas.panel_titles() if chart.panels else ():
+            layers.append(text(canvas, col, x, y, "center", "bottom", font_px))
+            if separator is not None:
+                layers.append({"data": {"values": [{}]},
+                               "mark": {"type": "rule", "color": pinned.RULE_COLOR, "strokeWidth": 0.8},
+                               "encoding": {"x": {"value": separator - canvas.left}, "y": {"value": 0},
+                                            "y2": {"value": height - canvas.top - canvas.bottom}}})
         arrow = pinned.callout_arrow(canvas, elements)
         if arrow:
             content, tip_x, tip_y, tail_x, tail_y = arrow

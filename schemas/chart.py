@@ -51,6 +51,7 @@ class ChartType(StrEnum):
     DUAL_LINE = "dual_line"
     BOX = "box"
     BAR_TABLE = "bar_table"
+    SMALL_MULTIPLES = "small_multiples"
 
 
 class DataTable(BaseModel):

@@ -575,6 +575,7 @@ def test_a_box_plot_draws_each_statistic_where_it_stands_and_the_median_across_t
 @pytest.mark.parametrize("renderer", CHART_RENDERERS)
 def test_a_data_table_prints_every_value_under_its_bars_and_questions_read_it(renderer):
     from pipeline.answerable import answerable
+    from pipeline.qa import OPS
     from pipeline.template import draft_sample
     from renderers.numbers import format_number
     from schemas import RunConfig
@@ -599,7 +600,7 @@ def test_a_data_table_prints_every_value_under_its_bars_and_questions_read_it(re
     drafted = next(s for i in range(400) if (s := draft_sample(RunConfig(n=400, seed=3, renderer=renderer), i))
                    .spec.chart_type is ChartType.BAR_TABLE)
     asked = answerable(drafted, render(drafted.spec, drafted.style, renderer, drafted.lang))
-    numeric = [q for q in asked.qa if q.answer_type.value == "number" and not q.program.op.value == "unit"]
+    numeric = [q for q in asked.qa if q.answer_type.value == "number" and not OPS[q.program.op].printed]  # furniture
     assert numeric and all(q.read_from == "cell" and q.tolerance == 0.0 for q in numeric)
 
 
@@ -675,3 +676,30 @@ def test_labels_too_long_for_their_slot_are_written_on_two_lines_not_turned(rend
     assert "情報通信業・" in lines and "サービス業" in lines and "製造業" in lines
     first, second = (next(e.bbox for e in texts if line in e.text.split("\n")) for line in ("情報通信業・", "サービス業"))
     assert first == second or first[3] <= second[1] + 1  # one two-line text, or the second line under the first
+
+
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
+def test_small_multiples_draw_each_series_in_its_own_titled_panel_on_one_value_axis(renderer):
+    spec = japanese_spec(ChartType.SMALL_MULTIPLES)
+    style = style_for(ChartType.SMALL_MULTIPLES).model_copy(update={"markers": True, "label_rotation": 0})
+    assert style.legend == "none"  # each panel is titled instead
+    out = render(spec, style, renderer, "ja")
+    assert not out.checks.overlapping_text and not out.checks.off_canvas_text and not out.unlabelled
+    assert not any(e.kind == "legend" for e in out.elements)
+    points = {(e.row, e.col): e.bbox for e in out.elements if e.kind == "point"}
+    texts = {e.text: e.bbox for e in out.elements if e.kind == "text"}
+    plot_top = min(b[1] for b in points.values())
+    spans = []
+    for col in spec.data.columns:
+        xs = [(points[row, col][0] + points[row, col][2]) / 2 for row in spec.data.index]
+        assert xs == sorted(xs)
+        spans.append((xs[0], xs[-1]))
+        title = texts[col]  # above its own panel
+        assert title[3] <= plot_top and xs[0] <= (title[0] + title[2]) / 2 <= xs[-1]
+    assert all(a[1] < b[0] for a, b in zip(spans, spans[1:]))  # panels side by side, apart
+    # one value axis: a larger value sits higher, whichever panel it is in
+    y = {key: (b[1] + b[3]) / 2 for key, b in points.items()}
+    values = {(row, col): v for row, vs in zip(spec.data.index, spec.data.data) for col, v in zip(spec.data.columns, vs)}
+    for a, b in [(("令和3年度", "法人"), ("令和3年度", "個人")), (("令和5年度", "法人"), ("令和4年度", "個人"))]:
+        assert (y[a] > y[b]) == (values[a] < values[b])
+    assert texts and set(out.tick_steps) == set(spec.data.columns)

@@ -16,6 +16,8 @@ NOT_ADDITIVE_UNITS = frozenset({"%", "％", "倍", "x", "℃", "°C"})
 """units of rates, ratios and temperatures: two of them do not add up to a meaningful total"""
 
 
+PANEL_GAP = 1  # blank category slots between two panels of small multiples
+
 BRIDGE_KINDS = ("level", "rise", "fall")  # a waterfall's bars, coloured by the palette's first three colours
 
 
@@ -78,11 +80,34 @@ class ChartFamily:
     summary: bool = False
     """each row is one category's five-number summary (minimum, quartiles, median, maximum) drawn as a box: the
     columns are statistics of one measure, not series — no legend, never compared with each other"""
+    panels: bool = False
+    """small multiples: each column drawn in a panel of its own, side by side, all against one value axis; a title
+    above each panel names its column (no legend), the categories repeat under each panel"""
     data_table: bool = False
     """the chart's values printed in a table beneath the plot (IR decks, 決算説明資料): a column under each category,
     a row per series — every value is read from its cell, and the marks carry no value labels"""
     rules: Callable[[ChartSpec], None] | None = field(default=None, repr=False)
     """data-shape rules beyond the table's own; raise ValueError naming the value"""
+
+    def slots(self, spec: ChartSpec) -> list[str]:
+        """The labels along the bottom, one per category slot: a heatmap's columns; for small multiples each panel's
+        categories in turn, PANEL_GAP blank slots between panels; else the categories."""
+        if self.cells:
+            return list(spec.data.columns)
+        if self.panels:
+            return [label for k in range(len(spec.data.columns))
+                    for label in ([""] * PANEL_GAP if k else []) + list(spec.data.index)]
+        return list(spec.data.index)
+
+    def slot(self, j: int, i: int, n: int) -> int:
+        """The slot of category i (of n) of column j: its own panel's for small multiples, else i."""
+        return j * (n + PANEL_GAP) + i if self.panels else i
+
+    @property
+    def keyed(self) -> bool:
+        """Its columns are told apart by a legend — not slices, cells, a scatter's two measures, a box's statistics
+        or small multiples' panels, each named where it is drawn."""
+        return not (self.round or self.cells or self.paired or self.summary or self.panels)
 
     @property
     def upright(self) -> bool:
