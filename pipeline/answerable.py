@@ -44,6 +44,12 @@ def _magnitudes(spec: ChartSpec, col: str, elements: list[Element]) -> dict[str,
     marks = [e for e in elements if e.col == col and e.kind in ("bar", "layer", "point", "vertex") and e.bbox]
     if not marks:
         return None
+    if chart.radial:  # a value is a vertex's distance from the centre
+        origin = next((e.bbox for e in elements if e.kind == "origin"), None)
+        if origin is None:
+            return None
+        return {e.row: math.dist(((e.bbox[0] + e.bbox[2]) / 2, (e.bbox[1] + e.bbox[3]) / 2), origin[:2])
+                for e in marks}
     values = dict(zip(spec.data.index, spec.data.column(col)))
     out = {}
     for e in marks:

@@ -35,7 +35,7 @@ def sample_style(
     bare_units: bool = False,
 ) -> StyleSpec:
     """`bare_units`: every unit is unscaled (人, t, 円), so Japanese 万/億 number formatting may be chosen."""
-    round_chart = family(chart_type).round
+    round_chart = family(chart_type).round or family(chart_type).radial  # drawn in a square
     width, height = pick(rng, SIZES[4:5] if round_chart else SIZES)
     dpi = pick(rng, DPIS)
     palettes = [name for name, colors in PALETTES.items() if len(colors) >= n_colors]

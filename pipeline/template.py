@@ -258,7 +258,8 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
         elif axis == "bins":  # every bin, in the measure's order
             index = [c[li] for c in topic.categories]
         else:
-            cats = pick_subset(rng, topic.categories, int(rng.integers(3, len(topic.categories) + 1)))
+            cats = pick_subset(rng, topic.categories, int(rng.integers(chart.fewest_categories,
+                                                                       len(topic.categories) + 1)))
             index = [c[li] for c in cats]
         cols = [s[li] for s in pick_subset(rng, topic.series, _series_count(rng, chart, len(topic.series)))]
         if chart.change_on_previous:  # each period's change on the one before, from one more period of levels

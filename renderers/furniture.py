@@ -72,7 +72,7 @@ def vertical_title(spec: ChartSpec, style: StyleSpec) -> str | None:
 
     title, chart = spec.y_title, family(spec.chart_type)
     if not (style.vertical_title and title and len(title) <= VERTICAL_MAX
-            and _JAPANESE.fullmatch(title) and not (chart.round or chart.cells or chart.paired or chart.horizontal)):
+            and _JAPANESE.fullmatch(title) and not (chart.round or chart.cells or chart.paired or chart.horizontal or chart.radial)):
         return None
     return "\n".join(title.translate(VERTICAL_FORMS))
 

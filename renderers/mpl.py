@@ -25,8 +25,8 @@ from renderers.colour import ink
 from renderers.fonts import font_path, text_width
 from renderers.layout import LabelFit, fit_labels, place_point_labels
 from renderers.mpl_layout import OnePassLayout
-from renderers.numbers import SCALES, format_number
-from renderers.pinned import LAYER_HALF_PX, RULE_COLOR, bridge_bases, end_anchor, value_range
+from renderers.numbers import SCALES, format_number, nice_step
+from renderers.pinned import LAYER_HALF_PX, RULE_COLOR, bridge_bases, end_anchor, tick_text, tick_values, value_range
 from schemas.chart import ChartSpec
 from schemas.render import Element, Rendered
 from schemas.style import NumberFormat, StyleSpec
@@ -193,6 +193,53 @@ def boxes(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
             for col, v in zip(table.columns, values)]
 
 
+def radar(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
+    """A radar in its own square data space (centre 0, the value axis's reach at radius 1, spoke 0 up, clockwise):
+    grey rings at the value ticks, labelled up the top spoke; each column a closed, lightly filled polygon."""
+    table = spec.data
+    reach = value_range([v for row in table.data for v in row])[1]
+    n = len(table.index)
+    angles = [2 * math.pi * i / n for i in range(n)]
+
+    def at(angle: float, value: float) -> tuple[float, float]:
+        return value / reach * math.sin(angle), value / reach * math.cos(angle)
+
+    for ring in [v for v in tick_values(0.0, reach) if v > 0]:
+        ax.plot(*zip(*[at(a, ring) for a in angles + angles[:1]]), color="#cccccc", linewidth=0.8)
+        ax.text(0.02, ring / reach, tick_text(ring, style), ha="left", va="center", fontsize=style.font_size)
+    for label, angle in zip(table.index, angles):
+        ax.plot(*zip((0, 0), at(angle, reach)), color="#cccccc", linewidth=0.8)
+        x, y = at(angle, reach * 1.08)
+        beside = abs(math.sin(angle)) > 0.2
+        ax.text(x, y, label, fontsize=style.font_size,
+                ha=("left" if x > 0 else "right") if beside else "center",
+                va="center" if beside else ("bottom" if y > 0 else "top"))
+    marks: list[Mark] = [((0.0, 0.0), "origin", None, None, None, ax)]
+    for j, col in enumerate(table.columns):
+        color = _color(style, j)
+        points = [at(a, v) for a, v in zip(angles, table.column(col))]
+        closed = points + points[:1]
+        ax.plot(*zip(*closed), color=color, linewidth=2, marker="o" if style.markers else None, markersize=5,
+                label=col)
+        ax.fill(*zip(*closed), color=color, alpha=0.15, linewidth=0)
+        if style.value_labels:  # just outside each vertex, along its spoke
+            away = style.font_size * 0.6 + 5
+            for (x, y), angle, v in zip(points, angles, table.column(col)):
+                ax.annotate(format_number(v, spec.decimals_of(col), style, lang), (x, y), textcoords="offset points",
+                            xytext=(away * math.sin(angle), away * math.cos(angle)), ha="center", va="center",
+                            fontsize=style.font_size * 0.8)
+        kind = "point" if style.markers else "vertex"
+        marks += [(p, kind, row, col, color, ax) for p, row in zip(points, table.index)]
+    ax.set_xlim(-1.4, 1.4)
+    ax.set_ylim(-1.25, 1.25)
+    ax.set_aspect("equal")
+    ax.xaxis.set_visible(False)
+    ax.yaxis.set_visible(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return marks
+
+
 def layers(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
     """A stacked area: each column's band laid on the ones before it, opaque, its value printed mid-band; a value is
     the band's thickness, so each (period, column) is measured as a strip from its lower edge to its upper one."""
@@ -338,6 +385,10 @@ def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: st
                      pad=rcParams["axes.titlepad"] + lifted)
     if round_chart:
         return None
+    if chart.radial:  # its scale is on its rings, its categories at its spokes' ends
+        if style.legend != "none":
+            _legend(fig, ax, style, style.legend)
+        return None
     if not chart.cells:  # a heatmap has no value axis: its colour bar and printed values carry the scale
         category_label, value_label = (ax.set_ylabel, ax.set_xlabel) if horizontal else (ax.set_xlabel, ax.set_ylabel)
         if not (ax.get_xlabel() or ax.get_ylabel()):  # a drawing that titles its own axes (scatter) keeps them
@@ -460,9 +511,9 @@ def pixel_box(extent, height: int) -> tuple[float, float, float, float]:
 def _mark_elements(marks: list[Mark], height: int) -> list[Element]:
     elements = []
     for artist, kind, row, col, color, ax in marks:
-        if kind in ("point", "vertex"):
+        if kind in ("point", "vertex", "origin"):
             px, py = ax.transData.transform(artist)
-            r = POINT_RADIUS_PX
+            r = POINT_RADIUS_PX if kind != "origin" else 0.0
             box = (float(px - r), float(height - py - r), float(px + r), float(height - py + r))
         elif kind == "layer":
             x, low, high = artist
@@ -517,7 +568,12 @@ def text_elements(fig: Figure, renderer, height: int) -> list[Element]:
 
 
 def tick_steps(marks: list[Mark], spec: ChartSpec, horizontal: bool, paired: bool) -> dict[str, float]:
-    """Step between the major ticks of the value axis each column is read against (its own axes: twin axes too)."""
+    """Step between the major ticks of the value axis each column is read against (its own axes: twin axes too; a
+    radar's rings)."""
+    from renderers.charts import family
+
+    if family(spec.chart_type).radial:
+        return dict.fromkeys(spec.data.columns, nice_step(0.0, value_range([v for r in spec.data.data for v in r])[1]))
     steps = {}
     for _artist, kind, _row, col, _color, ax in marks:
         if kind in ("slice", "cell") or col in steps:

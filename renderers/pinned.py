@@ -166,9 +166,11 @@ class PlotArea:
     """Where marks were placed: the frame and which axis shows categories; None for round charts."""
 
     frame: Frame
-    x_axis: str  # "category", "value", or "columns" (a heatmap's column names)
+    x_axis: str  # "category", "value", "columns" (a heatmap's column names), or "hidden" (a radar's, in pixels)
     y_axis: str
     secondary_range: list[float] | None = None
+    radial_step: float | None = None
+    """a radar's ring step: its values are read against rings, not an axis"""
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,7 @@ class Page:
         right = 30 + (font_px * 5 if spec.secondary_series else 0) + (self.legend_px if where == "right" else 0) \
             + (font_px * COLOUR_BAR_EM if chart.cells else 0)
         fit = None
-        if not (chart.horizontal and not chart.cells or chart.paired or chart.round):
+        if not (chart.horizontal and not chart.cells or chart.paired or chart.round or chart.radial):
             slot = (width - left - right) / len(across)
             fit = fit_labels(across, slot, style.font_family, font_px, style.label_rotation)
             if 0 < fit.rotation < 90:  # a slanted first label ends at its tick and reaches left past the axis
@@ -245,6 +247,8 @@ class Page:
             table_px = len(spec.data.columns) * self.furniture_px * furniture.TABLE_LINE + 12
             labels_px = table_top + table_px - font_px * 3
         bottom = 30 + font_px * 3 + labels_px + (font_px * 2 if where == "bottom" else 0) + self.below_px
+        if chart.radial:  # no axes around it: only its legend and furniture take room
+            left, right, bottom = 16, 16 + (self.legend_px if where == "right" else 0), bottom - 10 - font_px * 3
         return Canvas(spec, style, self.lang, left, top, right, bottom, [c.hex for c in style.palette], fit,
                       table_top=table_top)
 
@@ -271,7 +275,9 @@ def finish(spec: ChartSpec, style: StyleSpec, lang: str, where: str,
     style = labels_clear(where, labelled)
     svg, elements, steps, unlabelled = compose(where, style)
     legend = legend_box(svg)
-    if where == "upper left" and legend and covers_marks([legend], elements):  # a reader must see every mark
+    # a reader must see every mark: a legend inside the plot, or one above or below it that wrapped onto more rows
+    # than the margin holds (plotly wraps a long horizontal legend), goes to the right
+    if where != "right" and legend and covers_marks([legend], elements):
         style = labels_clear("right", labelled)  # a narrower plot: the labels predicted again (they once collided)
         svg, elements, steps, unlabelled = compose("right", style)
         legend = legend_box(svg)
@@ -578,6 +584,80 @@ def cells(canvas: Canvas) -> Cells:
                                     color=color, row=row, col=col))
             texts.append(canvas.fmt(v, col))
     return Cells(PlotArea(frame, "columns", "category"), low, high, canvas.color(0), elements, texts)
+
+
+@dataclass(frozen=True)
+class Radar:
+    """A radar in image pixels: spoke i points up and round clockwise at `angles[i]`; a value v lies v / reach of
+    `radius` from `centre`; rings at `rings`; each column a closed polygon through `vertices`."""
+
+    centre: tuple[float, float]
+    radius: float
+    reach: float
+    angles: list[float]
+    rings: list[float]
+    vertices: dict[str, list[tuple[float, float]]]
+    colors: dict[str, str]
+    area: PlotArea
+    elements: list[Element]
+
+    def at(self, angle: float, value: float) -> tuple[float, float]:
+        r = value / self.reach * self.radius
+        return self.centre[0] + r * math.sin(angle), self.centre[1] - r * math.cos(angle)
+
+    def spoke_labels(self, labels: list[str], gap: float) -> list[tuple[str, float, float, float, float]]:
+        """Each category's name past its spoke's end as (text, x, y, x anchor, y anchor): beside it left or right,
+        above the top spoke, below the bottom one."""
+        out = []
+        for label, angle in zip(labels, self.angles):
+            x, y = self.at(angle, self.reach)
+            across, down = math.sin(angle), -math.cos(angle)
+            beside = abs(across) > 0.2
+            x_anchor = (0.0 if across > 0 else 1.0) if beside else 0.5
+            y_anchor = 0.5 if beside else (1.0 if down < 0 else 0.0)
+            out.append((label, x + gap * across, y + gap * down, x_anchor, y_anchor))
+        return out
+
+    def ring_labels(self, style: StyleSpec) -> list[tuple[str, float, float]]:
+        """Each ring's value just right of the top spoke, as (text, x, y): the scale the values are read on."""
+        return [(tick_text(v, style), *self.at(0.0, v)) for v in self.rings]
+
+
+RADAR_LABEL_EM = 1.6  # room past the spokes' ends for the categories' names, above and below, in font sizes
+
+
+def radar(canvas: Canvas) -> Radar:
+    """A radar's geometry: the largest circle the plot area holds with room for the spokes' names, rings at the
+    value axis's ticks, each value a marker (or a line's vertex) with its predicted label just outside it."""
+    style, table = canvas.style, canvas.spec.data
+    font_px = style.font_size * style.dpi / 72
+    frame = canvas.frame([canvas.left, style.width_px - canvas.right],  # data coordinates are image pixels
+                         [style.height_px - canvas.bottom, canvas.top])
+    widest = max(text_width(label, style.font_family, font_px) for label in table.index)
+    radius = max(20.0, min((frame.right - frame.left) / 2 - widest - 10,
+                           (frame.bottom - frame.top) / 2 - font_px * RADAR_LABEL_EM))
+    centre = ((frame.left + frame.right) / 2, (frame.top + frame.bottom) / 2)
+    reach = value_range([v for row in table.data for v in row])[1]
+    n = len(table.index)
+    angles = [2 * math.pi * i / n for i in range(n)]
+    rings = [v for v in tick_values(0.0, reach) if v > 0]
+    area = PlotArea(frame, "hidden", "hidden", radial_step=nice_step(0.0, reach))
+    shape = Radar(centre, radius, reach, angles, rings, {}, {}, area, [])
+    elements = [Element(kind="origin", bbox=(centre[0], centre[1], centre[0], centre[1]))]
+    marked = style.markers
+    for j, col in enumerate(table.columns):
+        color = canvas.color(j)
+        points = [shape.at(a, v) for a, v in zip(angles, table.column(col))]
+        shape.vertices[col], shape.colors[col] = points, color
+        for row, angle, (x, y), v in zip(table.index, angles, points, table.column(col)):
+            r = 4 if marked else 3
+            elements.append(Element(kind="point" if marked else "vertex", bbox=(x - r, y - r, x + r, y + r),
+                                    color=color, row=row, col=col))
+            if style.value_labels:  # just outside the vertex, along its spoke
+                away = r + 3 + font_px * 0.6
+                canvas.value_labels.append(label(canvas, canvas.fmt(v, col), x + away * math.sin(angle),
+                                                 y - away * math.cos(angle), 0.5, 0.5))
+    return Radar(centre, radius, reach, angles, rings, shape.vertices, shape.colors, shape.area, elements)
 
 
 def slices(canvas: Canvas) -> list[Element]:

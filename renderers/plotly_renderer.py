@@ -184,6 +184,39 @@ def cartesian(traces: list[dict], canvas: Canvas, bars: bool, stacked: bool = Fa
     return layout.elements, layout.area
 
 
+def radar(traces: list[dict], canvas: Canvas) -> tuple[list[Element], PlotArea]:
+    """pinned.radar drawn in image pixels on hidden axes: grey rings and spokes, each column a closed polygon (lightly
+    filled), the spokes' names and the rings' values as text, value labels where pinned predicted them."""
+    shape, style = pinned.radar(canvas), canvas.style
+    font_px = style.font_size * style.dpi / 72
+    grey = {"mode": "lines", "line": {"color": "#cccccc", "width": 0.8}, "showlegend": False, "hoverinfo": "skip"}
+    for ring in shape.rings:
+        points = [shape.at(a, ring) for a in shape.angles + shape.angles[:1]]
+        traces.append(dict(grey, type="scatter", x=[p[0] for p in points], y=[p[1] for p in points]))
+    ends = [shape.at(a, shape.reach) for a in shape.angles]
+    traces.append(dict(grey, type="scatter", x=[v for x, _ in ends for v in (shape.centre[0], x, None)],
+                       y=[v for _, y in ends for v in (shape.centre[1], y, None)]))
+    for col, points in shape.vertices.items():
+        closed = points + points[:1]
+        traces.append(dict(type="scatter", name=col, x=[p[0] for p in closed], y=[p[1] for p in closed],
+                           mode="lines+markers" if style.markers else "lines", fill="toself",
+                           fillcolor=_translucent(shape.colors[col]), line={"color": shape.colors[col], "width": 2},
+                           marker={"color": shape.colors[col], "size": 7}, hoverinfo="skip"))
+    texts = [(t, x, y, ax, ay) for t, x, y, ax, ay in shape.spoke_labels(canvas.spec.data.index, 6)]
+    texts += [(t, x + 3, y, 0.0, 0.5) for t, x, y in shape.ring_labels(style)]
+    texts += [(e.text, (e.bbox[0] + e.bbox[2]) / 2, (e.bbox[1] + e.bbox[3]) / 2, 0.5, 0.5) for e in canvas.value_labels]
+    across, up = {0.0: "right", 0.5: "center", 1.0: "left"}, {0.0: "bottom", 0.5: "middle", 1.0: "top"}
+    for t, x, y, ax, ay in texts:  # (x, y) is the anchor point of the text's box: the text lies on its far side
+        traces.append(dict(type="scatter", mode="text", x=[x], y=[y], text=[t], showlegend=False, hoverinfo="skip",
+                           textposition=f"{up[ay]} {across[ax]}", textfont={"size": font_px}, cliponaxis=False))
+    return shape.elements, shape.area
+
+
+def _translucent(color: str, alpha: float = 0.15) -> str:
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
 def bridge(traces: list[dict], canvas: Canvas) -> tuple[list[Element], PlotArea]:
     """pinned.bridge's floating bars as one bar trace (each bar its own base and colour), thin connectors between."""
     placed = pinned.bridge(canvas)
@@ -348,7 +381,11 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
                                               top + (height - top - bottom) / 2, "center", "middle")
                                          | {"font": {"size": font_px}})
         steps: dict[str, float] = {}
-        if area is not None:
+        if area is not None and area.x_axis == "hidden":  # a radar, drawn in image pixels: read on its rings
+            layout["xaxis"] = {"visible": False, "range": area.frame.xrange}
+            layout["yaxis"] = {"visible": False, "range": area.frame.yrange}
+            steps = dict.fromkeys(table.columns, area.radial_step)
+        elif area is not None:
             category_axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": _lines(canvas.labels(table.index)),
                              "automargin": False,
                              "ticklabeloverflow": "allow"}  # never hidden silently: off the canvas is flagged instead

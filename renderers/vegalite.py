@@ -74,7 +74,9 @@ class Axes:
             self.y_right["axis"] |= {"orient": "right", "grid": False}
         columns = spec.data.columns
         value_axis = self.x if area.x_axis == "value" else self.y
-        if area.x_axis == "columns":
+        if area.x_axis == "hidden":  # a radar, drawn in image pixels: read on its rings
+            self.steps = dict.fromkeys(columns, area.radial_step)
+        elif area.x_axis == "columns":
             self.steps = {}
         elif area.x_axis == area.y_axis == "value":  # a scatter: x read across, y up
             self.steps = {columns[0]: self.x["step"], columns[1]: self.y["step"]}
@@ -95,6 +97,9 @@ class Axes:
                 "labelColor": TEXT_COLOR, "titleColor": TEXT_COLOR, "titleFontWeight": "normal", "ticks": True,
                 "tickSize": 4}
         step = None
+        if kind == "hidden":
+            return {"type": "quantitative", "axis": None, "step": None,
+                    "scale": {"domain": list(domain), "nice": False, "zero": False}}
         if kind in ("category", "columns"):
             spec = canvas.spec
             labels = family(spec.chart_type).slots(spec) if channel == "x" else list(spec.data.index)
@@ -218,6 +223,37 @@ def boxes(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[list
                                                          "strokeWidth": 2.5},
                    "encoding": axes.encode("a", "v", x2="b")})
     return placed.elements, axes
+
+
+def radar(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[list[Element], Axes]:
+    """pinned.radar drawn in image pixels on hidden scales: grey rings and spokes, each column a closed polygon
+    (unfilled: Vega-Lite has no polygon mark), the spokes' names and the rings' values as text (value labels by the
+    shared compose step)."""
+    shape, style = pinned.radar(canvas), canvas.style
+    axes = Axes(canvas, shape.area)
+    font_px = style.font_size * style.dpi / 72
+    grey = {"type": "line", "color": "#cccccc", "strokeWidth": 0.8}
+    for ring in shape.rings:
+        rows = [{"x": x, "y": y, "k": k}
+                for k, (x, y) in enumerate(shape.at(a, ring) for a in shape.angles + shape.angles[:1])]
+        layers.append({"data": {"values": rows}, "mark": grey,
+                       "encoding": axes.encode("x", "y") | {"order": {"field": "k"}}})
+    spokes = [{"x": shape.centre[0], "y": shape.centre[1], "x2": x, "y2": y} for x, y in
+              (shape.at(a, shape.reach) for a in shape.angles)]
+    layers.append({"data": {"values": spokes}, "mark": {"type": "rule", "color": "#cccccc", "strokeWidth": 0.8},
+                   "encoding": axes.encode("x", "y", x2="x2", y2="y2")})
+    color = _color(canvas, list(shape.vertices), legend)
+    for col, points in shape.vertices.items():
+        rows = [{"name": col, "x": x, "y": y, "k": k} for k, (x, y) in enumerate(points + points[:1])]
+        encoding = axes.encode("x", "y") | {"color": color, "order": {"field": "k"}}
+        line = {"type": "line", "strokeWidth": 2, **({"point": {"filled": True, "size": 36}} if style.markers else {})}
+        layers.append({"data": {"values": rows}, "mark": line, "encoding": encoding})
+    anchors = {0.0: "left", 0.5: "center", 1.0: "right"}, {0.0: "top", 0.5: "middle", 1.0: "bottom"}
+    for content, x, y, ax, ay in shape.spoke_labels(canvas.spec.data.index, 6):
+        layers.append(text(canvas, content, x, y, anchors[0][ax], anchors[1][ay], font_px))
+    for content, x, y in shape.ring_labels(style):
+        layers.append(text(canvas, content, x + 3, y, "left", "middle", font_px))
+    return shape.elements, axes
 
 
 def stacked_area(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[list[Element], Axes]:

@@ -52,6 +52,7 @@ class ChartType(StrEnum):
     BOX = "box"
     BAR_TABLE = "bar_table"
     SMALL_MULTIPLES = "small_multiples"
+    RADAR = "radar"
 
 
 class DataTable(BaseModel):

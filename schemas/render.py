@@ -16,11 +16,12 @@ class Element(BaseModel):
     """One drawn thing. `bbox` is (x0, y0, x1, y1) in image pixels, origin top-left; None where not measurable.
     A "vertex" is where a line drawn without markers passes a value: its position is known, but nothing is drawn
     there for a question to point at. A "layer" is one series' band of a stacked area at one period: a thin strip
-    from the band's lower edge to its upper one (its value is the band's thickness there)."""
+    from the band's lower edge to its upper one (its value is the band's thickness there). An "origin" is where a
+    radial chart's values are measured from (a radar's centre): a value is a point's distance from it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["bar", "point", "vertex", "layer", "slice", "cell", "text", "legend"]
+    kind: Literal["bar", "point", "vertex", "layer", "slice", "cell", "text", "legend", "origin"]
     bbox: tuple[float, float, float, float] | None = None
     color: str | None = None
     row: str | None = Field(default=None, description="data index label this mark shows")

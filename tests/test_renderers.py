@@ -24,6 +24,8 @@ EXTRA = {
                                    "data": [[300], [40], [-25], [315]]}},
     ChartType.HISTOGRAM: {"data": {"index": ["20歳未満", "20〜39歳", "40〜59歳", "60歳以上"], "columns": ["人数"],
                                    "data": [[40], [120], [90], [30]]}, "unit": "人"},
+    ChartType.RADAR: {"data": {"index": ["品質", "価格", "接客", "品揃え", "立地"], "columns": ["自社", "競合"],
+                               "data": [[4.2, 3.1], [3.5, 4.0], [4.6, 3.3], [3.0, 3.8], [3.9, 4.4]]}, "unit": "点"},
     ChartType.BOX: {"data": {"index": ["駅前店", "中央店", "郊外店"], "columns": ["最小値", "第1四分位", "中央値", "第3四分位", "最大値"],
                              "data": [[900, 1800, 2400, 3100, 4600], [1200, 2600, 3000, 3900, 5200], [700, 1500, 1700, 2300, 3300]]},
                     "unit": "円"},
@@ -703,3 +705,50 @@ def test_small_multiples_draw_each_series_in_its_own_titled_panel_on_one_value_a
     for a, b in [(("令和3年度", "法人"), ("令和3年度", "個人")), (("令和5年度", "法人"), ("令和4年度", "個人"))]:
         assert (y[a] > y[b]) == (values[a] < values[b])
     assert texts and set(out.tick_steps) == set(spec.data.columns)
+
+
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
+def test_a_radar_puts_each_value_on_its_spoke_at_its_distance_from_the_centre(renderer):
+    """Spoke 0 straight up, the rest clockwise; a vertex's distance from the centre is its value on one scale; the
+    rings' values are drawn, one step apart (the step a reading is judged against); comparisons measure distance."""
+    import math
+
+    from pipeline.answerable import _magnitudes
+
+    spec = japanese_spec(ChartType.RADAR)
+    style = style_for(ChartType.RADAR).model_copy(update={"markers": True, "value_labels": False})
+    out = render(spec, style, renderer, "ja")
+    assert not out.checks.overlapping_text and not out.checks.off_canvas_text and not out.checks.missing_glyphs
+    centre = next(e.bbox[:2] for e in out.elements if e.kind == "origin")
+    points = {(e.row, e.col): ((e.bbox[0] + e.bbox[2]) / 2, (e.bbox[1] + e.bbox[3]) / 2)
+              for e in out.elements if e.kind == "point"}
+    scale = {key: math.dist(p, centre) / v for key, p in points.items()
+             for v in [spec.data.data[spec.data.index.index(key[0])][spec.data.columns.index(key[1])]]}
+    assert max(scale.values()) / min(scale.values()) < 1.02  # one scale for every spoke and series
+    top = points["品質", "自社"]
+    assert abs(top[0] - centre[0]) < 1.5 and top[1] < centre[1]  # the first spoke points up
+    right = points["価格", "自社"]
+    assert right[0] > centre[0]  # ... and the next is clockwise, to the right
+    step = out.tick_steps["自社"]
+    assert step > 0 and set(out.tick_steps) == set(spec.data.columns)  # rings labelled a step apart
+    reach = _magnitudes(spec, "自社", out.elements)
+    assert max(reach, key=reach.get) == "接客" and min(reach, key=reach.get) == "品揃え"
+
+
+@pytest.mark.parametrize("renderer", ["plotly", "vegalite"])
+def test_a_legend_above_the_plot_that_wraps_over_a_mark_moves_to_the_right(renderer):
+    """plotly wraps a long horizontal legend onto more rows than the top margin holds: it covered the top bar of a
+    帯グラフ (2 of 426 legends in the 1,000-chart benchmark) until a covering legend anywhere but right moved right."""
+    from renderers.checks import covers_marks
+
+    spec = ChartSpec(chart_type="band", title="waste composition", x_title="", y_title="waste composition (%)",
+                     unit="%", data={"index": ["FY2015", "FY2016", "FY2017"],
+                                     "columns": ["paper", "food waste", "plastics", "garden waste", "other"],
+                                     "data": [[32.0, 6.0, 30.0, 17.0, 15.0], [34.0, 6.0, 34.0, 13.0, 13.0],
+                                              [35.0, 6.0, 33.0, 11.0, 15.0]]})
+    style = sample_style(np.random.default_rng(0), "en", ChartType.BAND, 5, PeriodFormat.FY).model_copy(update={
+        "legend": "top", "width_px": 600, "height_px": 600, "dpi": 120, "font_size": 13 * 100 / 120,
+        "font_family": "DejaVu Sans", "title_loc": "center", "value_labels": False})
+    out = render(spec, style, renderer, "en")
+    legends = [e for e in out.elements if e.kind == "legend"]
+    assert legends and not covers_marks(legends, out.elements)

@@ -83,6 +83,11 @@ class ChartFamily:
     panels: bool = False
     """small multiples: each column drawn in a panel of its own, side by side, all against one value axis; a title
     above each panel names its column (no legend), the categories repeat under each panel"""
+    radial: bool = False
+    """a radar: each category a spoke from one centre, each column a closed polygon through its values, read
+    against rings; values are distances from the centre (never negative)"""
+    fewest_categories: int = 3
+    """a category topic fits only with at least this many categories, and the template draws at least this many"""
     data_table: bool = False
     """the chart's values printed in a table beneath the plot (IR decks, 決算説明資料): a column under each category,
     a row per series — every value is read from its cell, and the marks carry no value labels"""
@@ -114,7 +119,7 @@ class ChartFamily:
         """Each value is one mark on a vertical value axis, as high as the value (bars, lines, dots; not stacks,
         slices, cells, floating or back-to-back bars, bins, boxes, or changes)."""
         return not (self.round or self.cells or self.paired or self.stacks or self.summary or self.bridge
-                    or self.mirrored or self.horizontal or self.touching or self.change_on_previous)
+                    or self.mirrored or self.horizontal or self.touching or self.change_on_previous or self.radial)
 
     def n_colors(self, spec: ChartSpec) -> int:
         """Distinct colours a drawing needs: one per category when round, levels/rises/falls for a waterfall, else one
@@ -151,13 +156,15 @@ class ChartFamily:
         """Whether the template may draw a seed topic (prompts/seeds.json) as this family."""
         if topic.axis not in self.topic_axes:
             return False
-        if topic.signed and (self.stacks or self.round or self.change_on_previous):
-            return False  # a loss has no place in a stack or a pie, and a change on a negative level means nothing
+        if topic.signed and (self.stacks or self.round or self.change_on_previous or self.radial):
+            return False  # a loss has no place in a stack, a pie or a radar; a change on a negative level means nothing
         if self.secondary_axis:
             return topic.secondary is not None
         if self.change_on_previous and percent(topic.unit[0]):
             return False  # a rate's change is in points, not a % change
         if self.stacks and not self.shares_per_category and (topic.unit[0] in NOT_ADDITIVE_UNITS or not topic.additive):
+            return False
+        if topic.axis == "category" and len(topic.categories) < self.fewest_categories:
             return False
         if topic.axis in ("period", "category", "bins"):  # its series become the columns: at least the fewest drawn
             return len(topic.series) >= max(self.topic_series, self.series[0])
