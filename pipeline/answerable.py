@@ -41,6 +41,9 @@ def _magnitudes(spec: ChartSpec, col: str, elements: list[Element]) -> dict[str,
     if chart.paired and col == spec.data.columns[0]:  # the x measure of a scatter: read across
         points = [e for e in elements if e.kind == "point" and e.bbox]
         return {e.row: (e.bbox[0] + e.bbox[2]) / 2 for e in points} or None
+    if chart.sized and col == spec.data.columns[2]:  # a bubble's size: its diameter
+        points = [e for e in elements if e.kind == "point" and e.bbox]
+        return {e.row: e.bbox[2] - e.bbox[0] for e in points} or None
     marks = [e for e in elements if e.col == col and e.kind in ("bar", "layer", "point", "vertex") and e.bbox]
     if not marks:
         return None

@@ -192,11 +192,19 @@ def _pair_spec(rng, chart: ChartType, topic: SeedTopic, li: int, lang: str, titl
     mid, span = (y.base[0] + y.base[1]) / 2, (y.base[1] - y.base[0]) / 2
     ys = np.clip(mid + span * (2 * rng.uniform(-0.8, 0.8) * rel + rng.normal(0, 0.25, len(xs))), y.base[0], None)
     columns = [x.metric[li], y.metric[li]]
-    data = DataTable(index=[e[li] for e in entities], columns=columns,
-                     data=[list(p) for p in zip(_round(xs, decimals), _round(ys, decimals))])
+    values = [_round(xs, decimals), _round(ys, decimals)]
+    units = {columns[0]: x.unit[li]}
+    extra = {}
+    if family(chart).sized:  # a third measure, each bubble's area: spread over its range, independent of x and y
+        size = topic.size
+        columns.append(size.metric[li])
+        values.append(_round(np.exp(rng.uniform(*np.log(size.base), len(entities))), size.decimals))
+        units[columns[2]] = size.unit[li]
+        extra["column_decimals"] = {columns[2]: size.decimals}
+    data = DataTable(index=[e[li] for e in entities], columns=columns, data=[list(p) for p in zip(*values)])
     return ChartSpec(chart_type=chart, title=title, x_title=with_unit_title(columns[0], x.unit[li], lang),
                      y_title=with_unit_title(columns[1], y.unit[li], lang), unit=y.unit[li],
-                     decimals=decimals, column_units={columns[0]: x.unit[li]}, data=data)
+                     decimals=decimals, column_units=units, data=data, **extra)
 
 
 def _bridge_spec(rng, chart: ChartType, topic: SeedTopic, li: int, lang: str, fmt: PeriodFormat) -> ChartSpec:
@@ -317,7 +325,8 @@ def seed_ranges(topic: SeedTopic, spec: ChartSpec) -> dict[str, tuple[float, flo
     if topic.axis == "share":
         return dict.fromkeys(columns, (0.1, 100.0))
     if topic.axis == "pair":
-        return {columns[0]: tuple(topic.x.base), columns[1]: tuple(topic.y.base)}
+        return {columns[0]: tuple(topic.x.base), columns[1]: tuple(topic.y.base)} | (
+            {columns[2]: tuple(topic.size.base)} if len(columns) > 2 and topic.size else {})
     if topic.axis == "bins":  # the base is the peak bin's range; a distribution's tails run down towards zero
         return dict.fromkeys(columns, (0.0, topic.base[1]))
     if topic.axis == "bridge":  # levels in the topic's range, changes a fifth of it either way

@@ -71,15 +71,22 @@ def vertical_title(spec: ChartSpec, style: StyleSpec) -> str | None:
     from renderers.charts import family
 
     title, chart = spec.y_title, family(spec.chart_type)
-    if not (style.vertical_title and title and len(title) <= VERTICAL_MAX
-            and _JAPANESE.fullmatch(title) and not (chart.round or chart.cells or chart.paired or chart.horizontal or chart.radial)):
+    axes_across = not (chart.round or chart.cells or chart.paired or chart.horizontal or chart.radial)
+    if not (style.vertical_title and title and len(title) <= VERTICAL_MAX and _JAPANESE.fullmatch(title)
+            and axes_across):
         return None
     return "\n".join(title.translate(VERTICAL_FORMS))
 
 
-def below(style: StyleSpec) -> list[str]:
-    """Lines printed below the chart, left-aligned: source, then note."""
-    return [line for line in (style.source, style.note) if line]
+BUBBLE_KEY = {"ja": "注：円の大きさは{size}を表す。", "en": "Note: bubble area shows {size}."}
+
+
+def below(spec: ChartSpec, style: StyleSpec, lang: str) -> list[str]:
+    """Lines printed below the chart, left-aligned: source, then note, then what a bubble's size shows."""
+    from renderers.charts import family
+
+    key = BUBBLE_KEY[lang].format(size=spec.data.columns[2]) if family(spec.chart_type).sized else None
+    return [line for line in (style.source, style.note, key) if line]
 
 
 def table_rows(spec: ChartSpec, style: StyleSpec, lang: str) -> list[tuple[str, list[str]]]:
@@ -91,5 +98,5 @@ def table_rows(spec: ChartSpec, style: StyleSpec, lang: str) -> list[tuple[str, 
 
 def texts(spec: ChartSpec, style: StyleSpec, lang: str) -> list[str]:
     """Every furniture text drawn (for the glyph check)."""
-    return [title(spec, style, lang), *above(spec, style, lang), *subtitle(spec, style), *below(style),
+    return [title(spec, style, lang), *above(spec, style, lang), *subtitle(spec, style), *below(spec, style, lang),
             *([style.callout] if callout(spec, style) else []), vertical_title(spec, style) or ""]

@@ -109,23 +109,26 @@ def _overlap(a: Box, b: Box) -> float:
 
 
 def place_point_labels(points: list[tuple[float, float]], labels: list[str], family: str, size_px: float,
-                       bounds: Box, offset_px: float = 5.0) -> list[tuple[int, int]]:
-    """For each point (in image pixels) the corner its name goes to, so that names clear each other, every point
-    and the plot's edges where they can (greedy, inward side first); the drawing is measured afterwards anyway."""
+                       bounds: Box, offset_px: float = 5.0, radii: list[float] | None = None) -> list[tuple[int, int]]:
+    """For each point (in image pixels; bubbles of `radii`) the corner its name goes to, beside its mark, so that
+    names clear each other, every mark and the plot's edges where they can (greedy, inward side first); the drawing
+    is measured afterwards anyway."""
     ascent, descent = pil_font(family, size_px).getmetrics()
     height = ascent + descent
-    dots = [(x - 4, y - 4, x + 4, y + 4) for x, y in points]
+    radii = radii or [4.0] * len(points)
+    dots = [(x - r, y - r, x + r, y + r) for (x, y), r in zip(points, radii)]
     placed: list[Box] = []
     sides = []
     middle = (bounds[0] + bounds[2]) / 2
-    for (x, y), label in zip(points, labels):
+    for (x, y), label, r in zip(points, labels, radii):
         width = text_width(label, family, size_px)
+        reach = offset_px + r - 4.0  # from the point's centre to its name: past the mark's edge
         inward = CORNERS if x <= middle else (CORNERS[1], CORNERS[0], CORNERS[3], CORNERS[2])
 
         def box(side: tuple[int, int]) -> Box:
             sx, sy = side
-            x0 = x + offset_px if sx > 0 else x - offset_px - width
-            y0 = y - offset_px - height if sy < 0 else y + offset_px
+            x0 = x + reach if sx > 0 else x - reach - width
+            y0 = y - reach - height if sy < 0 else y + reach
             return (x0, y0, x0 + width, y0 + height)
 
         def cost(side: tuple[int, int]) -> float:

@@ -319,11 +319,18 @@ def heatmap(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark
 
 
 def scatter(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark]:
+    from renderers.charts.family import bubble_radii
+
     table = spec.data
-    xcol, ycol = table.columns
+    xcol, ycol = table.columns[:2]
     color = _color(style, 0)
     xs, ys = table.column(xcol), table.column(ycol)
-    ax.scatter(xs, ys, color=color, s=30)
+    plot = SLOT_SHARE * min(style.width_px, style.height_px)  # about the plot's shorter side, before layout
+    radii = bubble_radii(table.column(table.columns[2]), plot) if len(table.columns) > 2 else [3.0] * len(xs)
+    ax.scatter(xs, ys, color=color, s=[(2 * r * 72 / style.dpi) ** 2 for r in radii], edgecolors="white",
+               linewidths=1 if len(table.columns) > 2 else 0)
+    ax.set_xlim(*value_range(xs))  # the pinned renderers' ranges: room past the largest values for a bubble
+    ax.set_ylim(*value_range(ys))
     ax.set_xlabel(spec.x_title or xcol)
     ax.set_ylabel(spec.y_title or ycol)
     fig = ax.figure
@@ -334,11 +341,12 @@ def scatter(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str) -> list[Mark
     points = [(float(px), float(height - py)) for px, py in ax.transData.transform(list(zip(xs, ys)))]
     size_pt = style.font_size * 0.8
     sides = place_point_labels(points, table.index, style.font_family, size_pt * fig.dpi / 72,
-                               pixel_box(ax.get_window_extent(), height), offset_px=4 * fig.dpi / 72)
-    for name, x, y, (sx, sy) in zip(table.index, xs, ys, sides):
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4 * sx, -4 * sy),
+                               pixel_box(ax.get_window_extent(), height), offset_px=4 * fig.dpi / 72, radii=radii)
+    for name, x, y, (sx, sy), r in zip(table.index, xs, ys, sides, radii):
+        away = 4 + r * 72 / style.dpi * 0.7  # past the bubble's edge, diagonally
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(away * sx, -away * sy),
                     ha="left" if sx > 0 else "right", va="bottom" if sy < 0 else "top", fontsize=size_pt)
-    return [((x, y), "point", row, ycol, color, ax) for x, y, row in zip(xs, ys, table.index)]
+    return [((x, y, r), "point", row, ycol, color, ax) for x, y, row, r in zip(xs, ys, table.index, radii)]
 
 
 def two_axes(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, bars_left: bool) -> list[Mark]:
@@ -360,7 +368,7 @@ def _furniture(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: s
     from renderers.charts import family
 
     size = style.font_size * furniture.SIZE
-    top, bottom = furniture.above(spec, style, lang), furniture.below(style)
+    top, bottom = furniture.above(spec, style, lang), furniture.below(spec, style, lang)
     lift = 3 + (style.font_size * 1.6 if family(spec.chart_type).panels else 0)  # over small multiples' panel titles
     if top:
         ax.annotate("\n".join(top), xy=(1, 1), xycoords="axes fraction", xytext=(0, lift), textcoords="offset points",
@@ -512,8 +520,8 @@ def _mark_elements(marks: list[Mark], height: int) -> list[Element]:
     elements = []
     for artist, kind, row, col, color, ax in marks:
         if kind in ("point", "vertex", "origin"):
-            px, py = ax.transData.transform(artist)
-            r = POINT_RADIUS_PX if kind != "origin" else 0.0
+            px, py = ax.transData.transform(artist[:2])
+            r = artist[2] if len(artist) > 2 else POINT_RADIUS_PX if kind != "origin" else 0.0  # a bubble's own
             box = (float(px - r), float(height - py - r), float(px + r), float(height - py + r))
         elif kind == "layer":
             x, low, high = artist

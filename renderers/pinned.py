@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from renderers.charts.family import ChartFamily
 
+LEGEND_ROW_EM = 1.4  # a row of a horizontal legend, in font sizes
 PANEL_TITLE_EM = 1.8  # room above the plot for small multiples' panel titles, in font sizes
 COLOUR_BAR_EM = 6.0  # room a heatmap's colour bar and its tick labels take right of the plot, in font sizes
 HEAT_LOW = "#f4f4f4"  # a heatmap's lowest value; the highest takes the palette's first colour
@@ -87,11 +88,17 @@ class Canvas:
     """how the labels along the bottom are written (turned, every stride-th, wrapped); None: as they are, level"""
     value_labels: list[Element] = field(default_factory=list)
     """where the value labels will be drawn, predicted from the pinned geometry before the figure is laid out"""
+    fixed_texts: list[Element] = field(default_factory=list)
+    """texts drawn whatever the style (a radar's ring and spoke labels) that value labels must clear too"""
     table_top: float = 0.0
     """how far below the plot a data table's first row starts (under the category labels), in px"""
 
     def color(self, i: int) -> str:
         return self.colors[i % len(self.colors)]
+
+    def predicted_texts(self) -> list[Element]:
+        """Where the value labels, and the texts they must clear, will be drawn (pinned.finish checks them)."""
+        return self.value_labels + self.fixed_texts
 
     @property
     def rotation(self) -> int:
@@ -196,7 +203,7 @@ class Page:
     @classmethod
     def of(cls, spec: ChartSpec, style: StyleSpec, lang: str, chart: ChartFamily) -> Page:
         font_px = style.font_size * style.dpi / 72
-        above, below = furniture.above(spec, style, lang), furniture.below(style)
+        above, below = furniture.above(spec, style, lang), furniture.below(spec, style, lang)
         subtitle = furniture.subtitle(spec, style)
         furniture_px = style.font_size * furniture.SIZE * style.dpi / 72  # its font size, and 1.5 × that a line
         over = above if len(above) >= len(subtitle) else subtitle  # the unit line right, the subtitle left
@@ -208,6 +215,18 @@ class Page:
                    column_px=max(text_width(c, style.font_family, font_px) for c in spec.data.columns) + 8,
                    above=above, subtitle=subtitle, below=below, furniture_px=furniture_px, above_px=above_px,
                    below_px=below_px)
+
+    @property
+    def legend_columns(self) -> int:
+        """Entries a row of a legend above or below the plot holds (its widest entry's width each), at least one."""
+        return max(1, int((self.style.width_px - 40) // self.legend_px))
+
+    @property
+    def legend_rows_px(self) -> float:
+        """The room a legend above or below the plot takes: a row per legend_columns entries (plotly wraps a long
+        one; Vega is told the columns), and a little air."""
+        rows = math.ceil(len(self.spec.data.columns) / self.legend_columns)
+        return self.font_px * (0.6 + LEGEND_ROW_EM * rows)
 
     @property
     def band_top(self) -> float:
@@ -227,7 +246,7 @@ class Page:
         spec, style, font_px, chart = self.spec, self.style, self.font_px, self.chart
         width = style.width_px
         across, across_px = chart.slots(spec), self.column_px if chart.cells else self.label_px
-        top = self.legend_top + (font_px * 2 if where == "top" else 0) + self.band_top
+        top = self.legend_top + (self.legend_rows_px if where == "top" else 0) + self.band_top
         left = 30 + font_px * 4 + (self.label_px if chart.horizontal else 0)
         if chart.data_table:  # the table's row names, right-aligned left of the plot
             left = max(left, 14 + max(text_width(c, style.font_family, self.furniture_px) for c in spec.data.columns))
@@ -246,7 +265,7 @@ class Page:
             table_top = 10 + font_px * 1.2 * math.cos(math.radians(rotation)) + labels_px
             table_px = len(spec.data.columns) * self.furniture_px * furniture.TABLE_LINE + 12
             labels_px = table_top + table_px - font_px * 3
-        bottom = 30 + font_px * 3 + labels_px + (font_px * 2 if where == "bottom" else 0) + self.below_px
+        bottom = 30 + font_px * 3 + labels_px + (self.legend_rows_px if where == "bottom" else 0) + self.below_px
         if chart.radial:  # no axes around it: only its legend and furniture take room
             left, right, bottom = 16, 16 + (self.legend_px if where == "right" else 0), bottom - 10 - font_px * 3
         return Canvas(spec, style, self.lang, left, top, right, bottom, [c.hex for c in style.palette], fit,
@@ -542,17 +561,23 @@ class Points:
 
 
 def points(canvas: Canvas) -> Points:
-    """A scatter: one point per row at (first column, second column), each named beside it."""
+    """A scatter: one point per row at (first column, second column), each named beside it; a bubble chart's points
+    as large as their third column says (family.bubble_radii)."""
+    from renderers.charts.family import bubble_radii
+
     table, style = canvas.spec.data, canvas.style
-    xcol, ycol = table.columns
+    xcol, ycol = table.columns[:2]
     xs, ys = table.column(xcol), table.column(ycol)
     frame = canvas.frame(value_range(xs), value_range(ys))
+    plot = min(frame.right - frame.left, frame.bottom - frame.top)
+    radii = bubble_radii(table.column(table.columns[2]), plot) if len(table.columns) > 2 else [4.0] * len(xs)
     sides = place_point_labels([frame.px(x, y) for x, y in zip(xs, ys)], table.index, style.font_family,
-                               style.font_size * style.dpi / 72, (frame.left, frame.top, frame.right, frame.bottom))
+                               style.font_size * style.dpi / 72, (frame.left, frame.top, frame.right, frame.bottom),
+                               radii=radii)
     elements = []
-    for row, x, y in zip(table.index, xs, ys):
+    for row, x, y, r in zip(table.index, xs, ys, radii):
         px, py = frame.px(x, y)
-        elements.append(Element(kind="point", bbox=(px - 4, py - 4, px + 4, py + 4), color=canvas.color(0), row=row,
+        elements.append(Element(kind="point", bbox=(px - r, py - r, px + r, py + r), color=canvas.color(0), row=row,
                                 col=ycol))
     return Points(frame, sides, elements)
 
@@ -624,6 +649,7 @@ class Radar:
 
 
 RADAR_LABEL_EM = 1.6  # room past the spokes' ends for the categories' names, above and below, in font sizes
+RADAR_NAME_GAP_PX = 6.0  # between a spoke's end and its name (a ring's value sits half that right of the top spoke)
 
 
 def radar(canvas: Canvas) -> Radar:
@@ -657,6 +683,10 @@ def radar(canvas: Canvas) -> Radar:
                 away = r + 3 + font_px * 0.6
                 canvas.value_labels.append(label(canvas, canvas.fmt(v, col), x + away * math.sin(angle),
                                                  y - away * math.cos(angle), 0.5, 0.5))
+    for content, x, y, x_anchor, y_anchor in shape.spoke_labels(table.index, RADAR_NAME_GAP_PX):
+        canvas.fixed_texts.append(label(canvas, content, x, y, x_anchor, y_anchor))
+    canvas.fixed_texts.extend(label(canvas, content, x + RADAR_NAME_GAP_PX / 2, y, 0.0, 0.5)
+                              for content, x, y in shape.ring_labels(style))
     return Radar(centre, radius, reach, angles, rings, shape.vertices, shape.colors, shape.area, elements)
 
 

@@ -139,11 +139,13 @@ def heatmap(traces: list[dict], canvas: Canvas) -> tuple[list[Element], PlotArea
 def scatter(traces: list[dict], canvas: Canvas) -> tuple[list[Element], PlotArea]:
     table = canvas.spec.data
     placed = pinned.points(canvas)
+    diameters = [e.bbox[2] - e.bbox[0] for e in placed.elements]  # 8 px, or a bubble's own
     traces.append(dict(type="scatter", x=table.column(table.columns[0]), y=table.column(table.columns[1]),
                        mode="markers+text", text=table.index,
                        textposition=[f"{'top' if sy < 0 else 'bottom'} {'right' if sx > 0 else 'left'}"
                                      for sx, sy in placed.sides],
-                       marker={"color": canvas.color(0), "size": 8}, showlegend=False))
+                       marker={"color": canvas.color(0), "size": diameters, "opacity": 1,
+                               "line": {"color": "white", "width": 1}}, showlegend=False))
     return placed.elements, PlotArea(placed.frame, "value", "value")
 
 
@@ -202,8 +204,8 @@ def radar(traces: list[dict], canvas: Canvas) -> tuple[list[Element], PlotArea]:
                            mode="lines+markers" if style.markers else "lines", fill="toself",
                            fillcolor=_translucent(shape.colors[col]), line={"color": shape.colors[col], "width": 2},
                            marker={"color": shape.colors[col], "size": 7}, hoverinfo="skip"))
-    texts = [(t, x, y, ax, ay) for t, x, y, ax, ay in shape.spoke_labels(canvas.spec.data.index, 6)]
-    texts += [(t, x + 3, y, 0.0, 0.5) for t, x, y in shape.ring_labels(style)]
+    texts = shape.spoke_labels(canvas.spec.data.index, pinned.RADAR_NAME_GAP_PX)
+    texts += [(t, x + pinned.RADAR_NAME_GAP_PX / 2, y, 0.0, 0.5) for t, x, y in shape.ring_labels(style)]
     texts += [(e.text, (e.bbox[0] + e.bbox[2]) / 2, (e.bbox[1] + e.bbox[3]) / 2, 0.5, 0.5) for e in canvas.value_labels]
     across, up = {0.0: "right", 0.5: "center", 1.0: "left"}, {0.0: "bottom", 0.5: "middle", 1.0: "top"}
     for t, x, y, ax, ay in texts:  # (x, y) is the anchor point of the text's box: the text lies on its far side
@@ -366,9 +368,9 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
         for col, x, y, separator in canvas.panel_titles() if chart.panels else ():
             layout["annotations"].append(note(col, x, y, "center", "bottom") | {"font": {"size": font_px}})
             if separator is not None:
-                layout["shapes"].append({"type": "line", "xref": "paper", "yref": "paper", "x0": (separator - left) / plot_w,
-                                         "x1": (separator - left) / plot_w, "y0": 0, "y1": 1,
-                                         "line": {"color": pinned.RULE_COLOR, "width": 0.8}})
+                at = (separator - left) / plot_w
+                layout["shapes"].append({"type": "line", "xref": "paper", "yref": "paper", "x0": at, "x1": at,
+                                         "y0": 0, "y1": 1, "line": {"color": pinned.RULE_COLOR, "width": 0.8}})
         arrow = pinned.callout_arrow(canvas, elements)
         if arrow:
             text, tip_x, tip_y, tail_x, tail_y = arrow
@@ -386,7 +388,8 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
             layout["yaxis"] = {"visible": False, "range": area.frame.yrange}
             steps = dict.fromkeys(table.columns, area.radial_step)
         elif area is not None:
-            category_axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": _lines(canvas.labels(table.index)),
+            category_axis = {"tickmode": "array", "tickvals": list(range(n)),
+                             "ticktext": _lines(canvas.labels(table.index)),
                              "automargin": False,
                              "ticklabeloverflow": "allow"}  # never hidden silently: off the canvas is flagged instead
 
@@ -430,4 +433,4 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
         return _to_svg({"data": traces, "layout": layout}, width, height), elements, steps, unlabelled
 
     return pinned.finish(spec, style, lang, style.legend if show_legend else "none",
-                         lambda where, style: draw(where, style)[1].value_labels, compose)
+                         lambda where, style: draw(where, style)[1].predicted_texts(), compose)

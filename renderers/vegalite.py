@@ -23,7 +23,6 @@ VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 TEXT_COLOR = "#222222"
 PIE_LABEL_GAP_PX = 6.0  # between the rim and a name set outside it
 LEGEND_ORIENT = {"right": "right", "top": "top", "bottom": "bottom", "upper left": "top-left"}
-LEGEND_ROW_EM = 1.4  # a horizontal legend's height in font sizes
 
 Layers = Callable[..., tuple[list[Element], "Axes | None"]]
 
@@ -249,10 +248,10 @@ def radar(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[list
         line = {"type": "line", "strokeWidth": 2, **({"point": {"filled": True, "size": 36}} if style.markers else {})}
         layers.append({"data": {"values": rows}, "mark": line, "encoding": encoding})
     anchors = {0.0: "left", 0.5: "center", 1.0: "right"}, {0.0: "top", 0.5: "middle", 1.0: "bottom"}
-    for content, x, y, ax, ay in shape.spoke_labels(canvas.spec.data.index, 6):
+    for content, x, y, ax, ay in shape.spoke_labels(canvas.spec.data.index, pinned.RADAR_NAME_GAP_PX):
         layers.append(text(canvas, content, x, y, anchors[0][ax], anchors[1][ay], font_px))
     for content, x, y in shape.ring_labels(style):
-        layers.append(text(canvas, content, x + 3, y, "left", "middle", font_px))
+        layers.append(text(canvas, content, x + pinned.RADAR_NAME_GAP_PX / 2, y, "left", "middle", font_px))
     return shape.elements, axes
 
 
@@ -356,9 +355,12 @@ def scatter(layers: list[dict], canvas: Canvas, legend: dict | None) -> tuple[li
     placed = pinned.points(canvas)
     area = PlotArea(placed.frame, "value", "value")
     axes = Axes(canvas, area)
-    rows = [{"name": table.columns[1], "x": x, "y": y} for x, y in zip(*(table.column(c) for c in table.columns))]
-    layers.append({"data": {"values": rows}, "mark": {"type": "point", "filled": True, "size": 64, "opacity": 1},
-                   "encoding": axes.encode("x", "y") | {"color": _color(canvas, [table.columns[1]], None)}})
+    rows = [{"name": table.columns[1], "x": x, "y": y, "s": (e.bbox[2] - e.bbox[0]) ** 2}  # a symbol's box area
+            for x, y, e in zip(table.column(table.columns[0]), table.column(table.columns[1]), placed.elements)]
+    layers.append({"data": {"values": rows}, "mark": {"type": "point", "filled": True, "opacity": 1,
+                                                     "stroke": "white", "strokeWidth": 1},
+                   "encoding": axes.encode("x", "y") | {"color": _color(canvas, [table.columns[1]], None),
+                                                        "size": {"field": "s", "type": "quantitative", "scale": None}}})
     size = style.font_size * style.dpi / 72
     for element, name, (sx, sy) in zip(placed.elements, table.index, placed.sides):
         x0, y0, x1, y1 = element.bbox
@@ -395,8 +397,9 @@ def render_vegalite(spec: ChartSpec, style: StyleSpec, lang: str, add_layers: La
         legend = None if where == "none" else {"orient": LEGEND_ORIENT[where], "title": None, "labelColor": TEXT_COLOR}
         if where in ("top", "bottom"):  # a row at the plot's left, under the title or above the source lines
             row_top = page.legend_top if where == "top" else \
-                height * 0.99 - page.below_px - page.font_px * LEGEND_ROW_EM
-            legend |= {"orient": "none", "direction": "horizontal", "legendX": 0, "legendY": row_top - canvas.top}
+                height * 0.99 - page.below_px - page.legend_rows_px + page.font_px * 0.6
+            legend |= {"orient": "none", "direction": "horizontal", "legendX": 0, "legendY": row_top - canvas.top,
+                       "columns": page.legend_columns}
         layers: list[dict] = []
         elements, axes = add_layers(layers, canvas, legend)
         return layers, canvas, elements, axes
@@ -465,4 +468,4 @@ def render_vegalite(spec: ChartSpec, style: StyleSpec, lang: str, add_layers: La
         return _to_svg(figure), elements, axes.steps if axes else {}, unlabelled
 
     return pinned.finish(spec, style, lang, style.legend if show_legend else "none",
-                         lambda where, style: draw(where, style)[1].value_labels, compose)
+                         lambda where, style: draw(where, style)[1].predicted_texts(), compose)

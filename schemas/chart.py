@@ -53,6 +53,7 @@ class ChartType(StrEnum):
     BAR_TABLE = "bar_table"
     SMALL_MULTIPLES = "small_multiples"
     RADAR = "radar"
+    BUBBLE = "bubble"
 
 
 class DataTable(BaseModel):

@@ -11,7 +11,8 @@ Bilingual = tuple[str, str]  # (ja, en)
 
 
 class SeedMeasure(BaseModel):
-    """One measured quantity: a scatter axis, or the secondary (right-axis) series of a bar+line chart."""
+    """One measured quantity: a scatter axis, a bubble's size, or the secondary (right-axis) series of a bar+line
+    chart."""
 
     model_config = ConfigDict(extra="forbid")
     metric: Bilingual
@@ -44,6 +45,8 @@ class SeedTopic(BaseModel):
     secondary: SeedMeasure | None = None
     x: SeedMeasure | None = None
     y: SeedMeasure | None = None
+    size: SeedMeasure | None = Field(default=None, description="pair topics: a third measure per entity, drawn as "
+                                                                 "each point's area in a bubble chart")
 
 
 class SeedDomain(BaseModel):

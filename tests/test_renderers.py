@@ -15,6 +15,8 @@ EXTRA = {
     ChartType.PIE: {"data": {"index": ["北海道", "東北", "関東"], "columns": ["構成比"], "data": [[20], [30], [50]]}, "unit": "%"},
     ChartType.DONUT: {"data": {"index": ["北海道", "東北", "関東"], "columns": ["構成比"], "data": [[20], [30], [50]]}, "unit": "%"},
     ChartType.SCATTER: {"data": {"index": ["駅前店", "中央店", "郊外店"], "columns": ["売場面積", "売上高"], "data": [[300, 10], [900, 30], [600, 20]]}},
+    ChartType.BUBBLE: {"data": {"index": ["駅前店", "中央店", "郊外店"], "columns": ["売場面積", "売上高", "従業員数"],
+                                "data": [[300, 10, 20], [900, 30, 60], [600, 20, 35]]}},
     ChartType.BAR_LINE: {"secondary_series": ["個人"], "column_units": {"個人": "%"}},
     ChartType.DUAL_LINE: {"secondary_series": ["個人"], "column_units": {"個人": "%"}},
     ChartType.TABLE: {"header_groups": [HeaderGroup(label="預金等残高（結合セル）", span=2)]},
@@ -53,7 +55,8 @@ def test_every_family_renders_japanese_without_missing_glyphs(kind, renderer):
     assert image.size == (out.width, out.height)
     assert out.checks.missing_glyphs == 0
     marks = [e for e in out.elements if e.kind in MARKS]
-    assert len(marks) == len(spec.data.index) * (1 if kind in (ChartType.PIE, ChartType.DONUT, ChartType.SCATTER) else len(spec.data.columns))
+    one_each = (ChartType.PIE, ChartType.DONUT, ChartType.SCATTER, ChartType.BUBBLE)
+    assert len(marks) == len(spec.data.index) * (1 if kind in one_each else len(spec.data.columns))
     for mark in marks:
         if mark.bbox is not None:
             x0, y0, x1, y1 = mark.bbox
@@ -735,10 +738,13 @@ def test_a_radar_puts_each_value_on_its_spoke_at_its_distance_from_the_centre(re
     assert max(reach, key=reach.get) == "接客" and min(reach, key=reach.get) == "品揃え"
 
 
-@pytest.mark.parametrize("renderer", ["plotly", "vegalite"])
-def test_a_legend_above_the_plot_that_wraps_over_a_mark_moves_to_the_right(renderer):
-    """plotly wraps a long horizontal legend onto more rows than the top margin holds: it covered the top bar of a
-    帯グラフ (2 of 426 legends in the 1,000-chart benchmark) until a covering legend anywhere but right moved right."""
+@pytest.mark.parametrize(("renderer", "where"), [("plotly", "top"), ("vegalite", "top"), ("vegalite", "bottom")])
+def test_a_legend_above_or_below_the_plot_gets_the_rows_it_wraps_onto(renderer, where):
+    """plotly wraps a long horizontal legend onto more rows than a one-row margin held: it covered the top bar of a
+    帯グラフ (2 of 426 legends in the 1,000-chart benchmark), and below the plot pushed the axis title onto the tick
+    labels. The margin now holds the rows (Vega is told the columns), and a legend still over a mark moves right.
+    (plotly below the plot at this size still sets the axis title against the tick labels: the text check rejects
+    it — seen, not fixed.)"""
     from renderers.checks import covers_marks
 
     spec = ChartSpec(chart_type="band", title="waste composition", x_title="", y_title="waste composition (%)",
@@ -747,8 +753,32 @@ def test_a_legend_above_the_plot_that_wraps_over_a_mark_moves_to_the_right(rende
                                      "data": [[32.0, 6.0, 30.0, 17.0, 15.0], [34.0, 6.0, 34.0, 13.0, 13.0],
                                               [35.0, 6.0, 33.0, 11.0, 15.0]]})
     style = sample_style(np.random.default_rng(0), "en", ChartType.BAND, 5, PeriodFormat.FY).model_copy(update={
-        "legend": "top", "width_px": 600, "height_px": 600, "dpi": 120, "font_size": 13 * 100 / 120,
+        "legend": where, "width_px": 600, "height_px": 600, "dpi": 120, "font_size": 13 * 100 / 120,
         "font_family": "DejaVu Sans", "title_loc": "center", "value_labels": False})
     out = render(spec, style, renderer, "en")
     legends = [e for e in out.elements if e.kind == "legend"]
     assert legends and not covers_marks(legends, out.elements)
+    assert not out.checks.overlapping_text and not out.checks.off_canvas_text
+
+
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
+def test_a_bubble_is_as_large_as_its_size_says_and_a_note_says_what_size_shows(renderer):
+    """Area in proportion to the third column (diameter ∝ √size), centred on (x, y); the note names the measure;
+    comparisons of size measure diameters; a size is never asked as a value (no axis shows it)."""
+    from pipeline.answerable import _magnitudes, reading_error
+
+    spec = ChartSpec(chart_type="bubble", title="現場の工期と工事費", x_title="工期（か月）", y_title="工事費（億円）",
+                     unit="億円", column_units={"工期": "か月", "延床面積": "m²"},
+                     data={"index": ["現場A", "現場B", "現場C", "現場D"], "columns": ["工期", "工事費", "延床面積"],
+                           "data": [[5.0, 5.0, 40000.0], [13.0, 61.0, 2500.0], [20.0, 102.0, 10000.0],
+                                    [28.0, 68.0, 22500.0]]})
+    style = style_for(ChartType.BUBBLE).model_copy(update={"source": None, "note": None})
+    out = render(spec, style, renderer, "ja")
+    assert not out.checks.overlapping_text and not out.checks.off_canvas_text and not out.checks.missing_glyphs
+    diameters = _magnitudes(spec, "延床面積", out.elements)
+    for row, size in zip(spec.data.index, spec.data.column("延床面積")):
+        assert diameters[row] / diameters["現場A"] == pytest.approx((size / 40000) ** 0.5, rel=0.02)  # area ∝ size
+    assert any("円の大きさは延床面積を表す" in (e.text or "") for e in out.elements if e.kind == "text")
+    assert reading_error(spec, "延床面積", out) is None and reading_error(spec, "工事費", out) is not None
+    with pytest.raises(ValueError, match="above zero"):
+        ChartSpec(**(spec.model_dump() | {"data": {**spec.data.model_dump(), "data": [[5.0, 5.0, 0.0]] * 4}}))

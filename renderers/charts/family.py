@@ -52,6 +52,9 @@ class ChartFamily:
     """categories run down the side, values across (visual questions say topmost/bottommost)"""
     paired: bool = False
     """each category is one (x, y) point: exactly two columns, each named by itself in questions"""
+    sized: bool = False
+    """a bubble chart: paired, and a third column drawn as each point's area — bubbles are compared by size, their
+    sizes never read off (no axis shows them)"""
     value_labels: bool = True
     """style.value_labels prints each value on its mark (a scatter names its points instead)"""
     stacks: bool = False
@@ -160,6 +163,8 @@ class ChartFamily:
             return False  # a loss has no place in a stack, a pie or a radar; a change on a negative level means nothing
         if self.secondary_axis:
             return topic.secondary is not None
+        if self.sized:
+            return topic.size is not None
         if self.change_on_previous and percent(topic.unit[0]):
             return False  # a rate's change is in points, not a % change
         if self.stacks and not self.shares_per_category and (topic.unit[0] in NOT_ADDITIVE_UNITS or not topic.additive):
@@ -191,6 +196,16 @@ class ChartFamily:
                              f"value axis (bar_line, dual_line), not {self.chart_type}")
         if spec.header_groups and not self.header_groups:
             raise ValueError(f"header_groups are only drawn by table, not {self.chart_type}")
+
+
+BUBBLE_SHARE = 0.06  # the largest bubble's radius, as a share of the plot's shorter side
+BUBBLE_LEAST_PX = 4.0  # the smallest bubble's radius stays visible
+
+
+def bubble_radii(sizes: list[float], plot_px: float) -> list[float]:
+    """Each bubble's radius in pixels: its area in proportion to its size, the largest BUBBLE_SHARE of the plot."""
+    largest = max(sizes)
+    return [max(BUBBLE_LEAST_PX, BUBBLE_SHARE * plot_px * (s / largest) ** 0.5) for s in sizes]
 
 
 def exactly_columns(spec: ChartSpec, n: int, why: str) -> None:
