@@ -193,7 +193,12 @@ def readable(qa: QA, sample: Sample, rendered: Rendered) -> QA | None:
 
     if rule.printed:  # furniture: read as printed (a series count: the legend's entries)
         legend = any(e.kind == "legend" for e in rendered.elements)
-        return exact("label", 0.0) if op is not Op.SERIES_COUNT or legend else None
+        try:  # as this drawing prints it: a restyled row may carry another source line, or none
+            printed = write_answer(op, evaluate(qa.program, spec, rendered.elements), spec, col, sample.style, lang)[0]
+        except Unverifiable:
+            return None
+        asked = exact("label", 0.0).model_copy(update={"answer": printed})
+        return asked if op is not Op.SERIES_COUNT or legend else None
     if labelled(sample):
         return exact("cell" if chart.cells or chart.data_table else "label", 0.0)
     error = reading_error(spec, col, rendered)

@@ -391,3 +391,27 @@ def test_an_approximate_reading_is_written_no_finer_than_its_step_in_man_oku_too
     assert write_answer(Op.VALUE, 285000.0, spec, "v", style, "ja", decimals=-3)[0] == "28.5万円"
     assert format_number(283456.0, 0, style, "ja") == "28.35万"  # as the chart prints it
     assert format_number(1234.0, -1, style, "ja") == "1,230"
+
+
+def test_furniture_questions_are_asked_as_the_drawing_prints_it():
+    """A restyled row keeps its questions but not its furniture: a unit question whose unit line is gone is not
+    asked (it rejected the row: `regenerate --style-seed` lost it), a source question reads the new source line."""
+    from pipeline.answerable import answerable
+    from pipeline.qa import QuestionWriter, wording
+    from pipeline.verify import verify_sample
+    from renderers import render
+    from schemas import Op, QAType, Reject
+
+    sample = sample_with(False)
+    style = sample.style.model_copy(update={"unit_line": True, "source": "出典：中央統計局「年次経済調査」",
+                                            "legend": "none"})
+    writer = QuestionWriter(SPEC, "v", style, "ja", wording(0, 0))
+    asked = [writer.qa(Op.UNIT, QAType.RETRIEVAL, "億円", "v"),
+             writer.qa(Op.SOURCE, QAType.RETRIEVAL, "中央統計局「年次経済調査」", "v")]
+    restyled = style.model_copy(update={"unit_line": False, "source": "資料：当社調べ"})
+    drawn = sample.model_copy(update={"style": restyled, "qa": asked, "lang": "ja"})
+    rendered = render(SPEC, restyled, "matplotlib", "ja")
+    kept = answerable(drawn, rendered)
+    assert [q.program.op for q in kept.qa] == [Op.SOURCE] and kept.qa[0].answer == "当社調べ"
+    assert kept.provenance.not_asked.get("unreadable") == 1
+    assert not isinstance(verify_sample(kept, rendered), Reject)
