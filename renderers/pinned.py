@@ -121,12 +121,12 @@ class Canvas:
                      xrange, yrange)
 
     def panel_titles(self) -> list[tuple[str, float, float, float]]:
-        """Small multiples' panel titles and separators as (column, title centre x, title baseline y, separator x
-        left of the panel or None for the first), in image pixels."""
+        """Small multiples' panel titles and separators as (column, title centre x, title bottom y, separator x left
+        of the panel or None for the first), in image pixels."""
         from renderers.charts import family
 
         chart, table = family(self.spec.chart_type), self.spec.data
-        n, slots = len(table.index), len(family(self.spec.chart_type).slots(self.spec))
+        n, slots = len(table.index), len(chart.slots(self.spec))
         frame = self.frame([-0.5, slots - 0.5], [0.0, 1.0])
         out = []
         for j, col in enumerate(table.columns):
