@@ -394,19 +394,25 @@ RATE_WORDS = ("率", "単価", "価格", "平均", "指数", "気温", "金利",
               "賃料", "家賃", "得点", "速度", "料金", "運賃", "rate", "price", "average", "index", "yield",
               "temperature", "ratio", "pay", "wage", "rent", "score", "speed", "fare")
 TIME_UNITS = ("秒", "分", "時間", "ms", "seconds", "minutes", "hours")
+LENGTH_UNITS = ("km", "m", "キロ")  # distances: 長い/短い
+AREA_UNITS = ("m²", "㎡", "ha", "km²", "坪")  # areas: 大きい/小さい, never 多い
 
 
 def degree(spec: ChartSpec, col: str | None, metric: str) -> str:
     """How values of `col` compare in words (prompts "degree"): rates, prices, pay, scores, temperatures are high
-    or low (高い/低い); times long or short; counts and amounts many or few (多い/少ない); bare numbers large or
-    small. A count of something rated (年収階級別の雇用者数, employees by annual pay) is a count: the measure's
+    or low (高い/低い); times and distances long or short; counts and amounts many or few (多い/少ない); areas and
+    bare numbers large or small. A count of something rated (年収階級別の雇用者数, employees by annual pay) is a count: the measure's
     head noun decides (the Japanese ending, the English words before "by")."""
     unit = spec.series_unit.get(col, spec.unit) if col is not None else spec.unit
+    if col is not None and family(spec.chart_type).paired:  # each measure named by itself, not the pair's title
+        metric = col
     head = metric.lower().split(" by ")[0]
     if percent(unit) or "/" in unit or unit in ("℃", "°C", "倍", "点", "pt", "ポイント"):
         return "high"
-    if unit in TIME_UNITS:
+    if unit in TIME_UNITS or unit in LENGTH_UNITS:
         return "long"
+    if unit in AREA_UNITS:
+        return "large"
     if metric.endswith("数"):
         return "many"
     if any(word in head for word in RATE_WORDS):

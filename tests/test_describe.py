@@ -140,7 +140,8 @@ def test_rewording_changes_no_question_asked_and_spreads_over_skeletons():
 
 @pytest.mark.parametrize(("unit", "metric", "most"), [
     ("%", "営業利益率", "高い"), ("円", "客単価", "高い"), ("万円", "職種別の年収", "高い"), ("万人", "来場者数", "多い"),
-    ("人", "年収階級別の雇用者数", "多い"), ("分", "診療科別の待ち時間", "長い"), ("", "スコア", "大きい")])
+    ("人", "年収階級別の雇用者数", "多い"), ("分", "診療科別の待ち時間", "長い"), ("", "スコア", "大きい"),
+    ("km", "航路の距離", "長い"), ("m²", "売場面積", "大きい")])
 def test_japanese_questions_say_high_for_rates_long_for_times_and_many_for_counts(unit, metric, most):
     spec = ChartSpec(chart_type="bar", title="t", unit=unit, data={
         "index": ["A", "B", "C"], "columns": [metric], "data": [[1.0], [3.0], [2.0]]})
@@ -192,3 +193,13 @@ def test_a_count_of_one_is_said_in_the_singular(timeline):
                 said.append(_sentence(claim, claim.key, claim.facts, writer, rng))
     assert said and not any(re.search(r"\b1 (entries|periods)\b", s) for s in said)
     assert all(re.search(r"\b1 (entry|period)\b", s) for s in said)
+
+
+def test_each_measure_of_a_scatter_is_compared_in_its_own_words():
+    """A scatter's metric names both measures (航路の距離と運賃): its fare word made distances 高い/低い ("上海航路の
+    距離が最も低い"); each measure is now judged by its own name and unit."""
+    spec = ChartSpec(chart_type="scatter", title="t", unit="ドル/TEU", column_units={"距離": "km"}, data={
+        "index": ["A", "B", "C"], "columns": ["距離", "運賃"], "data": [[1000.0, 900.0], [5000.0, 1500.0],
+                                                                     [9000.0, 2100.0]]})
+    assert degree(spec, "距離", "航路の距離と運賃") == "long"
+    assert degree(spec, "運賃", "航路の距離と運賃") == "high"

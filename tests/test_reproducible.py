@@ -47,7 +47,8 @@ the data; then re-pin and say so here and in the commit:
   seed 172 (seed 183's 60 samples no longer covered 27 families); then when the radar joined the draw (pinned run:
   seed 232) and a legend above or below the plot that wrapped over a mark moved right; then when the bubble chart
   joined the draw (the seeds' pair topics gained sizes; pinned run: seed 180) and scatters took the pinned ranges,
-  and legends above or below the plot got the rows they wrap onto.
+  and legends above or below the plot got the rows they wrap onto, and when distances were compared as long or
+  short, areas as large or small, and each measure of a scatter in its own words (§4).
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
@@ -68,14 +69,14 @@ from tests.conftest import TINY
 
 PINNED = {
     "matplotlib": {
-        "content": "6d00df353081bd17d1fd05c68ce35f9895951680e122204e99d033291a71d5c4",
-        "shards": ["9a23d221fe8dd2cc1ce8444e876f5b70078e857521489968080778e3c7d4dcda",
+        "content": "179e0448cd213160c5c748ea84dff047ab2985926b7ac01562bc3c581a09f94b",
+        "shards": ["b618e2ed44a730e955c3dfae46f66afb056706f6413b6acba0f9e083cae4ae2b",
                    "078804b60a90f5d353ad12749014f1f5e839af1d012c3b85be5f3ba5a0cbbf2a",
                    "d342c9af17faaca1ff70dce268e759075d7de5284ff07646c6243a2c248fe4e5"],
     },
     "mix": {
-        "content": "f44625d09c8e74a90369ca6f99e82940b77bf05d1d82b3d36640e3109648e5c2",
-        "shards": ["4d1dffaa4470446e430667c503ed936167f7abc99b1cc43ee66d79c489503e2f",
+        "content": "7e5426ecd30b9c15979f3cc0a54137164a3099d75a5baa3c45611694a1c34106",
+        "shards": ["619c2ce3e7d4fc47079d2bea7465aab3c5425944c51962cbdf4a5c70d7294823",
                    "3ef61e2e18328b1941770186de29a8eb64ddfdfaa1f8fa221464d322a92dd54f",
                    "d05a04859ae2b93ea6db54a6762f8780f4a9a8a4c64a1d108f8537104ab3deca"],
     },
