@@ -43,6 +43,13 @@ def text(canvas: Canvas, content: str, x: float, y: float, align: str, baseline:
                      "baseline": baseline, "fontSize": size, "color": color}}
 
 
+def rule(canvas: Canvas, x0: float, y0: float, x1: float, y1: float, color: str, width: float) -> dict:
+    """A line from image pixel (x0, y0) to (x1, y1), outside any scale."""
+    return {"data": {"values": [{}]}, "mark": {"type": "rule", "color": color, "strokeWidth": width},
+            "encoding": {"x": {"value": x0 - canvas.left}, "y": {"value": y0 - canvas.top},
+                         "x2": {"value": x1 - canvas.left}, "y2": {"value": y1 - canvas.top}}}
+
+
 def _color(canvas: Canvas, names: list[str], legend: dict | None) -> dict:
     return {"field": "name", "type": "nominal", "legend": legend,
             "scale": {"domain": names, "range": [canvas.color(i) for i in range(len(names))]}}
@@ -424,17 +431,13 @@ def render_vegalite(spec: ChartSpec, style: StyleSpec, lang: str, add_layers: La
         for col, x, y, separator in canvas.panel_titles() if chart.panels else ():
             layers.append(text(canvas, col, x, y, "center", "bottom", font_px))
             if separator is not None:
-                layers.append({"data": {"values": [{}]},
-                               "mark": {"type": "rule", "color": pinned.RULE_COLOR, "strokeWidth": 0.8},
-                               "encoding": {"x": {"value": separator - canvas.left}, "y": {"value": 0},
-                                            "y2": {"value": height - canvas.top - canvas.bottom}}})
+                layers.append(rule(canvas, separator, canvas.top, separator, height - canvas.bottom,
+                                   pinned.RULE_COLOR, 0.8))
         arrow = pinned.callout_arrow(canvas, elements)
         if arrow:
             content, tip_x, tip_y, tail_x, tail_y = arrow
             layers.append(text(canvas, content, tail_x, tail_y, "right", "bottom", furniture_px))
-            layers.append({"data": {"values": [{}]}, "mark": {"type": "rule", "color": "#333333", "strokeWidth": 1},
-                           "encoding": {"x": {"value": tail_x - canvas.left}, "y": {"value": tail_y - canvas.top},
-                                        "x2": {"value": tip_x - canvas.left}, "y2": {"value": tip_y - 2 - canvas.top}}})
+            layers.append(rule(canvas, tail_x, tail_y, tip_x, tip_y - 2, "#333333", 1))
         vertical = furniture.vertical_title(spec, style)
         if vertical and axes:  # 縦書き: upright characters, one a line, left of the tick labels
             column = text(canvas, vertical, canvas.left_of_ticks(axes.area.frame.yrange),
@@ -445,10 +448,7 @@ def render_vegalite(spec: ChartSpec, style: StyleSpec, lang: str, add_layers: La
         for content, x, y, anchor in canvas.table_cells() if chart.data_table else ():
             layers.append(text(canvas, content, x, y, anchor, "middle", furniture_px))
         for x0, x1, y in canvas.table_rules() if chart.data_table else ():
-            layers.append({"data": {"values": [{}]},
-                           "mark": {"type": "rule", "color": pinned.RULE_COLOR, "strokeWidth": 0.6},
-                           "encoding": {"x": {"value": x0 - canvas.left}, "x2": {"value": x1 - canvas.left},
-                                        "y": {"value": y - canvas.top}}})
+            layers.append(rule(canvas, x0, y, x1, y, pinned.RULE_COLOR, 0.6))
         for predicted in canvas.value_labels:
             x0, y0, x1, y1 = predicted.bbox
             layers.append(text(canvas, predicted.text, (x0 + x1) / 2, (y0 + y1) / 2, "center", "middle",
