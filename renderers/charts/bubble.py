@@ -1,8 +1,8 @@
 """A bubble chart: one named point per entity at (x, y), its area a third measure (従業員数, 純資産総額) — two measures
 read against axes, the third compared by size, with a note saying what the size shows."""
 
-from renderers import mpl, plotly_renderer as plotly, vegalite
 from renderers.charts.family import ChartFamily, exactly_columns
+from renderers.charts.scatter import FAMILY as SCATTER
 from schemas.chart import ChartSpec, ChartType
 
 
@@ -21,6 +21,5 @@ FAMILY = ChartFamily(
     sized=True,
     value_labels=False,
     rules=_sized,
-    draw={"matplotlib": mpl.drawing(mpl.scatter), "plotly": plotly.drawing(plotly.scatter),
-          "vegalite": vegalite.drawing(vegalite.scatter)},
+    draw=SCATTER.draw,  # the scatter's drawings size each point by a third column when there is one
 )
