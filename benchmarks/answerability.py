@@ -254,7 +254,7 @@ def measure(out: Path, plotly_too: bool) -> dict:
         boxes = [e for e in elements if e.kind == "legend"]
         legends += bool(boxes)
         legends_over_marks += bool(boxes) and covers_marks(boxes, elements)
-        if row["renderer"] in ("matplotlib", "table"):
+        if row["renderer"] in ("matplotlib", "table", "great_tables"):
             within += numeric_within(row, rng)
         elif plotly_too:
             within_plotly += numeric_within(row, rng)

@@ -1,7 +1,8 @@
 """Images/s per renderer and chart family at 1 and 2 workers, and template end-to-end samples/s to Parquet.
 
-Writes benchmarks/results/throughput.json and .md (the README table is copied from the .md).
-Run: .venv/bin/python benchmarks/throughput.py [--quick]
+Writes benchmarks/results/throughput.json and .md (the README table is copied from the .md); with --renderers, only
+those renderers, into throughput-<names>.json and .md.
+Run: .venv/bin/python benchmarks/throughput.py [--quick] [--renderers table great_tables]
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import get_args
 
 import report
 from pipeline.run import generate
 from pipeline.template import draft_sample
 from renderers import render
 from schemas import ChartType, RunConfig
+from schemas.sample import ChartRenderer, RendererName
 
+RENDERERS = get_args(RendererName)
+CHART_RENDERERS = get_args(ChartRenderer)
 
 
 def specs_by_family(per_family: int) -> dict[ChartType, list]:
@@ -65,13 +70,14 @@ def end_to_end(n: int, workers: int, renderer: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer images, for a smoke run")
+    parser.add_argument("--renderers", nargs="+", choices=RENDERERS, default=list(RENDERERS))
     args = parser.parse_args()
     per_family = 8 if args.quick else 16
     families = specs_by_family(per_family)
     rows = []
-    for renderer in ("matplotlib", "plotly", "vegalite", "table"):
+    for renderer in args.renderers:
         for kind, items in families.items():
-            if (kind is ChartType.TABLE) != (renderer == "table"):
+            if (kind is ChartType.TABLE) != (renderer in ("table", "great_tables")):
                 continue
             items = items if renderer != "plotly" else items[: per_family // 2]
             one, two = images_per_second(items, renderer, 1), images_per_second(items, renderer, 2)
@@ -80,7 +86,7 @@ def main() -> None:
             print(rows[-1], flush=True)
     n = 120 if args.quick else 400
     e2e = []
-    for renderer in ("matplotlib", "plotly", "vegalite"):
+    for renderer in [r for r in args.renderers if r in CHART_RENDERERS]:
         size = n // 4 if renderer == "plotly" else n
         one, two = end_to_end(size, 1, renderer), end_to_end(size, 2, renderer)
         e2e.append({"renderer": renderer, "samples": size, "samples_per_s_1w": round(one, 1),
@@ -92,10 +98,11 @@ def main() -> None:
     lines = report.table(["renderer", "chart type", *per_worker], [
         [r["renderer"], r["chart_type"], r["images_per_s_1w"], r["images_per_s_2w"], f"{r['parallel_efficiency']:.0%}"]
         for r in rows])
-    lines += [""] + report.table(["end to end (template → Parquet)", "samples", *per_worker], [
+    lines += [] if not e2e else [""] + report.table(["end to end (template → Parquet)", "samples", *per_worker], [
         [r["renderer"], r["samples"], r["samples_per_s_1w"], r["samples_per_s_2w"], f"{r['parallel_efficiency']:.0%}"]
         for r in e2e])
-    report.write("throughput", result, lines)
+    subset = args.renderers != list(RENDERERS)
+    report.write("throughput" + ("-" + "-".join(args.renderers) if subset else ""), result, lines)
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ def generate(
     seed: Annotated[int, typer.Option(help="run seed: same seed and options give the same ids and image bytes")] = 0,
     lang: Annotated[str, typer.Option(help="ja, en or mix")] = "ja",
     generator: Annotated[str, typer.Option(help="template (offline) or llm (needs --base-url and --model)")] = "template",
-    renderer: Annotated[str, typer.Option(help="matplotlib, plotly, vegalite or mix (tables always use the table renderer)")] = "matplotlib",
+    renderer: Annotated[str, typer.Option(help="matplotlib, plotly, vegalite or mix (tables: the matplotlib grid, or for mix either table style)")] = "matplotlib",
     shard_size: Annotated[int, typer.Option(help="samples per Parquet shard")] = 1000,
     workers: Annotated[int, typer.Option(help="render processes (at least 1)")] = 1,
     base_url: Annotated[list[str] | None, typer.Option(help="llm: OpenAI-compatible server URL (repeat for replicas)")] = None,
@@ -185,7 +185,7 @@ def regenerate_command(
         help=f"select rows of this chart type (repeatable): {', '.join(ChartType)}")] = None,
     lang: Annotated[list[str] | None, typer.Option(help="select rows in this language (repeatable): ja, en")] = None,
     from_renderer: Annotated[list[str] | None, typer.Option(
-        help="select rows drawn by this renderer (repeatable): matplotlib, plotly, vegalite, table")] = None,
+        help="select rows drawn by this renderer (repeatable): matplotlib, plotly, vegalite, table, great_tables")] = None,
     id: Annotated[list[str] | None, typer.Option(help="select this row id (repeatable)")] = None,
     stale_prompts: Annotated[bool, typer.Option(
         help="select rows of an older prompt version and generate them again", metavar=FLAG)] = False,

@@ -62,16 +62,17 @@ def sample_style(
         title_loc=title_loc,
         markers=bool(rng.random() < 0.7),
         bar_width=float(pick(rng, [0.5, 0.6, 0.7, 0.8])),
-        **({} if "table" in family(chart_type).draw else sample_furniture(rng, lang, title_loc != "none", legend)),
+        **sample_furniture(rng, lang, title_loc != "none", legend, table="table" in family(chart_type).draw),
         minus=pick(rng, MINUS_STYLES[lang]),
         mixed_scale=bool(lang == "ja" and rng.random() < 0.5),
     )
 
 
-def sample_furniture(rng: np.random.Generator, lang: str, titled: bool, legend: str) -> dict:
+def sample_furniture(rng: np.random.Generator, lang: str, titled: bool, legend: str, table: bool) -> dict:
     """図表番号 (with a title), unit line, source and note, subtitle (with a title), callout, vertical axis title
-    (ja), each on or off: about as often as in white papers and IR decks. The texts come from prompts/template_text.json. A legend outside at the bottom leaves no room for source
-    and note (matplotlib puts outside legends at the figure's very edge)."""
+    (ja), each on or off: about as often as in white papers and IR decks. The texts come from
+    prompts/template_text.json. A legend outside at the bottom leaves no room for source and note (matplotlib puts
+    outside legends at the figure's very edge). A table always states its unit and has no subtitle, callout or axis."""
     phrasing = prompts.load("template_text")["furniture"]
     numbers = [int(n) for n in rng.integers(1, 10, size=3)]
     figure = pick(rng, phrasing["figure_number"][lang]).format(a=numbers[0], b=numbers[1], c=numbers[2])
@@ -79,6 +80,8 @@ def sample_furniture(rng: np.random.Generator, lang: str, titled: bool, legend: 
     source_text, note_text = pick(rng, phrasing["source"][lang]), pick(rng, phrasing["note"][lang])
     subtitle, callout, vertical = rng.random() < 0.35, rng.random() < 0.5, lang == "ja" and rng.random() < 0.35
     subtitle_text, callout_text = pick(rng, phrasing["subtitle"][lang]), pick(rng, phrasing["callout"][lang])
+    if table:
+        unit_line, subtitle, callout, vertical = True, False, False, False
     return {"figure_number": figure if titled and rng.random() < 0.4 else None,
             "unit_line": bool(unit_line),
             "source": source_text if source and legend != "bottom" else None,

@@ -55,11 +55,12 @@ def seed_role(choice: TemplateChoice, lang: str) -> str:
 
 
 def choose_renderer(chart: ChartFamily, asked: str, rng: np.random.Generator) -> str:
-    """The run's renderer, a seeded pick for "mix" — or the family's own when only one renderer draws it (tables)."""
-    choices = [r for r in RENDERERS if r in chart.draw]
-    if not choices:
-        return next(iter(chart.draw))
-    return asked if asked != "mix" else choices[int(rng.integers(len(choices)))]
+    """The run's renderer, a seeded pick for "mix". A family no chart renderer draws (tables) has its own: for "mix"
+    a seeded pick among them, else its first (drawn with matplotlib, so a matplotlib run needs no browser)."""
+    choices = [r for r in RENDERERS if r in chart.draw] or list(chart.draw)
+    if asked != "mix":
+        return asked if asked in choices else choices[0]
+    return choices[int(rng.integers(len(choices)))]
 
 
 # ---------------------------------------------------------------- labels and numbers

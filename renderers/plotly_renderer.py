@@ -4,13 +4,12 @@ text boxes are measured from that SVG and it is rasterised without a browser (re
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from collections.abc import Callable
 from functools import cache, partial
 
 from renderers import furniture, pinned
+from renderers.browser import check_browser
 from renderers.colour import ink
 from renderers.errors import SetupError
 from renderers.fonts import font_path
@@ -21,19 +20,7 @@ from schemas.render import Element, Rendered
 from schemas.style import NumberFormat, StyleSpec
 
 INSTALL_HINT = "plotly rendering needs kaleido>=1 and a Chromium (`apt-get install chromium`, or set BROWSER_PATH)"
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 _browser_ok = False
-
-
-def _check_browser() -> None:
-    """Fail fast: kaleido's server thread dies silently without a browser, and the caller would wait forever."""
-    explicit = os.environ.get("BROWSER_PATH")
-    if explicit and not os.access(explicit, os.X_OK):
-        raise SetupError(f"BROWSER_PATH={explicit!r} is not an executable browser. {INSTALL_HINT}")
-    if not explicit and not any(shutil.which(name) for name in BROWSERS):
-        raise SetupError(f"no Chromium/Chrome on PATH. {INSTALL_HINT}")
-
-
 LAYOUT_TIMEOUT_S = 120.0  # a chart lays out in well under a second; a browser silent this long has hung
 
 
@@ -82,7 +69,7 @@ def _to_svg(fig: dict, width: int, height: int) -> str:
     import kaleido
 
     if not _browser_ok:
-        _check_browser()
+        check_browser(INSTALL_HINT)
     opts = {"format": "svg", "width": width, "height": height, "scale": 1}
     for attempt in (1, 2):
         try:

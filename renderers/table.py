@@ -1,10 +1,12 @@
-"""Table renderer: a grid drawn from patches, with merged header cells (結合セル) above the column headers."""
+"""Table renderer: a grid drawn from patches, with merged header cells (結合セル) above the column headers, the unit
+line above and 出典/注 below (renderers.furniture)."""
 
 from __future__ import annotations
 
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from renderers import furniture
 from renderers.mpl import draw_figure, pixel_box, text_elements
 from renderers.numbers import format_number
 from schemas.chart import ChartSpec
@@ -25,15 +27,22 @@ def render_table(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
     header_color = style.palette[0].hex
 
     def paint(fig: Figure) -> tuple[list[Element], dict[str, float]]:
-        ax = fig.add_axes((0.03, 0.03, 0.94, 0.84 if style.title_loc != "none" else 0.94))
+        titled = style.title_loc != "none"
+        notes = furniture.below(spec, style, lang)  # 出典, 注: one line each under the table
+        line = style.font_size * furniture.SIZE * furniture.TABLE_LINE * style.dpi / 72 / style.height_px
+        bottom = 0.03 + line * len(notes)
+        ax = fig.add_axes((0.03, bottom, 0.94, (0.87 if titled else 0.955) - bottom))
         ax.set_axis_off()
-        if style.title_loc != "none":
-            fig.text(0.03 if style.title_loc == "left" else 0.5, 0.93, spec.title, fontsize=style.font_size * 1.25,
-                     ha="left" if style.title_loc == "left" else "center", va="center")
-        if spec.unit:  # a table shows its unit once, as Japanese reports do: （単位：億円）
-            note = f"（単位：{spec.unit}）" if lang == "ja" else f"(unit: {spec.unit})"
-            fig.text(0.97, 0.93 if style.title_loc != "none" else 0.985, note, fontsize=style.font_size * 0.85,
-                     ha="right", va="center")
+        if titled:
+            fig.text(0.03 if style.title_loc == "left" else 0.5, 0.93, furniture.title(spec, style, lang),
+                     fontsize=style.font_size * 1.25, ha="left" if style.title_loc == "left" else "center",
+                     va="center")
+        for text in furniture.above(spec, style, lang):  # a table shows its unit once, as Japanese reports do
+            fig.text(0.97, 0.93 if titled else 0.985, text, fontsize=style.font_size * furniture.SIZE, ha="right",
+                     va="center")
+        for i, text in enumerate(notes):
+            fig.text(0.03, bottom - (i + 0.5) * line - 0.005, text, fontsize=style.font_size * furniture.SIZE,
+                     ha="left", va="center")
         cells: list[tuple[Rectangle, str, str]] = []
 
         def cell(col0: int, col1: int, row: int, text: str, fill: str, header: bool) -> Rectangle:

@@ -12,7 +12,7 @@ from schemas.qa import QA
 from schemas.style import StyleSpec
 
 Lang = Literal["ja", "en"]
-RendererName = Literal["matplotlib", "plotly", "vegalite", "table"]
+RendererName = Literal["matplotlib", "plotly", "vegalite", "table", "great_tables"]
 ChartRenderer = Literal["matplotlib", "plotly", "vegalite"]  # the renderers a run or a regeneration may choose
 
 

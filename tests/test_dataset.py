@@ -26,7 +26,7 @@ def test_dataset_covers_every_chart_type_and_qa_kind(tiny_dataset):
     table = rows(tiny_dataset)
     assert {r["chart_type"] for r in table} == {t.value for t in ChartType}
     assert {q["qa_type"] for r in table for q in r["qa"]} == {"retrieval", "visual", "compositional"}
-    assert {r["lang"] for r in table} == {"ja", "en"} and {r["renderer"] for r in table} == {"matplotlib", "plotly", "vegalite", "table"}
+    assert {r["lang"] for r in table} == {"ja", "en"} and {r["renderer"] for r in table} == {"matplotlib", "plotly", "vegalite", "great_tables"}
 
 
 def test_every_answer_reverifies_from_the_stored_spec(tiny_dataset):

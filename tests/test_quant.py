@@ -253,13 +253,14 @@ def adapt_config(dataset: Path, out: Path, **changes) -> AdaptConfig:
 
 def test_a_qslaw_run_lowers_the_loss(tiny_dataset, tmp_path):
     """Against a control: the same run at lr 0 (its loss stays flat). A fixed share of the first losses was brittle:
-    the drop is ~3-4 % and moves with the tiny dataset's content."""
+    the drop moves with the tiny dataset's content. At lr 5e-2 and 80 steps it fell to 1.8 % when tables gained
+    their furniture (lr 5e-2 overshoots: 1.1 % at 160 steps); lr 2e-2 over 160 steps drops 3.0 %."""
     def last_losses(lr: float) -> float:
-        report = adapt(adapt_config(tiny_dataset, tmp_path / str(lr), steps=80, warmup_steps=80, warmup_on="qa", lr=lr,
-                                    model=ModelConfig(), eval_limit=2))
+        report = adapt(adapt_config(tiny_dataset, tmp_path / str(lr), steps=160, warmup_steps=160, warmup_on="qa",
+                                    lr=lr, model=ModelConfig(), eval_limit=2))
         return sum(report.losses[-10:]) / 10
 
-    assert last_losses(5e-2) < 0.98 * last_losses(0.0)
+    assert last_losses(2e-2) < 0.98 * last_losses(0.0)
 
 
 def test_qslaw_adapt_with_text_calibrated_omniquant_exports_a_checkpoint_eval_reads(tiny_dataset, tmp_path):

@@ -58,7 +58,7 @@ def test_every_family_can_be_drawn_from_some_seed_topic():
 def test_a_renderer_a_family_does_not_name_refuses_it_by_name():
     table = SPEC.model_copy(update={"chart_type": ChartType.TABLE})
     style = sample_style(np.random.default_rng(0), "ja", ChartType.TABLE, 2, PeriodFormat.YEAR)
-    with pytest.raises(ValueError, match=r"chart_type='table' cannot be drawn by renderer='plotly'; it is drawn by table"):
+    with pytest.raises(ValueError, match=r"chart_type='table' cannot be drawn by renderer='plotly'; it is drawn by table, great_tables"):
         render(table, style, "plotly", "ja")
     with pytest.raises(ValueError, match="unknown renderer 'svg'"):
         render(SPEC, style, "svg", "ja")

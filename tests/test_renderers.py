@@ -33,7 +33,7 @@ EXTRA = {
                     "unit": "円"},
 }
 CHART_RENDERERS = ["matplotlib", "plotly", "vegalite"]
-CASES = [(kind, r) for kind in ChartType for r in (["table"] if kind is ChartType.TABLE else CHART_RENDERERS)]
+CASES = [(kind, r) for kind in ChartType for r in (["table", "great_tables"] if kind is ChartType.TABLE else CHART_RENDERERS)]
 
 
 def japanese_spec(kind: ChartType) -> ChartSpec:
@@ -238,7 +238,7 @@ def test_report_furniture_is_drawn_outside_the_plot_and_measured(renderer):
     assert title[3] <= unit[1] + 1 and unit[3] <= plot_top and source[1] >= plot_bottom and source[1] <= note[1]
 
 
-def test_furniture_is_seeded_and_tables_get_none():
+def test_furniture_is_seeded_and_tables_state_their_unit_source_and_note_only():
     from pipeline.style import sample_style
 
     styles = [sample_style(np.random.default_rng(seed), "ja", ChartType.BAR, 1, PeriodFormat.YEAR) for seed in range(200)]
@@ -248,8 +248,9 @@ def test_furniture_is_seeded_and_tables_get_none():
     # source and note: 60 % and 30 %, but none under a legend at the bottom (a quarter of axis charts)
     assert 0.3 < share("source") < 0.6 and 0.35 < share("unit_line") < 0.65 and 0.1 < share("note") < 0.35
     assert all(s.figure_number is None for s in styles if s.title_loc == "none")
-    assert all(s.source is s.note is s.figure_number is None and not s.unit_line for s in (
-        sample_style(np.random.default_rng(seed), "ja", ChartType.TABLE, 2, PeriodFormat.YEAR) for seed in range(20)))
+    tables = [sample_style(np.random.default_rng(seed), "ja", ChartType.TABLE, 2, PeriodFormat.YEAR) for seed in range(60)]
+    assert all(s.unit_line and s.subtitle is s.callout is None and not s.vertical_title for s in tables)
+    assert any(s.source for s in tables) and any(s.note for s in tables) and any(s.figure_number for s in tables)
 
 
 @pytest.mark.parametrize("legend", ["upper left", "right", "top", "bottom"])
@@ -782,3 +783,56 @@ def test_a_bubble_is_as_large_as_its_size_says_and_a_note_says_what_size_shows(r
     assert reading_error(spec, "延床面積", out) is None and reading_error(spec, "工事費", out) is not None
     with pytest.raises(ValueError, match="above zero"):
         ChartSpec(**(spec.model_dump() | {"data": {**spec.data.model_dump(), "data": [[5.0, 5.0, 0.0]] * 4}}))
+
+
+@pytest.mark.parametrize("renderer", ["table", "great_tables"])
+def test_both_table_styles_print_each_value_in_its_cell_under_merged_headers_with_their_furniture(renderer):
+    """Each cell holds its value as the style prints it (△ minus), the merged header spans its columns, the unit
+    line sits above the table and 出典/注 below it — measured texts, on the canvas, none overlapping; and equal
+    inputs give equal bytes (Chromium's layout too)."""
+    from renderers.numbers import format_number
+
+    spec = ChartSpec.model_validate(japanese_spec(ChartType.TABLE).model_dump() | {"data": {
+        "index": ["令和3年度", "令和4年度", "令和5年度"], "columns": ["法人", "個人"],
+        "data": [[120, -300], [1500, 320], [170, 310]]}})
+    style = style_for(ChartType.TABLE, 1).model_copy(update={
+        "title_loc": "left", "figure_number": "図表2-1", "minus": "△", "number_format": "thousands",
+        "source": "出典：中央統計局「年次経済調査」", "note": "注：一部に推計値を含む。"})
+    out = render(spec, style, renderer, "ja")
+    assert not out.checks.overlapping_text and not out.checks.off_canvas_text and not out.checks.missing_glyphs
+    texts = [e for e in out.elements if e.kind == "text"]
+    cells = [e for e in out.elements if e.kind == "cell"]
+    assert len(cells) == 6
+    inside = lambda t, b: b[0] - 1 <= t.bbox[0] and t.bbox[2] <= b[2] + 1 and b[1] - 1 <= t.bbox[1] and t.bbox[3] <= b[3] + 1  # noqa: E731
+    for cell in cells:
+        value = spec.data.data[spec.data.index.index(cell.row)][spec.data.columns.index(cell.col)]
+        assert [t.text for t in texts if inside(t, cell.bbox)] == [format_number(value, 0, style, "ja")]
+    assert "△300" in [t.text for t in texts] and "1,500" in [t.text for t in texts]
+    by_text = {t.text: t.bbox for t in texts}
+    group = by_text["預金等残高（結合セル）"]
+    assert min(c.bbox[0] for c in cells) - 1 <= group[0] and group[2] <= max(c.bbox[2] for c in cells) + 1
+    top, bottom = min(c.bbox[1] for c in cells), max(c.bbox[3] for c in cells)
+    assert by_text["図表2-1　預金等残高の推移"][3] <= top and by_text["（単位：億円）"][3] <= top
+    assert bottom <= by_text[style.source][1] < by_text[style.note][1]
+    assert render(spec, style, renderer, "ja").png == out.png
+
+
+def test_a_long_great_tables_table_is_set_tighter_to_stay_on_the_canvas():
+    index = [f"{year}年" for year in range(2006, 2024)]
+    spec = ChartSpec.model_validate({"chart_type": "table", "title": "預金等残高の推移", "unit": "億円", "data": {
+        "index": index, "columns": ["法人", "個人"], "data": [[100 + i, 200 + i] for i in range(len(index))]}})
+    style = style_for(ChartType.TABLE, 1).model_copy(update={"height_px": 480, "source": "出典：中央統計局"})
+    out = render(spec, style, "great_tables", "ja")
+    assert len([e for e in out.elements if e.kind == "cell"]) == 36
+    assert not out.checks.off_canvas_text and not out.checks.overlapping_text
+
+
+def test_mix_spreads_tables_over_both_table_styles_and_a_chosen_renderer_draws_them_with_matplotlib():
+    from pipeline.template import choose_renderer
+    from renderers.charts import family
+
+    table = family(ChartType.TABLE)
+    picks = {choose_renderer(table, "mix", np.random.default_rng(seed)) for seed in range(20)}
+    assert picks == {"table", "great_tables"}
+    assert {choose_renderer(table, asked, np.random.default_rng(0)) for asked in CHART_RENDERERS} == {"table"}
+    assert choose_renderer(family(ChartType.BAR), "vegalite", np.random.default_rng(0)) == "vegalite"

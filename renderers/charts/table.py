@@ -1,6 +1,8 @@
-"""A table of 2–4 series, drawn as a grid with optional merged header cells (結合セル) and a 単位 note."""
+"""A table of 2–4 series with optional merged header cells (結合セル), its 単位 line, 出典 and 注: drawn as a
+matplotlib grid, or in the great_tables style (HTML laid out by Chromium)."""
 
 from renderers.charts.family import ChartFamily
+from renderers.gt_table import render_gt_table
 from renderers.table import render_table
 from schemas.chart import ChartType
 
@@ -10,5 +12,5 @@ FAMILY = ChartFamily(
     series=(2, 4),
     cells=True,
     header_groups=True,
-    draw={"table": render_table},
+    draw={"table": render_table, "great_tables": render_gt_table},
 )
