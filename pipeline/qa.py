@@ -316,9 +316,12 @@ def answer_unit(op: Op, spec: ChartSpec, col: str | None, lang: str) -> str:
 
 
 def with_unit(number: str, unit: str, lang: str) -> str:
+    """English puts a unit that starts with its own scale in brackets: "10,433 (100M yen)", not "10,433 100M yen"."""
     if not unit:
         return number
-    return f"{number}{unit}" if lang == "ja" or unit in ("%", "℃") else f"{number} {unit}"
+    if lang == "ja" or unit in ("%", "℃"):
+        return f"{number}{unit}"
+    return f"{number} ({unit})" if unit[0].isdigit() else f"{number} {unit}"
 
 
 def with_unit_title(name: str, unit: str, lang: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from pipeline.qa import OPS, Unverifiable, answer_unit, evaluate, text
+from pipeline.qa import OPS, Unverifiable, answer_unit, evaluate, text, with_unit
 from common.numbers import parse_amount
 from schemas import QA, AnswerFailure, AnswerType, ChartSpec, Element, Reject, Rendered, Sample
 
@@ -30,7 +30,7 @@ def check_answer(qa: QA, spec: ChartSpec, elements: list[Element], lang: str) ->
     if unit != "*" and qa.unit != unit:
         return AnswerFailure(reason="unit_mismatch",
                              detail=f"unit {qa.unit!r} but {qa.program.op.value} of this table is in {unit!r}")
-    unit_text = unicodedata.normalize("NFKC", qa.unit)
+    unit_text = unicodedata.normalize("NFKC", with_unit("0", qa.unit, lang)[1:].strip())  # as answers write it
     if unit_text and not answer.endswith(unit_text):
         return AnswerFailure(reason="unit_mismatch", detail=f"answer {qa.answer!r} does not end with its unit {qa.unit!r}")
     parsed = parse_amount(answer, unit_text)  # in the unit: the 億 of 12,345億円 is not read as ×10^8

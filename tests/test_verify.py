@@ -94,3 +94,26 @@ def test_amounts_of_a_trillion_yen_written_with_their_cho_split_off_verify():
     assert check_answer(right, spec, BOXES, "ja") is None
     assert check_answer(qa("1兆2,346億円", op="value", row="2020/1", col="法人"), spec, BOXES, "ja").reason == \
         "answer_mismatch"
+
+
+def test_an_english_unit_with_its_own_scale_is_bracketed_and_verifies():
+    """"10,433 100M yen" read as two numbers side by side (issue 15 §4): the unit goes in brackets, and the verifier
+    still reads 10,433 (and refuses 10,434)."""
+    import numpy as np
+
+    from pipeline.qa import write_answer
+    from pipeline.style import sample_style
+    from pipeline.verify import check_answer
+    from schemas import ChartType, Op, PeriodFormat
+
+    spec = SPEC.model_copy(update={"unit": "100M yen", "column_units": {},
+                                   "data": SPEC.data.model_copy(update={"data": [[10433, 300], [150, 320], [170, 310]]})})
+    style = sample_style(np.random.default_rng(0), "en", ChartType.GROUPED_BAR, 2, PeriodFormat.YEAR).model_copy(
+        update={"number_format": "thousands"})
+    answer, unit = write_answer(Op.VALUE, 10433.0, spec, "法人", style, "en")
+    assert (answer, unit) == ("10,433 (100M yen)", "100M yen")
+    assert check_answer(qa(answer, unit=unit, op="value", row="2020/1", col="法人"), spec, BOXES, "en") is None
+    assert check_answer(qa("10,434 (100M yen)", unit=unit, op="value", row="2020/1", col="法人"), spec, BOXES,
+                        "en").reason == "answer_mismatch"
+    people = spec.model_copy(update={"unit": "people"})
+    assert write_answer(Op.VALUE, 10433.0, people, "法人", style, "en")[0] == "10,433 people"
