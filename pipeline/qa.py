@@ -454,6 +454,8 @@ class QuestionWriter:
         for key, (counter, plain) in ((k, v) for k, v in text("ask").items() if k != "note"):
             placeholders[f"_{key}"] = counter.format(unit=unit) if countable else plain
         placeholders |= {f"_{k}": v for k, v in text("degree", degree(self.spec, about, self.metric), self.lang).items()}
+        placeholders["_figure"] = text("figure", "table" if "table" in family(self.spec.chart_type).draw else "chart",
+                                       self.lang)  # a table is not called a graph
         program = Program(op=op, **{k: v for k, v in fields.items() if not k.startswith("_")})
         skeleton = pick(self.wording, text("qa", phrase or op.value, self.lang))
         question = skeleton.format(**{k[1:]: v for k, v in placeholders.items()})

@@ -326,3 +326,18 @@ def test_seasonal_topics_come_monthly_or_quarterly_and_a_change_says_on_which_pe
                 assert word in sample.topic.metric
                 seen["change"].add(word)
     assert len(seen["quarter"]) >= 5 and len(seen["change"]) >= 4, seen
+
+
+def test_questions_about_a_table_call_it_a_table_and_about_a_chart_a_chart():
+    """"このグラフの出典はどこか" was asked of tables once they printed their source (issue 15 §2)."""
+    from pipeline.template import draft_sample
+    from schemas import RunConfig
+
+    seen = {"table": set(), "chart": set()}
+    for index in range(400):
+        sample = draft_sample(RunConfig(n=1000, seed=5, lang="mix"), index)
+        kind = "table" if sample.spec.chart_type is ChartType.TABLE else "chart"
+        seen[kind] |= {q.question for q in sample.qa}
+    assert not any("グラフ" in q or "chart" in q for q in seen["table"])
+    assert any(q.startswith("表") or "この表" in q or "table" in q for q in seen["table"])
+    assert not any("表の" in q and "図表" not in q or re.search(r"\btable\b", q) for q in seen["chart"])
