@@ -2,11 +2,13 @@
 vision blocks) is its own `fully_shard` unit, fp32 shards with bf16 compute and fp32 gradient reduction on a GPU.
 Weights are read once, on rank 0; the other ranks build the model with its parameters on the meta device (no
 memory) and receive their shards by broadcast. Checkpoints for resuming are sharded (torch.distributed.checkpoint:
-each rank writes its own shard); `final/` is consolidated on rank 0 and loads with `from_pretrained`.
+each rank writes its own shard); `final/` is gathered a tensor at a time and written by rank 0 in safetensors files
+of bounded size that `from_pretrained` loads.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -101,8 +103,51 @@ def drop_older_shards(directory: Path, keep: str) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def consolidated_state(model) -> dict:
-    """The full state dict on rank 0 (CPU), {} elsewhere — what `final/` is saved from."""
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+def save_consolidated(model, directory: Path, rank: int, max_file_bytes: int) -> list[str]:
+    """`final/` from the shards, one tensor at a time: every rank takes part in gathering each tensor in turn (a
+    collective), rank 0 keeps at most one file's worth on its host and writes it — safetensors files of at most
+    `max_file_bytes` and their index, as `from_pretrained` reads them. Gathering the whole state first would hold the
+    fp32 model on rank 0's host (280 GB at 70B). Returns the files written (rank 0), in order."""
+    from safetensors.torch import save_file
+    from torch.distributed.tensor import DTensor
 
-    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    state = model.state_dict()  # sharded DTensors: nothing gathered yet
+    names, seen = [], set()
+    for name, tensor in state.items():
+        if id(tensor) not in seen:  # a tied weight once (from_pretrained ties it again)
+            seen.add(id(tensor))
+            names.append(name)
+    groups: list[list[str]] = [[]]
+    size = 0
+    for name in names:
+        nbytes = state[name].numel() * state[name].element_size()  # a DTensor's numel is the full tensor's
+        if groups[-1] and size + nbytes > max_file_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(name)
+        size += nbytes
+    files = ["model.safetensors"] if len(groups) == 1 else \
+        [f"model-{i + 1:05d}-of-{len(groups):05d}.safetensors" for i in range(len(groups))]
+    if rank == 0:
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in [*directory.glob("*.safetensors"), *directory.glob("model.safetensors.index.json")]:
+            stale.unlink()  # an interrupted earlier write's files, which its index might still name
+        model.config.save_pretrained(directory)
+        if getattr(model, "generation_config", None) is not None:
+            model.generation_config.save_pretrained(directory)
+    for file, group in zip(files, groups):
+        part = {}
+        for name in group:
+            tensor = state[name]
+            full = tensor.full_tensor() if isinstance(tensor, DTensor) else tensor
+            if rank == 0:
+                part[name] = full.detach().to("cpu").contiguous()
+            del full
+        if rank == 0:
+            save_file(part, str(directory / file), metadata={"format": "pt"})
+        del part
+    if rank == 0 and len(files) > 1:
+        index = {"metadata": {"total_size": sum(state[n].numel() * state[n].element_size() for n in names)},
+                 "weight_map": {name: file for file, group in zip(files, groups) for name in group}}
+        (directory / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+    return files if rank == 0 else []

@@ -21,7 +21,7 @@ from pydantic import Field
 from common.shards import atomic_write_bytes
 from model.build import ImageInputs, build_lmm, load_lmm
 from model.data import ChatCollator, ShardStream
-from model.parallel import consolidated_state, drop_older_shards, load_sharded, save_sharded, sharded_model
+from model.parallel import drop_older_shards, load_sharded, save_consolidated, save_sharded, sharded_model
 from model.recipe import (RecipeConfig, Stage, barrier, collate_stage, cosine_with_warmup, distributed,
                           enable_activation_checkpointing, load_tokenizer, progress_bar, rank_device, rng_state, save_atomically, seed_everything, set_rng_state, shard_files)
 from schemas.reports import TrainReport
@@ -38,6 +38,8 @@ class TrainConfig(RecipeConfig):
     num_workers: int = 0
     sharding: Literal["ddp", "fsdp"] = Field(default="ddp", description="with several processes: replicate the model "
                                              "(DDP, small models) or shard it (FSDP2: 8B full fine-tuning, 70B)")
+    final_file_gb: float = Field(default=5.0, gt=0, description="fsdp: largest safetensors file of final/; rank 0's host "
+                                 "holds one file's worth while writing")
 
 
 def set_trainable(model, stage: Stage, lr: float, vision_lr: float) -> list[dict]:
@@ -160,9 +162,11 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
         else:
             epoch, batches_done = epoch + 1, 0
     bar.close()
-    full = consolidated_state(model) if fsdp else None  # every rank takes part; rank 0 receives it
+    if fsdp:  # every rank takes part in each tensor's gathering; rank 0 writes
+        save_consolidated(model, out / "final", rank, int(cfg.final_file_gb * 2**30))
     if rank == 0:
-        model.save_pretrained(out / "final", **({"state_dict": full} if fsdp else {}))
+        if not fsdp:
+            model.save_pretrained(out / "final")
         tokenizer.save_pretrained(out / "final")
         atomic_write_bytes(out / "final" / FINISHED, json.dumps({"stage": cfg.stage, "steps": step}).encode())
     barrier()

@@ -111,6 +111,9 @@ def torchrun(cfg: TrainConfig, *args: str) -> subprocess.CompletedProcess:
                           env=env, capture_output=True, text=True, timeout=300)
 
 
+FINAL_FILE_BYTES = 2**17  # the tiny model's 0.7 MB in several files
+
+
 def test_ddp_and_fsdp_on_two_processes_agree_and_fsdp_resumes_exactly(tiny_dataset, tmp_path):
     """2 ranks over gloo, from a checkpoint saved in bf16. DDP: disjoint samples, identical replicas. FSDP2 (fp32
     shards, rank-0 loading, sharded checkpoints): the same losses and weights as DDP on the same data, a final/ that
@@ -124,7 +127,7 @@ def test_ddp_and_fsdp_on_two_processes_agree_and_fsdp_resumes_exactly(tiny_datas
 
     def run(name: str, sharding: str, *args: str) -> list[dict]:
         cfg = config(tiny_dataset, tmp_path / name, steps=4, batch_size=2, checkpoint_every=2, sharding=sharding,
-                     init_from=str(start))
+                     init_from=str(start), final_file_gb=FINAL_FILE_BYTES / 2**30)
         result = torchrun(cfg, *args)
         assert (result.returncode != 0) if args else (result.returncode == 0), result.stderr[-3000:]
         return [json.loads((tmp_path / name / f"rank{r}.json").read_text()) for r in range(2)] if not args else []
@@ -135,6 +138,13 @@ def test_ddp_and_fsdp_on_two_processes_agree_and_fsdp_resumes_exactly(tiny_datas
     assert ddp[0]["weights"] == ddp[1]["weights"]
     for d, f in zip(ddp, fsdp):
         assert f["seen"] == d["seen"] and f["losses"] == pytest.approx(d["losses"], rel=1e-5)
+    # final/ written a tensor at a time in files of bounded size (rank 0 never holds the whole model), with the index
+    # from_pretrained follows
+    files = sorted((tmp_path / "fsdp" / "final").glob("*.safetensors"))
+    index = json.loads((tmp_path / "fsdp" / "final" / "model.safetensors.index.json").read_text())
+    assert len(files) > 2 and set(index["weight_map"].values()) == {f.name for f in files}
+    largest_tensor = max(t.numel() * 4 for t in weights(tmp_path / "ddp").values())
+    assert all(f.stat().st_size <= FINAL_FILE_BYTES + largest_tensor + 2**16 for f in files)
     replicated, sharded = load_lmm(tmp_path / "ddp" / "final").state_dict(), weights(tmp_path / "fsdp")
     assert sharded.keys() == replicated.keys() and {t.dtype for t in sharded.values()} == {torch.float32}
     # to reduction order: Adam normalises the near-zero gradients of rarely seen embedding rows (3.7e-6 seen; a step
