@@ -109,7 +109,7 @@ def plan(preset: str, gpus: int, micro_batch: int, seq_len: int) -> list[Trainin
 
     spec = json.loads(Path(preset).read_text())
     model = meta_model(lmm_config(spec["vision_config"], spec["text_config"]))
-    patches = model.config.max_pixels // 14**2
+    patches = model.config.max_pixels // model.config.vision_config.patch_size**2  # the tower's tokens per image
     return [training_memory(model, method, gpus if method == "full" else 1, micro_batch, seq_len, patches, ckpt)
             for method in METHODS for ckpt in (True, False)]
 

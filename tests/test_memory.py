@@ -84,3 +84,21 @@ def test_estimate_memory_command_prints_every_method_for_a_preset(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "chartsynth", "estimate-memory", "--preset", str(tmp_path / "nope.json")],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "nope.json" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_image_patches_follow_the_towers_patch_size(tmp_path):
+    """The estimate counted max_pixels / 14² patches whatever the tower's patch size (issue 16 review): a tower of
+    28-pixel patches has a quarter of the patches, so full training keeps fewer vision activations."""
+    import json
+    from pathlib import Path
+
+    from model.memory import plan
+
+    shipped = Path(__file__).parents[1] / "model" / "configs" / "memory_8b_qwen2vl.json"
+    preset = json.loads(shipped.read_text())
+    preset["vision_config"]["patch_size"] = 28
+    (tmp_path / "coarse.json").write_text(json.dumps(preset))
+    fine = {(r.method, r.activation_checkpointing): r for r in plan(str(shipped), 8, 1, 2048)}
+    coarse = {(r.method, r.activation_checkpointing): r for r in plan(str(tmp_path / "coarse.json"), 8, 1, 2048)}
+    assert coarse["full", False].activations_bytes < 0.8 * fine["full", False].activations_bytes
+    assert coarse["qlora", False].activations_bytes == fine["qlora", False].activations_bytes  # the tower is frozen
