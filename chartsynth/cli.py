@@ -313,6 +313,39 @@ def quantize_report_command(
         typer.echo((out / "ptq.md").read_text(encoding="utf-8"))
 
 
+@app.command("merge", cls=_Command)
+def merge_command(
+    base: Annotated[Path, typer.Option(help="the LMM checkpoint (its vision tower and projector are kept)")],
+    other: Annotated[Path, typer.Option(help="an LLM of the same architecture: a causal LM or another LMM")],
+    out: Annotated[Path, typer.Option(help="new directory for the merged checkpoint")],
+    method: Annotated[str, typer.Option(help="linear, slerp or ties")] = "linear",
+    weight: Annotated[float, typer.Option(help="linear/slerp: 0 = the base, 1 = the other; ties: the scale λ of the "
+                                               "merged task vector")] = 0.5,
+    ancestor: Annotated[Path | None, typer.Option(help="ties: the model both were fine-tuned from")] = None,
+    density: Annotated[float, typer.Option(help="ties: share of each task vector's largest entries kept")] = 0.2,
+) -> None:
+    """Merge the LLM of an LMM with another LLM of the same shape, tensor by tensor (safetensors in, safetensors
+    out): seed 000's LLM merge."""
+    try:
+        from model.merge import MergeError, merge
+    except ImportError:
+        _fail("merging needs the train extra: pip install 'chartsynth[train]'")
+    if method not in ("linear", "slerp", "ties"):
+        _fail(f"--method {method!r}: choose linear, slerp or ties")
+    for flag, path in (("--base", base), ("--other", other), ("--ancestor", ancestor)):
+        if path is not None and not path.is_dir():
+            _fail(f"{flag} {path}: not a directory")
+    try:
+        record = merge(base, other, out, method, weight, ancestor, density)
+    except (MergeError, OSError) as error:
+        _fail(str(error))
+    if record.get("already_done"):
+        typer.echo(f"{out}: this merge is already there (nothing written)")
+    else:
+        typer.echo(f"{out}: {method} merge, {record['merged_tensors']} LLM tensors merged, "
+                   f"{record['kept_tensors']} kept from the base")
+
+
 @app.command("estimate-memory", cls=_Command)
 def estimate_memory_command(
     preset: Annotated[list[Path], typer.Option(help="memory preset JSON (model/configs/memory_*.json; repeatable)")],
