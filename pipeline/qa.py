@@ -496,8 +496,10 @@ class QuestionWriter:
                 out.append(self.qa(Op.GROWTH, c, (values[last] / values[first] - 1) * 100, col, col=col, start=first,
                                    end=last, _start=first, _end=last, _subject=subject_))
             if not parts_of_whole(self.spec, col):  # shares average 100 / n whatever they are
-                out.append(self.qa(Op.MEAN, c, values.mean(), col, col=col, _n=len(values),
-                                   _d=self.spec.decimals_of(col) + OPS[Op.MEAN].extra_decimals, _subject=subject_))
+                places = self.spec.decimals_of(col) + OPS[Op.MEAN].extra_decimals
+                out.append(self.qa(Op.MEAN, c, values.mean(), col, col=col, _n=len(values), _d=places,
+                                   _places=text("decimal_places", "one" if places == 1 else "many").format(d=places),
+                                   _subject=subject_))
         top, bottom = values.idxmax(), values.idxmin()
         if (values == values[top]).sum() == 1:
             out.append(self.qa(Op.ARGMAX, c, top, col, col=col, _subject=subject_))

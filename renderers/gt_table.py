@@ -66,15 +66,16 @@ def table_html(spec: ChartSpec, style: StyleSpec, lang: str) -> str:
         table = table.tab_header(title=heading, subtitle=unit[0] if unit else None)
     elif unit:
         table = table.tab_header(title=unit[0])
-    for line in furniture.below(spec, style, lang):
-        table = table.tab_source_note(line)
     notes = furniture.below(spec, style, lang)
+    for line in notes:
+        table = table.tab_source_note(line)
     rows = len(data.index) + 1 + bool(spec.header_groups) + (2 if heading and unit else 1 if heading or unit else 0)
     pad = _vertical_padding(style, rows + len(notes), font_px)
     header = style.palette[0].hex
     ruled = "solid" if style.grid else "none"
     table = table.tab_options(
-        table_width=f"{min(100, WIDTH_PER_COLUMN * (len(columns) + 2))}%", table_margin_left="0", table_font_names=[style.font_family], table_font_size=f"{font_px:.1f}px",
+        table_width=f"{min(100, WIDTH_PER_COLUMN * (len(columns) + 2))}%", table_margin_left="0",
+        table_font_names=[style.font_family], table_font_size=f"{font_px:.1f}px",
         heading_title_font_size=f"{font_px * 1.2:.1f}px", heading_subtitle_font_size=f"{font_px * 0.9:.1f}px",
         heading_align="left" if style.title_loc == "left" else "center",
         source_notes_font_size=f"{font_px * 0.85:.1f}px", data_row_padding=f"{pad:.1f}px",

@@ -341,3 +341,14 @@ def test_questions_about_a_table_call_it_a_table_and_about_a_chart_a_chart():
     assert not any("グラフ" in q or "chart" in q for q in seen["table"])
     assert any(q.startswith("表") or "この表" in q or "table" in q for q in seen["table"])
     assert not any("表の" in q and "図表" not in q or re.search(r"\btable\b", q) for q in seen["chart"])
+
+
+def test_english_mean_questions_say_place_or_places_as_the_number_needs():
+    from pipeline.template import draft_sample
+    from schemas import RunConfig
+
+    asked = [q.question for i in range(300) for q in draft_sample(RunConfig(n=1000, seed=3, lang="en"), i).qa
+             if q.program.op is Op.MEAN]
+    assert asked and not any("place(s)" in q for q in asked)
+    assert not any(re.search(r"\b1 decimal places\b|\b[2-9] decimal place\b(?!s)", q) for q in asked)
+    assert any("1 decimal place" in q for q in asked) and any("2 decimal places" in q for q in asked)

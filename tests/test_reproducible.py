@@ -50,7 +50,8 @@ the data; then re-pin and say so here and in the commit:
   and legends above or below the plot got the rows they wrap onto, and when distances were compared as long or
   short, areas as large or small, and each measure of a scatter in its own words (§4); then when tables took 図表番号,
   出典 and 注 and the mix drew half of them in the great_tables style (§2), and when English put a unit with its own
-  scale in brackets (882 (100M yen)) (§4), and when questions about a table called it a table (表), not a graph.
+  scale in brackets (882 (100M yen)) (§4), and when questions about a table called it a table (表), not a graph,
+  and English asked for "1 decimal place" / "2 decimal places", not "place(s)".
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
