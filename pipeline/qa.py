@@ -454,6 +454,9 @@ class QuestionWriter:
         for key, (counter, plain) in ((k, v) for k, v in text("ask").items() if k != "note"):
             placeholders[f"_{key}"] = counter.format(unit=unit) if countable else plain
         placeholders |= {f"_{k}": v for k, v in text("degree", degree(self.spec, about, self.metric), self.lang).items()}
+        if "_d" in placeholders:  # "1 decimal place", "2 decimal places"
+            placeholders["_places"] = text("decimal_places", "one" if placeholders["_d"] == 1 else "many").format(
+                d=placeholders["_d"])
         placeholders["_figure"] = text("figure", "table" if "table" in family(self.spec.chart_type).draw else "chart",
                                        self.lang)  # a table is not called a graph
         program = Program(op=op, **{k: v for k, v in fields.items() if not k.startswith("_")})
@@ -496,10 +499,8 @@ class QuestionWriter:
                 out.append(self.qa(Op.GROWTH, c, (values[last] / values[first] - 1) * 100, col, col=col, start=first,
                                    end=last, _start=first, _end=last, _subject=subject_))
             if not parts_of_whole(self.spec, col):  # shares average 100 / n whatever they are
-                places = self.spec.decimals_of(col) + OPS[Op.MEAN].extra_decimals
-                out.append(self.qa(Op.MEAN, c, values.mean(), col, col=col, _n=len(values), _d=places,
-                                   _places=text("decimal_places", "one" if places == 1 else "many").format(d=places),
-                                   _subject=subject_))
+                out.append(self.qa(Op.MEAN, c, values.mean(), col, col=col, _n=len(values),
+                                   _d=self.spec.decimals_of(col) + OPS[Op.MEAN].extra_decimals, _subject=subject_))
         top, bottom = values.idxmax(), values.idxmin()
         if (values == values[top]).sum() == 1:
             out.append(self.qa(Op.ARGMAX, c, top, col, col=col, _subject=subject_))

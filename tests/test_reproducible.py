@@ -72,16 +72,16 @@ from tests.conftest import TINY
 
 PINNED = {
     "matplotlib": {
-        "content": "253ef1b2600a42484b833f94c1149a1e676b573567efab2c991fbb4fe8ceed29",
-        "shards": ["5531c6c1435dc73cd0c74bb403911fdfc4209e1a6ec6eb21aacb97a90b1225b2",
-                   "c4ce49b908991a09cd411dc599b3e082cea574641a67e11e849460eee0a3848d",
-                   "b7dfd3830d0d16fc0897df4bb086e0cdc87c9eff3ab1495043752c8a9087579c"],
+        "content": "4ea6caa6ca886d13e74f2ec1b0b77cc96502198fce903271840b7277b0e26116",
+        "shards": ["4d5c4c6896ba5261b1288be3a037a065d6f59ca19e7d13b0c32a756d9506dca2",
+                   "4b56737052cb537f5bd605f70bf7d72cdc2d072c9d52782521d4da23283b67b8",
+                   "4c9e9b547a7f996fd12070a741b8da7118c7e8e294c74292eb073ec725fcf520"],
     },
     "mix": {
-        "content": "1a80fc7552576472df0870cbe04e23f475ae4268f6cca329a07529a5d60f65c0",
-        "shards": ["79e7dac1ffdfe51164a3e02245d4204a4270f3d4ae551061997d243a16cc6db4",
-                   "b2bbf749b078f581b7ea77fad8c434a156dfd35c6781035fdcda93e59a103844",
-                   "11b9840a9ef3ed4e7d6a2bc24856e2ad4db56b6b6cddc0aa90c8eaf12214f55e"],
+        "content": "1fb9a646223100ba943bfd92c4248f9e9b2727ab2c4a3ce302922860c356f5b9",
+        "shards": ["ac45550aba38d3faf6ad769d21c71242448bde097ba8c6aef6be29dd843650b2",
+                   "4c8c47e19a949af96422660aadc9e08319b12528cba9e7d61eeb3a0acc1f5446",
+                   "6f02aa8b8af623567d3b65f839b83b5b45cab5f46d6057ccb9d3fbf431ecc585"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",
