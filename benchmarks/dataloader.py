@@ -39,7 +39,7 @@ def main() -> None:
     model = build_lmm(ModelConfig(), tokenizer)
     collate = partial(collate_stage, ChatCollator(tokenizer, ImageInputs(model)), "2")
     rates = {w: loader_rate(files, collate, w) for w in (0, 1, 2)}
-    optimizer = torch.optim.AdamW(set_trainable(model, "2", 1e-4, 1e-5))
+    optimizer = torch.optim.AdamW(set_trainable(model, {"vision": 1e-5, "projector": 1e-4, "llm": 1e-4}))
     batch = next(iter(torch.utils.data.DataLoader(ShardStream(files, heldout_percent=0, columns=(
         "id", "image", "conversations", "description", "lang")), batch_size=BATCH, collate_fn=collate)))
     inputs = {k: v for k, v in batch.items() if k != "ids"}

@@ -232,8 +232,9 @@ def train_command(config: Annotated[Path, typer.Option(help="a stage's TOML conf
         typer.echo(f"stage {cfg.stage}: already finished ({result.resumed_from} of {cfg.steps} steps); model in {final}")
     elif result.rank == 0:
         resumed = f" (resumed from step {result.resumed_from})" if result.resumed_from else ""
+        parts = ", ".join(f"{part} {count:,}" for part, count in result.trainable_parameters.items())
         typer.echo(f"stage {cfg.stage}: {len(result.losses)} steps{resumed}, last loss {result.losses[-1]:.4f}; "
-                   f"model in {final}")
+                   f"trained {parts} parameters; model in {final}")
 
 
 def _load_toml(config: Path, model_class):

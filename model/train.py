@@ -27,12 +27,20 @@ from model.recipe import (RecipeConfig, Stage, barrier, collate_stage, cosine_wi
 from schemas.reports import TrainReport
 
 FINISHED = "finished.json"  # written last into final/: the run is complete
-STAGE_LR = {"1": (1e-3, 0.0), "1.5": (1e-5, 2e-6), "2": (1e-5, 2e-6)}  # (LLM + projector, vision)
+Part = Literal["vision", "projector", "llm"]
+# LLaVA-OneVision's stages: 1 aligns the projector alone; 1.5 and 2 train everything, the vision tower 5× slower
+STAGE_LR: dict[str, dict[Part, float]] = {"1": {"projector": 1e-3},
+                                          "1.5": {"vision": 2e-6, "projector": 1e-5, "llm": 1e-5},
+                                          "2": {"vision": 2e-6, "projector": 1e-5, "llm": 1e-5}}
 
 
 class TrainConfig(RecipeConfig):
     stage: Stage = "2"
     grad_accum: int = Field(default=1, ge=1)
+    trainable: list[Part] | None = Field(default=None, min_length=1, description="the parts trained (any of vision, "
+                                         "projector, llm), each at its own lr; default per stage (1: projector)")
+    projector_lr: float | None = Field(default=None, description="default: `lr` if given (it sets the LLM's), else per "
+                                       "stage")
     vision_lr: float | None = Field(default=None, description="vision tower; default per stage")
     weight_decay: float = 0.0
     num_workers: int = 0
@@ -41,19 +49,33 @@ class TrainConfig(RecipeConfig):
     final_file_gb: float = Field(default=5.0, gt=0, description="fsdp: largest safetensors file of final/; rank 0's host "
                                  "holds one file's worth while writing")
 
+    def part_lrs(self) -> dict[Part, float]:
+        """Each trained part's learning rate: the config's, else the stage's (else stage 2's, for a part the stage
+        does not train by default)."""
+        defaults = STAGE_LR[self.stage]
+        parts = self.trainable or list(defaults)
+        given = {"vision": self.vision_lr, "llm": self.lr,
+                 "projector": self.projector_lr if self.projector_lr is not None else self.lr}
+        return {part: given[part] if given[part] is not None else defaults.get(part, STAGE_LR["2"][part])
+                for part in dict.fromkeys(parts)}
 
-def set_trainable(model, stage: Stage, lr: float, vision_lr: float) -> list[dict]:
-    """Freeze per stage and return the optimizer's parameter groups (only trainable parameters)."""
+
+def model_parts(model) -> dict[Part, list]:
+    """The parameters of each part: the vision tower, the projector, the LLM (everything else, output head too)."""
     inner = model.model
-    for p in model.parameters():
-        p.requires_grad = stage != "1"
-    for p in inner.multi_modal_projector.parameters():
-        p.requires_grad = True
-    vision = [p for p in inner.vision_tower.parameters() if p.requires_grad]
-    vision_ids = {id(p) for p in vision}
-    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in vision_ids]
-    return [g for g in ({"params": rest, "lr": lr, "name": "llm+projector"},
-                        {"params": vision, "lr": vision_lr, "name": "vision"}) if g["params"]]
+    vision = list(inner.vision_tower.parameters())
+    projector = list(inner.multi_modal_projector.parameters())
+    taken = {id(p) for p in vision + projector}
+    return {"vision": vision, "projector": projector, "llm": [p for p in model.parameters() if id(p) not in taken]}
+
+
+def set_trainable(model, lrs: dict[Part, float]) -> list[dict]:
+    """Train exactly the parts named in `lrs`, freeze the rest; the optimizer's groups, one per trained part."""
+    parts = model_parts(model)
+    for part, params in parts.items():
+        for p in params:
+            p.requires_grad = part in lrs
+    return [{"params": parts[part], "lr": lr, "name": part} for part, lr in lrs.items() if parts[part]]
 
 
 def master_weights_fp32(model) -> None:
@@ -86,9 +108,7 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
 
     model = sharded_model(load, device, bf16, rank) if fsdp else load().to(device)
     enable_activation_checkpointing(model, cfg, device)
-    default_lr, default_vision_lr = STAGE_LR[cfg.stage]
-    groups = set_trainable(model, cfg.stage, default_lr if cfg.lr is None else cfg.lr,
-                            default_vision_lr if cfg.vision_lr is None else cfg.vision_lr)
+    groups = set_trainable(model, cfg.part_lrs())
     if not fsdp:  # FSDP's shards are fp32 already
         master_weights_fp32(model)
     # bf16 compute where the GPU has it; also wherever frozen weights stayed in a half type (they meet fp32 ones)
@@ -170,7 +190,8 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
         tokenizer.save_pretrained(out / "final")
         atomic_write_bytes(out / "final" / FINISHED, json.dumps({"stage": cfg.stage, "steps": step}).encode())
     barrier()
-    return TrainReport(stage=cfg.stage, losses=losses, rank=rank, world_size=world, resumed_from=resumed_from)
+    return TrainReport(stage=cfg.stage, losses=losses, rank=rank, world_size=world, resumed_from=resumed_from,
+                       trainable_parameters={g["name"]: sum(p.numel() for p in g["params"]) for g in groups})
 
 
 def _finished_steps(out: Path) -> int | None:

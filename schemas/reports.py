@@ -36,6 +36,8 @@ class TrainReport(BaseModel):
     rank: int
     world_size: int
     resumed_from: int = Field(default=0, description="the checkpoint's step this run started from (0: a fresh run)")
+    trainable_parameters: dict[str, int] = Field(default_factory=dict, description="parameters trained per part "
+                                                 "(vision, projector, llm); empty if already finished")
 
 
 class AdaptReport(BaseModel):

@@ -38,18 +38,43 @@ def weights(out: Path) -> dict:
 @pytest.mark.parametrize("stage", ["1", "1.5", "2"])
 def test_stage_freezing(tiny_dataset, tmp_path, stage):
     from model.build import ModelConfig, build_lmm, train_tokenizer
-    from model.train import set_trainable
+    from model.train import TrainConfig, set_trainable
 
     model = build_lmm(ModelConfig(), train_tokenizer(["a b c"], 300))
-    groups = set_trainable(model, stage, 1e-3, 2e-6)
+    groups = set_trainable(model, TrainConfig(data=["x"], out="o", stage=stage).part_lrs())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     projector = sum(p.numel() for p in model.model.multi_modal_projector.parameters())
     vision = sum(p.numel() for p in model.model.vision_tower.parameters())
     if stage == "1":
-        assert trainable == projector and [g["name"] for g in groups] == ["llm+projector"]
+        assert trainable == projector and [(g["name"], g["lr"]) for g in groups] == [("projector", 1e-3)]
     else:
         assert trainable == sum(p.numel() for p in model.parameters())
         assert {g["name"]: sum(p.numel() for p in g["params"]) for g in groups}["vision"] == vision
+        assert {g["name"]: g["lr"] for g in groups} == {"vision": 2e-6, "projector": 1e-5, "llm": 1e-5}
+
+
+@pytest.mark.parametrize("parts", [["vision"], ["projector"], ["llm"], ["vision", "projector"], ["vision", "llm"],
+                                   ["projector", "llm"], ["vision", "projector", "llm"]])
+def test_every_subset_of_parts_trains_exactly_those_parts_at_their_own_lr(parts):
+    """Seed 000 §6-3: fine-tuning on a company's own charts with different parts unfrozen. Every parameter belongs
+    to one part; a part named is trained at its lr, every other is frozen."""
+    from model.build import ModelConfig, build_lmm, train_tokenizer
+    from model.train import TrainConfig, model_parts, set_trainable
+
+    model = build_lmm(ModelConfig(), train_tokenizer(["a b c"], 300))
+    cfg = TrainConfig(data=["x"], out="o", stage="1", trainable=parts, lr=3e-4, vision_lr=1e-6, projector_lr=5e-4)
+    groups = set_trainable(model, cfg.part_lrs())
+    by_part = model_parts(model)
+    assert sum(len(v) for v in by_part.values()) == len(list(model.parameters()))
+    assert {g["name"]: g["lr"] for g in groups} == {p: {"vision": 1e-6, "projector": 5e-4, "llm": 3e-4}[p] for p in parts}
+    for part, params in by_part.items():
+        assert all(p.requires_grad == (part in parts) for p in params), part
+    assert TrainConfig(data=["x"], out="o", stage="2", lr=3e-4).part_lrs()["projector"] == 3e-4  # lr sets both, as before
+
+
+def test_train_reports_and_prints_what_each_part_trained(tiny_dataset, tmp_path):
+    report = train(config(tiny_dataset, tmp_path, steps=2, stage="2", trainable=["projector", "llm"]))
+    assert set(report.trainable_parameters) == {"projector", "llm"} and all(report.trainable_parameters.values())
 
 
 def test_loss_falls(tiny_dataset, tmp_path, capfd):
