@@ -14,7 +14,7 @@ import numpy as np
 
 from pipeline.answerable import answerable, labelled, reading_error, rounding_step
 from common.numbers import MINUS_SIGNS
-from pipeline.qa import (OPS, QuestionWriter, degree, format_value, parts_of_whole, round_between, text,
+from pipeline.qa import (OPS, QuestionWriter, degree, format_value, grows, parts_of_whole, round_between, text,
                          with_unit_title)
 from pipeline.style import pick
 from renderers.charts import family
@@ -80,7 +80,7 @@ def _claims(writer: QuestionWriter, rng) -> list[Claim]:
         if change:
             facts = [fact(Op.DIFF, change, start=first, end=last, _start=first, _end=last, _subject=subject)]
             claims.append(Claim("rise" if change > 0 else "fall", facts, {"start": first, "end": last}))
-            if values[first] > 0:
+            if grows(spec, col, values[first]):
                 growth = (values[last] / values[first] - 1) * 100
                 claims.append(Claim("growth", [fact(Op.GROWTH, growth, start=first, end=last, _start=first, _end=last,
                                                     _subject=subject)], {"start": first, "end": last}))

@@ -101,6 +101,8 @@ def _growth(program: Program, spec: ChartSpec, _elements) -> float:
     a, b = _cell(spec, program.start, program.col), _cell(spec, program.end, program.col)
     if a <= 0:
         raise Unverifiable("undefined", f"growth from a non-positive value {a!r}")
+    if not grows(spec, program.col, a):
+        raise Unverifiable("growth_of_a_percentage", f"{program.col!r} is a percentage: its change is in points (diff)")
     return (b / a - 1) * 100
 
 
@@ -315,6 +317,12 @@ def answer_unit(op: Op, spec: ChartSpec, col: str | None, lang: str) -> str:
     return text("points_unit", lang) if rule == "difference" and percent(unit) else unit
 
 
+def grows(spec: ChartSpec, col: str, start: float) -> bool:
+    """Whether a growth rate of `col` from `start` is asked or stated: from a positive start, and never for a
+    percentage, whose change is in points ("損害率は何%変化したか → +18.4%" for a rise of 11.9 points misleads)."""
+    return start > 0 and not percent(spec.series_unit.get(col, ""))
+
+
 def with_unit(number: str, unit: str, lang: str) -> str:
     """English puts a unit that starts with its own scale in brackets: "10,433 (100M yen)", not "10,433 100M yen"."""
     if not unit:
@@ -495,7 +503,7 @@ class QuestionWriter:
             out.append(self.qa(Op.DIFF, c, values[last] - values[first], col, phrase="diff" if self.spec.timeline else
                                "diff_between", col=col, start=first, end=last, _start=first, _end=last,
                                _subject=subject_))
-            if self.spec.timeline and values[first] > 0:
+            if self.spec.timeline and grows(self.spec, col, values[first]):
                 out.append(self.qa(Op.GROWTH, c, (values[last] / values[first] - 1) * 100, col, col=col, start=first,
                                    end=last, _start=first, _end=last, _subject=subject_))
             if not parts_of_whole(self.spec, col):  # shares average 100 / n whatever they are
@@ -580,7 +588,7 @@ class QuestionWriter:
         first, last, factors = df.index[0], df.index[-1], list(df.index[1:-1])
         out = [self.qa(Op.DIFF, c, values[last] - values[first], col, phrase="diff", col=col, start=first, end=last,
                        _start=first, _end=last, _subject=subject_)]
-        if values[first] > 0:
+        if grows(self.spec, col, values[first]):
             out.append(self.qa(Op.GROWTH, c, (values[last] / values[first] - 1) * 100, col, col=col, start=first,
                                end=last, _start=first, _end=last, _subject=subject_))
         if len(factors) >= 2:

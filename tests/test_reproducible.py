@@ -51,7 +51,8 @@ the data; then re-pin and say so here and in the commit:
   short, areas as large or small, and each measure of a scatter in its own words (§4); then when tables took 図表番号,
   出典 and 注 and the mix drew half of them in the great_tables style (§2), and when English put a unit with its own
   scale in brackets (882 (100M yen)) (§4), and when questions about a table called it a table (表), not a graph,
-  and English asked for "1 decimal place" / "2 decimal places", not "place(s)".
+  and English asked for "1 decimal place" / "2 decimal places", not "place(s)", and when a percentage stopped
+  being asked or described as growing by a percent (§4).
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
@@ -72,16 +73,16 @@ from tests.conftest import TINY
 
 PINNED = {
     "matplotlib": {
-        "content": "4ea6caa6ca886d13e74f2ec1b0b77cc96502198fce903271840b7277b0e26116",
-        "shards": ["4d5c4c6896ba5261b1288be3a037a065d6f59ca19e7d13b0c32a756d9506dca2",
-                   "4b56737052cb537f5bd605f70bf7d72cdc2d072c9d52782521d4da23283b67b8",
-                   "4c9e9b547a7f996fd12070a741b8da7118c7e8e294c74292eb073ec725fcf520"],
+        "content": "d69efc4fa4f752bb3facb73fcdbe20874e64d284fccbb971c08aa20269be358a",
+        "shards": ["4c0d3bd67bfc1495a5dcbc582b8b3ba16a04b12587ae0f0f8db6e494b4eba877",
+                   "6f56745b5155325e759702c1fa3c4945fa2944097f6bf3ef9d7774fd81289be9",
+                   "9d1d9d6dabc430cba7cad6a98dd7c2935874efce5daaa7ade70832905b17e6d2"],
     },
     "mix": {
-        "content": "1fb9a646223100ba943bfd92c4248f9e9b2727ab2c4a3ce302922860c356f5b9",
-        "shards": ["ac45550aba38d3faf6ad769d21c71242448bde097ba8c6aef6be29dd843650b2",
-                   "4c8c47e19a949af96422660aadc9e08319b12528cba9e7d61eeb3a0acc1f5446",
-                   "6f02aa8b8af623567d3b65f839b83b5b45cab5f46d6057ccb9d3fbf431ecc585"],
+        "content": "c07c32b6ea0b34d2bb67815ef88de21dd6dd37ce296d93cde1e9b7d240df8796",
+        "shards": ["81a13d6c6144fe647fc6c71b5e574f5b65eb702e5064866191cacfa1fd5d9a44",
+                   "8af70962d419476689c31e96c169681cd564ca213b19805918bba3f72d4d2993",
+                   "eeedf1c298c9b67253d2909815e5068375ded26aa12dc935a3056fc7984b735f"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",

@@ -1,5 +1,7 @@
 """The verifier on hand-made tables and element boxes: right answers pass, each kind of wrong one is named."""
 
+import pytest
+
 from schemas import QA, CellRef, ChartSpec, Element, Program
 
 SPEC = ChartSpec(chart_type="grouped_bar", title="預金", unit="億円",
@@ -117,3 +119,23 @@ def test_an_english_unit_with_its_own_scale_is_bracketed_and_verifies():
                         "en").reason == "answer_mismatch"
     people = spec.model_copy(update={"unit": "people"})
     assert write_answer(Op.VALUE, 10433.0, people, "法人", style, "en")[0] == "10,433 people"
+
+
+def test_a_percentage_is_never_asked_or_described_as_growing_by_a_percent():
+    """"損害率はFY2016からFY2022にかけて何%変化したか → +18.4%" (a rise of 11.9 points) was asked of a rate: its change
+    is the difference in points; a growth program on a percentage is refused (an LLM may still write one)."""
+    from pipeline.qa import Unverifiable, evaluate
+    from pipeline.template import draft_sample
+    from schemas import RunConfig
+
+    rates = SPEC.model_copy(update={"unit": "%"})
+    with pytest.raises(Unverifiable, match="percentage"):
+        evaluate(Program(op="growth", col="法人", start="2020/1", end="2022/1"), rates, [])
+    assert evaluate(Program(op="growth", col="法人", start="2020/1", end="2022/1"), SPEC, []) == pytest.approx(70.0)
+    grown = []
+    for index in range(300):
+        sample = draft_sample(RunConfig(n=1000, seed=4, lang="mix"), index)
+        for qa in sample.qa + [f for f in sample.description_facts]:
+            if qa.program.op.value == "growth":
+                grown.append(sample.spec.series_unit.get(qa.program.col, ""))
+    assert grown and "%" not in grown
