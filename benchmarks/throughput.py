@@ -21,6 +21,7 @@ import report
 from pipeline.run import generate
 from pipeline.template import draft_sample
 from renderers import render
+from renderers.charts import family
 from schemas import ChartType, RunConfig
 from schemas.sample import ChartRenderer, RendererName
 
@@ -77,7 +78,7 @@ def main() -> None:
     rows = []
     for renderer in args.renderers:
         for kind, items in families.items():
-            if (kind is ChartType.TABLE) != (renderer in ("table", "great_tables")):
+            if (kind is ChartType.TABLE) != (renderer in family(ChartType.TABLE).draw):
                 continue
             items = items if renderer != "plotly" else items[: per_family // 2]
             one, two = images_per_second(items, renderer, 1), images_per_second(items, renderer, 2)

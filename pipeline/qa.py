@@ -323,13 +323,17 @@ def grows(spec: ChartSpec, col: str, start: float) -> bool:
     return start > 0 and not percent(spec.series_unit.get(col, ""))
 
 
+def unit_text(unit: str, lang: str) -> str:
+    """A unit as it follows a number: English puts one that starts with its own scale in brackets — "10,433
+    (100M yen)", not "10,433 100M yen"."""
+    return f"({unit})" if lang == "en" and unit[:1].isdigit() else unit
+
+
 def with_unit(number: str, unit: str, lang: str) -> str:
-    """English puts a unit that starts with its own scale in brackets: "10,433 (100M yen)", not "10,433 100M yen"."""
     if not unit:
         return number
-    if lang == "ja" or unit in ("%", "℃"):
-        return f"{number}{unit}"
-    return f"{number} ({unit})" if unit[0].isdigit() else f"{number} {unit}"
+    joined = lang == "ja" or unit in ("%", "℃")
+    return f"{number}{'' if joined else ' '}{unit_text(unit, lang)}"
 
 
 def with_unit_title(name: str, unit: str, lang: str) -> str:
@@ -465,8 +469,7 @@ class QuestionWriter:
         if "_d" in placeholders:  # "1 decimal place", "2 decimal places"
             placeholders["_places"] = text("decimal_places", "one" if placeholders["_d"] == 1 else "many").format(
                 d=placeholders["_d"])
-        placeholders["_figure"] = text("figure", "table" if "table" in family(self.spec.chart_type).draw else "chart",
-                                       self.lang)  # a table is not called a graph
+        placeholders["_figure"] = text("figure", "table" if family(self.spec.chart_type).tabular else "chart", self.lang)
         program = Program(op=op, **{k: v for k, v in fields.items() if not k.startswith("_")})
         skeleton = pick(self.wording, text("qa", phrase or op.value, self.lang))
         question = skeleton.format(**{k[1:]: v for k, v in placeholders.items()})

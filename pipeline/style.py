@@ -62,7 +62,7 @@ def sample_style(
         title_loc=title_loc,
         markers=bool(rng.random() < 0.7),
         bar_width=float(pick(rng, [0.5, 0.6, 0.7, 0.8])),
-        **sample_furniture(rng, lang, title_loc != "none", legend, table="table" in family(chart_type).draw),
+        **sample_furniture(rng, lang, title_loc != "none", legend, table=family(chart_type).tabular),
         minus=pick(rng, MINUS_STYLES[lang]),
         mixed_scale=bool(lang == "ja" and rng.random() < 0.5),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from pipeline.qa import OPS, Unverifiable, answer_unit, evaluate, text, with_unit
+from pipeline.qa import OPS, Unverifiable, answer_unit, evaluate, text, unit_text
 from common.numbers import parse_amount
 from schemas import QA, AnswerFailure, AnswerType, ChartSpec, Element, Reject, Rendered, Sample
 
@@ -30,10 +30,10 @@ def check_answer(qa: QA, spec: ChartSpec, elements: list[Element], lang: str) ->
     if unit != "*" and qa.unit != unit:
         return AnswerFailure(reason="unit_mismatch",
                              detail=f"unit {qa.unit!r} but {qa.program.op.value} of this table is in {unit!r}")
-    unit_text = unicodedata.normalize("NFKC", with_unit("0", qa.unit, lang)[1:].strip())  # as answers write it
-    if unit_text and not answer.endswith(unit_text):
+    written_unit = unicodedata.normalize("NFKC", unit_text(qa.unit, lang))  # as answers write it
+    if written_unit and not answer.endswith(written_unit):
         return AnswerFailure(reason="unit_mismatch", detail=f"answer {qa.answer!r} does not end with its unit {qa.unit!r}")
-    parsed = parse_amount(answer, unit_text)  # in the unit: the 億 of 12,345億円 is not read as ×10^8
+    parsed = parse_amount(answer, written_unit)  # in the unit: the 億 of 12,345億円 is not read as ×10^8
     if parsed is None:
         return AnswerFailure(reason="unparseable_answer", detail=f"no number in answer {qa.answer!r}")
     value, resolution = parsed

@@ -118,6 +118,12 @@ class ChartFamily:
         return not (self.round or self.cells or self.paired or self.summary or self.panels)
 
     @property
+    def tabular(self) -> bool:
+        """A table, drawn by the table styles rather than the chart renderers: called a table, never a graph; always
+        states its unit."""
+        return "table" in self.draw
+
+    @property
     def upright(self) -> bool:
         """Each value is one mark on a vertical value axis, as high as the value (bars, lines, dots; not stacks,
         slices, cells, floating or back-to-back bars, bins, boxes, or changes)."""
