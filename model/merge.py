@@ -106,13 +106,20 @@ class Checkpoint:
                     break
         return found
 
-    def tensor(self, name: str) -> torch.Tensor:
+    def _handle(self, name: str):
         from safetensors import safe_open
 
         file = self.file_of[name]
         if file not in self._open:
             self._open[file] = safe_open(self.directory / file, "pt")
-        return self._open[file].get_tensor(name)
+        return self._open[file]
+
+    def tensor(self, name: str) -> torch.Tensor:
+        return self._handle(name).get_tensor(name)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        """From the file's header: checking shapes reads no weights."""
+        return tuple(self._handle(name).get_slice(name).get_shape())
 
     def llm_tensor(self, causal: str) -> torch.Tensor:
         """The LLM tensor under its causal-LM name; an output head the model ties to its embedding is that."""
@@ -130,10 +137,9 @@ def _check_shapes(base: Checkpoint, other: Checkpoint, extra: Checkpoint | None)
             if key is None:
                 raise MergeError(f"{source.flag} {source.directory}: no tensor for {causal} (the base's {name}): "
                                  "not an LLM of the base's architecture")
-            with_shape = source.tensor(key).shape
-            if with_shape != base.tensor(name).shape:
-                raise MergeError(f"{source.flag} {source.directory}: {causal} has shape {tuple(with_shape)}, the base's "
-                                 f"{name} {tuple(base.tensor(name).shape)}: not the same architecture")
+            if source.shape(key) != base.shape(name):
+                raise MergeError(f"{source.flag} {source.directory}: {causal} has shape {source.shape(key)}, the base's "
+                                 f"{name} {base.shape(name)}: not the same architecture")
 
 
 def merge(base_dir: Path, other_dir: Path, out: Path, method: Method, weight: float,
