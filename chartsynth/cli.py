@@ -388,6 +388,10 @@ def eval_command(
     max_in_flight: Annotated[int, typer.Option(help="concurrent endpoint requests")] = 8,
     heldout_percent: Annotated[int, typer.Option(help="must match training")] = 5,
     limit: Annotated[int | None, typer.Option(help="score at most this many questions")] = None,
+    attention: Annotated[bool, typer.Option(help="draw where the checkpoint looks when it answers (heatmaps over the "
+                                                 "charts in OUT/attention/, listed in results.md)")] = False,
+    attention_samples: Annotated[int, typer.Option(help="with --attention: how many answers, spread over the set",
+                                                   min=1)] = 8,
 ) -> None:
     """Score a checkpoint or a vision endpoint on held-out chart QA (relaxed accuracy, containment) by QA type,
     chart type, language."""
@@ -401,15 +405,19 @@ def eval_command(
         _fail(f"--base-url {base_url}: --model is required with an endpoint")
     if checkpoint and (Path(checkpoint) / "final").is_dir() and not (Path(checkpoint) / "config.json").exists():
         _fail(f"--checkpoint {checkpoint}: a training run's directory; its model is {Path(checkpoint) / 'final'}")
+    if attention and base_url:
+        _fail(f"--attention needs the model's weights: give --checkpoint, not --base-url {base_url}")
     endpoint = Endpoint(base_url, model, max_in_flight) if base_url else None
     try:
-        summary = evaluate(data, str(out), checkpoint, endpoint, heldout_percent, limit)
+        summary = evaluate(data, str(out), checkpoint, endpoint, heldout_percent, limit,
+                           attention_samples=attention_samples if attention else 0)
     except (FileNotFoundError, OSError, ValueError) as error:
         _fail(str(error))
     except LLMUnavailable as error:
         _fail(f"--base-url {base_url}: {error}")
     typer.echo(f"{summary.questions} questions: relaxed accuracy {summary.overall.relaxed_accuracy:.3f}, "
-               f"containment {summary.overall.containment:.3f}; table in {out / 'results.md'}")
+               f"containment {summary.overall.containment:.3f}; table in {out / 'results.md'}"
+               + (f"; attention maps in {out / 'attention'}" if attention else ""))
 
 
 @app.command("export-lmms-eval", cls=_Command)

@@ -114,19 +114,24 @@ def endpoint_answers(endpoint: Endpoint, items: list[EvalQuestion], max_new_toke
 
 
 def evaluate(data: list[str], out: str, checkpoint: str | None = None, endpoint: Endpoint | None = None,
-             heldout_percent: int = 5, limit: int | None = None, max_new_tokens: int = 32) -> EvalSummary:
-    """Score a saved checkpoint or an endpoint (exactly one of them)."""
+             heldout_percent: int = 5, limit: int | None = None, max_new_tokens: int = 32,
+             attention_samples: int = 0) -> EvalSummary:
+    """Score a saved checkpoint or an endpoint (exactly one of them); for a checkpoint, also draw where it looks for
+    `attention_samples` answers."""
     if (checkpoint is None) == (endpoint is None):
         raise ValueError("evaluate: give exactly one of a checkpoint or an endpoint")
+    if endpoint and attention_samples:
+        raise ValueError("attention maps need the model's weights: give a checkpoint, not an endpoint")
     items = heldout_questions(data, heldout_percent, limit)
     if checkpoint:
         from transformers import AutoTokenizer
 
         from model.build import load_lmm
 
-        predictions = local_answers(load_lmm(checkpoint).to(rank_device()), AutoTokenizer.from_pretrained(checkpoint), items,
-                                    max_new_tokens)
-        return write_results(items, predictions, checkpoint, out)
+        model, tokenizer = load_lmm(checkpoint).to(rank_device()), AutoTokenizer.from_pretrained(checkpoint)
+        predictions = local_answers(model, tokenizer, items, max_new_tokens)
+        looks = attention_maps(model, tokenizer, items, predictions, Path(out), attention_samples)
+        return write_results(items, predictions, checkpoint, out, looks)
     predictions = endpoint_answers(endpoint, items, max_new_tokens, Path(out) / "cache")
     return write_results(items, predictions, f"{endpoint.model} @ {endpoint.base_url}", out)
 
@@ -138,7 +143,32 @@ def evaluate_model(model, tokenizer, name: str, data: list[str], out: str, heldo
     return write_results(items, local_answers(model, tokenizer, items, max_new_tokens), name, out)
 
 
-def write_results(items: list[EvalQuestion], predictions: list[str], source: str, out: str) -> EvalSummary:
+def attention_maps(model, tokenizer, items: list[EvalQuestion], predictions: list[str], out: Path,
+                   samples: int) -> list[dict]:
+    """Maps for `samples` answers spread evenly over the items, drawn over their charts into out/attention/."""
+    if not samples or not items:
+        return []
+    from model.attention import answer_attention, overlay
+    from model.build import ImageInputs
+
+    collator = ChatCollator(tokenizer, ImageInputs(model))
+    (out / "attention").mkdir(parents=True, exist_ok=True)
+    picked = sorted({round(k * (len(items) - 1) / max(samples - 1, 1)) for k in range(min(samples, len(items)))})
+    records = []
+    for k in picked:
+        item, prediction = items[k], predictions[k]
+        image = Image.open(io.BytesIO(item.image.bytes)).convert("RGB")
+        found = answer_attention(model, collator, image, item.question,
+                                 tokenizer.encode(prediction, add_special_tokens=False))
+        name = f"attention/{k:05d}.png"
+        overlay(image, found.grid).save(out / name)
+        records.append({"id": item.id, "question": item.question, "answer": item.answer, "prediction": prediction,
+                        "grid": list(found.grid.shape), "image_share": round(found.image_share, 4), "file": name})
+    return records
+
+
+def write_results(items: list[EvalQuestion], predictions: list[str], source: str, out: str,
+                  attention: list[dict] | None = None) -> EvalSummary:
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     records = [item.model_dump(exclude={"image"})
@@ -152,9 +182,10 @@ def write_results(items: list[EvalQuestion], predictions: list[str], source: str
             groups[r[key]].append(r)
         breakdowns[f"by_{key}"] = {k: _scores(v) for k, v in sorted(groups.items())}
     summary = EvalSummary(model=source, questions=len(records), overall=_scores(records), **breakdowns)
-    (target / "results.json").write_text(json.dumps({"summary": summary.model_dump(), "records": records},
+    (target / "results.json").write_text(json.dumps({"summary": summary.model_dump(), "records": records}
+                                                    | ({"attention": attention} if attention else {}),
                                                     ensure_ascii=False, indent=1))
-    (target / "results.md").write_text(markdown(summary), encoding="utf-8")
+    (target / "results.md").write_text(markdown(summary) + attention_markdown(attention or []), encoding="utf-8")
     return summary
 
 
@@ -163,8 +194,6 @@ def _scores(records: list[dict]) -> Scores:
     share = lambda key: round(sum(r[key] for r in records) / n, 4) if n else 0.0  # noqa: E731
     return Scores(n=n, relaxed_accuracy=share("relaxed"), containment=share("contains"),
                   within_tolerance=share("within_tolerance"))
-
-
 
 
 def within_tolerance(prediction: str, item: EvalQuestion) -> bool:
@@ -178,6 +207,20 @@ def within_tolerance(prediction: str, item: EvalQuestion) -> bool:
         return False
     (value, resolution), (guess, _) = gold, predicted
     return abs(guess - value) <= max(item.tolerance, 0.5 * resolution) + 1e-9 * max(1.0, abs(value))
+
+
+def attention_markdown(records: list[dict]) -> str:
+    if not records:
+        return ""
+    from model.attention import METHOD
+
+    lines = ["", "## Where the model looks", "", f"Each map: the {METHOD}; brighter cells drew more of it.", "",
+             "| map | question | answer | prediction | attention on the image | token grid |", "|---|---|---|---|---|---|"]
+    for r in records:
+        cells = [f"![{r['id']}]({r['file']})", r["question"], r["answer"], r["prediction"], f"{r['image_share']:.1%}",
+                 "×".join(map(str, r["grid"]))]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown(summary: EvalSummary) -> str:
