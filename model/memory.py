@@ -74,12 +74,12 @@ def training_memory(model: nn.Module, method: Method, gpus: int = 1, micro_batch
         weights, trainable = 4 * total // shards + gathered, total // shards
     else:
         linear_weights = sum(m.weight.numel() for _, m in linears)
-        groups = sum(m.out_features * math.ceil(m.in_features / quant.group_size) for _, m in linears)
+        groups = sum(m.out_features * math.ceil(m.in_features / quant.group_for(m.in_features)) for _, m in linears)
         rest = frozen_bytes * (total - linear_weights - projector) + 4 * projector  # frozen; fp32 projector
         if method == "qslaw":  # the weight kept as loaded, Δ (fp16), z (fp32), γ (fp32) per group
             weights, trainable = rest + frozen_bytes * linear_weights + (2 + 4 + 4) * groups, groups + projector
         elif method == "qslaw-packed":
-            packed = sum(packed_storage_bytes(m.out_features, m.in_features, quant.bits, quant.group_size)
+            packed = sum(packed_storage_bytes(m.out_features, m.in_features, quant.bits, quant.group_for(m.in_features))
                          for _, m in linears)
             weights, trainable = rest + packed, groups + projector
         else:  # qlora: NF4 decoder linears (estimate_bytes' nf4-llm), LoRA A and B per linear in fp32

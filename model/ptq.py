@@ -95,7 +95,7 @@ def estimate_bytes(model: nn.Module, variant: str, qslaw: QuantConfig | None = N
             continue
         out_f, in_f = module.out_features, module.in_features
         if qslaw is not None and name.startswith("model.language_model.layers."):
-            total += packed_storage_bytes(out_f, in_f, qslaw.bits, qslaw.group_size)
+            total += packed_storage_bytes(out_f, in_f, qslaw.bits, qslaw.group_for(in_f))
         elif is_quantized(name, module, variant):
             if variant.startswith("int8"):
                 total += out_f * in_f + with_state * out_f * 4  # int8 weight + an fp32 scale per output row

@@ -19,7 +19,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
 # the stored dtypes, also used by the memory estimator
@@ -29,15 +29,29 @@ STEP_DTYPE, GAMMA_DTYPE = torch.float16, torch.float32
 class QuantConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     bits: Literal[2, 3, 4, 8] = 4
-    group_size: int = Field(default=128, ge=8, description="weights per group along the input dimension")
+    group_size: int = Field(default=128, ge=0, description="weights per group along the input dimension; 0 = per "
+                                                           "output channel (one group per row)")
     start_layer: int = Field(default=-1, ge=-1, description="as the public code (`i > start_layer`): γ is learned in "
                                                            "the decoder layers after this index, the ones up to it stay "
                                                            "RTN/LWC; -1 = every layer (the public code uses 5)")
-    init: Literal["rtn", "omniquant"] = "rtn"
+    init: Literal["rtn", "omniquant", "gptq", "awq"] = Field(
+        default="rtn", description="how Δ, z (and for gptq/awq the weights) are set before γ: min-max rounding, "
+                                   "OmniQuant's learnable clipping, GPTQ, AWQ (model/calibration.py)")
     mode: Literal["faithful", "packed"] = "faithful"
     lwc_epochs: int = Field(default=20, ge=1, description="OmniQuant: passes over the calibration set per block")
     lwc_lr: float = Field(default=1e-2, description="OmniQuant's, for 128 samples × 20 epochs; raise it for fewer steps "
                                                  "(σ(4) moves slowly: 60 steps at 1e-2 barely leave the init)")
+
+    @field_validator("group_size")
+    @classmethod
+    def _whole_groups(cls, value: int) -> int:
+        if 0 < value < 8:
+            raise ValueError(f"quant.group_size = {value}: use 8 or more weights per group, or 0 for per-channel")
+        return value
+
+    def group_for(self, in_features: int) -> int:
+        """The group a layer with `in_features` inputs is cut into (its whole row when per-channel)."""
+        return self.group_size or in_features
 
 
 def container_bits(bits: int) -> int:
@@ -348,7 +362,7 @@ def _calibrate_block(block: nn.Module, inputs: list, fp_inputs: list, cfg: Quant
     clipped = {}
     for name, module in list(block.named_modules()):
         if isinstance(module, nn.Linear):
-            clipped[name] = _ClippedLinear(module, cfg.bits, cfg.group_size)
+            clipped[name] = _ClippedLinear(module, cfg.bits, cfg.group_for(module.in_features))
             _replace(block, name, clipped[name])
 
     def block_mse() -> float:
@@ -396,13 +410,13 @@ def quantize_llm(lmm, cfg: QuantConfig, calibration: list[dict] | None = None,
     time is moved there, calibrated and quantized, so a model too big for the device in 16 bits can be adapted on it
     in k bits. γ is trainable only after cfg.start_layer. Returns the initialisation report (block MSE per layer)."""
     report: dict = {"init": cfg.init, "mode": cfg.mode, "bits": cfg.bits, "group_size": cfg.group_size}
-    if cfg.init == "omniquant" and not calibration:
-        raise ValueError("quant.init = 'omniquant' needs calibration batches")
+    if cfg.init != "rtn" and not calibration:
+        raise ValueError(f"quant.init = {cfg.init!r} needs calibration batches")
     device = device or next(lmm.parameters()).device
     _place_all_but_decoder_layers(lmm, device)
     trainable = {p: p.requires_grad for p in lmm.parameters()}
-    if cfg.init == "omniquant":
-        for p in lmm.parameters():  # only the clipping factors learn while calibrating
+    if cfg.init != "rtn":
+        for p in lmm.parameters():  # the model's own weights do not learn while calibrating
             p.requires_grad_(False)
         inputs = fp_inputs = _block_inputs(lmm, calibration)
         report["blocks"] = []
@@ -412,12 +426,19 @@ def quantize_llm(lmm, cfg: QuantConfig, calibration: list[dict] | None = None,
         if cfg.init == "omniquant":
             steps, mse, inputs, fp_inputs = _calibrate_block(block, inputs, fp_inputs, cfg)
             report["blocks"].append({"layer": i} | mse)
+        elif cfg.init in ("gptq", "awq"):
+            from model.calibration import awq_block, gptq_block
+
+            steps = (gptq_block if cfg.init == "gptq" else awq_block)(block, inputs, cfg)
+            with torch.no_grad():  # GPTQ: the next block sees the quantized block; AWQ: the scaled, clipped one
+                inputs = [_with_hidden(args, kwargs, out) for (args, kwargs), out in zip(inputs, _run_block(block, inputs))]
         for name, linear in [(n, m) for n, m in block.named_modules() if isinstance(m, nn.Linear)]:
-            delta, zero = steps.get(name) or step_and_zero(linear.weight.detach(), cfg.bits, cfg.group_size)
+            group = cfg.group_for(linear.in_features)
+            delta, zero = steps.get(name) or step_and_zero(linear.weight.detach(), cfg.bits, group)
             if cfg.mode == "faithful":
-                layer = FaithfulQSLAWLinear(linear, delta, zero, cfg.bits, cfg.group_size)
+                layer = FaithfulQSLAWLinear(linear, delta, zero, cfg.bits, group)
             else:
-                layer = PackedQSLAWLinear.from_linear(linear, delta.to(STEP_DTYPE), zero, cfg.bits, cfg.group_size)
+                layer = PackedQSLAWLinear.from_linear(linear, delta.to(STEP_DTYPE), zero, cfg.bits, group)
             layer.gamma.requires_grad = i > cfg.start_layer
             _replace(block, name, layer)
     for p, flag in trainable.items():
@@ -444,7 +465,8 @@ def packed_skeleton(lmm, names: list[str], cfg: QuantConfig) -> None:
     """Empty packed layers at `names` (shapes from the nn.Linear there), for loading an exported checkpoint."""
     for name in names:
         linear = lmm.get_submodule(name)
-        _replace(lmm, name, PackedQSLAWLinear(linear.out_features, linear.in_features, cfg.bits, cfg.group_size,
+        _replace(lmm, name, PackedQSLAWLinear(linear.out_features, linear.in_features, cfg.bits,
+                                              cfg.group_for(linear.in_features),
                                               linear.bias is not None))
 
 
