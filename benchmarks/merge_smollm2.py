@@ -27,7 +27,7 @@ import report  # noqa: E402
 from model.merge import merge  # noqa: E402
 from model.metrics import relaxed_match  # noqa: E402
 from pipeline.run import generate  # noqa: E402
-from ptq_smollm2 import load, perplexity, windows  # noqa: E402
+from ptq_llm import load, perplexity, windows  # noqa: E402
 from schemas import RunConfig  # noqa: E402
 
 SAMPLES, HELD_OUT, BATCH, LR, MAX_NEW = 400, 120, 4, 5e-5, 12

@@ -11,7 +11,8 @@ them.
   the linears of a block are calibrated together on the block's inputs, not one after another ("true sequential").
 - AWQ (Lin et al., 2024, Eq. 4–5): per group of linears sharing an input, a per-input-channel scale s = s_X^α
   (s_X the mean |x| of the channel), α from a grid of 20 in [0, 1), chosen to minimise ‖Q(W·diag(s))·(diag(s)⁻¹X) −
-  WX‖² summed over the group's linears' outputs (the paper measures the enclosing module's output); W·diag(s) stays in
+  WX‖² summed over the group's linears' outputs (the paper measures the enclosing module's output) on up to 4,096
+  evenly spaced tokens; W·diag(s) stays in
   the linears and diag(s)⁻¹ is folded into the operation before them (the RMSNorm, or up_proj for down_proj; v_proj
   → o_proj only when their shapes allow, as the reference does). Then AWQ's clipping search: per group, the max-clip
   ratio of 20 in (0.5, 1] with the least output error. Llama/Qwen2-style decoder layers only.
@@ -29,6 +30,7 @@ GPTQ_BLOCK = 128
 AWQ_GRID = 20
 AWQ_CLIP_RATIOS = [1 - k / AWQ_GRID for k in range(AWQ_GRID // 2)]  # 1.0 … 0.55
 AWQ_CLIP_TOKENS = 512  # tokens the clipping search scores on (the reference: 512 per sample)
+AWQ_SEARCH_TOKENS = 4096  # tokens the scale search scores on; its statistic mean|x| uses them all
 
 
 def linear_inputs(block: nn.Module, inputs: list) -> dict[str, torch.Tensor]:
@@ -108,6 +110,7 @@ AWQ_GROUPS = [("input_layernorm", ["self_attn.q_proj", "self_attn.k_proj", "self
 def awq_scale(linears: list[nn.Linear], x: torch.Tensor, cfg: QuantConfig) -> torch.Tensor:
     """AWQ's grid search for s = mean|x|^α over the linears that share input x [tokens, in]."""
     magnitude = x.abs().mean(0)
+    x = x[torch.linspace(0, x.shape[0] - 1, min(AWQ_SEARCH_TOKENS, x.shape[0])).long()]
     target = [x @ m.weight.float().T for m in linears]
     best, best_scale = float("inf"), torch.ones_like(magnitude)
     group = cfg.group_for(x.shape[1])
