@@ -352,3 +352,15 @@ def test_english_mean_questions_say_place_or_places_as_the_number_needs():
     assert asked and not any("place(s)" in q for q in asked)
     assert not any(re.search(r"\b1 decimal places\b|\b[2-9] decimal place\b(?!s)", q) for q in asked)
     assert any("1 decimal place" in q for q in asked) and any("2 decimal places" in q for q in asked)
+
+
+def test_english_names_a_box_statistic_as_of_the_measure():
+    """"How many entries have a median mock exam scores by class above 60?" read badly: the statistic is now "the
+    median of mock exam scores by class" (issue 15 §4)."""
+    from pipeline.template import draft_sample
+
+    asked = [q.question for i in range(400) for sample in [draft_sample(RunConfig(n=1000, seed=3, lang="en"), i)]
+             if sample.spec.chart_type is ChartType.BOX for q in sample.qa]
+    statistics = "median|minimum|maximum|lower quartile|upper quartile"
+    assert any(re.search(rf"\b({statistics}) of \w", q) for q in asked), asked
+    assert not any(re.search(rf"\ba ({statistics}) (?!of)\w", q) for q in asked), asked
