@@ -135,6 +135,9 @@ class HTTPClient:
                             writer.close()
                             raise TransportError(f"proxy {self.proxy} refused CONNECT: {answer[:60]!r}")
                         await writer.start_tls(_tls(), server_hostname=self.host)
+        except ssl.SSLCertVerificationError as error:  # an OSError too: say what fixes it
+            raise TransportError(f"cannot connect to {self.origin}: {error}; if its certificate comes from your own CA, "
+                                 "point SSL_CERT_FILE at a bundle that holds it") from error
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as error:
             raise TransportError(f"cannot connect to {self.proxy or self.origin}: {type(error).__name__}: {error}") from error
         # headers and body go out in one write, but keep Nagle from holding a small request behind a delayed ACK

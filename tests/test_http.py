@@ -133,3 +133,63 @@ def test_multipart_upload_carries_fields_and_the_file():
 def test_a_bad_base_url_is_named():
     with pytest.raises(ValueError, match="base URL 'localhost:8000'"):
         HTTPClient("localhost:8000")
+
+
+@pytest.fixture
+def self_signed(tmp_path):
+    """A certificate for 127.0.0.1 that no system store trusts (openssl, as a private CA-less endpoint would have)."""
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_https_verifies_the_server_against_ssl_cert_file_and_names_an_untrusted_one(self_signed, monkeypatch):
+    """The LLM client's TLS: a server whose certificate the trust store lacks is refused with a hint; trusted through
+    SSL_CERT_FILE (a company CA bundle), the same server answers over HTTPS."""
+    import ssl
+
+    from common import http
+
+    cert, key = self_signed
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def handle(reader, writer, head):
+        writer.write(b'HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n{"a": 1}')
+        await writer.drain()
+
+    async def get():
+        heads = []
+
+        async def connection(reader, writer):
+            try:
+                heads.append(await reader.readuntil(b"\r\n\r\n"))
+                await handle(reader, writer, heads[-1])
+            except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+                pass
+            writer.close()
+
+        server = await asyncio.start_server(connection, "127.0.0.1", 0, ssl=context)
+        client = HTTPClient(f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", timeout_s=5)
+        try:
+            return await client.request("GET", "models"), heads
+        finally:
+            await client.aclose()
+            server.close()
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    http._tls.cache_clear()
+    with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED.*SSL_CERT_FILE"):
+        asyncio.run(get())
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    http._tls.cache_clear()
+    try:
+        response, heads = asyncio.run(get())
+    finally:
+        http._tls.cache_clear()
+    assert response.status_code == 200 and response.json() == {"a": 1}
+    assert heads[0].startswith(b"GET /v1/models HTTP/1.1\r\n")
