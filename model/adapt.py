@@ -23,7 +23,7 @@ from pydantic import Field
 from model.build import ImageInputs, build_lmm, load_lmm
 from model.data import ChatCollator, ShardStream
 from model.ptq import LLM_ONLY_SKIP
-from model.quant import QSLAW_LAYERS, QuantConfig, decoder_linears, quantize_llm, save_packed
+from model.quant import QSLAW_LAYERS, QuantConfig, decoder_layers, decoder_linears, quantize_llm, save_packed
 from model.recipe import (RecipeConfig, collate_stage, cosine_with_warmup, enable_activation_checkpointing, load_tokenizer,
                           progress_bar, rank_device, rng_state, save_atomically, seed_everything, set_rng_state,
                           shard_files)
@@ -146,17 +146,22 @@ def set_method_trainable(lmm, method: Method) -> None:
                 name.endswith(".gamma") and p.requires_grad)
 
 
-def resumable_state(lmm) -> dict:
+def resumable_state(lmm, quantization: dict | None = None) -> dict:
     """What a checkpoint must hold to continue: the trainable parameters, and the quantized layers' buffers (their
-    Δ, z and codes came from a calibration that is not rerun); frozen full-precision weights are rebuilt from init."""
+    Δ, z and codes came from a calibration that is not rerun); frozen full-precision weights are rebuilt from init —
+    unless GPTQ or AWQ moved them (AWQ the norms before them too): then the decoder layers are kept whole."""
     keep = {name for name, p in lmm.named_parameters() if p.requires_grad}
     keep |= {f"{module_name}.{buffer}" for module_name, module in lmm.named_modules() if isinstance(module, QSLAW_LAYERS)
              for buffer, _ in module.named_buffers(recurse=False) if buffer != "weight"}
-    return {name: t for name, t in lmm.state_dict().items() if name in keep}
+    state = lmm.state_dict()
+    if quantization and quantization["init"] in ("gptq", "awq"):
+        layers = next(name for name, module in lmm.named_modules() if module is decoder_layers(lmm))
+        keep |= {name for name in state if name.startswith(f"{layers}.")}
+    return {name: t for name, t in state.items() if name in keep}
 
 
 def save_adapt_checkpoint(path: Path, lmm, optimizer, scheduler, progress: dict, quantization: dict | None) -> None:
-    save_atomically({"weights": resumable_state(lmm), "optimizer": optimizer.state_dict(),
+    save_atomically({"weights": resumable_state(lmm, quantization), "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict(), "progress": progress, "rng": rng_state(),
                      "quantization": quantization}, path)
 
@@ -171,12 +176,12 @@ class Setup:
     device: torch.device
     dtype: torch.dtype
     resumed: dict | None  # the checkpoint being resumed, if any
-    calibration: Callable[[], list[dict]]  # OmniQuant's calibration batches (drawn only when needed)
+    calibration: Callable[[], list[dict]]  # LWC's, GPTQ's or AWQ's calibration batches (drawn only when needed)
 
 
 def _prepare_qslaw(setup: Setup) -> tuple[torch.nn.Module, dict | None]:
-    """The LLM quantized (OmniQuant LWC on calibration batches; on resume only the layer structure: Δ, z and the
-    codes come from the checkpoint), γ + projector trainable."""
+    """The LLM quantized (RTN, or OmniQuant LWC, GPTQ or AWQ on calibration batches; on resume only the layer
+    structure: Δ, z, the codes and any weights calibration moved come from the checkpoint), γ + projector trainable."""
     lmm, cfg = setup.lmm, setup.cfg  # quantized, then placed: never the whole 16-bit LLM on the device
     if setup.resumed:
         quantization = setup.resumed["quantization"]

@@ -273,12 +273,15 @@ def test_qslaw_adapt_with_text_calibrated_omniquant_exports_a_checkpoint_eval_re
     assert report.peak_host_bytes >= report.peak_memory_bytes > 0  # on CPU the device is the host
 
 
-@pytest.mark.parametrize("method", ["qslaw", "qlora"])
-def test_an_interrupted_adaptation_resumes_bit_identically(tiny_dataset, tmp_path, monkeypatch, method):
+@pytest.mark.parametrize("method, init", [("qslaw", "omniquant"), ("qslaw", "gptq"), ("qslaw", "awq"),
+                                          ("qlora", "omniquant")])
+def test_an_interrupted_adaptation_resumes_bit_identically(tiny_dataset, tmp_path, monkeypatch, method, init):
+    """GPTQ and AWQ change the weights themselves (AWQ the norms before them too): a resumed run must get those back
+    from the checkpoint, not from the checkpoint it started from."""
     from safetensors.torch import load_file
 
     changes = {"method": method, "steps": 6, "checkpoint_every": 3, "warmup_steps": 2, "eval_limit": 1,
-               "quant": QuantConfig(bits=4, group_size=32, init="omniquant", lwc_epochs=1), "calibration_batches": 1}
+               "quant": QuantConfig(bits=4, group_size=32, init=init, lwc_epochs=1), "calibration_batches": 1}
     whole = adapt(adapt_config(tiny_dataset, tmp_path / "whole", **changes))
     # the schedule steps once when built and once per training step (OmniQuant's calibration has its own AdamW,
     # so optimizer steps would not count training steps)
