@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from model.quant import QuantConfig, _grouped, _run_block, fake_quant, step_and_zero
+from model.quant import QuantConfig, grouped, run_block, fake_quant, step_and_zero
 
 GPTQ_DAMPENING = 0.01
 GPTQ_BLOCK = 128
@@ -41,7 +41,7 @@ def linear_inputs(block: nn.Module, inputs: list) -> dict[str, torch.Tensor]:
         for name, module in block.named_modules() if isinstance(module, nn.Linear)]
     try:
         with torch.no_grad():
-            _run_block(block, inputs)
+            run_block(block, inputs)
     finally:
         for hook in hooks:
             hook.remove()
@@ -132,8 +132,8 @@ def awq_clip(linear: nn.Linear, x: torch.Tensor, cfg: QuantConfig) -> None:
     w = linear.weight.detach().float()
     sample = x[torch.linspace(0, x.shape[0] - 1, min(AWQ_CLIP_TOKENS, x.shape[0])).long()]
     group = cfg.group_for(w.shape[1])
-    groups = _grouped(w, group)  # [out, groups, size]
-    xs = _grouped(sample, group)  # [tokens, groups, size]
+    groups = grouped(w, group)  # [out, groups, size]
+    xs = grouped(sample, group)  # [tokens, groups, size]
     reference = torch.einsum("ogs,tgs->otg", groups, xs)
     best_error = torch.full(groups.shape[:2], float("inf"))
     best = groups.clone()
@@ -159,7 +159,7 @@ def awq_block(block: nn.Module, inputs: list, cfg: QuantConfig) -> dict:
         raise ValueError(f"quant.init = 'awq' knows Llama/Qwen2-style decoder layers; {type(block).__name__} has no "
                          f"{missing[0]}")
     with torch.no_grad():
-        reference = _run_block(block, inputs)
+        reference = run_block(block, inputs)
     for before, group in AWQ_GROUPS:
         previous, linears = names[before], [names[n] for n in group]
         if isinstance(previous, nn.Linear) and previous.out_features != linears[0].in_features:
@@ -176,7 +176,7 @@ def awq_block(block: nn.Module, inputs: list, cfg: QuantConfig) -> dict:
             else:
                 previous.weight.div_(s.to(previous.weight.dtype))
     with torch.no_grad():
-        folded = _run_block(block, inputs)
+        folded = run_block(block, inputs)
     drift = max(((a - b).norm() / b.norm()).item() for a, b in zip(folded, reference))
     if drift > 1e-3:  # e.g. Gemma's norms multiply by (1 + w): dividing w would change the model
         raise ValueError(f"quant.init = 'awq': folding the scales into {type(block).__name__} changed its output by "

@@ -80,7 +80,7 @@ def round_ste(x: torch.Tensor) -> torch.Tensor:
     return x + (x.round() - x).detach()
 
 
-def _grouped(weight: torch.Tensor, group_size: int) -> torch.Tensor:
+def grouped(weight: torch.Tensor, group_size: int) -> torch.Tensor:
     """[out, in] → [out, groups, group_size], zero-padding the last group."""
     out, n = weight.shape
     groups = math.ceil(n / group_size)
@@ -90,7 +90,7 @@ def _grouped(weight: torch.Tensor, group_size: int) -> torch.Tensor:
 def step_and_zero(weight: torch.Tensor, bits: int, group_size: int, up: torch.Tensor | None = None,
                   low: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Δ and z per group [out, groups]: min-max (RTN), or with OmniQuant's clipping factors σ(up), σ(low)."""
-    g = _grouped(weight, group_size)
+    g = grouped(weight, group_size)
     xmax, xmin = g.amax(-1), g.amin(-1)
     if up is not None:
         xmax, xmin = torch.sigmoid(up) * xmax, torch.sigmoid(low) * xmin
@@ -105,7 +105,7 @@ def step_and_zero(weight: torch.Tensor, bits: int, group_size: int, up: torch.Te
 def fake_quant(weight: torch.Tensor, delta: torch.Tensor, zero: torch.Tensor, bits: int, group_size: int,
                gamma: torch.Tensor | None = None) -> torch.Tensor:
     """The public QSLAW formula: codes = clamp(round(W/(Δ·γ)) + z, 0, 2^k−1), Ŵ = (codes − z)·Δ."""
-    g = _grouped(weight, group_size)
+    g = grouped(weight, group_size)
     scale = delta if gamma is None else delta * gamma
     codes = (round_ste(g / scale[..., None]) + zero[..., None]).clamp(0, 2**bits - 1)
     return ((codes - zero[..., None]) * delta[..., None]).view(weight.shape[0], -1)[:, : weight.shape[1]]
@@ -114,7 +114,7 @@ def fake_quant(weight: torch.Tensor, delta: torch.Tensor, zero: torch.Tensor, bi
 def integer_codes(weight: torch.Tensor, delta: torch.Tensor, zero: torch.Tensor, bits: int, group_size: int,
                   gamma: torch.Tensor | None = None) -> torch.Tensor:
     """The codes fake_quant rounds to, as uint8 [out, groups·group_size]."""
-    g = _grouped(weight, group_size)
+    g = grouped(weight, group_size)
     scale = delta if gamma is None else delta * gamma
     codes = (torch.round(g / scale[..., None]) + zero[..., None]).clamp(0, 2**bits - 1)
     return codes.view(weight.shape[0], -1).to(torch.uint8)
@@ -196,7 +196,7 @@ class _PackedMatmul(torch.autograd.Function):
             grad_x = (grad_out @ weight.to(grad_out.dtype)).to(x.dtype)
         if ctx.needs_input_grad[4]:
             grad_w = grad_out.reshape(-1, out).float().t() @ x.reshape(-1, in_features).float()
-            grad_w = _grouped(grad_w, group_size)
+            grad_w = grouped(grad_w, group_size)
             grad_gamma = ((grad_w * levels).sum(-1) * delta.float()).to(gamma.dtype)
         return grad_x, None, None, None, grad_gamma, None, None, None
 
@@ -286,7 +286,7 @@ def decoder_linears(lmm) -> list[tuple[int, str, nn.Linear]]:
             for name, module in layer.named_modules() if isinstance(module, nn.Linear)]
 
 
-def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
+def replace_module(root: nn.Module, name: str, new: nn.Module) -> None:
     parent, _, child = name.rpartition(".")
     setattr(root.get_submodule(parent) if parent else root, child, new)
 
@@ -342,7 +342,8 @@ def _hidden(output):
     return output[0] if isinstance(output, tuple) else output
 
 
-def _run_block(block, inputs):
+def run_block(block, inputs):
+    """The block's output hidden states for each captured (args, kwargs) input."""
     return [_hidden(block(*args, **kwargs)) for args, kwargs in inputs]
 
 
@@ -358,16 +359,16 @@ def _calibrate_block(block: nn.Module, inputs: list, fp_inputs: list, cfg: Quant
     per linear (by name inside the block), the block's MSE for RTN and for LWC against the full-precision stream,
     and both streams moved on past the block."""
     with torch.no_grad():
-        targets = _run_block(block, fp_inputs)
+        targets = run_block(block, fp_inputs)
     clipped = {}
     for name, module in list(block.named_modules()):
         if isinstance(module, nn.Linear):
             clipped[name] = _ClippedLinear(module, cfg.bits, cfg.group_for(module.in_features))
-            _replace(block, name, clipped[name])
+            replace_module(block, name, clipped[name])
 
     def block_mse() -> float:
         with torch.no_grad():
-            outs = _run_block(block, inputs)
+            outs = run_block(block, inputs)
         return sum(F.mse_loss(o, t).item() for o, t in zip(outs, targets)) / len(targets)
 
     for c in clipped.values():
@@ -385,10 +386,10 @@ def _calibrate_block(block: nn.Module, inputs: list, fp_inputs: list, cfg: Quant
                 optimizer.step()
     lwc_mse = block_mse()
     with torch.no_grad():
-        outs = _run_block(block, inputs)  # the next block sees what this quantized block produces
+        outs = run_block(block, inputs)  # the next block sees what this quantized block produces
         steps = {name: tuple(t.detach() for t in c.step_and_zero()) for name, c in clipped.items()}
     for name, c in clipped.items():
-        _replace(block, name, c.linear)
+        replace_module(block, name, c.linear)
     moved = [_with_hidden(args, kwargs, out) for (args, kwargs), out in zip(inputs, outs)]
     fp_moved = [_with_hidden(args, kwargs, out) for (args, kwargs), out in zip(fp_inputs, targets)]
     return steps, {"rtn_mse": rtn_mse, "lwc_mse": lwc_mse}, moved, fp_moved
@@ -431,7 +432,7 @@ def quantize_llm(lmm, cfg: QuantConfig, calibration: list[dict] | None = None,
 
             steps = (gptq_block if cfg.init == "gptq" else awq_block)(block, inputs, cfg)
             with torch.no_grad():  # GPTQ: the next block sees the quantized block; AWQ: the scaled, clipped one
-                inputs = [_with_hidden(args, kwargs, out) for (args, kwargs), out in zip(inputs, _run_block(block, inputs))]
+                inputs = [_with_hidden(args, kwargs, out) for (args, kwargs), out in zip(inputs, run_block(block, inputs))]
         for name, linear in [(n, m) for n, m in block.named_modules() if isinstance(m, nn.Linear)]:
             group = cfg.group_for(linear.in_features)
             delta, zero = steps.get(name) or step_and_zero(linear.weight.detach(), cfg.bits, group)
@@ -440,7 +441,7 @@ def quantize_llm(lmm, cfg: QuantConfig, calibration: list[dict] | None = None,
             else:
                 layer = PackedQSLAWLinear.from_linear(linear, delta.to(STEP_DTYPE), zero, cfg.bits, group)
             layer.gamma.requires_grad = i > cfg.start_layer
-            _replace(block, name, layer)
+            replace_module(block, name, layer)
     for p, flag in trainable.items():
         p.requires_grad_(flag)
     report["quantized_layers"] = len(qslaw_layer_names(lmm))
@@ -456,7 +457,7 @@ def to_packed(lmm) -> None:
     for name, module in list(lmm.named_modules()):
         if isinstance(module, FaithfulQSLAWLinear):
             module = module.to_packed()
-            _replace(lmm, name, module)
+            replace_module(lmm, name, module)
         if isinstance(module, PackedQSLAWLinear):
             module.bake()
 
@@ -465,7 +466,7 @@ def packed_skeleton(lmm, names: list[str], cfg: QuantConfig) -> None:
     """Empty packed layers at `names` (shapes from the nn.Linear there), for loading an exported checkpoint."""
     for name in names:
         linear = lmm.get_submodule(name)
-        _replace(lmm, name, PackedQSLAWLinear(linear.out_features, linear.in_features, cfg.bits,
+        replace_module(lmm, name, PackedQSLAWLinear(linear.out_features, linear.in_features, cfg.bits,
                                               cfg.group_for(linear.in_features),
                                               linear.bias is not None))
 

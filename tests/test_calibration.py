@@ -104,11 +104,11 @@ def test_awq_folds_its_scales_without_changing_the_full_precision_model(monkeypa
     llm = tiny_llm()
     block = decoder_layers(llm)[0]
     inputs = quant._block_inputs(llm, calibration_batches())
-    before = quant._run_block(block, inputs)
+    before = quant.run_block(block, inputs)
     norm = block.input_layernorm.weight.detach().clone()
     awq_block(block, inputs, QuantConfig(bits=3, group_size=32))
     assert not torch.allclose(block.input_layernorm.weight, norm)  # something was folded
-    assert torch.allclose(quant._run_block(block, inputs)[0], before[0], rtol=1e-4, atol=1e-5)
+    assert torch.allclose(quant.run_block(block, inputs)[0], before[0], rtol=1e-4, atol=1e-5)
 
 
 def test_awq_refuses_a_layer_whose_norm_it_cannot_fold_into():

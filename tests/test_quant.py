@@ -158,8 +158,8 @@ def test_lwc_fits_each_block_to_the_full_precision_models_stream(tiny_dataset, m
         (args, kwargs), = quant._block_inputs(lmm, [batch])
         fp_input_1 = quant._hidden(quant.decoder_layers(lmm)[0](*args, **kwargs))
     seen = []  # the hidden state each call of a block is fed
-    run_block = quant._run_block
-    monkeypatch.setattr(quant, "_run_block", lambda block, inputs: seen.append(
+    run_block = quant.run_block
+    monkeypatch.setattr(quant, "run_block", lambda block, inputs: seen.append(
         (block, [args[0] if args else kwargs["hidden_states"] for args, kwargs in inputs])) or run_block(block, inputs))
     quantize_llm(lmm, QuantConfig(bits=2, group_size=32, init="omniquant", lwc_epochs=1), [batch])
     second = [hidden[0] for block, hidden in seen if block is quant.decoder_layers(lmm)[1]]
