@@ -5,6 +5,7 @@ text boxes are measured from that SVG and it is rasterised without a browser (re
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from functools import cache, partial
 
@@ -62,29 +63,39 @@ def _abandon_browser() -> None:
     kaleido._global_server = type(hung)()  # what kaleido's *_sync functions call
 
 
+FIRST_LAYOUT_TRIES = 4  # kaleido may be asked before its page's scripts have loaded (seen under load)
+
+
 def _to_svg(fig: dict, width: int, height: int) -> str:
-    """Lay out through this process's one kaleido browser; a first failure means the browser is missing or broken,
-    a browser that stops answering is replaced once, then the run stops with a message (and resumes when rerun)."""
+    """Lay out through this process's one kaleido browser. Until a first layout succeeds, a failure is tried again
+    after a pause (under load kaleido once asked its page before the page's scripts had loaded: "kaleido_scopes is
+    not defined"), then means the browser is missing or broken; a browser that stops answering is replaced once,
+    then the run stops with a message (and resumes when rerun)."""
     global _browser_ok
     import kaleido
 
     if not _browser_ok:
         check_browser(INSTALL_HINT)
     opts = {"format": "svg", "width": width, "height": height, "scale": 1}
-    for attempt in (1, 2):
+    timeouts = failures = 0
+    while True:
         try:
             kaleido.start_sync_server(n=1, mathjax=False, silence_warnings=True)
             svg = _bounded(kaleido.calc_fig_sync, fig, opts=opts)
             break
         except LayoutTimeout:
             _abandon_browser()
-            if attempt == 2:
+            timeouts += 1
+            if timeouts == 2:
                 raise SetupError(f"plotly: kaleido's Chromium gave no layout in {LAYOUT_TIMEOUT_S:g} s, twice (a hung "
                                  "browser); finished shards are kept, rerun the same command to resume") from None
         except Exception as error:
             if _browser_ok:
                 raise
-            raise SetupError(f"{INSTALL_HINT}; kaleido said: {error}") from error
+            failures += 1
+            if failures == FIRST_LAYOUT_TRIES:
+                raise SetupError(f"{INSTALL_HINT}; kaleido said, {failures} times: {error}") from error
+            time.sleep(failures)
     _browser_ok = True
     return svg.decode() if isinstance(svg, bytes) else svg
 
