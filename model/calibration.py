@@ -135,7 +135,7 @@ def awq_clip(linear: nn.Linear, x: torch.Tensor, cfg: QuantConfig) -> None:
     groups = grouped(w, group)  # [out, groups, size]
     xs = grouped(sample, group)  # [tokens, groups, size]
     reference = torch.einsum("ogs,tgs->otg", groups, xs)
-    best_error = torch.full(groups.shape[:2], float("inf"))
+    best_error = torch.full(groups.shape[:2], float("inf"), device=groups.device)
     best = groups.clone()
     qmax = 2**cfg.bits - 1
     for ratio in AWQ_CLIP_RATIOS:
