@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from model.data import ASSISTANT, IMAGE
+from model.quant import decoder_layers
 
 LAST_LAYERS = 4
 METHOD = (f"answer tokens' attention over the image tokens, mean over heads and the last {LAST_LAYERS} decoder layers, "
@@ -55,13 +56,24 @@ def answer_attention(model, collator, image: Image.Image, question: str, answer_
     prompt, _ = collator.encode([{"from": "human", "value": f"{IMAGE}\n{question}"}], count)
     prompt = prompt + [collator.ids[ASSISTANT]]
     ids = torch.tensor([prompt + list(answer_ids)], device=next(model.parameters()).device)
-    with torch.no_grad(), eager_attention(model):
-        out = model(input_ids=ids, attention_mask=torch.ones_like(ids),
-                    **{k: v.to(ids.device) for k, v in vision.items()}, output_attentions=True, use_cache=False)
     # position p predicts token p+1: the answer comes from the last prompt position up to the one before the last token
     producing = torch.arange(len(prompt) - 1, ids.shape[1] - 1 if answer_ids else len(prompt), device=ids.device)
-    attention = torch.stack(out.attentions[-layers:])[:, 0].float()  # [layers, heads, query, key]
-    on_image = attention[..., producing, :][..., ids[0] == collator.ids[IMAGE]].mean(dim=(0, 1, 2))
+    image = ids[0] == collator.ids[IMAGE]
+    kept = []  # only what the map needs, taken as each of the last layers runs: output_attentions would hold every
+    # layer's [heads, tokens, tokens] at once (~90 GB for a 70B LLM over 3,000 tokens)
+
+    def keep(module, args, output):
+        kept.append(output[1][0][:, producing][..., image].float().mean(dim=(0, 1)))
+
+    hooks = [layer.self_attn.register_forward_hook(keep) for layer in decoder_layers(model)[-layers:]]
+    try:
+        with torch.no_grad(), eager_attention(model):
+            model(input_ids=ids, attention_mask=torch.ones_like(ids), **{k: v.to(ids.device) for k, v in vision.items()},
+                  use_cache=False)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    on_image = torch.stack(kept).mean(0)
     rows, cols = token_grid(model, vision)
     if on_image.numel() != rows * cols:
         raise ValueError(f"{on_image.numel()} image tokens do not fill the {rows}×{cols} token grid")
