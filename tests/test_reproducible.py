@@ -87,7 +87,7 @@ PINNED = {
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",
-               "kaleido": "1.5.0", "vl-convert-python": "1.9.0.post1", "great-tables": "1.1.0",
+               "kaleido": "1.5.1", "vl-convert-python": "1.9.0.post1", "great-tables": "1.1.0",
                "chromium": "156.0.8078.114"}
 
 
