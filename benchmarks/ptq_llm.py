@@ -35,8 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import report  # noqa: E402
-from model.quant import (QSLAW_LAYERS, FaithfulQSLAWLinear, QuantConfig, decoder_linears, replace_module,  # noqa: E402
-                         packed_storage_bytes, quantize_llm)
+from model.quant import (QSLAW_LAYERS, QuantConfig, decoder_linears, packed_storage_bytes, quantize_llm,  # noqa: E402
+                         to_packed)
 
 WINDOW = 256
 
@@ -152,13 +152,6 @@ def hqq(model, bits: int, group: int) -> int:
     return stored
 
 
-def to_packed_with_scales(model) -> None:
-    """The packed variant from an LWC-initialised faithful model: the same codes, Δ, z; γ = 1 again to learn."""
-    for name, module in list(model.named_modules()):
-        if isinstance(module, FaithfulQSLAWLinear):
-            replace_module(model, name, module.to_packed())
-
-
 NAMES = {"smollm2": ("SmolLM2-135M-Instruct", "Q4_1"), "gemma3-270m": ("Gemma 3 270M base", "Q4_K_M")}
 
 
@@ -204,8 +197,8 @@ def main() -> None:
         if method == "lwc" and llm == "smollm2":
             for name in ("lwc + qslaw", "lwc + qslaw-packed"):
                 learned = copy.deepcopy(model)
-                if name.endswith("packed"):
-                    to_packed_with_scales(learned)
+                if name.endswith("packed"):  # the same codes, Δ, z (γ is still 1, so folding it changes nothing)
+                    to_packed(learned)
                 started = time.perf_counter()
                 learn_scales(learned, calibration)
                 record(name, bits, group, learned, calibrated + time.perf_counter() - started,

@@ -155,7 +155,8 @@ def resumable_state(lmm, quantization: dict | None = None) -> dict:
              for buffer, _ in module.named_buffers(recurse=False) if buffer != "weight"}
     state = lmm.state_dict()
     if quantization and quantization["init"] in ("gptq", "awq"):
-        layers = next(name for name, module in lmm.named_modules() if module is decoder_layers(lmm))
+        layers_module = decoder_layers(lmm)
+        layers = next(name for name, module in lmm.named_modules() if module is layers_module)
         keep |= {name for name in state if name.startswith(f"{layers}.")}
     return {name: t for name, t in state.items() if name in keep}
 

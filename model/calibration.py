@@ -160,12 +160,13 @@ def awq_block(block: nn.Module, inputs: list, cfg: QuantConfig) -> dict:
                          f"{missing[0]}")
     with torch.no_grad():
         reference = run_block(block, inputs)
+    # one capture serves every group: a fold leaves the block's function unchanged, so it changes no other group's input
+    seen = linear_inputs(block, inputs)
     for before, group in AWQ_GROUPS:
         previous, linears = names[before], [names[n] for n in group]
         if isinstance(previous, nn.Linear) and previous.out_features != linears[0].in_features:
             continue  # grouped-query attention: v_proj's outputs are repeated into o_proj's inputs
-        x = linear_inputs(block, inputs)[group[0]]  # after the scales already folded in this block
-        s = awq_scale(linears, x, cfg)
+        s = awq_scale(linears, seen[group[0]], cfg)
         with torch.no_grad():
             for m in linears:
                 m.weight.mul_(s.to(m.weight.dtype))
@@ -181,7 +182,7 @@ def awq_block(block: nn.Module, inputs: list, cfg: QuantConfig) -> dict:
     if drift > 1e-3:  # e.g. Gemma's norms multiply by (1 + w): dividing w would change the model
         raise ValueError(f"quant.init = 'awq': folding the scales into {type(block).__name__} changed its output by "
                          f"{drift:.1e} (relative); its norms are not w·x/rms")
-    seen = linear_inputs(block, inputs)
+    seen = linear_inputs(block, inputs)  # the scaled linears' own inputs, x/s
     for name, module in block.named_modules():
         if isinstance(module, nn.Linear) and not name.endswith(("q_proj", "k_proj")):  # the reference skips q, k
             awq_clip(module, seen[name], cfg)
