@@ -18,6 +18,10 @@ def correlated_inputs(tokens: int, width: int, seed: int = 0) -> torch.Tensor:
     return torch.randn(tokens, width, generator=generator) @ mixing
 
 
+def hessian(x: torch.Tensor) -> torch.Tensor:
+    return 2 * x.T @ x / x.shape[0]
+
+
 def gptq_by_the_equations(weight, x, bits, group):
     """Frantar et al. (2022), Eq. 2–3 one column at a time, with the explicit Gaussian-elimination update of H⁻¹ (Eq. 3)
     instead of the Cholesky form and lazy batches: w ← w − (w_q − quant(w_q))/[H⁻¹]_qq · H⁻¹_{:,q}."""
@@ -37,12 +41,24 @@ def gptq_by_the_equations(weight, x, bits, group):
     return out
 
 
+def test_hessians_summed_batch_by_batch_equal_the_hessian_of_all_tokens():
+    """GPTQ keeps [in, in] per linear, not every calibration token's input row."""
+    import model.quant as quant
+
+    llm = tiny_llm()
+    block = decoder_layers(llm)[0]
+    inputs = quant._block_inputs(llm, calibration_batches() * 2)
+    rows = calibration.linear_inputs(block, inputs)
+    for name, h in calibration.linear_hessians(block, inputs).items():
+        assert torch.allclose(h, hessian(rows[name]), rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("block", [128, 8])  # one lazy batch, and batches of 8 columns across groups of 12
 def test_gptq_equals_the_papers_column_by_column_update(monkeypatch, block):
     monkeypatch.setattr(calibration, "GPTQ_BLOCK", block)
     torch.manual_seed(0)
     weight, x = torch.randn(6, 24), correlated_inputs(200, 24)
-    quantized, delta, zero = gptq(weight, x, bits=3, group_size=12)
+    quantized, delta, zero = gptq(weight, hessian(x), bits=3, group_size=12)
     assert torch.allclose(quantized.double(), gptq_by_the_equations(weight, x, 3, 12), atol=1e-4)
     # on the grid: RTN with the returned Δ, z gives it back
     assert torch.allclose(fake_quant(quantized, delta, zero, 3, 12), quantized, atol=1e-5)
@@ -54,10 +70,10 @@ def test_gptq_is_rtn_when_the_inputs_are_uncorrelated_and_better_when_they_are()
     delta, zero = step_and_zero(weight, 3, 16)
     rtn = fake_quant(weight, delta, zero, 3, 16)
     orthogonal = torch.eye(32).repeat(4, 1)  # H diagonal: no error to feed forward
-    assert torch.allclose(gptq(weight, orthogonal, 3, 16)[0], rtn, atol=1e-6)
+    assert torch.allclose(gptq(weight, hessian(orthogonal), 3, 16)[0], rtn, atol=1e-6)
     x = correlated_inputs(400, 32)
     error = lambda w: (x @ (w - weight).T).pow(2).mean().item()  # noqa: E731  the layer-wise objective ‖ŴX − WX‖²
-    assert error(gptq(weight, x, 3, 16)[0]) < 0.8 * error(rtn)
+    assert error(gptq(weight, hessian(x), 3, 16)[0]) < 0.8 * error(rtn)
 
 
 def test_awq_scales_protect_salient_channels():
