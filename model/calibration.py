@@ -33,11 +33,10 @@ AWQ_CLIP_TOKENS = 512  # tokens the clipping search scores on (the reference: 51
 AWQ_SEARCH_TOKENS = 4096  # tokens the scale search scores on; its statistic mean|x| uses them all
 
 
-def linear_inputs(block: nn.Module, inputs: list) -> dict[str, torch.Tensor]:
-    """Every token row each nn.Linear of `block` receives while `block` runs on `inputs`: name → [tokens, in]."""
-    seen: dict[str, list[torch.Tensor]] = {}
+def _feed_linear_inputs(block: nn.Module, inputs: list, take) -> None:
+    """Run `block` on `inputs`, calling take(name, rows [tokens, in]) with what each nn.Linear receives."""
     hooks = [module.register_forward_pre_hook(
-        lambda m, args, name=name: seen.setdefault(name, []).append(args[0].detach().reshape(-1, args[0].shape[-1]).float()))
+        lambda m, args, name=name: take(name, args[0].detach().reshape(-1, args[0].shape[-1]).float()))
         for name, module in block.named_modules() if isinstance(module, nn.Linear)]
     try:
         with torch.no_grad():
@@ -45,6 +44,12 @@ def linear_inputs(block: nn.Module, inputs: list) -> dict[str, torch.Tensor]:
     finally:
         for hook in hooks:
             hook.remove()
+
+
+def linear_inputs(block: nn.Module, inputs: list) -> dict[str, torch.Tensor]:
+    """Every token row each nn.Linear of `block` receives while `block` runs on `inputs`: name → [tokens, in]."""
+    seen: dict[str, list[torch.Tensor]] = {}
+    _feed_linear_inputs(block, inputs, lambda name, x: seen.setdefault(name, []).append(x))
     return {name: torch.cat(rows) for name, rows in seen.items()}
 
 
@@ -53,20 +58,12 @@ def linear_hessians(block: nn.Module, inputs: list) -> dict[str, torch.Tensor]:
     per linear, whatever the number of calibration tokens (their rows would be 15 GB for an 8B down_proj over 262k)."""
     sums: dict[str, list] = {}
 
-    def add(name, x):
-        x = x.detach().reshape(-1, x.shape[-1]).float()
+    def add(name: str, x: torch.Tensor) -> None:
         total = sums.setdefault(name, [torch.zeros(x.shape[1], x.shape[1], device=x.device), 0])
         total[0] += 2 * x.T @ x
         total[1] += x.shape[0]
 
-    hooks = [module.register_forward_pre_hook(lambda m, args, name=name: add(name, args[0]))
-             for name, module in block.named_modules() if isinstance(module, nn.Linear)]
-    try:
-        with torch.no_grad():
-            run_block(block, inputs)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    _feed_linear_inputs(block, inputs, add)
     return {name: h / n for name, (h, n) in sums.items()}
 
 
