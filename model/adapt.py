@@ -47,7 +47,7 @@ class AdaptConfig(RecipeConfig):
     quant: QuantConfig = Field(default_factory=QuantConfig)
     calibration: Literal["text", "multimodal"] = Field(default="text", description="OmniQuant's calibration data: "
                                                        "batches of the text corpus, or chart QA batches")
-    calibration_batches: int = Field(default=8, ge=1, description="OmniQuant: batches to calibrate on")
+    calibration_batches: int = Field(default=8, ge=1, description="LWC, GPTQ, AWQ: batches to calibrate on")
     lora_rank: int = Field(default=64, ge=1)
     lora_alpha: int = 16
     eval_limit: int | None = Field(default=200, description="held-out questions scored at the end (None: all)")
