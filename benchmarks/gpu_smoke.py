@@ -1,10 +1,11 @@
 """Run this first on a new GPU machine: a small model of real shape (Qwen2-VL tower + a Qwen2-0.5B-shaped LLM, or
 `--size tiny`) goes through every model path on this hardware — stage-2 training (bf16 autocast, activation
-checkpointing; FSDP2 when launched by torchrun on several GPUs), QSLAW and QLoRA adaptation, eval of a checkpoint —
+checkpointing; FSDP2 when launched by torchrun on several GPUs), QSLAW adaptation (FSDP too) and QLoRA (DDP), eval
+of a checkpoint —
 and each step prints PASS or FAIL with its time and peak memory. It runs on CPU too (the tests run it tiny).
 
     python benchmarks/gpu_smoke.py --dataset out/demo
-    torchrun --nproc_per_node 8 benchmarks/gpu_smoke.py --dataset out/demo    # training sharded over 8 GPUs
+    torchrun --nproc_per_node 8 benchmarks/gpu_smoke.py --dataset out/demo    # sharded / data-parallel on 8 GPUs
 
 Without --dataset it generates 48 template samples first. Exit status 1 if any step failed.
 """
@@ -83,11 +84,12 @@ def main() -> None:
         cfg = TrainConfig(out=str(stage2), stage="2", sharding="fsdp" if world > 1 else "ddp", **common)
         return f"losses {[round(x, 3) for x in train(cfg).losses]}"
 
-    def adapting(method: str) -> str:
+    def adapting(method: str, sharding: str) -> str:
         cfg = AdaptConfig(out=str(args.out / method), method=method, init_from=final, warmup_steps=1, eval_limit=2,
-                          max_new_tokens=4, quant=QuantConfig(bits=4, group_size=32),
+                          max_new_tokens=4, quant=QuantConfig(bits=4, group_size=32), sharding=sharding,
                           **{k: v for k, v in common.items() if k != "model"})
-        return f"{adapt(cfg).eval.n} questions scored"
+        report = adapt(cfg)
+        return f"{report.eval.n} questions scored" if report.eval else f"losses {[round(x, 3) for x in report.losses]}"
 
     def evaluating() -> str:
         summary = evaluate(data, str(args.out / "eval"), checkpoint=final, heldout_percent=20, limit=2,
@@ -95,9 +97,10 @@ def main() -> None:
         return f"{summary.questions} questions"
 
     step("train (stage 2" + (", FSDP)" if world > 1 else ")"), device, results, training)
-    if rank == 0:  # adaptation and eval run in one process
-        for method in ("qslaw", "qlora"):
-            step(f"adapt ({method})", device, results, lambda method=method: adapting(method))
+    for method, sharding in (("qslaw", "fsdp"), ("qlora", "ddp")):  # fsdp only applies with several processes
+        shown = f", {sharding.upper()}" if world > 1 else ""
+        step(f"adapt ({method}{shown})", device, results, lambda m=method, s=sharding: adapting(m, s))
+    if rank == 0:  # eval runs in one process
         step("eval (checkpoint)", device, results, evaluating)
     barrier()
     if world > 1:

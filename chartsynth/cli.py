@@ -271,6 +271,11 @@ def adapt_command(
         report = adapt(cfg)
     except (FileNotFoundError, ValueError) as error:
         _fail(f"{config}: {error}")
+    if report.resumed_from >= cfg.steps:
+        typer.echo(f"{cfg.method}: already finished ({report.steps} steps); report in {Path(cfg.out) / 'report.json'}")
+        return
+    if report.eval is None:  # ranks other than 0 under torchrun: rank 0 scores and reports
+        return
     typer.echo(f"{cfg.method}: {report.trainable_parameters:,} trainable parameters "
                f"({report.trainable_vs_lora_r128:.2%} of LoRA r=128), {report.mean_step_seconds * 1000:.0f} ms/step, "
                f"peak {report.peak_memory_bytes / 2**20:.0f} MiB; relaxed accuracy {report.eval.relaxed_accuracy:.3f}, "

@@ -64,13 +64,15 @@ def local_answers(model, tokenizer, items: list[EvalQuestion], max_new_tokens: i
     model.eval()
     collator = ChatCollator(tokenizer, ImageInputs(model))
     device = next(model.parameters()).device
+    # an adapted model in memory mixes dtypes (fp32 trained weights, 16-bit frozen ones): compute as it trained
+    mixed = len({p.dtype for p in model.parameters() if p.is_floating_point()}) > 1
     answers = []
     bar = progress_bar(len(items), 0, "eval", unit="question")
     for item in items:
         vision, (tokens,) = collator.image_inputs([Image.open(io.BytesIO(item.image.bytes)).convert("RGB")])
         ids, _ = collator.encode([{"from": "human", "value": f"{IMAGE}\n{item.question}"}], tokens, item.id)
         ids = ids + [collator.ids[ASSISTANT]]
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed):
             out = model.generate(input_ids=torch.tensor([ids], device=device),
                                  attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=device),
                                  **{k: v.to(device) for k, v in vision.items()}, max_new_tokens=max_new_tokens,

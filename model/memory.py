@@ -3,7 +3,8 @@ seconds even for 70B), so a user knows before renting GPUs whether a run fits.
 
 Weights, gradients and AdamW state follow from how each method holds its parameters (full: fp32 master weights,
 FSDP-sharded over the GPUs when there are several, plus the 16-bit copies of the two largest units gathered at a
-time; qslaw: the frozen LLM in 16 bits, or packed, with fp32 γ per group; qlora: NF4 + fp32 LoRA). Activations are
+time; qslaw: the frozen LLM in 16 bits — sharded the same way over several GPUs — or packed, with fp32 γ per group;
+qlora: NF4 + fp32 LoRA). Activations are
 what backward needs kept per decoder layer and token — 8h + 2h_kv + 4I elements for a GQA attention + gated MLP
 layer (hidden h, key/value width h_kv, MLP width I: the inputs of the norms and projections, q/k/v, the attention
 output, the MLP's gate, up, activation and product) — or, with activation checkpointing, each layer's input (h)
@@ -59,25 +60,27 @@ def training_memory(model: nn.Module, method: Method, gpus: int = 1, micro_batch
     """`model` on the meta device (model.ptq.meta_model); `image_patches` per sample (the vision tower's tokens,
     0 for text-only); `act_bytes` 2 for bf16 compute, 4 for fp32 (CPU); `frozen_bytes` of a weight not trained
     (2: loaded in bf16)."""
-    if method != "full" and gpus != 1:
-        raise ValueError(f"method {method!r} adapts on one GPU (gpus=1), got gpus={gpus}")
+    if method not in ("full", "qslaw") and gpus != 1:
+        raise ValueError(f"method {method!r} adapts on one GPU (gpus=1; FSDP does not shard it, DDP replicates it), "
+                         f"got gpus={gpus}")
     quant = quant or QuantConfig()
     params = {name: p for name, p in model.named_parameters()}
     total = sum(p.numel() for p in params.values())
     projector = sum(p.numel() for n, p in params.items() if n.startswith("model.multi_modal_projector."))
     linears = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear) and n.startswith(DECODER)]
     tokens = micro_batch * seq_len
+    units = [sum(p.numel() for p in block.parameters()) for block in transformer_blocks(model)]
+    gathered = 2 * 2 * max(units, default=0) if gpus > 1 else 0  # 16-bit: the unit computing and the one prefetched
     if method == "full":
-        shards = gpus
-        units = [sum(p.numel() for p in block.parameters()) for block in transformer_blocks(model)]
-        gathered = 2 * 2 * max(units, default=0) if gpus > 1 else 0  # the unit computing and the one prefetched
-        weights, trainable = 4 * total // shards + gathered, total // shards
+        weights, trainable = 4 * total // gpus + gathered, total // gpus
     else:
         linear_weights = sum(m.weight.numel() for _, m in linears)
         groups = sum(m.out_features * math.ceil(m.in_features / quant.group_for(m.in_features)) for _, m in linears)
         rest = frozen_bytes * (total - linear_weights - projector) + 4 * projector  # frozen; fp32 projector
-        if method == "qslaw":  # the weight kept as loaded, Δ (fp16), z (fp32), γ (fp32) per group
-            weights, trainable = rest + frozen_bytes * linear_weights + (2 + 4 + 4) * groups, groups + projector
+        if method == "qslaw":  # the weight kept as loaded, γ (fp32) per group — sharded over the GPUs with FSDP —
+            # and Δ (fp16), z (fp32) per group, buffers every GPU holds whole
+            weights = (rest + frozen_bytes * linear_weights + 4 * groups) // gpus + gathered + (2 + 4) * groups
+            trainable = (groups + projector) // gpus
         elif method == "qslaw-packed":
             packed = sum(packed_storage_bytes(m.out_features, m.in_features, quant.bits, quant.group_for(m.in_features))
                          for _, m in linears)
@@ -100,8 +103,8 @@ def training_memory(model: nn.Module, method: Method, gpus: int = 1, micro_batch
 
 def plan(preset: str, gpus: int, micro_batch: int, seq_len: int) -> list[TrainingMemory]:
     """Every method for a memory preset (model/configs/memory_*.json), with and without activation checkpointing:
-    full fine-tuning over `gpus` GPUs (sharded when more than one), the adaptation methods on one; each sample with
-    one image at the model's max_pixels."""
+    full fine-tuning over `gpus` GPUs (sharded when more than one), the adaptation methods on one, and faithful QSLAW
+    also sharded over `gpus`; each sample with one image at the model's max_pixels."""
     import json
     from pathlib import Path
 
@@ -110,8 +113,9 @@ def plan(preset: str, gpus: int, micro_batch: int, seq_len: int) -> list[Trainin
     spec = json.loads(Path(preset).read_text())
     model = meta_model(lmm_config(spec["vision_config"], spec["text_config"]))
     patches = model.config.max_pixels // model.config.vision_config.patch_size**2  # the tower's tokens per image
-    return [training_memory(model, method, gpus if method == "full" else 1, micro_batch, seq_len, patches, ckpt)
-            for method in METHODS for ckpt in (True, False)]
+    runs = [("full", gpus), ("qslaw", 1), *([("qslaw", gpus)] if gpus > 1 else []), ("qslaw-packed", 1), ("qlora", 1)]
+    return [training_memory(model, method, n, micro_batch, seq_len, patches, ckpt)
+            for method, n in runs for ckpt in (True, False)]
 
 
 def plan_markdown(name: str, rows: list[TrainingMemory]) -> str:

@@ -44,24 +44,35 @@ def transformer_blocks(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
 
 
-def sharded_model(load: Callable[[], nn.Module], device: torch.device, bf16: bool, rank: int) -> nn.Module:
-    """The model `load()` makes (called on rank 0 only), sharded over all ranks on `device`."""
+def sharded_model(load: Callable[[], nn.Module], device: torch.device, bf16: bool, rank: int,
+                  skeleton: Callable[[nn.Module], None] | None = None) -> nn.Module:
+    """The model `load()` makes (called on rank 0 only), sharded over all ranks on `device`. `skeleton(model)` turns
+    a model built from the config into the structure `load()` returns (e.g. quantized layers; it runs on the meta
+    device) and freezes what will not train: a frozen parameter keeps the dtype rank 0 loaded it in (a 16-bit weight
+    stays 16-bit), a trainable one becomes an fp32 shard — the optimizer's master weights."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
     from transformers import AutoModelForImageTextToText
 
-    # rank 0 reads the checkpoint in its own dtype (bf16: half the host memory and broadcast); the meta model is fp32,
-    # so each rank copies its part into fp32 shards — the optimizer's master weights
     full = load() if rank == 0 else None
-    shared = [full.config if full is not None else None]
+    shared = [(full.config, {name: p.dtype for name, p in full.named_parameters()}) if full is not None else None]
     dist.broadcast_object_list(shared, src=0)
+    config, dtypes = shared[0]
     with parameters_on_meta():
-        model = AutoModelForImageTextToText.from_config(shared[0], dtype=torch.float32)
+        model = AutoModelForImageTextToText.from_config(config, dtype=torch.float32)
+    # buffers computed in __init__ (rotary frequencies, position ids) are kept, before the skeleton moves anything
+    # to meta; the ones it makes (a quantizer's steps) come from rank 0 with the weights
+    buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
+    if skeleton is not None:
+        skeleton(model)
+    for name, p in list(model.named_parameters()):
+        if not p.requires_grad and p.dtype != dtypes[name]:
+            owner, _, leaf = name.rpartition(".")
+            setattr(model.get_submodule(owner), leaf, nn.Parameter(p.to(dtypes[name]), requires_grad=False))
     policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 else MixedPrecisionPolicy()
     for block in transformer_blocks(model):
         fully_shard(block, mp_policy=policy)
     fully_shard(model, mp_policy=policy)
-    buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
     model.to_empty(device=device)
     with torch.no_grad():
         for name, value in buffers.items():
@@ -70,6 +81,14 @@ def sharded_model(load: Callable[[], nn.Module], device: torch.device, bf16: boo
     del full
     set_model_state_dict(model, state, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
     return model
+
+
+def gathered_state(model, rank: int) -> dict:
+    """The whole state on rank 0's host (empty elsewhere): for exports that need every weight of the model at once."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    return state if rank == 0 else {}
 
 
 def save_sharded(directory: Path, step: int, model, optimizer) -> str:

@@ -127,7 +127,8 @@ class FaithfulQSLAWLinear(nn.Module):
         super().__init__()
         self.bits, self.group_size = bits, group_size
         self.in_features, self.out_features = linear.in_features, linear.out_features
-        self.register_buffer("weight", linear.weight.detach().clone())
+        # a frozen parameter, not a buffer: FSDP shards parameters only, and this is the layer's largest tensor
+        self.weight = nn.Parameter(linear.weight.detach().clone(), requires_grad=False)
         self.register_buffer("delta", delta.detach().clone())
         self.register_buffer("zero", zero.detach().clone())
         self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
@@ -405,11 +406,13 @@ def _place_all_but_decoder_layers(lmm, device: torch.device) -> None:
 
 
 def quantize_llm(lmm, cfg: QuantConfig, calibration: list[dict] | None = None,
-                 device: torch.device | None = None) -> dict:
+                 device: torch.device | None = None, keep_on: torch.device | None = None) -> dict:
     """Replace every decoder-layer nn.Linear by a QSLAW layer (cfg.mode) initialised by RTN or OmniQuant LWC, and
     place the model on `device` (default: where it is) — quantize, then place: one unquantized decoder layer at a
     time is moved there, calibrated and quantized, so a model too big for the device in 16 bits can be adapted on it
-    in k bits. γ is trainable only after cfg.start_layer. Returns the initialisation report (block MSE per layer)."""
+    in k bits. γ is trainable only after cfg.start_layer. `keep_on`: where each quantized decoder layer goes once
+    done (default: `device`) — the host, when the model is sharded afterwards. Returns the initialisation report
+    (block MSE per layer)."""
     report: dict = {"init": cfg.init, "mode": cfg.mode, "bits": cfg.bits, "group_size": cfg.group_size}
     if cfg.init != "rtn" and not calibration:
         raise ValueError(f"quant.init = {cfg.init!r} needs calibration batches")
@@ -442,6 +445,8 @@ def quantize_llm(lmm, cfg: QuantConfig, calibration: list[dict] | None = None,
                 layer = PackedQSLAWLinear.from_linear(linear, delta.to(STEP_DTYPE), zero, cfg.bits, group)
             layer.gamma.requires_grad = i > cfg.start_layer
             replace_module(block, name, layer)
+        if keep_on is not None:
+            block.to(keep_on)
     for p, flag in trainable.items():
         p.requires_grad_(flag)
     report["quantized_layers"] = len(qslaw_layer_names(lmm))

@@ -9,6 +9,8 @@ import math
 import os
 import random
 import sys
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +22,7 @@ from model.build import ModelConfig, add_chat_tokens, local_dir, train_tokenizer
 from model.data import IMAGE, ChatCollator, ShardStream
 
 Stage = Literal["1", "1.5", "2"]
+COLLECTIVE_TIMEOUT = timedelta(hours=4)
 DESCRIBE = {"ja": "このグラフを説明してください。", "en": "Describe this chart."}
 
 
@@ -41,6 +44,11 @@ class RecipeConfig(BaseModel):
     seed: int = 0
     vocab_size: int = Field(default=512, description="for a tokenizer trained here when the model brings none")
     checkpoint_every: int = Field(default=50, ge=1, description="steps between checkpoints; a rerun resumes from the last")
+    sharding: Literal["ddp", "fsdp"] = Field(default="ddp", description="with several processes: replicate the model "
+                                             "(DDP, small models) or shard it (FSDP2: 8B full fine-tuning, 70B; "
+                                             "adapt: the full and faithful-qslaw methods)")
+    final_file_gb: float = Field(default=5.0, gt=0, description="fsdp: largest safetensors file of final/; rank 0's host "
+                                 "holds one file's worth while writing")
     activation_checkpointing: bool | None = Field(default=None, description="recompute each decoder layer's "
                                                   "activations in backward instead of storing them; default: on a GPU")
 
@@ -86,7 +94,9 @@ def distributed() -> tuple[int, int]:
     if not dist.is_initialized():
         if torch.cuda.is_available():
             torch.cuda.set_device(rank_device())
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        # the other ranks wait at the first collective while rank 0 reads (and, adapting, calibrates and quantizes)
+        # the whole model: at 70B far longer than the 10-minute default
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo", timeout=COLLECTIVE_TIMEOUT)
     return dist.get_rank(), dist.get_world_size()
 
 
@@ -95,6 +105,15 @@ def enable_activation_checkpointing(model, cfg: RecipeConfig, device: torch.devi
     recipe puts the model in train() before its loop (a loaded checkpoint comes back in eval())."""
     if cfg.activation_checkpointing if cfg.activation_checkpointing is not None else device.type == "cuda":
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+
+
+def master_weights_fp32(model) -> None:
+    """Trainable weights in fp32, whatever the checkpoint was saved in: a bf16 weight keeps 8 bits of mantissa, so
+    an update below half its spacing (lr 1e-5 × Adam's ~unit step on a weight of 0.01 or more) is rounded away. Frozen
+    weights keep their dtype (memory); bf16 speed comes from autocast, as in torchtune and LLaVA."""
+    for p in model.parameters():
+        if p.requires_grad and p.dtype != torch.float32:
+            p.data = p.data.float()
 
 
 def barrier() -> None:
@@ -152,6 +171,31 @@ def save_atomically(state: dict, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+def save_checkpoint(file: Path, step: int, model, optimizer, mine: dict, replicated: Callable[[], dict],
+                    fsdp: bool) -> None:
+    """Every rank contributes `mine` (its data position, RNG) and, sharded, its part of the weights and optimizer state
+    (`sharded-<step>/` beside `file`); rank 0 writes `file` atomically — last, so it only ever names a complete
+    checkpoint — with what `replicated()` returns (schedule, step; the weights and optimizer state unless sharded)
+    and every rank's `mine` under "ranks"."""
+    from model.parallel import drop_older_shards, save_sharded
+
+    rank, world = distributed()
+    ranks = [mine]
+    if world > 1:
+        import torch.distributed as dist
+
+        ranks = [None] * world
+        dist.all_gather_object(ranks, mine)
+    sharded = save_sharded(file.parent, step, model, optimizer) if fsdp else None
+    barrier()
+    if rank == 0:
+        written = {"sharded": sharded} if fsdp else {}
+        save_atomically(replicated() | written | {"ranks": ranks}, file)
+        if fsdp:
+            drop_older_shards(file.parent, sharded)
+    barrier()
 
 
 def progress_bar(total: int, initial: int, desc: str, rank: int = 0, unit: str = "step"):

@@ -21,9 +21,10 @@ from pydantic import Field
 from common.shards import atomic_write_bytes
 from model.build import ImageInputs, build_lmm, load_lmm
 from model.data import ChatCollator, ShardStream
-from model.parallel import drop_older_shards, load_sharded, save_consolidated, save_sharded, sharded_model
+from model.parallel import load_sharded, save_consolidated, sharded_model
 from model.recipe import (RecipeConfig, Stage, barrier, collate_stage, cosine_with_warmup, distributed,
-                          enable_activation_checkpointing, load_tokenizer, progress_bar, rank_device, rng_state, save_atomically, seed_everything, set_rng_state, shard_files)
+                          enable_activation_checkpointing, load_tokenizer, master_weights_fp32, progress_bar,
+                          rank_device, rng_state, save_checkpoint, seed_everything, set_rng_state, shard_files)
 from schemas.reports import TrainReport
 
 FINISHED = "finished.json"  # written last into final/: the run is complete
@@ -44,10 +45,6 @@ class TrainConfig(RecipeConfig):
     vision_lr: float | None = Field(default=None, description="vision tower; default per stage")
     weight_decay: float = 0.0
     num_workers: int = 0
-    sharding: Literal["ddp", "fsdp"] = Field(default="ddp", description="with several processes: replicate the model "
-                                             "(DDP, small models) or shard it (FSDP2: 8B full fine-tuning, 70B)")
-    final_file_gb: float = Field(default=5.0, gt=0, description="fsdp: largest safetensors file of final/; rank 0's host "
-                                 "holds one file's worth while writing")
 
     def part_lrs(self) -> dict[Part, float]:
         """Each trained part's learning rate: the config's, else the stage's (else stage 2's, for a part the stage
@@ -76,15 +73,6 @@ def set_trainable(model, lrs: dict[Part, float]) -> list[dict]:
         for p in params:
             p.requires_grad = part in lrs
     return [{"params": parts[part], "lr": lr, "name": part} for part, lr in lrs.items() if parts[part]]
-
-
-def master_weights_fp32(model) -> None:
-    """Trainable weights in fp32, whatever the checkpoint was saved in: a bf16 weight keeps 8 bits of mantissa, so
-    an update below half its spacing (lr 1e-5 × Adam's ~unit step on a weight of 0.01 or more) is rounded away. Frozen
-    weights keep their dtype (memory); bf16 speed comes from autocast, as in torchtune and LLaVA."""
-    for p in model.parameters():
-        if p.requires_grad and p.dtype != torch.float32:
-            p.data = p.data.float()
 
 
 def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) -> TrainReport:
@@ -176,7 +164,10 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
             bar.update(1)
             step_started = now
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                _save_checkpoint(checkpoint, model, optimizer, scheduler, step, epoch, batches_done, rank, world, fsdp)
+                mine = {"epoch": epoch, "batches_done": batches_done, "rng": rng_state()}
+                save_checkpoint(checkpoint / "trainer.pt", step, model, optimizer, mine, lambda: {
+                    "scheduler": scheduler.state_dict(), "step": step} | ({} if fsdp else {
+                        "model": model.state_dict(), "optimizer": optimizer.state_dict()}), fsdp)
             if step >= cfg.steps:
                 break
         else:
@@ -200,24 +191,3 @@ def _finished_steps(out: Path) -> int | None:
         return int(json.loads((out / "final" / FINISHED).read_text())["steps"])
     except (OSError, ValueError, KeyError):
         return None
-
-
-def _save_checkpoint(path: Path, model, optimizer, scheduler, step, epoch, batches_done, rank, world, fsdp) -> None:
-    """Every rank contributes its data position and RNG (and, sharded, its part of the weights and optimizer state);
-    rank 0 writes trainer.pt atomically — last, so it only ever names a complete checkpoint."""
-    mine = {"epoch": epoch, "batches_done": batches_done, "rng": rng_state()}
-    ranks = [mine]
-    if world > 1:
-        import torch.distributed as dist
-
-        ranks = [None] * world
-        dist.all_gather_object(ranks, mine)
-    sharded = save_sharded(path, step, model, optimizer) if fsdp else None
-    barrier()
-    if rank == 0:
-        weights = {"sharded": sharded} if fsdp else {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
-        save_atomically(weights | {"scheduler": scheduler.state_dict(), "step": step, "ranks": ranks},
-                        path / "trainer.pt")
-        if fsdp:
-            drop_older_shards(path, sharded)
-    barrier()

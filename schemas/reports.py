@@ -54,6 +54,9 @@ class AdaptReport(BaseModel):
     steps: int
     losses: list[float]
     batch_kinds: list[str]
+    rank: int = Field(default=0, description="losses, batch kinds and peak memory are this rank's")
+    world_size: int = 1
+    resumed_from: int = Field(default=0, description="the step the run continued from (0: a new run)")
     mean_step_seconds: float
     peak_memory_bytes: int = Field(description="the GPU's peak allocated memory (on CPU: the process's peak RSS)")
     peak_host_bytes: int = Field(default=0, description="the process's peak resident memory on the host")

@@ -8,6 +8,7 @@ torch = pytest.importorskip("torch")
 
 from model.build import ModelConfig, build_lmm, train_tokenizer  # noqa: E402
 from model.memory import training_memory  # noqa: E402
+from model.parallel import transformer_blocks  # noqa: E402
 from model.ptq import meta_model  # noqa: E402
 from model.quant import QuantConfig, packed_storage_bytes  # noqa: E402
 
@@ -63,8 +64,15 @@ def test_adaptation_estimates_hold_what_the_methods_hold():
     assert qlora.optimizer_bytes == 8 * (sum(8 * (m.in_features + m.out_features) for m in linears) + projector)
     sharded, single = training_memory(model, "full", gpus=8), training_memory(model, "full", gpus=1)
     assert abs(sharded.optimizer_bytes - single.optimizer_bytes / 8) <= 8 and sharded.activations_bytes == single.activations_bytes
+    # faithful QSLAW sharded: the weights and γ over 8 GPUs, Δ and z whole on each, plus two gathered 16-bit units
+    spread = training_memory(model, "qslaw", gpus=8, quant=quant)
+    units = 2 * 2 * max(sum(p.numel() for p in block.parameters()) for block in transformer_blocks(model))
+    assert abs(spread.weights_bytes - ((faithful.weights_bytes - 6 * groups) / 8 + 6 * groups + units)) <= 8
+    assert abs(spread.optimizer_bytes - faithful.optimizer_bytes / 8) <= 8
     with pytest.raises(ValueError, match="adapts on one GPU"):
         training_memory(model, "qlora", gpus=2)
+    with pytest.raises(ValueError, match="adapts on one GPU"):
+        training_memory(model, "qslaw-packed", gpus=2)
 
 
 def test_estimate_memory_command_prints_every_method_for_a_preset(tmp_path):
@@ -78,7 +86,8 @@ def test_estimate_memory_command_prints_every_method_for_a_preset(tmp_path):
                              "8", "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     rows = json.loads((tmp_path / "memory_plan.json").read_text())[str(preset)]
-    assert {r["method"] for r in rows} == {"full", "qslaw", "qslaw-packed", "qlora"} and len(rows) == 8
+    assert {r["method"] for r in rows} == {"full", "qslaw", "qslaw-packed", "qlora"} and len(rows) == 10
+    assert [r["gpus"] for r in rows if r["method"] == "qslaw"] == [1, 1, 8, 8]
     packed = next(r for r in rows if r["method"] == "qslaw-packed" and r["activation_checkpointing"])
     assert packed["peak_bytes"] < 80 * 2**30 < next(r for r in rows if r["method"] == "full")["peak_bytes"]
     bad = subprocess.run([sys.executable, "-m", "chartsynth", "estimate-memory", "--preset", str(tmp_path / "nope.json")],

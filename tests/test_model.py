@@ -262,3 +262,74 @@ def test_the_gpu_smoke_script_passes_every_step_on_cpu(tiny_dataset, tmp_path):
     lines = [line for line in result.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
     assert result.returncode == 0 and len(lines) == 4 and all(line.startswith("PASS") for line in lines), (
         result.stdout[-2000:] + result.stderr[-2000:])
+
+
+def adapt_torchrun(cfg, *args: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                           str(free_port()), str(REPO / "tests" / "ddp_adapt.py"), cfg.model_dump_json(), *args],
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("method", ["full", "qslaw", "qlora"])
+def test_adaptation_on_two_processes_ddp_and_fsdp_agree_and_fsdp_resumes_exactly(tiny_dataset, tmp_path, method):
+    """Every method data-parallel (DDP) over 2 gloo ranks from a bf16 checkpoint (QLoRA's ranks once both wrote its
+    base model at the same time and one read it half-written). Full and faithful QSLAW also sharded: FSDP (rank 0
+    loads and quantizes) trains as DDP does, exports what one process would (full: safetensors from_pretrained loads;
+    qslaw: the packed checkpoint), and a run stopped after its step-2 checkpoint and rerun ends where the
+    uninterrupted one did."""
+    from safetensors.torch import load_file
+
+    from model.adapt import AdaptConfig
+    from model.build import load_lmm
+    from model.quant import QuantConfig
+
+    train(config(tiny_dataset, tmp_path / "s1", stage="1", steps=2, checkpoint_every=100))
+    start = tmp_path / "s1" / "final"
+    load_lmm(start).to(torch.bfloat16).save_pretrained(start)
+
+    def run(name: str, sharding: str, *args: str) -> list[dict]:
+        cfg = AdaptConfig(data=[str(tiny_dataset / "data" / "*.parquet")], out=str(tmp_path / name), method=method,
+                          init_from=str(start), steps=4, batch_size=2, warmup_steps=2, checkpoint_every=2, lr=1e-2,
+                          quant=QuantConfig(bits=4, group_size=32), sharding=sharding, eval_limit=1,
+                          max_new_tokens=2, final_file_gb=2**17 / 2**30)
+        result = adapt_torchrun(cfg, *args)
+        assert (result.returncode != 0) if args else (result.returncode == 0), result.stderr[-3000:]
+        return [json.loads((tmp_path / name / f"rank{r}.json").read_text()) for r in range(2)] if not args else []
+
+    ddp = run("ddp", "ddp")
+    assert all(r["world_size"] == 2 for r in ddp) and ddp[0]["losses"] != ddp[1]["losses"]  # own rows
+    if method == "qlora":  # not sharded: NF4 weights are bitsandbytes' (the config refuses fsdp)
+        assert json.loads((tmp_path / "ddp" / "report.json").read_text())["eval"]["n"] == 1
+        return
+    fsdp = run("fsdp", "fsdp")
+    for d, f in zip(ddp, fsdp):
+        assert f["trainable"] == d["trainable"] and f["losses"] == pytest.approx(d["losses"], rel=1e-4)
+    if method == "full":
+        replicated, sharded = weights(tmp_path / "ddp"), weights(tmp_path / "fsdp")
+        assert len(list((tmp_path / "fsdp" / "final").glob("*.safetensors"))) > 1  # written a bounded file at a time
+        assert sharded.keys() == replicated.keys()
+        assert all(torch.allclose(sharded[k].float(), replicated[k].float(), atol=1e-4) for k in sharded)
+    else:
+        replicated, sharded = (load_file(tmp_path / run / "final" / "model.safetensors") for run in ("ddp", "fsdp"))
+        assert sharded.keys() == replicated.keys() and any(k.endswith(".packed") for k in sharded)
+        codes = [k for k in sharded if k.endswith(".packed")]
+        same = sum((sharded[k] == replicated[k]).sum().item() for k in codes) / sum(sharded[k].numel() for k in codes)
+        assert same > 0.99, same  # a γ a rounding away from a code boundary may land either side
+    assert (tmp_path / "fsdp" / "report.json").exists()
+
+    run("stopped", "fsdp", "2")
+    assert [p.name for p in (tmp_path / "stopped" / "checkpoint").glob("sharded-*")] == ["sharded-2"]
+    resumed = run("stopped", "fsdp")
+    assert all(r["resumed_from"] == 2 and r["losses"] == f["losses"] for r, f in zip(resumed, fsdp))
+
+
+def test_sharded_adaptation_refuses_what_fsdp_cannot_shard():
+    from model.adapt import AdaptConfig
+    from model.quant import QuantConfig
+
+    with pytest.raises(ValueError, match="cannot shard method = 'qlora'.*use sharding = 'ddp'"):
+        AdaptConfig(data=["x"], out="o", method="qlora", sharding="fsdp")
+    with pytest.raises(ValueError, match="cannot shard quant.mode = 'packed'"):
+        AdaptConfig(data=["x"], out="o", method="qslaw", quant=QuantConfig(mode="packed"), sharding="fsdp")
+    assert AdaptConfig(data=["x"], out="o", method="qlora", quant=QuantConfig(mode="packed")).sharding == "ddp"

@@ -296,10 +296,10 @@ def test_an_interrupted_adaptation_resumes_bit_identically(tiny_dataset, tmp_pat
     monkeypatch.setattr(torch.optim.lr_scheduler.LambdaLR, "step", crash_after_checkpoint)
     with pytest.raises(KeyboardInterrupt):
         adapt(adapt_config(tiny_dataset, tmp_path / "resumed", **changes))
-    assert torch.load(tmp_path / "resumed" / "checkpoint" / "adapt.pt", weights_only=False)["progress"]["step"] == 3
+    assert torch.load(tmp_path / "resumed" / "checkpoint" / "adapt.pt", weights_only=False)["ranks"][0]["progress"]["step"] == 3
     monkeypatch.setattr(torch.optim.lr_scheduler.LambdaLR, "step", scheduler_step)
     resumed = adapt(adapt_config(tiny_dataset, tmp_path / "resumed", **changes))
-    assert resumed.losses == whole.losses and resumed.batch_kinds == whole.batch_kinds
+    assert resumed.resumed_from == 3 and resumed.losses == whole.losses and resumed.batch_kinds == whole.batch_kinds
     name = "model.safetensors" if method == "qslaw" else "adapter_model.safetensors"
     a, b = (load_file(tmp_path / run / "final" / name) for run in ("whole", "resumed"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -407,6 +407,11 @@ def test_cli_quantize_report_and_adapt(tiny_dataset, tiny_checkpoint, tmp_path):
     assert good.returncode == 0, good.stderr[-3000:]
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["method"] == "full" and report["steps"] == 3 and "relaxed_accuracy" in report["eval"]
+    written = (tmp_path / "run" / "report.json").stat().st_mtime_ns
+    again = subprocess.run([sys.executable, "-m", "chartsynth", "adapt", "--config", str(config), "--method", "full"],
+                           capture_output=True, text=True, timeout=600)  # once re-exported and re-scored
+    assert again.returncode == 0 and "full: already finished (3 steps)" in again.stdout, again.stderr[-3000:]
+    assert (tmp_path / "run" / "report.json").stat().st_mtime_ns == written
 
 
 def test_a_plain_causal_lm_quantizes_too():
@@ -422,3 +427,45 @@ def test_a_plain_causal_lm_quantizes_too():
                           [{"input_ids": ids, "attention_mask": torch.ones_like(ids)}])
     assert report["quantized_layers"] == 2 * 7 and len(report["blocks"]) == 2
     assert torch.allclose(llm(input_ids=ids).logits, before, atol=0.05)  # 8 bits: close to the original
+
+
+
+def test_a_sharded_qslaw_model_keeps_frozen_weights_16_bit_and_computes_as_the_local_one(tiny_dataset, tmp_path):
+    """FSDP2 over one gloo process (the 2-process runs are in test_model.py): the other ranks' way of building the
+    model — the quantized structure made on the meta device, weights from rank 0. Frozen parameters keep rank 0's
+    16-bit dtype as shards (the faithful weight too: a parameter, so FSDP shards it; as a buffer it was replicated on
+    every GPU), γ and the projector are fp32 master weights, and the logits equal the unsharded model's. Buffers made
+    in __init__ survive the skeleton (the vision tower's position ids once came back uninitialised)."""
+    import copy
+
+    import torch.distributed as dist
+    from torch.distributed.tensor import DTensor
+
+    from model.adapt import _qslaw_skeleton
+    from model.parallel import sharded_model
+    from model.recipe import master_weights_fp32
+    from tests.local_servers import free_port
+
+    cfg = adapt_config(tiny_dataset, tmp_path)
+    tokenizer = train_tokenizer(["グラフ 2021 年 億円"], 300)
+    loaded = build_lmm(TINY_VL, tokenizer).to(torch.bfloat16)
+    quantize_llm(loaded, cfg.quant)
+    set_method_trainable(loaded, "qslaw")
+    local = copy.deepcopy(loaded)
+    master_weights_fp32(local)
+    batch = {k: v for k, v in tiny_batches(tiny_dataset, local, tokenizer, 1)[0].items() if k != "ids"}
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1)
+    try:
+        sharded = sharded_model(lambda: loaded, torch.device("cpu"), False, 0,
+                                skeleton=lambda model: _qslaw_skeleton(model, cfg))
+        params = dict(sharded.named_parameters())
+        weight = params["model.language_model.layers.0.self_attn.q_proj.weight"]
+        assert isinstance(weight, DTensor) and weight.dtype == torch.bfloat16 and not weight.requires_grad
+        assert {p.dtype for n, p in params.items() if p.requires_grad} == {torch.float32}
+        assert any(n.endswith(".gamma") for n, p in params.items() if p.requires_grad)
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            expected, got = local(**batch).logits, sharded(**batch).logits
+        # to bf16 rounding: non-persistent buffers (rotary frequencies) are made in fp32 there, cast to bf16 here
+        assert (got.float() - expected.float()).abs().max() < 0.01 * expected.float().abs().max()
+    finally:
+        dist.destroy_process_group()
