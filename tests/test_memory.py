@@ -1,6 +1,7 @@
 """model/memory: the training-memory estimate from a config against what torch's tensor-memory tracker measures for
-a tiny model's training step on CPU (fp32), with and without activation checkpointing. The tracker cannot follow
-frozen parameters, so the adaptation methods' estimates are checked by their parts (weights, trainable counts)."""
+a tiny model's training step on CPU (fp32), with and without activation checkpointing — full fine-tuning, and
+QSLAW's two modes (the tracker cannot follow frozen parameters: they are measured as the buffers they then are);
+QLoRA's estimate is checked by its parts (weights, trainable counts)."""
 
 import pytest
 
@@ -46,6 +47,50 @@ def test_full_training_peak_is_estimated_within_10_percent_of_the_measured_one(c
                                checkpointing=checkpointing, act_bytes=4)
     assert abs(estimate.peak_bytes - measured) <= 0.10 * measured, (estimate, measured)
 
+
+
+@pytest.mark.parametrize("mode", ["faithful", "packed"])
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_qslaw_adaptation_peak_is_estimated_within_10_percent_of_the_measured_one(mode, checkpointing):
+    """Estimate vs measured: faithful −9.6 % / +0.9 % (with / without checkpointing), packed −2.4 % / +7.0 %. The
+    low one: faithful backward rebuilds Ŵ and γ's gradient graph for one linear at a time — weight-sized fp32
+    temporaries the estimate does not count (at 70B ~1 GB each for the largest MLP linear)."""
+    from torch.distributed._tools.mem_tracker import MemTracker
+
+    from model.adapt import set_method_trainable
+    from model.quant import quantize_llm
+
+    tokenizer = train_tokenizer(["グラフ 2021 年 億円 売上高 a b c"], 300)
+    model = tiny(tokenizer)
+    meta = meta_model(model.config)
+    quant = QuantConfig(bits=4, group_size=32, mode=mode)
+    quantize_llm(model, quant)
+    set_method_trainable(model, "qslaw")
+    for module in model.modules():  # frozen parameters as buffers: the tracker hooks every parameter's gradient
+        for name, p in list(module._parameters.items()):
+            if p is not None and not p.requires_grad:
+                del module._parameters[name]
+                module.register_buffer(name, p.data)
+    model.train()
+    if checkpointing:
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    ids = torch.randint(10, len(tokenizer), (2, 256))
+
+    def step():
+        model(input_ids=ids, labels=ids).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+    step()
+    tracker = MemTracker()
+    tracker.track_external(model, optimizer)
+    with tracker:
+        step()
+    measured = tracker.get_tracker_snapshot("peak")[torch.device("cpu")]["Total"]
+    estimate = training_memory(meta, "qslaw" if mode == "faithful" else "qslaw-packed", micro_batch=2, seq_len=256,
+                               checkpointing=checkpointing, act_bytes=4, frozen_bytes=4, quant=quant)
+    assert abs(estimate.peak_bytes - measured) <= 0.10 * measured, (estimate, measured)
 
 def test_adaptation_estimates_hold_what_the_methods_hold():
     tokenizer = train_tokenizer(["グラフ 2021 年 億円 売上高 a b c"], 300)
