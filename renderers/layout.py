@@ -74,6 +74,12 @@ def wrap(label: str) -> str:
     return f"{a}\n{b}"
 
 
+def axis_title(title: str, length_px: float, family: str, size_px: float) -> str:
+    """An axis title on two lines when one is longer than its axis (a long English metric with its unit beside a
+    short plot: written on one line it runs past the plot into the chart's title)."""
+    return wrap(title) if title and text_width(title, family, size_px) > length_px else title
+
+
 def _wrapped_within(labels: tuple[str, ...], slot_px: float, family: str, size_px: float) -> tuple[str, ...] | None:
     """Each label as written in `slot_px`: on one line where it fits, else on two; None if one fits neither way."""
     def fits(text: str) -> bool:

@@ -23,7 +23,7 @@ from renderers import furniture
 from renderers.checks import covers_marks, render_checks
 from renderers.colour import ink
 from renderers.fonts import font_path, text_width
-from renderers.layout import LabelFit, fit_labels, place_point_labels
+from renderers.layout import LabelFit, axis_title, fit_labels, place_point_labels
 from renderers.mpl_layout import OnePassLayout
 from renderers.numbers import SCALES, format_number, nice_step
 from renderers.pinned import LAYER_HALF_PX, RULE_COLOR, bridge_bases, end_anchor, tick_text, tick_values, value_range
@@ -405,7 +405,9 @@ def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: st
             if vertical:  # 縦書き: upright characters, one a line
                 ax.set_ylabel(vertical, rotation=0, ha="center", va="center", linespacing=1.0, labelpad=style.font_size)
             else:
-                value_label(spec.y_title)
+                box = ax.get_window_extent()
+                value_label(axis_title(spec.y_title, box.width if horizontal else box.height, style.font_family,
+                                       style.font_size * fig.dpi / 72))
         value_axis = ax.xaxis if horizontal else ax.yaxis
         value_axis.set_major_formatter(_tick_formatter(style, distance=chart.mirrored))
         ax.grid(style.grid, axis="x" if horizontal else "y", linewidth=0.5, alpha=0.6)
@@ -554,8 +556,12 @@ def _visible_texts(fig: Figure) -> list:
 
 
 def _rotated_corners(t, box, renderer) -> list[tuple[float, float]]:
-    """A rotated text's own box (its hull `box` is far larger at 45°): turned about the hull's centre, which is its."""
-    w, h, _ = renderer.get_text_width_height_descent(t.get_text(), t.get_fontproperties(), ismath=False)
+    """A rotated text's own box (its hull `box` is far larger at 45°): turned about the hull's centre, which is its.
+    Measured a line at a time (a wrapped axis title: measured whole, its line break counted as a missing glyph)."""
+    sizes = [renderer.get_text_width_height_descent(line, t.get_fontproperties(), ismath=False)
+             for line in t.get_text().split("\n")]
+    w = max(width for width, _, _ in sizes)
+    h = max(height for _, height, _ in sizes) * (1 + (len(sizes) - 1) * 1.2)  # matplotlib's default line spacing
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     c, s = math.cos(math.radians(t.get_rotation())), math.sin(math.radians(t.get_rotation()))
     # counter-clockwise on screen, with image y growing downwards

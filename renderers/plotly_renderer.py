@@ -14,6 +14,7 @@ from renderers.browser import check_browser
 from renderers.colour import ink
 from renderers.errors import SetupError
 from renderers.fonts import font_path
+from renderers.layout import axis_title
 from renderers.numbers import nice_step
 from renderers.pinned import Canvas, Page, PlotArea
 from schemas.chart import ChartSpec
@@ -415,8 +416,10 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
                 xaxis = value_axis(area.frame.xrange)
             yaxis = dict(category_axis) if area.y_axis == "category" else value_axis(area.frame.yrange)
             y_title = "" if vertical else y_title  # written upright beside the axis instead
-            layout["xaxis"] = dict(xaxis, range=area.frame.xrange, title={"text": x_title})
-            layout["yaxis"] = dict(yaxis, range=area.frame.yrange, title={"text": y_title})
+            x_title = axis_title(x_title, style.width_px - left - right, style.font_family, font_px)
+            y_title = axis_title(y_title, style.height_px - top - bottom, style.font_family, font_px)
+            layout["xaxis"] = dict(xaxis, range=area.frame.xrange, title={"text": x_title.replace("\n", "<br>")})
+            layout["yaxis"] = dict(yaxis, range=area.frame.yrange, title={"text": y_title.replace("\n", "<br>")})
             primary = layout["xaxis"] if area.x_axis == "value" and area.y_axis == "category" else layout["yaxis"]
             steps = {c: primary["dtick"] for c in table.columns if c not in spec.secondary_series and "dtick" in primary}
             if area.x_axis == area.y_axis == "value":  # a scatter: x read across, y up
