@@ -74,9 +74,10 @@ def wrap(label: str) -> str:
     return f"{a}\n{b}"
 
 
-def axis_title(title: str, length_px: float, family: str, size_px: float) -> str:
-    """An axis title on two lines when one is longer than its axis (a long English metric with its unit beside a
-    short plot: written on one line it runs past the plot into the chart's title)."""
+def two_lines_if_longer(title: str, length_px: float, family: str, size_px: float) -> str:
+    """`text` on two lines when one is longer than `length_px`: an axis title longer than its axis (a long English
+    metric with its unit beside a short plot ran past the plot into the chart's title), a chart title wider than
+    the plot it is centred over (it ran off the image)."""
     return wrap(title) if title and text_width(title, family, size_px) > length_px else title
 
 

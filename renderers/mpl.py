@@ -23,7 +23,7 @@ from renderers import furniture
 from renderers.checks import covers_marks, render_checks
 from renderers.colour import ink
 from renderers.fonts import font_path, text_width
-from renderers.layout import LabelFit, axis_title, fit_labels, place_point_labels
+from renderers.layout import LabelFit, two_lines_if_longer, fit_labels, place_point_labels
 from renderers.mpl_layout import OnePassLayout
 from renderers.numbers import SCALES, format_number, nice_step
 from renderers.pinned import LAYER_HALF_PX, RULE_COLOR, bridge_bases, end_anchor, tick_text, tick_values, value_range
@@ -389,8 +389,10 @@ def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: st
         lines = max(len(furniture.above(spec, style, lang)), len(furniture.subtitle(spec, style)))
         lifted = lines * style.font_size * furniture.SIZE * 1.4 \
             + (style.font_size * 1.6 if chart.panels else 0)  # over the unit line, subtitle and panel titles
-        ax.set_title(furniture.title(spec, style, lang), loc=style.title_loc, fontsize=style.font_size * 1.25,
-                     pad=rcParams["axes.titlepad"] + lifted)
+        size = style.font_size * 1.25
+        title = two_lines_if_longer(furniture.title(spec, style, lang), ax.get_window_extent().width, style.font_family,
+                                    size * fig.dpi / 72)
+        ax.set_title(title, loc=style.title_loc, fontsize=size, pad=rcParams["axes.titlepad"] + lifted)
     if round_chart:
         return None
     if chart.radial:  # its scale is on its rings, its categories at its spokes' ends
@@ -406,7 +408,7 @@ def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: st
                 ax.set_ylabel(vertical, rotation=0, ha="center", va="center", linespacing=1.0, labelpad=style.font_size)
             else:
                 box = ax.get_window_extent()
-                value_label(axis_title(spec.y_title, box.width if horizontal else box.height, style.font_family,
+                value_label(two_lines_if_longer(spec.y_title, box.width if horizontal else box.height, style.font_family,
                                        style.font_size * fig.dpi / 72))
         value_axis = ax.xaxis if horizontal else ax.yaxis
         value_axis.set_major_formatter(_tick_formatter(style, distance=chart.mirrored))

@@ -14,7 +14,7 @@ from renderers.charts.family import PANEL_GAP
 from renderers.checks import covers_marks, render_checks
 from renderers.colour import ink, ramp
 from renderers.fonts import missing_glyphs, pil_font, text_width
-from renderers.layout import LabelFit, axis_title, fit_labels, place_point_labels
+from renderers.layout import LabelFit, two_lines_if_longer, fit_labels, place_point_labels
 from renderers.numbers import format_number, nice_step
 from schemas.chart import ChartSpec
 from schemas.render import Element, Rendered
@@ -267,7 +267,7 @@ class Page:
             labels_px = table_top + table_px - font_px * 3
         bottom = 30 + font_px * 3 + labels_px + (self.legend_rows_px if where == "bottom" else 0) + self.below_px
         left_title = spec.x_title if chart.horizontal or chart.cells else spec.y_title
-        if "\n" in axis_title(left_title, style.height_px - top - bottom, style.font_family, font_px):
+        if "\n" in two_lines_if_longer(left_title, style.height_px - top - bottom, style.font_family, font_px):
             left += font_px * 1.3  # its second line
         if chart.radial:  # no axes around it: only its legend and furniture take room
             left, right, bottom = 16, 16 + (self.legend_px if where == "right" else 0), bottom - 10 - font_px * 3

@@ -14,7 +14,7 @@ from renderers.browser import check_browser
 from renderers.colour import ink
 from renderers.errors import SetupError
 from renderers.fonts import font_path
-from renderers.layout import axis_title
+from renderers.layout import two_lines_if_longer
 from renderers.numbers import nice_step
 from renderers.pinned import Canvas, Page, PlotArea
 from schemas.chart import ChartSpec
@@ -416,8 +416,8 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
                 xaxis = value_axis(area.frame.xrange)
             yaxis = dict(category_axis) if area.y_axis == "category" else value_axis(area.frame.yrange)
             y_title = "" if vertical else y_title  # written upright beside the axis instead
-            x_title = axis_title(x_title, style.width_px - left - right, style.font_family, font_px)
-            y_title = axis_title(y_title, style.height_px - top - bottom, style.font_family, font_px)
+            x_title = two_lines_if_longer(x_title, style.width_px - left - right, style.font_family, font_px)
+            y_title = two_lines_if_longer(y_title, style.height_px - top - bottom, style.font_family, font_px)
             layout["xaxis"] = dict(xaxis, range=area.frame.xrange, title={"text": x_title.replace("\n", "<br>")})
             layout["yaxis"] = dict(yaxis, range=area.frame.yrange, title={"text": y_title.replace("\n", "<br>")})
             primary = layout["xaxis"] if area.x_axis == "value" and area.y_axis == "category" else layout["yaxis"]

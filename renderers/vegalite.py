@@ -13,7 +13,7 @@ from functools import cache, partial
 from renderers import furniture, pinned
 from renderers.colour import ink
 from renderers.fonts import font_path, text_width
-from renderers.layout import axis_title
+from renderers.layout import two_lines_if_longer
 from renderers.numbers import nice_step
 from renderers.pinned import Canvas, Page, PlotArea
 from schemas.chart import ChartSpec
@@ -101,7 +101,7 @@ class Axes:
         canvas, style = self.canvas, self.canvas.style
         length = style.width_px - canvas.left - canvas.right if channel == "x" else \
             style.height_px - canvas.top - canvas.bottom
-        lines = axis_title(title, length, style.font_family, style.font_size * style.dpi / 72).split("\n")
+        lines = two_lines_if_longer(title, length, style.font_family, style.font_size * style.dpi / 72).split("\n")
         axis = {"title": (lines if len(lines) > 1 else title) or None, "labelOverlap": False, "labelFlush": False, "labelBound": False,
                 "labelLimit": 0,
                 "labelColor": TEXT_COLOR, "titleColor": TEXT_COLOR, "titleFontWeight": "normal", "ticks": True,

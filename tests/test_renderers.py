@@ -868,11 +868,11 @@ def test_a_value_axis_title_longer_than_the_plot_is_written_on_two_lines(rendere
     """A long English metric with its unit beside a short plot ran on one line past the plot into the title and
     subtitle (plotly: 8 of 300 English charts rejected as overlapping, vegalite 2): it is now broken at a space, with
     room made in the left margin for its second line."""
-    from renderers.layout import axis_title
+    from renderers.layout import two_lines_if_longer
 
     title = "new mortgage lending, change on previous quarter (%)"
-    assert axis_title(title, 200, "DejaVu Sans", 13) == "new mortgage lending, change\non previous quarter (%)"
-    assert axis_title("sales (%)", 200, "DejaVu Sans", 13) == "sales (%)"  # what fits stays on one line
+    assert two_lines_if_longer(title, 200, "DejaVu Sans", 13) == "new mortgage lending, change\non previous quarter (%)"
+    assert two_lines_if_longer("sales (%)", 200, "DejaVu Sans", 13) == "sales (%)"  # what fits stays on one line
     spec = ChartSpec(chart_type="bar", title="new mortgage lending, change on previous quarter", x_title="",
                      y_title=title, unit="%", decimals=1,
                      data={"index": ["Q1 2020", "Q2 2020", "Q3 2020", "Q4 2020"], "columns": ["change"],
@@ -886,3 +886,19 @@ def test_a_value_axis_title_longer_than_the_plot_is_written_on_two_lines(rendere
     assert out.checks.missing_glyphs == 0
     texts = [e.text for e in out.elements if e.kind == "text"]
     assert any(text.endswith("on previous quarter (%)") for text in texts) and title not in texts  # on two lines
+
+
+def test_a_chart_title_wider_than_its_plot_is_written_on_two_lines():
+    """matplotlib sets the title over the axes: a long one, left-aligned or centred there, ran off the image's right
+    edge once a two-line axis title moved the axes right (2 of 300 English charts)."""
+    spec = ChartSpec(chart_type="bar", title="orders received, change on previous year", x_title="",
+                     y_title="orders received, change on previous year (%)", unit="%", decimals=1,
+                     data={"index": ["2016", "2017", "2018", "2019"], "columns": ["change"],
+                           "data": [[21.1], [-8.2], [5.4], [8.2]]})
+    for loc in ("left", "center"):
+        style = sample_style(np.random.default_rng(0), "en", ChartType.BAR, 1, PeriodFormat.YEAR).model_copy(update={
+            "width_px": 480, "height_px": 480, "dpi": 100, "font_size": 13, "font_family": "DejaVu Sans",
+            "title_loc": loc, "vertical_title": False, "figure_number": "Exhibit 2"})
+        out = render(spec, style, "matplotlib", "en")
+        assert not out.checks.off_canvas_text and not out.checks.overlapping_text, (loc, out.checks)
+        assert any(e.text.count("\n") == 1 and "orders received" in e.text for e in out.elements if e.kind == "text")
