@@ -7,6 +7,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from renderers import furniture
+from renderers.fonts import text_width
 from renderers.mpl import draw_figure, pixel_box, text_elements
 from renderers.numbers import format_number
 from schemas.chart import ChartSpec
@@ -31,15 +32,24 @@ def render_table(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
         notes = furniture.below(spec, style, lang)  # 出典, 注: one line each under the table
         line = style.font_size * furniture.SIZE * furniture.TABLE_LINE * style.dpi / 72 / style.height_px
         bottom = 0.03 + line * len(notes)
-        ax = fig.add_axes((0.03, bottom, 0.94, (0.87 if titled else 0.955) - bottom))
+        title, above = furniture.title(spec, style, lang) if titled else "", furniture.above(spec, style, lang)
+        px = style.dpi / 72
+        left = style.title_loc == "left"
+        title_px = text_width(title, style.font_family, style.font_size * 1.25 * px) if titled else 0.0
+        title_end = (0.03 * style.width_px + title_px) if left else (style.width_px + title_px) / 2
+        unit_start = 0.97 * style.width_px - max((text_width(text, style.font_family, style.font_size * furniture.SIZE
+                                                             * px) for text in above), default=0.0)
+        # the unit line beside the title, or on a row of its own under it when the two would meet
+        own_row = titled and above and title_end + 12 > unit_start
+        row = style.font_size * 1.25 * 1.5 * px / style.height_px if own_row else 0.0
+        ax = fig.add_axes((0.03, bottom, 0.94, (0.87 - row if titled else 0.955) - bottom))
         ax.set_axis_off()
         if titled:
-            fig.text(0.03 if style.title_loc == "left" else 0.5, 0.93, furniture.title(spec, style, lang),
-                     fontsize=style.font_size * 1.25, ha="left" if style.title_loc == "left" else "center",
-                     va="center")
-        for text in furniture.above(spec, style, lang):  # a table shows its unit once, as Japanese reports do
-            fig.text(0.97, 0.93 if titled else 0.985, text, fontsize=style.font_size * furniture.SIZE, ha="right",
-                     va="center")
+            fig.text(0.03 if left else 0.5, 0.93, title, fontsize=style.font_size * 1.25,
+                     ha="left" if left else "center", va="center")
+        for text in above:  # a table shows its unit once, as Japanese reports do
+            fig.text(0.97, (0.93 - row if titled else 0.985), text, fontsize=style.font_size * furniture.SIZE,
+                     ha="right", va="center")
         for i, text in enumerate(notes):
             fig.text(0.03, bottom - (i + 0.5) * line - 0.005, text, fontsize=style.font_size * furniture.SIZE,
                      ha="left", va="center")

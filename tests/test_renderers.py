@@ -902,3 +902,20 @@ def test_a_chart_title_wider_than_its_plot_is_written_on_two_lines():
         out = render(spec, style, "matplotlib", "en")
         assert not out.checks.off_canvas_text and not out.checks.overlapping_text, (loc, out.checks)
         assert any(e.text.count("\n") == 1 and "orders received" in e.text for e in out.elements if e.kind == "text")
+
+
+def test_a_table_unit_line_that_would_meet_the_title_gets_a_row_of_its_own():
+    """The table style set the unit line on the title's row: with a long title and unit on a narrow image they
+    overlapped and the row was rejected (1 of 40 drawn tables)."""
+    spec = ChartSpec(chart_type="table", title="paid subscribers at a national newspaper", x_title="", y_title="",
+                     unit="10k subscribers", decimals=1,
+                     data={"index": ["2021", "2022", "2023"], "columns": ["digital", "print"],
+                           "data": [[329.1, 30.5], [326.4, 29.4], [329.3, 29.2]]})
+    style = sample_style(np.random.default_rng(0), "en", ChartType.TABLE, 2, PeriodFormat.YEAR).model_copy(update={
+        "width_px": 640, "height_px": 480, "dpi": 100, "font_size": 13, "font_family": "DejaVu Sans",
+        "title_loc": "center", "unit_line": True, "figure_number": "Figure 6.6"})
+    out = render(spec, style, "table", "en")
+    assert not out.checks.overlapping_text and not out.checks.off_canvas_text, out.checks
+    boxes = {e.text: e.bbox for e in out.elements if e.kind == "text"}
+    title, unit = boxes["Figure 6.6: paid subscribers at a national newspaper"], boxes["(Unit: 10k subscribers)"]
+    assert unit[1] >= title[3]  # under the title
