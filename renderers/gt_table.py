@@ -6,6 +6,8 @@ ruled when the style has a grid), 結合セル as column spanners, the （単位
 from __future__ import annotations
 
 import html
+import io
+import math
 from functools import cache
 
 from renderers import browser, furniture
@@ -99,12 +101,29 @@ def table_html(spec: ChartSpec, style: StyleSpec, lang: str) -> str:
 
 def render_gt_table(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
     page = table_html(spec, style, lang)
-    png, measured = browser.shoot(page, style.width_px, style.height_px, ["#chart tbody tr td"], INSTALL_HINT)
+    png, measured = browser.shoot(page, style.width_px, style.height_px, ["#chart tbody tr td", "#chart table"],
+                                  INSTALL_HINT)
     texts = [Element(kind="text", bbox=tuple(box), text=text, size_px=size) for text, box, size in measured["texts"]]
     cells = iter(measured["picked"]["#chart tbody tr td"])
     marks = [Element(kind="cell", bbox=tuple(next(cells)), row=row, col=col)
              for row in spec.data.index for col in spec.data.columns]
+    # the page cut to the table and its margin: a short, narrow table left most of the canvas blank (boxes are
+    # measured from the top-left corner, which stays)
+    right, bottom = measured["picked"]["#chart table"][0][2:]
+    width = min(style.width_px, math.ceil(right) + MARGIN_PX)
+    height = min(style.height_px, math.ceil(bottom) + MARGIN_PX)
     missing = len(missing_glyphs([t.text for t in texts], style.font_family))
-    checks = render_checks(marks + texts, style.width_px, style.height_px, missing)
-    return Rendered(png=png, width=style.width_px, height=style.height_px, elements=marks + texts, checks=checks,
-                    value_labels=False)
+    checks = render_checks(marks + texts, width, height, missing)
+    return Rendered(png=_cropped(png, width, height), width=width, height=height, elements=marks + texts,
+                    checks=checks, value_labels=False)
+
+
+def _cropped(png: bytes, width: int, height: int) -> bytes:
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png))
+    if image.size == (width, height):
+        return png
+    out = io.BytesIO()
+    image.crop((0, 0, width, height)).save(out, format="PNG", compress_level=6)
+    return out.getvalue()

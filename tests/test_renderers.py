@@ -919,3 +919,21 @@ def test_a_table_unit_line_that_would_meet_the_title_gets_a_row_of_its_own():
     boxes = {e.text: e.bbox for e in out.elements if e.kind == "text"}
     title, unit = boxes["Figure 6.6: paid subscribers at a national newspaper"], boxes["(Unit: 10k subscribers)"]
     assert unit[1] >= title[3]  # under the title
+
+
+def test_a_short_great_tables_table_is_not_left_on_a_blank_canvas():
+    """Three rows and two columns filled the top-left quarter of a 720×540 page, the rest blank: the image is cut
+    to the table and its margin (from the top-left corner, so every measured box stays where it was)."""
+    from renderers.gt_table import MARGIN_PX
+
+    spec = ChartSpec(chart_type="table", title="staff by office", x_title="", y_title="", unit="staff",
+                     data={"index": ["head office", "north", "east"], "columns": ["full-time", "part-time"],
+                           "data": [[46.0, 120.0], [47.0, 125.0], [48.0, 109.0]]})
+    style = sample_style(np.random.default_rng(0), "en", ChartType.TABLE, 2, PeriodFormat.YEAR).model_copy(update={
+        "width_px": 720, "height_px": 540, "font_family": "DejaVu Sans"})
+    out = render(spec, style, "great_tables", "en")
+    image = Image.open(io.BytesIO(out.png))
+    assert image.size == (out.width, out.height) and out.height < 0.7 * style.height_px
+    lowest = max(e.bbox[3] for e in out.elements)
+    assert lowest <= out.height - MARGIN_PX + 1 and not out.checks.off_canvas_text
+    assert {e.row for e in out.elements if e.kind == "cell"} == set(spec.data.index)

@@ -54,7 +54,8 @@ the data; then re-pin and say so here and in the commit:
   and English asked for "1 decimal place" / "2 decimal places", not "place(s)", and when a percentage stopped
   being asked or described as growing by a percent (§4); then when a box's statistic was named
   "the median of mock exam scores by class" in English, not "a median mock exam scores by class" (§4); then when a
-  value-axis title longer than its axis was written on two lines, with room for the second in the left margin (§3).
+  value-axis title longer than its axis was written on two lines, with room for the second in the left margin (§3),
+  and the great_tables style cut its page to the table and its margin (§2).
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
@@ -83,7 +84,7 @@ PINNED = {
     "mix": {
         "content": "73873d65f2983aa02565ae7de7144982f7b9a0b5a7da4fa35a0e390024461a48",
         "shards": ["b8ea2e84a2a2d0c5c5e51820e80e39d95f57590a53c2bca135ffdb3fc844c39c",
-                   "3d7b75e6b5a7771a2683e8fdb9debfd7dec218d9df9dbdce09c58c7a87dd533c",
+                   "4d866378c560c02e10361d600f2ee063ca1fe78d07d4eac5ab93c521a83717c9",
                    "ed96d4f9f5838718519e935e5c889060694ed061b3e32427b5b7fa103231fdb3"],
     },
 }
