@@ -95,8 +95,9 @@ def reader_answer(program: Program, spec: ChartSpec, read) -> float | None:
     return None
 
 
-def numeric_within(row: dict, rng: np.random.Generator) -> list[bool] | None:
-    """Per numeric question: did every simulated reader land within its tolerance? None: not measurable."""
+def numeric_within(row: dict, rng: np.random.Generator, asked: str = "qa") -> list[bool] | None:
+    """Per numeric question (`asked` = "description_facts": per number the description states): did every simulated
+    reader land within its tolerance? None: not measurable."""
     spec, style = ChartSpec.model_validate_json(row["spec"]), StyleSpec.model_validate_json(row["style"])
     chart = family(spec.chart_type)
     steps = render(spec, style, row["renderer"], row["lang"]).tick_steps
@@ -104,7 +105,7 @@ def numeric_within(row: dict, rng: np.random.Generator) -> list[bool] | None:
     printed = prints_values(spec, style)
     table = {(r, c): v for r, values in zip(spec.data.index, spec.data.data) for c, v in zip(spec.data.columns, values)}
     results = []
-    for record in row["qa"]:
+    for record in row[asked]:
         qa = QA.model_validate(record | {"program": Program.model_validate_json(record["program"])})
         if qa.answer_type.value != "number" or qa.program.op.value in ("rank", "longest_rise", "series_count"):
             continue  # ranks and runs: the 3 px comparisons; a series count: the legend's entries
@@ -278,12 +279,15 @@ def by_family(out: Path) -> dict:
     cells: dict[str, dict] = {}
     for row in rows(out):
         cell = cells.setdefault(f"{row['chart_type']} × {row['renderer']}", {
-            "rows": 0, "numeric": 0, "within": 0, "visual": 0, "visual_faults": 0, "comparisons": 0, "close": 0,
-            "legends": 0, "legends_over_marks": 0})
+            "rows": 0, "numeric": 0, "within": 0, "facts": 0, "facts_within": 0, "visual": 0, "visual_faults": 0,
+            "comparisons": 0, "close": 0, "legends": 0, "legends_over_marks": 0})
         cell["rows"] += 1
         within = numeric_within(row, rng)
         cell["numeric"] += len(within)
         cell["within"] += sum(within)
+        stated = numeric_within(row, rng, "description_facts")
+        cell["facts"] += len(stated)
+        cell["facts_within"] += sum(stated)
         faults = visual_faults(row)
         cell["visual"] += faults.pop("visual")
         cell["visual_faults"] += sum(faults.values())
@@ -323,15 +327,18 @@ def mixed(n: int) -> None:
              "as printed, axis ±1/5 tick step per edge read — two for a stacked value above the base or a waterfall "
              "bar — pies ±2 points).", "",
              f"Overall: {total['rows']} rows, {rejected} rejected; numeric QA within tolerance "
-             f"{total['within']}/{total['numeric']} ({total['within'] / max(1, total['numeric']):.2%}); visual questions "
+             f"{total['within']}/{total['numeric']} ({total['within'] / max(1, total['numeric']):.2%}); numbers the "
+             f"descriptions state, read the same way, {total['facts_within']}/{total['facts']} "
+             f"({total['facts_within'] / max(1, total['facts']):.2%}); visual questions "
              f"with a fault {total['visual_faults']}/{total['visual']}; comparisons within 3 px unlabelled "
              f"{total['close']}/{total['comparisons']}; legends over a mark {total['legends_over_marks']}/"
              f"{total['legends']}; rows shipped with text over text "
              f"{result['text']['rows_flagged'].get('overlapping_text', 0)}; {result['samples_per_second']} samples/s "
              "end to end on 2 workers.", ""]
-    header = ["family × renderer", "rows", "numeric within tolerance", "visual faults", "close comparisons",
-              "legends over marks"]
-    body = [[name, c["rows"], f"{c['within']}/{c['numeric']}", f"{c['visual_faults']}/{c['visual']}",
+    header = ["family × renderer", "rows", "numeric within tolerance", "description numbers within tolerance",
+              "visual faults", "close comparisons", "legends over marks"]
+    body = [[name, c["rows"], f"{c['within']}/{c['numeric']}", f"{c['facts_within']}/{c['facts']}",
+             f"{c['visual_faults']}/{c['visual']}",
              f"{c['close']}/{c['comparisons']}", f"{c['legends_over_marks']}/{c['legends']}"] for name, c in cells.items()]
     reject_lines = ["", "Rejects by family: " + (", ".join(
         f"{kind} {sum(r.values())} ({', '.join(f'{k} {v}' for k, v in r.items())})"

@@ -17,7 +17,7 @@ from pipeline.describe import DESCRIBE_STREAM, joined, overview
 from pipeline.qa import pick_subset, program_qa, text, with_unit_title, wording
 from pipeline.style import pick, sample_period_format, sample_style
 from renderers.charts import ChartFamily, families, family
-from schemas.seeds import SeedTopic, TemplateChoice
+from schemas.seeds import LAST_YEAR, SeedTopic, TemplateChoice
 from schemas import (
     ChartRenderer,
     ChartSpec,
@@ -76,18 +76,25 @@ def _year_label(year: int, fmt: PeriodFormat, lang: str) -> str:
     return f"{year}年" if lang == "ja" else str(year)
 
 
-def _periods(rng: np.random.Generator, n: int, season: int, fmt: PeriodFormat, lang: str) -> list[str]:
+def periods_since(since: int | None, season: int = 0) -> int | None:
+    """How many periods (years, or months/quarters with `season`) a measure that exists from `since` has."""
+    return None if since is None else (LAST_YEAR - since + 1) * (season or 1)
+
+
+def _periods(rng: np.random.Generator, n: int, season: int, fmt: PeriodFormat, lang: str,
+             since: int | None = None) -> list[str]:
     """`n` consecutive months (season 12, from a January), quarters (season 4, from a first quarter, written one of
-    the ways reports write them) or years, the last no later than 2025; long runs start earlier."""
+    the ways reports write them) or years, the last no later than LAST_YEAR and none before `since` (n fits in
+    periods_since); long runs start earlier."""
     if season:
         years = (n - 1) // season  # beyond the first
-        year = int(rng.integers(min(2018, 2024 - years), 2025 - years))
+        year = int(rng.integers(max(min(2018, LAST_YEAR - years), since or 0), LAST_YEAR + 1 - years))
         if season == 12:
             return [f"{year + m // 12}/{m % 12 + 1}" for m in range(n)]
         written = pick(rng, text("quarter", lang))
         return [written.format(y=year + k // 4, yy=(year + k // 4) % 100, q=k % 4 + 1, m1=k % 4 * 3 + 1,
                                m2=k % 4 * 3 + 3) for k in range(n)]
-    start = int(rng.integers(min(2010, 2025 - n), 2026 - n))
+    start = int(rng.integers(max(min(2010, LAST_YEAR + 1 - n), since or 0), LAST_YEAR + 2 - n))
     return [_year_label(y, fmt, lang) for y in range(start, start + n)]
 
 
@@ -212,7 +219,7 @@ def _bridge_spec(rng, chart: ChartType, topic: SeedTopic, li: int, lang: str, fm
     """A waterfall: one year's level, 3–5 of the topic's factors (in the seed's order) each moving it by a few to a
     fifth of the level either way, and the next year's level — the first plus every change, exactly as rounded."""
     metric, unit, decimals = topic.metric[li], topic.unit[li], topic.decimals
-    start, end = _periods(rng, 2, 0, fmt, lang)
+    start, end = _periods(rng, 2, 0, fmt, lang, topic.since)
     factors = [f[li] for f in pick_subset(rng, topic.categories, int(rng.integers(3, min(5, len(topic.categories)) + 1)))]
     level = _round([math.exp(rng.uniform(*np.log(topic.base)))], decimals)[0]
     changes = _round(level * rng.uniform(0.03, 0.2, len(factors)) * rng.choice([-1, 1], len(factors)), decimals)
@@ -243,7 +250,8 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
     extra: dict = {}
     if axis == "share" and chart.shares_per_category:  # 帯グラフ: one bar per period, the parts as columns
         parts = [c[li] for c in pick_subset(rng, topic.categories, int(rng.integers(3, min(5, len(topic.categories)) + 1)))]
-        index = _periods(rng, int(rng.integers(chart.periods[0], chart.periods[1] + 1)), 0, fmt, lang)
+        n = int(rng.integers(chart.periods[0], chart.periods[1] + 1))
+        index = _periods(rng, min(n, periods_since(topic.since) or n), 0, fmt, lang, topic.since)
         data = DataTable(index=index, columns=parts, data=_drifting_shares(rng, len(index), len(parts), decimals))
     elif axis == "spread":  # each category's five-number summary, one column per statistic
         cats = pick_subset(rng, topic.categories, int(rng.integers(3, min(6, len(topic.categories)) + 1)))
@@ -262,7 +270,7 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
         if axis == "period":
             low, high = chart.periods
             n = int(rng.integers(max(6, low), max(13, high + 1))) if season else int(rng.integers(low, high + 1))
-            index = _periods(rng, n, season, fmt, lang)
+            index = _periods(rng, min(n, periods_since(topic.since, season) or n), season, fmt, lang, topic.since)
             fmt = {12: PeriodFormat.YEAR_MONTH, 4: PeriodFormat.QUARTER}.get(season, fmt)
         elif axis == "bins":  # every bin, in the measure's order
             index = [c[li] for c in topic.categories]

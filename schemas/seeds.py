@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+LAST_YEAR = 2024  # the latest year a drawn period reaches
+
 Bilingual = tuple[str, str]  # (ja, en)
 
 
@@ -34,6 +36,8 @@ class SeedTopic(BaseModel):
     base: tuple[float, float] | None = None
     decimals: int = Field(default=0, ge=0, le=3)
     growth: tuple[float, float] = (0.0, 0.0)
+    since: int | None = Field(default=None, ge=1950, le=LAST_YEAR - 1, description="the first year the measure exists "
+                              "(5G subscriptions: 2020, NISA accounts: 2014): its periods start then or later")
     seasonal: bool = False
     additive: bool = Field(default=True, description="its series add up to a meaningful total (False: averages, "
                                                       "prices, overlapping groups, one measure in two years): only "

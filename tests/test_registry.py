@@ -292,6 +292,43 @@ def test_every_seed_topic_drafts_a_valid_spec_for_every_family_it_fits_in_both_l
     assert drafted > 1000
 
 
+def _first_year(label: str) -> int:
+    """The calendar year a period label is in (years, 年度, 令和/平成, FY, months, quarters in every written form)."""
+    if m := re.match(r"(令和|平成)(元|\d+)年度", label):
+        return (2018 if m.group(1) == "令和" else 1988) + (1 if m.group(2) == "元" else int(m.group(2)))
+    if m := re.search(r"\d{4}", label):
+        return int(m.group())
+    return 2000 + int(re.fullmatch(r"[1-4]Q(\d{2})", label).group(1))
+
+
+def test_a_measure_that_began_lately_is_never_drawn_before_it_began():
+    """5G subscriptions from 2020, NISA accounts from 2014 (seeds' `since`): every period of every family that may
+    draw such a topic, in any period format or season, is that year or later; a family needing more years than
+    the measure has (a 20-period line from 2020) does not draw it."""
+    from pipeline.template import draft_spec
+    from schemas.seeds import LAST_YEAR, TemplateChoice
+
+    late = [(d, t) for d in prompts.seeds().domains for t in d.topics if t.since]
+    assert {t.since for _, t in late} >= {2014, 2020}
+    subscriptions, long_line = next(t for _, t in late if t.since == 2020), family(ChartType.LONG_LINE)
+    assert long_line.periods[0] > LAST_YEAR - 2020 + 1
+    assert long_line.fits(subscriptions.model_copy(update={"since": None})) and not long_line.fits(subscriptions)
+    checked = 0
+    for domain, topic in late:
+        for chart in families().values():
+            if not chart.fits(topic):
+                continue
+            choice = TemplateChoice(domain=domain, topic=topic, org=domain.orgs[0], function=domain.functions[0])
+            for seed in range(12):
+                for fmt in PeriodFormat:
+                    lang = "ja" if seed % 2 else "en"
+                    spec, _ = draft_spec(np.random.default_rng(seed), chart, choice, lang, fmt)
+                    if spec.timeline:
+                        assert min(_first_year(label) for label in spec.data.index) >= topic.since, spec.data.index
+                        checked += 1
+    assert checked > 300
+
+
 def _quarter(label: str) -> int:
     """year × 4 + quarter − 1, read back from any way the template writes a quarter."""
     for pattern, year, quarter in ((r"(\d{4})年([1-4])Q", 1, 2), (r"(\d{4})年第([1-4])四半期", 1, 2),
