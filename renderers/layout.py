@@ -50,14 +50,17 @@ class LabelFit:
         return [label for i, label in enumerate(self.labels) if i % self.stride and label]
 
 
-BREAK_AFTER = "・、)）/"  # Japanese breaks after these, or between any two characters but before small kana and marks
+# Japanese breaks after these (the ideographic space: after a 図表番号) or before a full-width bracket, or between any
+# two characters but before small kana and marks; English at the most even space
+BREAK_AFTER = "・、)）/\u3000"
+BREAK_BEFORE = "（"
 NO_BREAK_BEFORE = "ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶー・、。)）]」』%％"
 
 
 def wrap(label: str) -> str:
     """`label` on two lines, broken where its longer line is shortest: at a space (English), else between two
-    Japanese characters (after ・ or 、 where there is one, never before small kana or closing marks); as it is if
-    it has no such place."""
+    Japanese characters (after ・ or 、 or before （ where there is one, never before small kana or closing marks);
+    as it is if it has no such place."""
     if " " in label:
         words = label.split(" ")
         splits = [(" ".join(words[:i]), " ".join(words[i:])) for i in range(1, len(words))]
@@ -66,10 +69,11 @@ def wrap(label: str) -> str:
         splits = [(label[:i], label[i:]) for i in range(2, len(label) - 1)
                   if label[i] not in NO_BREAK_BEFORE and not (label[i - 1].isascii() or label[i].isascii())]
     else:
-        splits = [(label[:i + 1], label[i + 1:]) for i, c in enumerate(label[:-1]) if c in BREAK_AFTER]
+        splits = [(label[:i + 1], label[i + 1:]) for i, c in enumerate(label[:-1])
+                  if c in BREAK_AFTER or label[i + 1] in BREAK_BEFORE]
     if not splits:
         return label
-    preferred = [(a, b) for a, b in splits if a[-1] in BREAK_AFTER] or splits
+    preferred = [(a, b) for a, b in splits if a[-1] in BREAK_AFTER or b[0] in BREAK_BEFORE] or splits
     a, b = min(preferred, key=lambda parts: max(len(parts[0]), len(parts[1])))
     return f"{a}\n{b}"
 

@@ -16,7 +16,7 @@ from renderers.errors import SetupError
 from renderers.fonts import font_path
 from renderers.layout import two_lines_if_longer
 from renderers.numbers import nice_step
-from renderers.pinned import Canvas, Page, PlotArea
+from renderers.pinned import TITLE_EM, Canvas, Page, PlotArea
 from schemas.chart import ChartSpec
 from schemas.render import Element, Rendered
 from schemas.style import NumberFormat, StyleSpec
@@ -329,10 +329,6 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
             margin={"l": left, "r": right, "t": top, "b": bottom, "autoexpand": False},
             showlegend=where != "none", paper_bgcolor="white", plot_bgcolor="white", barmode="overlay",
         )
-        if style.title_loc != "none":
-            layout["title"] = {"text": furniture.title(spec, style, lang), "x": 0.02 if style.title_loc == "left" else 0.5,
-                               "xanchor": "left" if style.title_loc == "left" else "center", "yref": "container", "y": 0.98,
-                               "yanchor": "top", "font": {"size": font_px * 1.25}}
         if where != "none":
             layout["legend"] = {
                 # beyond a right-hand value axis's tick labels, when there is one
@@ -360,6 +356,11 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
                for i, text in enumerate(page.subtitle)]
             + [note(text, x, y, anchor, "middle") for text, x, y, anchor in
                (canvas.table_cells() if chart.data_table else ())])
+        if page.title:  # an annotation: plotly's own title sets a second line above the image, not under the first
+            left_title = style.title_loc == "left"
+            layout["annotations"].append(
+                note(page.title.replace("\n", "<br>"), width * 0.02 if left_title else width / 2, height * 0.02,
+                     "left" if left_title else "center", "top") | {"font": {"size": font_px * TITLE_EM}})
         layout["shapes"] = [{"type": "line", "xref": "paper", "yref": "paper", "x0": (x0 - left) / plot_w,
                              "x1": (x1 - left) / plot_w, "y0": (height - bottom - y) / plot_h,
                              "y1": (height - bottom - y) / plot_h, "line": {"color": pinned.RULE_COLOR, "width": 0.6}}

@@ -15,7 +15,7 @@ from renderers.colour import ink
 from renderers.fonts import font_path, text_width
 from renderers.layout import two_lines_if_longer
 from renderers.numbers import nice_step
-from renderers.pinned import Canvas, Page, PlotArea
+from renderers.pinned import TITLE_EM, Canvas, Page, PlotArea
 from schemas.chart import ChartSpec
 from schemas.render import Element, Rendered
 from schemas.style import NumberFormat, StyleSpec
@@ -40,8 +40,9 @@ def text(canvas: Canvas, content: str, x: float, y: float, align: str, baseline:
          color: str = TEXT_COLOR) -> dict:
     """A text mark at image pixel (x, y) — Vega places marks relative to the plot's top-left corner."""
     return {"data": {"values": [{}]},
-            "mark": {"type": "text", "text": content, "x": x - canvas.left, "y": y - canvas.top, "align": align,
-                     "baseline": baseline, "fontSize": size, "color": color}}
+            "mark": {"type": "text", "text": content.split("\n") if "\n" in content else content, "x": x - canvas.left,
+                     "y": y - canvas.top, "align": align, "baseline": baseline, "fontSize": size, "lineHeight": size * 1.25,
+                     "color": color}}
 
 
 def rule(canvas: Canvas, x0: float, y0: float, x1: float, y1: float, color: str, width: float) -> dict:
@@ -421,8 +422,8 @@ def render_vegalite(spec: ChartSpec, style: StyleSpec, lang: str, add_layers: La
         font_px, furniture_px = page.font_px, page.furniture_px
         if style.title_loc != "none":
             left_title = style.title_loc == "left"
-            layers.append(text(canvas, furniture.title(spec, style, lang), width * 0.02 if left_title else width / 2,
-                               height * 0.02, "left" if left_title else "center", "top", font_px * 1.25))
+            layers.append(text(canvas, page.title, width * 0.02 if left_title else width / 2,
+                               height * 0.02, "left" if left_title else "center", "top", font_px * TITLE_EM))
         line = furniture_px * 1.5
         for i, content in enumerate(page.above):
             layers.append(text(canvas, content, width - 6, canvas.top - page.band_top + 2 + i * line, "right", "top",

@@ -937,3 +937,22 @@ def test_a_short_great_tables_table_is_not_left_on_a_blank_canvas():
     lowest = max(e.bbox[3] for e in out.elements)
     assert lowest <= out.height - MARGIN_PX + 1 and not out.checks.off_canvas_text
     assert {e.row for e in out.elements if e.kind == "cell"} == set(spec.data.index)
+
+
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
+def test_a_title_wider_than_the_image_is_written_on_two_lines_inside_it(renderer):
+    """A 図表番号 and a long Japanese title ran off a 640-px image (plotly and Vega-Lite placed it whole; plotly's own
+    title set a second line above the image, so its title is an annotation). Japanese breaks before the bracket."""
+    from renderers.layout import wrap
+
+    title = "宿泊部門の営業利益の増減要因（2019年度→2020年度）"
+    assert wrap(f"第9-9-6図\u3000{title}") == "第9-9-6図\u3000宿泊部門の営業利益の増減要因\n（2019年度→2020年度）"
+    spec = ChartSpec(chart_type="bar", title=title, x_title="", y_title="営業利益（百万円）", unit="百万円",
+                     data={"index": ["本館", "別館", "新館"], "columns": ["営業利益"], "data": [[185.0], [120.0], [64.0]]})
+    style = style_for(ChartType.BAR).model_copy(update={"width_px": 640, "height_px": 480, "dpi": 100,
+                                                        "font_size": 14, "title_loc": "center",
+                                                        "figure_number": "第9-9-6図", "vertical_title": False})
+    out = render(spec, style, renderer, "ja")
+    assert not out.checks.off_canvas_text and not out.checks.overlapping_text, out.checks
+    texts = [e.text for e in out.elements if e.kind == "text"]
+    assert any(t.endswith("（2019年度→2020年度）") and "増減要因" not in t.split("\n")[-1] for t in texts), texts
