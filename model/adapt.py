@@ -29,7 +29,7 @@ from model.data import ChatCollator, ShardStream
 from model.parallel import gathered_state, load_sharded, parameters_on_meta, save_consolidated, sharded_model
 from model.ptq import LLM_ONLY_SKIP
 from model.quant import QSLAW_LAYERS, QuantConfig, decoder_layers, decoder_linears, quantize_llm, save_packed
-from model.recipe import (RecipeConfig, barrier, collate_stage, cosine_with_warmup, distributed,
+from model.recipe import (RecipeConfig, barrier, collate_stage, compute_in_bf16, cosine_with_warmup, distributed,
                           enable_activation_checkpointing, load_tokenizer, master_weights_fp32, progress_bar,
                           rank_device, rng_state, save_checkpoint, seed_everything, set_rng_state, shard_files)
 from schemas.reports import AdaptReport
@@ -363,8 +363,7 @@ def adapt(cfg: AdaptConfig) -> AdaptReport:
     enable_activation_checkpointing(lmm, cfg, device)  # every method alike, so peak memory compares like for like
     trainable = [p for p in lmm.parameters() if p.requires_grad]
     trainable_count = sum(p.numel() for p in trainable)
-    # bf16 compute on a GPU; also wherever frozen weights stayed in a half type (they meet fp32 ones)
-    autocast = dtype == torch.bfloat16 or any(p.dtype != torch.float32 for p in lmm.parameters())
+    autocast = compute_in_bf16(lmm, dtype == torch.bfloat16)
 
     optimizer = torch.optim.AdamW(trainable, lr=strategy.default_lr if cfg.lr is None else cfg.lr, weight_decay=0.0)
     scheduler = cosine_with_warmup(optimizer, cfg.steps, cfg.warmup_ratio)

@@ -18,7 +18,7 @@ from PIL import Image
 from model.data import ASSISTANT, EOS, IMAGE, ChatCollator, ShardStream
 from common.numbers import parse_amount
 from model.metrics import contains, normalize, relaxed_match
-from model.recipe import progress_bar, rank_device, shard_files
+from model.recipe import compute_in_bf16, progress_bar, rank_device, shard_files
 from schemas import EvalQuestion
 from schemas.reports import EvalSummary, Scores
 
@@ -64,15 +64,14 @@ def local_answers(model, tokenizer, items: list[EvalQuestion], max_new_tokens: i
     model.eval()
     collator = ChatCollator(tokenizer, ImageInputs(model))
     device = next(model.parameters()).device
-    # an adapted model in memory mixes dtypes (fp32 trained weights, 16-bit frozen ones): compute as it trained
-    mixed = len({p.dtype for p in model.parameters() if p.is_floating_point()}) > 1
+    autocast = compute_in_bf16(model, False)  # an adapted model in memory: fp32 trained, 16-bit frozen weights
     answers = []
     bar = progress_bar(len(items), 0, "eval", unit="question")
     for item in items:
         vision, (tokens,) = collator.image_inputs([Image.open(io.BytesIO(item.image.bytes)).convert("RGB")])
         ids, _ = collator.encode([{"from": "human", "value": f"{IMAGE}\n{item.question}"}], tokens, item.id)
         ids = ids + [collator.ids[ASSISTANT]]
-        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed):
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
             out = model.generate(input_ids=torch.tensor([ids], device=device),
                                  attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=device),
                                  **{k: v.to(device) for k, v in vision.items()}, max_new_tokens=max_new_tokens,

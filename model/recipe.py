@@ -116,6 +116,12 @@ def master_weights_fp32(model) -> None:
             p.data = p.data.float()
 
 
+def compute_in_bf16(model, gpu_bf16: bool) -> bool:
+    """bf16 autocast where the GPU has it, and wherever weights stayed in a half type (a frozen 16-bit part meets
+    fp32 trained ones: without autocast their matmuls fail on dtype)."""
+    return gpu_bf16 or any(p.is_floating_point() and p.dtype != torch.float32 for p in model.parameters())
+
+
 def barrier() -> None:
     import torch.distributed as dist
 

@@ -22,7 +22,7 @@ from common.shards import atomic_write_bytes
 from model.build import ImageInputs, build_lmm, load_lmm
 from model.data import ChatCollator, ShardStream
 from model.parallel import load_sharded, save_consolidated, sharded_model
-from model.recipe import (RecipeConfig, Stage, barrier, collate_stage, cosine_with_warmup, distributed,
+from model.recipe import (RecipeConfig, Stage, barrier, collate_stage, compute_in_bf16, cosine_with_warmup, distributed,
                           enable_activation_checkpointing, load_tokenizer, master_weights_fp32, progress_bar,
                           rank_device, rng_state, save_checkpoint, seed_everything, set_rng_state, shard_files)
 from schemas.reports import TrainReport
@@ -99,8 +99,7 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
     groups = set_trainable(model, cfg.part_lrs())
     if not fsdp:  # FSDP's shards are fp32 already
         master_weights_fp32(model)
-    # bf16 compute where the GPU has it; also wherever frozen weights stayed in a half type (they meet fp32 ones)
-    autocast = bf16 or any(p.dtype != torch.float32 for p in model.parameters())
+    autocast = compute_in_bf16(model, bf16)
     optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     scheduler = cosine_with_warmup(optimizer, cfg.steps, cfg.warmup_ratio)
     step, epoch, batches_done = 0, 0, 0

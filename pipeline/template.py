@@ -76,16 +76,11 @@ def _year_label(year: int, fmt: PeriodFormat, lang: str) -> str:
     return f"{year}年" if lang == "ja" else str(year)
 
 
-def periods_since(since: int | None, season: int = 0) -> int | None:
-    """How many periods (years, or months/quarters with `season`) a measure that exists from `since` has."""
-    return None if since is None else (LAST_YEAR - since + 1) * (season or 1)
-
-
 def _periods(rng: np.random.Generator, n: int, season: int, fmt: PeriodFormat, lang: str,
              since: int | None = None) -> list[str]:
     """`n` consecutive months (season 12, from a January), quarters (season 4, from a first quarter, written one of
     the ways reports write them) or years, the last no later than LAST_YEAR and none before `since` (n fits in
-    periods_since); long runs start earlier."""
+    SeedTopic.periods); long runs start earlier."""
     if season:
         years = (n - 1) // season  # beyond the first
         year = int(rng.integers(max(min(2018, LAST_YEAR - years), since or 0), LAST_YEAR + 1 - years))
@@ -251,7 +246,7 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
     if axis == "share" and chart.shares_per_category:  # 帯グラフ: one bar per period, the parts as columns
         parts = [c[li] for c in pick_subset(rng, topic.categories, int(rng.integers(3, min(5, len(topic.categories)) + 1)))]
         n = int(rng.integers(chart.periods[0], chart.periods[1] + 1))
-        index = _periods(rng, min(n, periods_since(topic.since) or n), 0, fmt, lang, topic.since)
+        index = _periods(rng, min(n, topic.periods() or n), 0, fmt, lang, topic.since)
         data = DataTable(index=index, columns=parts, data=_drifting_shares(rng, len(index), len(parts), decimals))
     elif axis == "spread":  # each category's five-number summary, one column per statistic
         cats = pick_subset(rng, topic.categories, int(rng.integers(3, min(6, len(topic.categories)) + 1)))
@@ -270,7 +265,7 @@ def draft_spec(rng, chart: ChartFamily, choice: TemplateChoice, lang: str, fmt: 
         if axis == "period":
             low, high = chart.periods
             n = int(rng.integers(max(6, low), max(13, high + 1))) if season else int(rng.integers(low, high + 1))
-            index = _periods(rng, min(n, periods_since(topic.since, season) or n), season, fmt, lang, topic.since)
+            index = _periods(rng, min(n, topic.periods(season) or n), season, fmt, lang, topic.since)
             fmt = {12: PeriodFormat.YEAR_MONTH, 4: PeriodFormat.QUARTER}.get(season, fmt)
         elif axis == "bins":  # every bin, in the measure's order
             index = [c[li] for c in topic.categories]

@@ -13,6 +13,7 @@ from schemas.style import StyleSpec
 UNIT_LINE = {"ja": "（単位：{unit}）", "en": "(Unit: {unit})"}
 TWO_AXES_UNIT_LINE = {"ja": "（単位：左軸 {left}、右軸 {right}）", "en": "(Unit: left axis {left}; right axis {right})"}
 TITLE_WITH_NUMBER = {"ja": "{number}　{title}", "en": "{number}: {title}"}
+TITLE_EM = 1.25  # the chart title's size, in font sizes
 SIZE = 0.85  # furniture is set a little smaller than the axis labels, as reports do
 TABLE_LINE = 1.5  # a data table's row pitch, in its font sizes
 CALLOUT_CLEAR = 0.1  # a record stands this share of the value range above every other value: its callout, above

@@ -78,11 +78,11 @@ def wrap(label: str) -> str:
     return f"{a}\n{b}"
 
 
-def two_lines_if_longer(title: str, length_px: float, family: str, size_px: float) -> str:
+def two_lines_if_longer(text: str, length_px: float, family: str, size_px: float) -> str:
     """`text` on two lines when one is longer than `length_px`: an axis title longer than its axis (a long English
     metric with its unit beside a short plot ran past the plot into the chart's title), a chart title wider than
     the plot it is centred over (it ran off the image)."""
-    return wrap(title) if title and text_width(title, family, size_px) > length_px else title
+    return wrap(text) if text and text_width(text, family, size_px) > length_px else text
 
 
 def _wrapped_within(labels: tuple[str, ...], slot_px: float, family: str, size_px: float) -> tuple[str, ...] | None:

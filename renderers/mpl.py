@@ -389,7 +389,7 @@ def _decorate(fig: Figure, ax: Axes, spec: ChartSpec, style: StyleSpec, lang: st
         lines = max(len(furniture.above(spec, style, lang)), len(furniture.subtitle(spec, style)))
         lifted = lines * style.font_size * furniture.SIZE * 1.4 \
             + (style.font_size * 1.6 if chart.panels else 0)  # over the unit line, subtitle and panel titles
-        size = style.font_size * 1.25
+        size = style.font_size * furniture.TITLE_EM
         title = two_lines_if_longer(furniture.title(spec, style, lang), ax.get_window_extent().width, style.font_family,
                                     size * fig.dpi / 72)
         ax.set_title(title, loc=style.title_loc, fontsize=size, pad=rcParams["axes.titlepad"] + lifted)

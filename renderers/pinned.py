@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from renderers.charts.family import ChartFamily
 
 LEGEND_ROW_EM = 1.4  # a row of a horizontal legend, in font sizes
-TITLE_EM = 1.25  # the chart title's size, in font sizes
 PANEL_TITLE_EM = 1.8  # room above the plot for small multiples' panel titles, in font sizes
 COLOUR_BAR_EM = 6.0  # room a heatmap's colour bar and its tick labels take right of the plot, in font sizes
 HEAT_LOW = "#f4f4f4"  # a heatmap's lowest value; the highest takes the palette's first colour
@@ -213,7 +212,7 @@ class Page:
         above_px, below_px = (len(lines) * furniture_px * 1.5 + (4 if lines else 0) for lines in (over, below))
         above_px += font_px * 0.6 if over else 0  # clear of the top value tick label, which stands half above the plot
         title = two_lines_if_longer(furniture.title(spec, style, lang), style.width_px * 0.96, style.font_family,
-                                    font_px * TITLE_EM) if style.title_loc != "none" else ""
+                                    font_px * furniture.TITLE_EM) if style.title_loc != "none" else ""
         return cls(spec, style, lang, chart, font_px, title=title,
                    label_px=max(text_width(s, style.font_family, font_px) for s in spec.data.index) + 8,
                    legend_px=max(text_width(c, style.font_family, font_px) for c in spec.data.columns) + 50,
@@ -244,7 +243,7 @@ class Page:
         """Where a legend placed at the top starts: under the title, or at the top margin when there is none (it
         once stayed where a title would be, and reached into the plot)."""
         lines = self.title.count("\n") + 1 if self.title else 0
-        return 20 + (self.font_px * (2.2 + (lines - 1) * TITLE_EM * 1.2) if lines else 0)
+        return 20 + (self.font_px * (2.2 + (lines - 1) * furniture.TITLE_EM * 1.2) if lines else 0)
 
     def canvas(self, where: str) -> Canvas:
         """The plot area for a legend placed `where` (margins make room for an outside legend), with the category

@@ -16,7 +16,7 @@ from renderers.errors import SetupError
 from renderers.fonts import font_path
 from renderers.layout import two_lines_if_longer
 from renderers.numbers import nice_step
-from renderers.pinned import TITLE_EM, Canvas, Page, PlotArea
+from renderers.pinned import Canvas, Page, PlotArea
 from schemas.chart import ChartSpec
 from schemas.render import Element, Rendered
 from schemas.style import NumberFormat, StyleSpec
@@ -360,7 +360,7 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
             left_title = style.title_loc == "left"
             layout["annotations"].append(
                 note(page.title.replace("\n", "<br>"), width * 0.02 if left_title else width / 2, height * 0.02,
-                     "left" if left_title else "center", "top") | {"font": {"size": font_px * TITLE_EM}})
+                     "left" if left_title else "center", "top") | {"font": {"size": font_px * furniture.TITLE_EM}})
         layout["shapes"] = [{"type": "line", "xref": "paper", "yref": "paper", "x0": (x0 - left) / plot_w,
                              "x1": (x1 - left) / plot_w, "y0": (height - bottom - y) / plot_h,
                              "y1": (height - bottom - y) / plot_h, "line": {"color": pinned.RULE_COLOR, "width": 0.6}}

@@ -35,17 +35,17 @@ def render_table(spec: ChartSpec, style: StyleSpec, lang: str) -> Rendered:
         title, above = furniture.title(spec, style, lang) if titled else "", furniture.above(spec, style, lang)
         px = style.dpi / 72
         left = style.title_loc == "left"
-        title_px = text_width(title, style.font_family, style.font_size * 1.25 * px) if titled else 0.0
+        title_px = text_width(title, style.font_family, style.font_size * furniture.TITLE_EM * px) if titled else 0.0
         title_end = (0.03 * style.width_px + title_px) if left else (style.width_px + title_px) / 2
         unit_start = 0.97 * style.width_px - max((text_width(text, style.font_family, style.font_size * furniture.SIZE
                                                              * px) for text in above), default=0.0)
         # the unit line beside the title, or on a row of its own under it when the two would meet
         own_row = titled and above and title_end + 12 > unit_start
-        row = style.font_size * 1.25 * 1.5 * px / style.height_px if own_row else 0.0
+        row = style.font_size * furniture.TITLE_EM * 1.5 * px / style.height_px if own_row else 0.0
         ax = fig.add_axes((0.03, bottom, 0.94, (0.87 - row if titled else 0.955) - bottom))
         ax.set_axis_off()
         if titled:
-            fig.text(0.03 if left else 0.5, 0.93, title, fontsize=style.font_size * 1.25,
+            fig.text(0.03 if left else 0.5, 0.93, title, fontsize=style.font_size * furniture.TITLE_EM,
                      ha="left" if left else "center", va="center")
         for text in above:  # a table shows its unit once, as Japanese reports do
             fig.text(0.97, (0.93 - row if titled else 0.985), text, fontsize=style.font_size * furniture.SIZE,

@@ -15,7 +15,7 @@ from renderers.colour import ink
 from renderers.fonts import font_path, text_width
 from renderers.layout import two_lines_if_longer
 from renderers.numbers import nice_step
-from renderers.pinned import TITLE_EM, Canvas, Page, PlotArea
+from renderers.pinned import Canvas, Page, PlotArea
 from schemas.chart import ChartSpec
 from schemas.render import Element, Rendered
 from schemas.style import NumberFormat, StyleSpec
@@ -423,7 +423,7 @@ def render_vegalite(spec: ChartSpec, style: StyleSpec, lang: str, add_layers: La
         if style.title_loc != "none":
             left_title = style.title_loc == "left"
             layers.append(text(canvas, page.title, width * 0.02 if left_title else width / 2,
-                               height * 0.02, "left" if left_title else "center", "top", font_px * TITLE_EM))
+                               height * 0.02, "left" if left_title else "center", "top", font_px * furniture.TITLE_EM))
         line = furniture_px * 1.5
         for i, content in enumerate(page.above):
             layers.append(text(canvas, content, width - 6, canvas.top - page.band_top + 2 + i * line, "right", "top",

@@ -52,6 +52,11 @@ class SeedTopic(BaseModel):
     size: SeedMeasure | None = Field(default=None, description="pair topics: a third measure per entity, drawn as "
                                                                  "each point's area in a bubble chart")
 
+    def periods(self, season: int = 0) -> int | None:
+        """How many periods (years, or months/quarters with `season`) the measure has had by LAST_YEAR; None: no
+        start year, as many as asked."""
+        return None if self.since is None else (LAST_YEAR - self.since + 1) * (season or 1)
+
 
 class SeedDomain(BaseModel):
     model_config = ConfigDict(extra="forbid")

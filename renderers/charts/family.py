@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from schemas.chart import ChartSpec, ChartType
 from schemas.render import Rendered
-from schemas.seeds import LAST_YEAR, SeedTopic
+from schemas.seeds import SeedTopic
 from schemas.style import StyleSpec
 
 Draw = Callable[[ChartSpec, StyleSpec, str], Rendered]
@@ -165,8 +165,7 @@ class ChartFamily:
         """Whether the template may draw a seed topic (prompts/seeds.json) as this family."""
         if topic.axis not in self.topic_axes:
             return False
-        if topic.since is not None and (topic.axis == "period" or self.shares_per_category) \
-                and LAST_YEAR - topic.since + 1 < self.periods[0]:
+        if (topic.axis == "period" or self.shares_per_category) and (topic.periods() or self.periods[0]) < self.periods[0]:
             return False  # a measure that began lately (5G) has too few years for a long series
         if topic.signed and (self.stacks or self.round or self.change_on_previous or self.radial):
             return False  # a loss has no place in a stack, a pie or a radar; a change on a negative level means nothing
