@@ -53,7 +53,9 @@ def normalize_numerals(text: str) -> str:
         if not any(c in _KANJI_DIGITS or c in _KANJI_UNITS for c in run):
             return run
         if m.start() > 0 and text[m.start() - 1].isdigit():
-            lead = re.match(r"[千百十万億兆]+", run).group()
+            lead = re.match(r"[千百十万億兆]*", run).group()
+            if not lead:  # 第1四半期: a word after the digits, not more of the number
+                return run
             return lead + (_kanji_number(run[len(lead):]) if run[len(lead):] else "")
         return _kanji_number(run)
 

@@ -25,12 +25,13 @@ from pydantic import BaseModel, ValidationError
 import prompts
 from pipeline import __version__
 from common.llm_client import LLMClient, LLMRequestRejected, LLMUnavailable, ResponseCache
+from pipeline.passage import contradiction
 from pipeline.qa import OPS, Unverifiable, evaluate, program_qa, wording, write_answer
 from pipeline.style import sample_style
 from pipeline.template import SCALE_WORDS, charted_measure, choose_renderer, draft_spec, sample_id, seed_ranges, seed_role
 from pipeline.style import sample_period_format
 from pipeline.verify import check_answer
-from renderers.charts import ChartFamily, families, family
+from renderers.charts import ChartFamily, families
 from schemas import QA, ChartSpec, Description, Persona, Program, Provenance, Reject, RunConfig, Sample, Topic
 from schemas.llm import LLMStats, ValuesDraft, QADraft, QADrafts, pinned, qa_drafts_schema
 from schemas.seeds import TemplateChoice
@@ -198,41 +199,6 @@ def table_text(spec: ChartSpec) -> str:
     lines = [" | ".join([label, *(f"{v:.{spec.decimals_of(c)}f}" for v, c in zip(row, spec.data.columns))])
              for label, row in zip(spec.data.index, spec.data.data)]
     return "\n".join([header, *lines])
-
-
-_RISE = re.compile(r"増加|増え|上昇|伸び|拡大|rose|rise|increas|grew|grow|climb")
-_FALL = re.compile(r"減少|減っ|低下|下落|縮小|fell|fall|declin|decreas|drop|shr[ai]nk")
-_STREAK = re.compile(r"(\d+)\s*年連続で?(増加|減少)")
-
-
-def contradiction(description: str, spec: ChartSpec) -> str | None:
-    """A trend the passage states that no series of the table shows; None when nothing checkable contradicts (a
-    pie; counts over bins, which are a distribution, not a change over time)."""
-    chart = family(spec.chart_type)
-    if chart.round or "bins" in chart.topic_axes or len(spec.data.index) < 2:
-        return None
-    columns = [spec.data.column(c) for c in spec.data.columns]
-    rises = any(c[-1] > c[0] for c in columns)
-    falls = any(c[-1] < c[0] for c in columns)
-    says_rise, says_fall = bool(_RISE.search(description)), bool(_FALL.search(description))
-    if says_rise and not says_fall and not rises:
-        return "the passage says it rose but every series ends lower than it starts"
-    if says_fall and not says_rise and not falls:
-        return "the passage says it fell but every series ends higher than it starts"
-    for count, word in _STREAK.findall(description):
-        need, up = int(count), word == "増加"
-        best = max(_longest_run(c, up) for c in columns)
-        if best < need:
-            return f"the passage says {count}年連続で{word} but no series has {need} in a row"
-    return None
-
-
-def _longest_run(values: list[float], up: bool) -> int:
-    best = run = 0
-    for a, b in zip(values, values[1:]):
-        run = run + 1 if (b > a if up else b < a) else 0
-        best = max(best, run)
-    return best
 
 
 def _trigrams(text: str) -> set[str]:

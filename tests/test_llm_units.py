@@ -3,7 +3,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from pipeline.llm_chain import TopicDeduper, contradiction
+from pipeline.llm_chain import TopicDeduper
+from pipeline.passage import contradiction
 from common.llm_client import extract_json, response_format
 from schemas import ChartSpec
 from schemas.llm import ValuesDraft
@@ -22,6 +23,28 @@ def test_contradictions_between_passage_and_table_are_named():
     assert contradiction("売上は3年連続で増加した。", spec([1, 2, 3, 4])) is None
     assert "3年連続で増加" in contradiction("売上は3年連続で増加した。", spec([1, 2, 1, 2]))
     assert contradiction("増加した部門と減少した部門がある。", spec([3, 2, 1])) is None  # both said: not checkable
+
+
+def test_every_number_a_passage_states_must_be_one_its_table_holds():
+    """Numbers seen in landed LLM rows before this check: a year outside the table, a total nowhere in it."""
+    tons = ChartSpec(chart_type="line", title="ごみ排出量", unit="万トン",
+                     data={"index": ["2012年", "2013年", "2014年"], "columns": ["家庭系"], "data": [[3850], [3190], [3750]]})
+    assert "'1996'" in contradiction("The waste collected in 1996 was a record.", tons)
+    assert "80 million" in contradiction("about 80 million tons were collected", tons)
+    assert "50億" in contradiction("2014年の1月時点で50億回の減量に成功した。", tons)
+    # years of the span, counts, values in the unit or multiplied out, changes, differences and totals all hold
+    assert contradiction("2012年から2014年の3年間で家庭系は3,850万トンから3,750万トンへ減少し、前年比では17.6%の増加もあった。",
+                         tons) is None
+    assert contradiction("In 2013 it was 31.9 million tons, 660 (10 thousand tons) less than in 2012; "
+                         "10,790 in all.", tons) is None
+    sales = spec([100, 120, 150]).model_copy(update={"timeline": True})
+    assert contradiction("売上は2019年の100億円から2021年には1.5百億円、50%増えた。", sales) is None
+    assert "40%" in contradiction("Sales grew 40% over the period.", sales)
+    assert contradiction("5G sales rose to 1.5 times the first year's.", sales) is None  # 5G names a thing
+    assert "2.5" in contradiction("Sales rose to 2.5 times the first year's.", sales)
+    shares = spec([50, 30, 20], "pie")
+    assert contradiction("首位が全体の50%を占め、2位と3位の差は10ポイント。", shares) is None
+    assert "45%" in contradiction("首位が全体の45%を占める。", shares)
 
 
 def test_json_is_extracted_from_chatty_or_fenced_replies():
