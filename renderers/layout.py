@@ -85,6 +85,14 @@ def two_lines_if_longer(text: str, length_px: float, family: str, size_px: float
     return wrap(text) if text and text_width(text, family, size_px) > length_px else text
 
 
+SLICE_NAME_WIDTH = 0.2  # of the image: a longer slice name, set beside the rim of a small slice, ran off the image
+
+
+def slice_name(name: str, family: str, size_px: float, width_px: int) -> str:
+    """A pie's slice name as written: on two lines when wider than SLICE_NAME_WIDTH of the image."""
+    return two_lines_if_longer(name, width_px * SLICE_NAME_WIDTH, family, size_px)
+
+
 def _wrapped_within(labels: tuple[str, ...], slot_px: float, family: str, size_px: float) -> tuple[str, ...] | None:
     """Each label as written in `slot_px`: on one line where it fits, else on two; None if one fits neither way."""
     def fits(text: str) -> bool:

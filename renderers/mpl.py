@@ -23,7 +23,7 @@ from renderers import furniture
 from renderers.checks import covers_marks, render_checks
 from renderers.colour import ink
 from renderers.fonts import font_path, text_width
-from renderers.layout import LabelFit, two_lines_if_longer, fit_labels, place_point_labels
+from renderers.layout import LabelFit, fit_labels, place_point_labels, slice_name, two_lines_if_longer
 from renderers.mpl_layout import OnePassLayout
 from renderers.numbers import SCALES, format_number, nice_step
 from renderers.pinned import LAYER_HALF_PX, RULE_COLOR, bridge_bases, end_anchor, tick_text, tick_values, value_range
@@ -270,12 +270,14 @@ def pie(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, donut: bool) -> 
     col = table.columns[0]
     values = table.column(col)
     colors = [_color(style, i) for i in range(len(values))]
+    size = style.font_size * 0.9
+    names = [slice_name(row, style.font_family, size * style.dpi / 72, style.width_px) for row in table.index]
     labels = [
-        f"{row}\n{format_number(v, spec.decimals, style, lang)}{spec.unit}" if style.value_labels else row
-        for row, v in zip(table.index, values)
+        f"{name}\n{format_number(v, spec.decimals, style, lang)}{spec.unit}" if style.value_labels else name
+        for name, v in zip(names, values)
     ]
     wedges, _texts = ax.pie(values, labels=labels, colors=colors, startangle=90, counterclock=False,
-                            wedgeprops={"width": 0.45} if donut else None, textprops={"fontsize": style.font_size * 0.9})
+                            wedgeprops={"width": 0.45} if donut else None, textprops={"fontsize": size})
     ax.set_aspect("equal")
     return [(w, "slice", row, col, c, ax) for w, row, c in zip(wedges, table.index, colors)]
 

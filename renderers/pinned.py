@@ -59,9 +59,10 @@ def value_range(values: list[float]) -> list[float]:
     return [lo - pad if lo < 0 else 0.0, hi + pad]
 
 
-def tick_values(low: float, high: float) -> list[float]:
-    """The value axis's ticks: every multiple of its step (renderers.numbers.nice_step) within the range."""
-    step = nice_step(low, high)
+def tick_values(low: float, high: float, intervals: int = 6) -> list[float]:
+    """The value axis's ticks: every multiple of its step (renderers.numbers.nice_step for about `intervals`
+    intervals) within the range."""
+    step = nice_step(low, high, intervals)
     first, last = math.ceil(min(low, high) / step - 1e-9), math.floor(max(low, high) / step + 1e-9)
     return [round(k * step, 12) for k in range(first, last + 1)]
 
@@ -633,6 +634,7 @@ class Radar:
     colors: dict[str, str]
     area: PlotArea
     elements: list[Element]
+    top_clearance: float = 0.0  # more room above the top spoke's end: a ring's value is written there
 
     def at(self, angle: float, value: float) -> tuple[float, float]:
         r = value / self.reach * self.radius
@@ -648,7 +650,8 @@ class Radar:
             beside = abs(across) > 0.2
             x_anchor = (0.0 if across > 0 else 1.0) if beside else 0.5
             y_anchor = 0.5 if beside else (1.0 if down < 0 else 0.0)
-            out.append((label, x + gap * across, y + gap * down, x_anchor, y_anchor))
+            away = gap + (self.top_clearance if not beside and down < 0 else 0.0)
+            out.append((label, x + away * across, y + away * down, x_anchor, y_anchor))
         return out
 
     def ring_labels(self, style: StyleSpec) -> list[tuple[str, float, float]]:
@@ -656,7 +659,8 @@ class Radar:
         return [(tick_text(v, style), *self.at(0.0, v)) for v in self.rings]
 
 
-RADAR_LABEL_EM = 1.6  # room past the spokes' ends for the categories' names, above and below, in font sizes
+RADAR_LABEL_EM = 2.2  # room past the spokes' ends for the categories' names, above and below, in font sizes
+RING_SPACING_EM = 1.5  # rings closer than this (a radar squeezed beside a legend) would write their values over each other
 RADAR_NAME_GAP_PX = 6.0  # between a spoke's end and its name (a ring's value sits half that right of the top spoke)
 
 
@@ -674,9 +678,12 @@ def radar(canvas: Canvas) -> Radar:
     reach = value_range([v for row in table.data for v in row])[1]
     n = len(table.index)
     angles = [2 * math.pi * i / n for i in range(n)]
-    rings = [v for v in tick_values(0.0, reach) if v > 0]
-    area = PlotArea(frame, "hidden", "hidden", radial_step=nice_step(0.0, reach))
-    shape = Radar(centre, radius, reach, angles, rings, {}, {}, area, [])
+    intervals = max(2, min(6, int(radius / (font_px * RING_SPACING_EM))))
+    rings = [v for v in tick_values(0.0, reach, intervals) if v > 0]
+    # the outer ring's value stands half a line above its ring: the top name starts clear of it
+    clearance = max(0.0, font_px * 0.6 - (reach - rings[-1]) / reach * radius) if rings else 0.0
+    area = PlotArea(frame, "hidden", "hidden", radial_step=nice_step(0.0, reach, intervals))
+    shape = Radar(centre, radius, reach, angles, rings, {}, {}, area, [], clearance)
     elements = [Element(kind="origin", bbox=(centre[0], centre[1], centre[0], centre[1]))]
     marked = style.markers
     for j, col in enumerate(table.columns):
@@ -695,7 +702,7 @@ def radar(canvas: Canvas) -> Radar:
         canvas.fixed_texts.append(label(canvas, content, x, y, x_anchor, y_anchor))
     canvas.fixed_texts.extend(label(canvas, content, x + RADAR_NAME_GAP_PX / 2, y, 0.0, 0.5)
                               for content, x, y in shape.ring_labels(style))
-    return Radar(centre, radius, reach, angles, rings, shape.vertices, shape.colors, shape.area, elements)
+    return Radar(centre, radius, reach, angles, rings, shape.vertices, shape.colors, shape.area, elements, clearance)
 
 
 def slices(canvas: Canvas) -> list[Element]:

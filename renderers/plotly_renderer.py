@@ -14,7 +14,7 @@ from renderers.browser import check_browser
 from renderers.colour import ink
 from renderers.errors import SetupError
 from renderers.fonts import font_path
-from renderers.layout import two_lines_if_longer
+from renderers.layout import slice_name, two_lines_if_longer
 from renderers.numbers import nice_step
 from renderers.pinned import Canvas, Page, PlotArea
 from schemas.chart import ChartSpec
@@ -108,7 +108,9 @@ def pie(traces: list[dict], canvas: Canvas, hole: float = 0.0) -> tuple[list[Ele
     spec, style, table = canvas.spec, canvas.style, canvas.spec.data
     values = table.column(table.columns[0])
     elements = pinned.slices(canvas)
-    traces.append(dict(type="pie", labels=table.index, values=values, sort=False, direction="clockwise", rotation=0,
+    size = style.font_size * style.dpi / 72
+    names = [slice_name(row, style.font_family, size, style.width_px).replace("\n", "<br>") for row in table.index]
+    traces.append(dict(type="pie", labels=names, values=values, sort=False, direction="clockwise", rotation=0,
                        marker={"colors": [e.color for e in elements]}, hole=hole,
                        textinfo="label+text" if style.value_labels else "label",
                        text=[f"{canvas.fmt(v)}{spec.unit}" for v in values], showlegend=False))
@@ -419,15 +421,19 @@ def render_plotly(spec: ChartSpec, style: StyleSpec, lang: str, add_traces: Trac
             y_title = "" if vertical else y_title  # written upright beside the axis instead
             x_title = two_lines_if_longer(x_title, style.width_px - left - right, style.font_family, font_px)
             y_title = two_lines_if_longer(y_title, style.height_px - top - bottom, style.font_family, font_px)
-            layout["xaxis"] = dict(xaxis, range=area.frame.xrange, title={"text": x_title.replace("\n", "<br>")})
-            layout["yaxis"] = dict(yaxis, range=area.frame.yrange, title={"text": y_title.replace("\n", "<br>")})
+            # axis titles at the size they were measured and given room at (plotly's own is 1.2 font sizes)
+            layout["xaxis"] = dict(xaxis, range=area.frame.xrange, title={"text": x_title.replace("\n", "<br>"),
+                                                                          "font": {"size": font_px}})
+            layout["yaxis"] = dict(yaxis, range=area.frame.yrange, title={"text": y_title.replace("\n", "<br>"),
+                                                                          "font": {"size": font_px}})
             primary = layout["xaxis"] if area.x_axis == "value" and area.y_axis == "category" else layout["yaxis"]
             steps = {c: primary["dtick"] for c in table.columns if c not in spec.secondary_series and "dtick" in primary}
             if area.x_axis == area.y_axis == "value":  # a scatter: x read across, y up
                 steps = {table.columns[0]: layout["xaxis"]["dtick"], table.columns[1]: layout["yaxis"]["dtick"]}
             if spec.secondary_series:
                 layout["yaxis2"] = dict(value_axis(area.secondary_range), range=area.secondary_range, overlaying="y",
-                                        side="right", title={"text": spec.series_unit[spec.secondary_series[0]]},
+                                        side="right", title={"text": spec.series_unit[spec.secondary_series[0]],
+                                                               "font": {"size": font_px}},
                                         showgrid=False)
                 steps |= {c: layout["yaxis2"]["dtick"] for c in spec.secondary_series}
         across = table.columns if chart.cells else table.index

@@ -956,3 +956,59 @@ def test_a_title_wider_than_the_image_is_written_on_two_lines_inside_it(renderer
     assert not out.checks.off_canvas_text and not out.checks.overlapping_text, out.checks
     texts = [e.text for e in out.elements if e.kind == "text"]
     assert any(t.endswith("（2019年度→2020年度）") and "増減要因" not in t.split("\n")[-1] for t in texts), texts
+
+
+def en_style(kind: ChartType, **fields):
+    return sample_style(np.random.default_rng(0), "en", kind, 6, PeriodFormat.YEAR).model_copy(update={
+        "font_family": "DejaVu Sans", "subtitle": None, "callout": None, "vertical_title": False} | fields)
+
+
+@pytest.mark.parametrize("renderer", ["matplotlib", "plotly"])
+def test_a_long_slice_name_beside_a_small_slice_is_written_on_two_lines_inside_the_image(renderer):
+    """'transport and communication' beside a 4 % slice ran off the left edge (2 of 1,000 mixed charts rejected)."""
+    spec = ChartSpec(chart_type="donut", title="spending by category", unit="%", decimals=1,
+                     data={"index": ["food", "housing", "utilities", "transport and communication", "recreation",
+                                     "other"], "columns": ["share"], "data": [[7.3], [3.2], [47.4], [4.1], [26.9], [11.1]]})
+    style = en_style(ChartType.DONUT, width_px=600, height_px=600, dpi=72, font_size=18.06, legend="none",
+                     title_loc="none", value_labels=True)
+    out = render(spec, style, renderer, "en")
+    assert not out.checks.off_canvas_text and not out.checks.overlapping_text, out.checks
+    lines = {line for e in out.elements if e.kind == "text" for line in e.text.split("\n")}
+    assert {"transport and", "communication"} <= lines and "food" in lines  # short names stay on one line
+
+
+@pytest.mark.parametrize("renderer", ["plotly", "vegalite"])
+def test_a_radars_ring_values_stay_apart_and_clear_of_the_top_name(renderer):
+    """A radar squeezed beside a legend wrote its rings' values over each other (25 over 50 …); the outer ring's value
+    stood under the top spoke's name (内科 over 10): rings are at least RING_SPACING_EM apart and the top name clears
+    the outer ring's value."""
+    spec = ChartSpec(chart_type="radar", title="flights by airport", unit="thousand flights", decimals=1,
+                     data={"index": ["Haneda", "Narita", "Kansai", "Chubu", "Fukuoka", "New Chitose"],
+                           "columns": ["domestic", "international"],
+                           "data": [[108.9, 63.5], [95.0, 68.1], [91.7, 67.2], [110.4, 64.5], [108.5, 64.7], [106.1, 65.1]]})
+    squeezed = render(spec, en_style(ChartType.RADAR, width_px=600, height_px=600, dpi=100, font_size=13,
+                                     legend="right", title_loc="center", value_labels=True, markers=True), "plotly", "en")
+    assert not squeezed.checks.overlapping_text, squeezed.checks
+    stays = ChartSpec(chart_type="radar", title="診療科別の平均在院日数", unit="日", decimals=1,
+                      data={"index": ["内科", "外科", "整形外科", "産婦人科", "精神科"], "columns": ["2022年度"],
+                            "data": [[7.8], [8.4], [8.8], [9.0], [8.3]]})
+    style = style_for(ChartType.RADAR).model_copy(update={
+        "width_px": 600, "height_px": 600, "dpi": 120, "font_size": 10.83, "font_family": "IPAexGothic",
+        "legend": "upper left", "title_loc": "center", "value_labels": False, "markers": False, "subtitle": None})
+    out = render(stays, style, renderer, "ja")
+    assert not out.checks.overlapping_text, out.checks
+    box = {e.text: e.bbox for e in out.elements if e.kind == "text"}
+    assert box["内科"][3] <= box["10"][1]  # the top name ends above the outer ring's value
+
+
+def test_plotly_sets_axis_titles_at_the_size_they_were_measured_at():
+    """plotly writes axis titles 1.2 font sizes by default, while their wrapping and the margin made for them were
+    measured at one: a two-line value-axis title ran over the subtitle (and a waterfall's off the image)."""
+    title = "capital expenditure, change on previous year (%)"
+    spec = ChartSpec(chart_type="change", title="capital expenditure, change on previous year", y_title=title, unit="%",
+                     decimals=1, timeline=True, data={"index": ["2010", "2011", "2012", "2013", "2014"],
+                                                      "columns": ["Japan"], "data": [[-8.3], [7.2], [-5.5], [-3.0], [9.6]]})
+    style = en_style(ChartType.CHANGE, width_px=640, height_px=480, dpi=100, font_size=13, legend="bottom",
+                     subtitle="({first}–{last})", title_loc="center")
+    out = render(spec, style, "plotly", "en")
+    assert not out.checks.overlapping_text and not out.checks.off_canvas_text, out.checks

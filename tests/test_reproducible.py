@@ -57,7 +57,9 @@ the data; then re-pin and say so here and in the commit:
   value-axis title longer than its axis was written on two lines, with room for the second in the left margin (§3),
   and the great_tables style cut its page to the table and its margin (§2), and when recent measures (5G, NISA,
   ふるさと納税, streaming) got the year they began and are never drawn before it (seeds-v11, §4), and when plotly
-  and Vega-Lite wrote a title wider than the image on two lines (plotly's as an annotation).
+  and Vega-Lite wrote a title wider than the image on two lines (plotly's as an annotation); then when long pie
+  slice names were written on two lines, radars spaced their rings by the font and cleared the top name of the
+  outer ring's value, and plotly's axis titles took the size they are measured at (§3).
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
@@ -85,9 +87,9 @@ PINNED = {
     },
     "mix": {
         "content": "b4e1631f2baac384beb02b01a362b78fefa4fe9c9b27e06b785d2e7a6db54ec4",
-        "shards": ["e8ee1768d3ff561d8587e2a4ccfe030b3cd73b1756a0b24237f8d8e486a90aaf",
-                   "a688ca0b18b49cced2bf73a16405941fa78dd452734f6b46b5a1f95a347ebe26",
-                   "aaa9c482362fb5d580d459c8e80d907539b5674706534b33312becb800d39989"],
+        "shards": ["55deab43a78afef9fb69d8b41b7fc00f4f439f1b4ee47a76225fa44accfbdf53",
+                   "ec4c6f8d5f84061e94b18c32c4aa1e82e208d09f5317f61349d4e9779560b96b",
+                   "21942d7fe2ee708876ece9fac2c9365d5c12beaef4de0df7a70072c64aa86feb"],
     },
 }
 PINNED_WITH = {"matplotlib": "3.11.2", "pyarrow": "26.0.1", "pillow": "13.0.0", "numpy": "2.4.6", "plotly": "7.1.0",
