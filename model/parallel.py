@@ -91,13 +91,22 @@ def gathered_state(model, rank: int) -> dict:
     return state if rank == 0 else {}
 
 
+def _trained_only():
+    """What a sharded checkpoint holds: trainable parameters, buffers and optimizer state. Frozen weights come from
+    where the run loads them, again on resume — at 70B the 16-bit weights a QSLAW run keeps frozen are ~140 GB,
+    written at every checkpoint otherwise."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+
+    return StateDictOptions(ignore_frozen_params=True, strict=False)
+
+
 def save_sharded(directory: Path, step: int, model, optimizer) -> str:
-    """Every rank writes its shard of weights and optimizer state into `sharded-<step>/`; returns that name."""
+    """Every rank writes its shard of what trains (`_trained_only`) into `sharded-<step>/`; returns that name."""
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_state_dict
 
     name = f"sharded-{step}"
-    model_state, optim_state = get_state_dict(model, optimizer)
+    model_state, optim_state = get_state_dict(model, optimizer, options=_trained_only())
     dcp.save({"model": model_state, "optim": optim_state}, checkpoint_id=str(directory / name))
     return name
 
@@ -107,12 +116,13 @@ def load_sharded(directory: Path, name: str, model, optimizer) -> None:
     from torch.distributed.checkpoint import DefaultLoadPlanner
     from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 
-    model_state, optim_state = get_state_dict(model, optimizer)
+    model_state, optim_state = get_state_dict(model, optimizer, options=_trained_only())
     state = {"model": model_state, "optim": optim_state}
     # get_state_dict gives every trainable parameter optimizer state; one that never had a gradient (the vision
     # tower's unused post-norm) has none in the checkpoint and keeps the blank state, which AdamW never applies
     dcp.load(state, checkpoint_id=str(directory / name), planner=DefaultLoadPlanner(allow_partial_load=True))
-    set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
+    set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"],
+                   options=_trained_only())
 
 
 def drop_older_shards(directory: Path, keep: str) -> None:

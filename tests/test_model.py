@@ -279,6 +279,7 @@ def test_adaptation_on_two_processes_ddp_and_fsdp_agree_and_fsdp_resumes_exactly
     qslaw: the packed checkpoint), and a run stopped after its step-2 checkpoint and rerun ends where the
     uninterrupted one did."""
     from safetensors.torch import load_file
+    from torch.distributed.checkpoint import FileSystemReader
 
     from model.adapt import AdaptConfig
     from model.build import load_lmm
@@ -324,6 +325,10 @@ def test_adaptation_on_two_processes_ddp_and_fsdp_agree_and_fsdp_resumes_exactly
 
     run("stopped", "fsdp", "2")
     assert [p.name for p in (tmp_path / "stopped" / "checkpoint").glob("sharded-*")] == ["sharded-2"]
+    # what trains, not the frozen weights the run loads again (QSLAW's 16-bit weights: ~140 GB per checkpoint at 70B)
+    saved = FileSystemReader(tmp_path / "stopped" / "checkpoint" / "sharded-2").read_metadata().state_dict_metadata
+    frozen = [k for k in saved if k.startswith("model.") and k.endswith("embed_tokens.weight")]
+    assert (frozen == []) if method == "qslaw" else len(frozen) == 1
     resumed = run("stopped", "fsdp")
     assert all(r["resumed_from"] == 2 and r["losses"] == f["losses"] for r, f in zip(resumed, fsdp))
 
