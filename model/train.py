@@ -175,8 +175,9 @@ def train(cfg: TrainConfig, observe: Callable[[list[str]], None] | None = None) 
     if fsdp:  # every rank takes part in each tensor's gathering; rank 0 writes
         save_consolidated(model, out / "final", rank, int(cfg.final_file_gb * 2**30))
     if rank == 0:
-        if not fsdp:
-            model.save_pretrained(out / "final")
+        if not fsdp:  # in fp32 as the sharded export: beside frozen 16-bit parts the config would say 16 bits and
+            # from_pretrained would round the trained fp32 weights; on the host, as training is over
+            model.to("cpu", torch.float32).save_pretrained(out / "final")
         tokenizer.save_pretrained(out / "final")
         atomic_write_bytes(out / "final" / FINISHED, json.dumps({"stage": cfg.stage, "steps": step}).encode())
     barrier()

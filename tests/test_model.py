@@ -342,3 +342,23 @@ def test_sharded_adaptation_refuses_what_fsdp_cannot_shard():
     with pytest.raises(ValueError, match="cannot shard quant.mode = 'packed'"):
         AdaptConfig(data=["x"], out="o", method="qslaw", quant=QuantConfig(mode="packed"), sharding="fsdp")
     assert AdaptConfig(data=["x"], out="o", method="qlora", quant=QuantConfig(mode="packed")).sharding == "ddp"
+
+
+def test_a_run_from_a_16_bit_checkpoint_exports_its_trained_weights_unrounded(tiny_dataset, tmp_path):
+    """Stage 1 from a bf16 checkpoint trains the projector in fp32 beside the frozen bf16 towers; saved as they
+    were, the config said bf16 and from_pretrained rounded the projector to 8 bits of mantissa on load. The export
+    is fp32 (as the sharded one), so what loads is what trained."""
+    from safetensors.torch import load_file
+
+    from model.build import load_lmm
+
+    train(config(tiny_dataset, tmp_path / "s1", stage="1", steps=2, checkpoint_every=100))
+    start = tmp_path / "s1" / "final"
+    load_lmm(start).to(torch.bfloat16).save_pretrained(start)
+    train(config(tiny_dataset, tmp_path / "again", stage="1", steps=2, checkpoint_every=100, init_from=str(start)))
+    saved = {k: v for f in (tmp_path / "again" / "final").glob("*.safetensors") for k, v in load_file(f).items()}
+    loaded = {k: v for k, v in load_lmm(tmp_path / "again" / "final").state_dict().items() if "projector" in k}
+    projector = {k.split("multi_modal_projector.")[1]: v for k, v in saved.items() if "projector" in k}
+    assert projector and all(v.dtype == torch.float32 for v in projector.values())
+    assert len(loaded) == len(projector)
+    assert all(torch.equal(v, projector[k.split("multi_modal_projector.")[1]]) for k, v in loaded.items())
