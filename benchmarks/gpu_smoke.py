@@ -13,6 +13,7 @@ Without --dataset it generates 48 template samples first. Exit status 1 if any s
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
@@ -50,6 +51,9 @@ def step(name: str, device: torch.device, results: list[bool], work) -> None:
     results.append(ok)
     print(f"{'PASS' if ok else 'FAIL'}  {name:<24} {time.perf_counter() - started:7.1f} s  "
           f"peak {peak_memory_bytes(device) / 2**20:9.0f} MiB  {detail or ''}", flush=True)
+    if not ok and distributed()[1] > 1:  # the other ranks wait in this step's collectives until they time out (4 h):
+        sys.stderr.flush()                # end this one, and torchrun stops them
+        os._exit(1)
 
 
 def main() -> None:

@@ -254,6 +254,30 @@ def test_more_ranks_and_workers_than_row_groups_still_deal_every_row_once(tiny_d
         list(ShardStream(files, heldout_percent=0, rank=0, world_size=rows + 1, columns=("id",)))
 
 
+def test_a_smoke_step_failing_on_one_rank_ends_the_run_instead_of_leaving_the_others_waiting(tiny_dataset, tmp_path):
+    """A failure on one GPU (an out-of-memory, simulated here: the only fake) used to let that rank go on to the next
+    step while the others waited in the failed step's collectives, for up to the 4 h timeout."""
+    wrapper = tmp_path / "smoke_failing_on_rank_1.py"
+    wrapper.write_text(f"""import sys
+sys.path.insert(0, {str(REPO / "benchmarks")!r})
+import gpu_smoke
+from model.recipe import distributed
+real = gpu_smoke.train
+def train(cfg):
+    if distributed()[0] == 1:
+        raise RuntimeError("CUDA out of memory (simulated on rank 1)")
+    return real(cfg)
+gpu_smoke.train = train
+gpu_smoke.main()
+""")
+    env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                             str(free_port()), str(wrapper), "--size", "tiny", "--dataset", str(tiny_dataset), "--out",
+                             str(tmp_path / "smoke"), "--steps", "2"], env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode != 0 and "FAIL  train" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "adapt" not in result.stdout  # no rank went on to the next step
+
+
 def test_the_gpu_smoke_script_passes_every_step_on_cpu(tiny_dataset, tmp_path):
     """What a user runs first on their GPUs (benchmarks/gpu_smoke.py), tiny and on CPU: every step reports PASS."""
     result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_smoke.py"), "--size", "tiny", "--dataset",
