@@ -72,16 +72,16 @@ def _names(spec: ChartSpec) -> str:
 def table_numbers(spec: ChartSpec) -> list[float]:
     """What a passage may truthfully state of `spec` (magnitudes; the passage's 減少/fell carries the sign): each
     value, the differences, ratios and changes in % between two values of a series or of a category, each value's
-    share of its category's total and (unless the rows are periods) of its series' total, those totals and the means — in the table's units and, where a
-    unit carries a scale word (億円, 万トン), multiplied out."""
+    share of its category's total and (unless the rows are periods) of its series' total, those totals and the
+    means — in the table's units and, where a unit carries a scale word (億円, 万トン), multiplied out."""
     table = spec.data
-    series = [table.column(c) for c in table.columns]
-    rows = [list(row) for row in table.data] if len(table.columns) > 1 else []
+    series = [(table.column(c), not spec.timeline) for c in table.columns]  # a share of a sum over years means nothing
+    rows = [(list(row), True) for row in table.data] if len(table.columns) > 1 else []
     found: list[float] = []
-    for values in series + rows:
+    for values, has_shares in series + rows:
         total = sum(values)
         found += [*values, total, total / len(values)]
-        if values in rows or not spec.timeline:  # a share of a sum over years means nothing
+        if has_shares:
             found += [v / total * 100 for v in values if total]
         for a, b in combinations(values, 2):
             found.append(b - a)
