@@ -660,7 +660,7 @@ class Radar:
 
 
 RADAR_LABEL_EM = 2.2  # room past the spokes' ends for the categories' names, above and below, in font sizes
-RING_SPACING_EM = 1.5  # rings closer than this (a radar squeezed beside a legend) would write their values over each other
+RING_SPACING_EM = 1.2  # rings closer than this (a radar squeezed beside a legend) would write their values over each other
 RADAR_NAME_GAP_PX = 6.0  # between a spoke's end and its name (a ring's value sits half that right of the top spoke)
 
 
@@ -678,7 +678,8 @@ def radar(canvas: Canvas) -> Radar:
     reach = value_range([v for row in table.data for v in row])[1]
     n = len(table.index)
     angles = [2 * math.pi * i / n for i in range(n)]
-    intervals = max(2, min(6, int(radius / (font_px * RING_SPACING_EM))))
+    intervals = next((k for k in range(6, 1, -1) if nice_step(0.0, reach, k) / reach * radius
+                      >= font_px * RING_SPACING_EM), 2)  # the usual step, coarser only where rings would crowd
     rings = [v for v in tick_values(0.0, reach, intervals) if v > 0]
     # the outer ring's value stands half a line above its ring: the top name starts clear of it
     clearance = max(0.0, font_px * 0.6 - (reach - rings[-1]) / reach * radius) if rings else 0.0
