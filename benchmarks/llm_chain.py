@@ -74,7 +74,9 @@ def run(url: str, model: str, lang: str, n: int, work: Path) -> dict:
                        "chart": spec["chart_type"], "title": spec["title"], "series": spec["data"]["columns"],
                        "labels": spec["data"]["index"], "values": spec["data"]["data"],
                        "llm_questions": [q["question"] for q in row["qa"] if q["qa_type"] != "visual"][:2]})
+    refused = [json.loads(line) for f in sorted((out / "rejects").glob("*.jsonl")) for line in f.read_text().splitlines()]
     return {"lang": lang, "planned": n, "landed": len(rows), "landed_share": round(len(rows) / n, 3),
+            "reject_details": [{"step": r["step"], "reason": r["reason"], "detail": r["detail"][:300]} for r in refused],
             "rejects": dict(Counter(result.rejects).most_common()), "seconds": round(seconds, 1),
             "llm_qa": {"kept": checked.kept, "corrected": checked.corrected, "dropped": checked.dropped,
                        "kept_or_corrected": round((checked.kept + checked.corrected) / proposed, 3) if proposed else None},

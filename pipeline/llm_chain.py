@@ -394,7 +394,7 @@ class LLMChain:
                 passage=description.text, series=json.dumps(list(series), ensure_ascii=False),
                 labels=json.dumps(list(labels), ensure_ascii=False), units=units_text(plan, ranges, lang),
                 chart_rule=prompts.chart_rule(chart.chart_type.value, lang)), seed("data"),
-                convert=lambda d: checked_values(chart, d.filled(plan), ranges, description.text))
+                convert=lambda d: checked_values(chart, d.filled(plan, chart.settle), ranges, description.text))
             reply_model, item_model = qa_drafts_schema(
                 {op: rule.args for op, rule in OPS.items() if rule.by_llm}, spec.data.index, spec.data.columns,
                 LLM_QUESTIONS)

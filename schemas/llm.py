@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Annotated, Literal, Union
 
@@ -52,9 +52,11 @@ class ValuesDraft(BaseModel):
         title = Field(max_length=80, pattern=names(measure, lang), description=cls.model_fields["title"].description)
         return create_model("ValuesDraft", __base__=cls, __doc__=cls.__doc__, title=(str, title), values=(values, ...))
 
-    def filled(self, plan: ChartSpec) -> ChartSpec:
+    def filled(self, plan: ChartSpec, settle: Callable[[list[list[float]], str], list[list[float]]] | None = None
+               ) -> ChartSpec:
         """`plan` with these values and this title, each column shown to the digits the model wrote (never rounded
-        here); ChartSpec's validators decide whether it can be drawn."""
+        here), after `settle(rows, unit)` computes what the chart family's arithmetic fixes (ChartFamily.settle);
+        ChartSpec's validators decide whether it can be drawn."""
         written = self.values.model_dump(by_alias=True) if isinstance(self.values, BaseModel) else self.values
         columns, index = plan.data.columns, plan.data.index
         fine = [f"{v!r} ({c}, {label})" for c in columns for label, v in written[c].items()
@@ -62,13 +64,13 @@ class ValuesDraft(BaseModel):
         if fine:
             raise ValueError(f"values {', '.join(fine[:3])} have more than {MAX_DECIMALS} digits after the point: "
                              "write them as a chart would show them")
-        digits = {c: max(decimals_written(v) for v in written[c].values()) for c in columns}
-        first = digits[columns[0]]
+        rows = [[written[c][label] for c in columns] for label in index]
+        rows = settle(rows, plan.unit) if settle else rows
+        digits = [max(decimals_written(row[j]) for row in rows) for j in range(len(columns))]
         fields = plan.model_dump() | {
-            "title": self.title, "decimals": first,
-            "column_decimals": {c: d for c, d in digits.items() if d != first},
-            "data": DataTable(index=index, columns=columns,
-                              data=[[written[c][label] for c in columns] for label in index]).model_dump()}
+            "title": self.title, "decimals": digits[0],
+            "column_decimals": {c: d for c, d in zip(columns, digits) if d != digits[0]},
+            "data": DataTable(index=index, columns=columns, data=rows).model_dump()}
         return ChartSpec.model_validate(fields)
 
 

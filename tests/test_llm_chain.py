@@ -249,9 +249,10 @@ def test_the_cache_key_ignores_what_only_our_validation_reads():
         [], params | {"schema": {"type": "object", "properties": {"name": {"type": "string", "pattern": "^sales"}}}})
 
 
-def test_values_that_break_their_family_or_measure_are_sent_back_and_rejected_with_the_reason(tmp_path, server):
-    """The plan fixes labels, series and units; what the model writes can still be wrong: shares that do not
-    fill 100 %, or magnitudes the measure cannot have (a deposit balance of 0.001 億円)."""
+def test_values_the_measure_cannot_have_are_rejected_and_shares_are_made_to_fill_100(tmp_path, server):
+    """The plan fixes labels, series and units; what the model writes can still be wrong: magnitudes the measure
+    cannot have (a deposit balance of 0.001 億円) are sent back and rejected with the reason; shares that do not fill
+    100 % are scaled to fill it, their proportions kept (ChartFamily.settle: the arithmetic is the program's)."""
     from pipeline.llm_chain import LLMChain, llm_drafts
     from schemas import Reject
 
@@ -264,10 +265,13 @@ def test_values_that_break_their_family_or_measure_are_sent_back_and_rejected_wi
               and not plans[i][2].topic.signed and plans[i][2].topic.axis != "share"][:2]  # levels, not shares or
     # signed rates (a CPI 前年比 may be tiny)
     drafts, _ = llm_drafts(run, shares + levels, tmp_path / "cache")
-    assert all(isinstance(d, Reject) and d.reason == "llm_data_invalid" for d in drafts)
-    details = [d.detail for d in drafts]
-    assert all(("sum to" in d and "not 100" in d) or "filling 100" in d for d in details[:2])  # a pie's or a band's
-    assert all("is not a plausible value" in d for d in details[2:])
+    assert all(isinstance(d, Reject) and d.reason == "llm_data_invalid" for d in drafts[2:])
+    assert all("is not a plausible value" in d.detail for d in drafts[2:])
+    for sample in drafts[:2]:  # a pie's or a band's halved shares, scaled back to fill 100
+        assert not isinstance(sample, Reject), sample
+        wholes = ([sum(row) for row in sample.spec.data.data] if len(sample.spec.data.columns) > 1
+                  else [sum(row[0] for row in sample.spec.data.data)])
+        assert all(total == pytest.approx(100) for total in wholes)
 
 
 def _shrunk_answer(body):

@@ -88,6 +88,28 @@ def test_values_fill_the_plan_shown_to_the_digits_written_or_a_named_error():
         fine.filled(plan)
 
 
+def test_what_a_familys_arithmetic_fixes_is_computed_not_refused():
+    """Seen in refused LLM rows: a donut whose % shares summed to 15.78 or 113.8, a 帯グラフ year at 1,634 %, a
+    waterfall whose closing level was not the first plus its factors. The program fills what the family determines:
+    proportions kept, shares exactly 100; the closing level computed."""
+    from renderers.charts import family
+
+    donut, band, waterfall = family("donut"), family("band"), family("waterfall")
+    assert donut.settle([[2], [3], [5]], "%") == [[20.0], [30.0], [50.0]]
+    shares = donut.settle([[5.1], [4.9], [5.78]], "%")
+    assert sum(v for (v,) in shares) == pytest.approx(100) and shares[0][0] > shares[1][0]
+    assert [sum(row) for row in band.settle([[600, 1034], [10, 16.3]], "%")] == [pytest.approx(100)] * 2
+    assert donut.settle([[2], [3]], "万円") == [[2], [3]]  # amounts are not shares
+    assert donut.settle([[-2], [3]], "%") == [[-2], [3]]  # left for `meaning` to refuse
+    assert waterfall.settle([[485], [30.5], [-12], [116]], "億円")[-1] == [503.5]
+    plan = ChartSpec(chart_type="donut", title="構成比", unit="%", data={
+        "index": ["A", "B", "C"], "columns": ["構成比"], "data": [[1], [1], [1]]})
+    sized = ValuesDraft.sized(("構成比",), ("A", "B", "C"), (False,), "構成比", "ja")
+    filled = sized.model_validate({"title": "構成比", "values": {"構成比": {"A": 1, "B": 1, "C": 1}}}).filled(
+        plan, donut.settle)
+    assert filled.data.data == [[33.4], [33.3], [33.3]] and filled.decimals == 1
+
+
 def test_the_data_schema_names_every_series_and_label_and_nothing_else():
     sized = ValuesDraft.sized(("法人", "個人"), ("2021", "2022"), (True, False), "預金", "ja")
     schema = sized.model_json_schema()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from schemas.chart import ChartSpec, ChartType
+from schemas.llm import decimals_written
 from schemas.render import Rendered
 from schemas.seeds import SeedTopic
 from schemas.style import StyleSpec
@@ -161,6 +163,20 @@ class ChartFamily:
                 return f"{self.chart_type} shares in % sum to {total:g}, not 100: the slices are parts of one whole"
         return None
 
+    def settle(self, rows: list[list[float]], unit: str) -> list[list[float]]:
+        """What this family's arithmetic fixes, computed rather than asked of a model (the template's data is made
+        so): a waterfall's closing level is the first plus every factor; %-shares of one whole (a pie's slices, a
+        帯グラフ's bar) are scaled to fill 100 — the proportions written, at one decimal at least, rounded so they
+        sum to exactly 100. Shares with a negative or no total are left for `meaning` to refuse."""
+        if self.bridge and len(rows) >= 3:
+            digits = max(decimals_written(row[0]) for row in rows)
+            return [*rows[:-1], [round(rows[0][0] + sum(row[0] for row in rows[1:-1]), digits)]]
+        if percent(unit) and self.round:
+            return [[v] for v in _filling_100([row[0] for row in rows])]
+        if percent(unit) and self.shares_per_category:
+            return [_filling_100(row) for row in rows]
+        return rows
+
     def fits(self, topic: SeedTopic) -> bool:
         """Whether the template may draw a seed topic (prompts/seeds.json) as this family."""
         if topic.axis not in self.topic_axes:
@@ -220,6 +236,22 @@ def exactly_columns(spec: ChartSpec, n: int, why: str) -> None:
     """A family that draws exactly `n` columns; `why` says what it draws, for the message."""
     if len(spec.data.columns) != n:
         raise ValueError(f"{spec.chart_type} draws {why}, got columns {spec.data.columns!r}")
+
+
+def _filling_100(values: list[float]) -> list[float]:
+    """`values` scaled to sum to exactly 100 at the digits written (one at least), by largest remainder; as they
+    are if one is negative or they sum to nothing."""
+    total = sum(values)
+    if total <= 0 or min(values) < 0:
+        return values
+    digits = max(1, *(decimals_written(v) for v in values))
+    unit = 10**digits
+    scaled = [v * 100 * unit / total for v in values]
+    floors = [math.floor(x) for x in scaled]
+    short = 100 * unit - sum(floors)
+    for i in sorted(range(len(values)), key=lambda i: floors[i] - scaled[i])[:short]:
+        floors[i] += 1
+    return [f / unit for f in floors]
 
 
 def share_slack(spec: ChartSpec, parts: int) -> float:
