@@ -660,7 +660,7 @@ class Radar:
 
 
 RADAR_LABEL_EM = 2.2  # room past the spokes' ends for the categories' names, above and below, in font sizes
-RING_SPACING_EM = 1.2  # rings closer than this (a radar squeezed beside a legend) would write their values over each other
+RING_SPACING_EM = 1.2  # closer rings (a radar squeezed beside a legend) write their values over each other
 RADAR_NAME_GAP_PX = 6.0  # between a spoke's end and its name (a ring's value sits half that right of the top spoke)
 
 
