@@ -57,10 +57,12 @@ def _color(style: StyleSpec, i: int) -> str:
     return style.palette[i % len(style.palette)].hex
 
 
-def _bar_labels(ax: Axes, container, values, col: str, spec: ChartSpec, style: StyleSpec, lang: str, center=False) -> None:
+def _bar_labels(ax: Axes, container, values, col: str, spec: ChartSpec, style: StyleSpec, lang: str,
+                inside_of: str | None = None) -> None:
+    """Each bar's value past its end, or centred inside it (a stack) in the ink that reads on `inside_of`, its fill."""
     labels = [format_number(v, spec.decimals_of(col), style, lang) for v in values]
-    ax.bar_label(container, labels=labels, label_type="center" if center else "edge", padding=2,
-                 fontsize=style.font_size * 0.85)
+    ax.bar_label(container, labels=labels, label_type="center" if inside_of else "edge", padding=2,
+                 fontsize=style.font_size * 0.85, color=ink(inside_of) if inside_of else "black")
 
 
 def bars(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, horizontal: bool, stacked: bool) -> list[Mark]:
@@ -86,7 +88,7 @@ def bars(ax: Axes, spec: ChartSpec, style: StyleSpec, lang: str, horizontal: boo
         else:
             container = ax.bar(x + offset, drawn, width=width, bottom=bottom, color=color, label=col, **edges)
         if style.value_labels:
-            _bar_labels(ax, container, values, col, spec, style, lang, center=stacked)
+            _bar_labels(ax, container, values, col, spec, style, lang, inside_of=color if stacked else None)
         marks += [(p, "bar", row, col, color, ax) for p, row in zip(container.patches, table.index)]
         if stacked:
             bottom = bottom + values

@@ -412,7 +412,8 @@ def cartesian(canvas: Canvas, bars: bool, stacked: bool = False, horizontal: boo
             box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
             elements.append(Element(kind="bar", bbox=box, color=canvas.color(j), row=row, col=col))
             if style.value_labels:
-                canvas.value_labels.append(bar_label(canvas, texts[i], box, v, horizontal, stacked))
+                canvas.value_labels.append(bar_label(canvas, texts[i], box, v, horizontal,
+                                                     canvas.color(j) if stacked else None))
         if stacked:
             base = [b + v for b, v in zip(base, values)]
     secondary_range = (value_range([v for c in spec.secondary_series for v in table.column(c)])
@@ -478,7 +479,7 @@ def bridge(canvas: Canvas) -> Bridge:
         box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
         elements.append(Element(kind="bar", bbox=box, color=colors[i], row=row, col=col))
         if style.value_labels:
-            canvas.value_labels.append(bar_label(canvas, texts[i], box, v, False, False))
+            canvas.value_labels.append(bar_label(canvas, texts[i], box, v, False))
     return Bridge(base, values, colors, style.bar_width, texts, PlotArea(frame, "category", "value"), elements)
 
 
@@ -731,14 +732,15 @@ def label(canvas: Canvas, text: str, x: float, y: float, x_anchor: float, y_anch
 
 
 def bar_label(canvas: Canvas, text: str, bar: tuple[float, float, float, float], value: float, horizontal: bool,
-              inside: bool) -> Element:
-    """Past the bar's end (outside), or inside at its end, shrunk to fit (plotly's insidetextanchor "end" with
-    constraintext)."""
+              inside_of: str | None = None) -> Element:
+    """Past the bar's end, or inside at its end (a stack: in the ink that reads on `inside_of`, its fill), shrunk to
+    fit (plotly's insidetextanchor "end" with constraintext, whose inside text contrasts with its bar)."""
     x0, y0, x1, y1 = bar
-    if inside:
+    if inside_of:
         fit = (x1 - x0 - 2 * TEXT_PAD_PX, y1 - y0 - 2 * TEXT_PAD_PX)
-        return (label(canvas, text, x1 - TEXT_PAD_PX, (y0 + y1) / 2, 1, 0.5, fit) if horizontal
-                else label(canvas, text, (x0 + x1) / 2, y0 + TEXT_PAD_PX, 0.5, 0, fit))
+        inside = (label(canvas, text, x1 - TEXT_PAD_PX, (y0 + y1) / 2, 1, 0.5, fit) if horizontal
+                  else label(canvas, text, (x0 + x1) / 2, y0 + TEXT_PAD_PX, 0.5, 0, fit))
+        return inside.model_copy(update={"color": ink(inside_of)})
     if horizontal:
         return (label(canvas, text, x1 + TEXT_PAD_PX, (y0 + y1) / 2, 0, 0.5) if value >= 0
                 else label(canvas, text, x0 - TEXT_PAD_PX, (y0 + y1) / 2, 1, 0.5))

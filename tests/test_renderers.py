@@ -1012,3 +1012,24 @@ def test_plotly_sets_axis_titles_at_the_size_they_were_measured_at():
                      subtitle="({first}–{last})", title_loc="center")
     out = render(spec, style, "plotly", "en")
     assert not out.checks.overlapping_text and not out.checks.off_canvas_text, out.checks
+
+
+@pytest.mark.parametrize("renderer", ["matplotlib", "vegalite"])
+def test_a_stacks_values_inside_dark_parts_are_written_in_white(renderer):
+    """Values centred inside stacked parts were drawn near-black whatever the fill: 9.7 on dark grey and 20.3 on deep
+    red hardly read (a 帯グラフ in Vega-Lite, stacked bars in matplotlib). They take the ink that reads on their part."""
+    from schemas.style import NamedColor
+
+    spec = ChartSpec(chart_type="stacked_bar", title="来店客の利用シーン別", unit="万人", decimals=1,
+                     data={"index": ["FY2014", "FY2015", "FY2016"], "columns": ["ランチ", "ディナー"],
+                           "data": [[23.7, 12.6], [24.0, 10.1], [20.1, 9.7]]})
+    dark = [NamedColor(hex="#1f3864", ja="紺", en="navy"), NamedColor(hex="#404040", ja="濃い灰色", en="dark grey")]
+    style = style_for(ChartType.STACKED_BAR).model_copy(update={"palette": dark, "value_labels": True, "legend": "right"})
+    out = render(spec, style, renderer, "ja")
+    image = np.asarray(Image.open(io.BytesIO(out.png)).convert("L")).astype(int)
+    values = [e for e in out.elements if e.kind == "text" and e.text in ("23.7", "12.6", "10.1", "9.7")]
+    assert len(values) == 4
+    for e in values:
+        x0, y0, x1, y1 = (int(round(v)) for v in e.bbox)
+        inside = image[y0:y1, x0:x1]
+        assert (inside > 200).sum() > 10 and (inside < 30).sum() == 0, e.text  # white strokes, no black ones

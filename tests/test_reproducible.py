@@ -59,7 +59,8 @@ the data; then re-pin and say so here and in the commit:
   ふるさと納税, streaming) got the year they began and are never drawn before it (seeds-v11, §4), and when plotly
   and Vega-Lite wrote a title wider than the image on two lines (plotly's as an annotation); then when long pie
   slice names were written on two lines, radars spaced their rings by the font and cleared the top name of the
-  outer ring's value, and plotly's axis titles took the size they are measured at (§3).
+  outer ring's value, and plotly's axis titles took the size they are measured at (§3); then when a stack's values
+  inside its parts took the ink that reads on each part (white on dark fills).
 
 Row content (everything but the PNG bytes, element boxes and render checks) depends only on our code, numpy and
 pandas, so its digest is checked everywhere. Whole-file digests also depend on how matplotlib, Chromium, Pillow and
@@ -81,13 +82,13 @@ from tests.conftest import TINY
 PINNED = {
     "matplotlib": {
         "content": "32b3d28638e59b8188019beb689955b19db74ff02952ebe2297940e29d431b1e",
-        "shards": ["32ce748989acdabf807d787ebf4e60e88a027c602d695e1b6ee50c0475fee777",
+        "shards": ["e1b6fed5e82ecebcaab175409528bb9a867b6651cdf673892a6d8f3c1901ac91",
                    "fca3c1cbda3ac6701cb64f203cedacec6dc5565d3c7ac9cc522941002e8cd792",
                    "2bdca77a25e340477249d08e0428039cbd921ecdc89d69e72c0fb327f282ed9d"],
     },
     "mix": {
         "content": "b4e1631f2baac384beb02b01a362b78fefa4fe9c9b27e06b785d2e7a6db54ec4",
-        "shards": ["55deab43a78afef9fb69d8b41b7fc00f4f439f1b4ee47a76225fa44accfbdf53",
+        "shards": ["b7583563808bcbc5fc70082dcb894095741aa9b52b4d0ac4049fe98304390b58",
                    "ec4c6f8d5f84061e94b18c32c4aa1e82e208d09f5317f61349d4e9779560b96b",
                    "21942d7fe2ee708876ece9fac2c9365d5c12beaef4de0df7a70072c64aa86feb"],
     },
