@@ -13,7 +13,7 @@ from functools import cache, partial
 from renderers import furniture, pinned
 from renderers.colour import ink
 from renderers.fonts import font_path, text_width
-from renderers.layout import two_lines_if_longer
+from renderers.layout import slice_name, two_lines_if_longer
 from renderers.numbers import nice_step
 from renderers.pinned import Canvas, Page, PlotArea
 from schemas.chart import ChartSpec
@@ -287,10 +287,18 @@ def pie(layers: list[dict], canvas: Canvas, legend: dict | None, hole: float = 0
     spec, style, table = canvas.spec, canvas.style, canvas.spec.data
     size = style.font_size * style.dpi / 72
     values = table.column(table.columns[0])
-    labels = [f"{row} {canvas.fmt(v)}{spec.unit}" if style.value_labels else row for row, v in zip(table.index, values)]
+    names = [slice_name(row, style.font_family, size, style.width_px) for row in table.index]
+    labels = [f"{name} {canvas.fmt(v)}{spec.unit}" if style.value_labels else name for name, v in zip(names, values)]
+
+    def wide(label: str) -> float:
+        return max(text_width(line, style.font_family, size) for line in label.split("\n"))
+
+    def tall(label: str) -> float:
+        return size * 1.3 * (label.count("\n") + 1)
+
     plot_w = style.width_px - canvas.left - canvas.right
     plot_h = style.height_px - canvas.top - canvas.bottom
-    widest = max(text_width(label, style.font_family, size) for label in labels)
+    widest = max(wide(label) for label in labels)
     outer = max(plot_h / 4, min(plot_h / 2 * 0.92, plot_w / 2 - widest - PIE_LABEL_GAP_PX * 2))
     rows = [{"name": row, "i": i, "v": v} for i, (row, v) in enumerate(zip(table.index, values))]
     layers.append({"data": {"values": rows}, "mark": {"type": "arc", "outerRadius": outer, "innerRadius": outer * hole,
@@ -306,18 +314,18 @@ def pie(layers: list[dict], canvas: Canvas, legend: dict | None, hole: float = 0
         middle = start + sweep / 2
         start += sweep
         x, y = cx + inside * math.sin(middle), cy - inside * math.cos(middle)
-        if _inside_slice(x, y, text_width(label, style.font_family, size), size * 1.3, (cx, cy),
-                         (outer * hole, outer), (middle - sweep / 2, middle + sweep / 2)):
+        if _inside_slice(x, y, wide(label), tall(label), (cx, cy), (outer * hole, outer),
+                         (middle - sweep / 2, middle + sweep / 2)):
             layers.append(text(canvas, label, x, y, "center", "middle", size, ink(canvas.color(i))))
         else:
             rim = outer + PIE_LABEL_GAP_PX
             outside.append((cx + rim * math.sin(middle), cy - rim * math.cos(middle), label))
-    for right in (True, False):  # names on one side kept a line apart, pushed down in reading order
+    for right in (True, False):  # names on one side kept clear of each other, pushed down in reading order
         placed = sorted((p for p in outside if (p[0] >= cx) == right), key=lambda p: p[1])
-        floor = -math.inf
+        floor = -math.inf  # the lowest edge set so far
         for x, y, label in placed:
-            y = max(y, floor)
-            floor = y + size * 1.3
+            y = max(y, floor + tall(label) / 2)
+            floor = y + tall(label) / 2
             layers.append(text(canvas, label, x, y, "left" if right else "right", "middle", size))
     return pinned.slices(canvas), None
 

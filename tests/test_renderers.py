@@ -963,9 +963,10 @@ def en_style(kind: ChartType, **fields):
         "font_family": "DejaVu Sans", "subtitle": None, "callout": None, "vertical_title": False} | fields)
 
 
-@pytest.mark.parametrize("renderer", ["matplotlib", "plotly"])
+@pytest.mark.parametrize("renderer", CHART_RENDERERS)
 def test_a_long_slice_name_beside_a_small_slice_is_written_on_two_lines_inside_the_image(renderer):
-    """'transport and communication' beside a 4 % slice ran off the left edge (2 of 1,000 mixed charts rejected)."""
+    """'transport and communication' beside a 4 % slice ran off the left edge (2 of 1,000 mixed charts rejected);
+    Vega-Lite shrank the whole pie to fit it on one line."""
     spec = ChartSpec(chart_type="donut", title="spending by category", unit="%", decimals=1,
                      data={"index": ["food", "housing", "utilities", "transport and communication", "recreation",
                                      "other"], "columns": ["share"], "data": [[7.3], [3.2], [47.4], [4.1], [26.9], [11.1]]})
@@ -974,7 +975,8 @@ def test_a_long_slice_name_beside_a_small_slice_is_written_on_two_lines_inside_t
     out = render(spec, style, renderer, "en")
     assert not out.checks.off_canvas_text and not out.checks.overlapping_text, out.checks
     lines = {line for e in out.elements if e.kind == "text" for line in e.text.split("\n")}
-    assert {"transport and", "communication"} <= lines and "food" in lines  # short names stay on one line
+    assert "transport and" in lines and any(line.startswith("communication") for line in lines)
+    assert any(line.startswith("food") and "\n" not in line for line in lines)  # short names stay on one line
 
 
 @pytest.mark.parametrize("renderer", ["plotly", "vegalite"])
