@@ -168,15 +168,21 @@ def set_method_trainable(lmm, method: Method) -> None:
                 name.endswith(".gamma") and p.requires_grad)
 
 
+def moved_frozen_weights(quantization: dict | None) -> bool:
+    """GPTQ and AWQ change weights that stay frozen (AWQ the norms before them too): a resume cannot rebuild them
+    from init, so checkpoints keep them."""
+    return bool(quantization) and quantization["init"] in ("gptq", "awq")
+
+
 def resumable_state(lmm, quantization: dict | None = None) -> dict:
     """What a checkpoint must hold to continue: the trainable parameters, and the quantized layers' buffers (their
     Δ, z and codes came from a calibration that is not rerun); frozen full-precision weights are rebuilt from init —
-    unless GPTQ or AWQ moved them (AWQ the norms before them too): then the decoder layers are kept whole."""
+    unless `moved_frozen_weights`: then the decoder layers are kept whole."""
     keep = {name for name, p in lmm.named_parameters() if p.requires_grad}
     keep |= {f"{module_name}.{buffer}" for module_name, module in lmm.named_modules() if isinstance(module, QSLAW_LAYERS)
              for buffer, _ in module.named_buffers(recurse=False)}
     state = lmm.state_dict()
-    if quantization and quantization["init"] in ("gptq", "awq"):
+    if moved_frozen_weights(quantization):
         layers_module = decoder_layers(lmm)
         layers = next(name for name, module in lmm.named_modules() if module is layers_module)
         keep |= {name for name in state if name.startswith(f"{layers}.")}
@@ -416,7 +422,8 @@ def adapt(cfg: AdaptConfig) -> AdaptReport:
             save_checkpoint(checkpoint, progress["step"], lmm, optimizer, {"progress": progress, "rng": rng_state()},
                             lambda: {"scheduler": scheduler.state_dict(), "quantization": quantization} | (
                                 {} if fsdp else {"weights": resumable_state(lmm, quantization),
-                                                 "optimizer": optimizer.state_dict()}), fsdp)
+                                                 "optimizer": optimizer.state_dict()}), fsdp,
+                            frozen=moved_frozen_weights(quantization))
     bar.close()
     report = AdaptReport(
         method=cfg.method, lora_r128_parameters=sizes["lora_r128_parameters"],

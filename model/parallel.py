@@ -91,22 +91,17 @@ def gathered_state(model, rank: int) -> dict:
     return state if rank == 0 else {}
 
 
-def _trained_only():
-    """What a sharded checkpoint holds: trainable parameters, buffers and optimizer state. Frozen weights come from
-    where the run loads them, again on resume — at 70B the 16-bit weights a QSLAW run keeps frozen are ~140 GB,
-    written at every checkpoint otherwise."""
-    from torch.distributed.checkpoint.state_dict import StateDictOptions
-
-    return StateDictOptions(ignore_frozen_params=True, strict=False)
-
-
-def save_sharded(directory: Path, step: int, model, optimizer) -> str:
-    """Every rank writes its shard of what trains (`_trained_only`) into `sharded-<step>/`; returns that name."""
+def save_sharded(directory: Path, step: int, model, optimizer, frozen: bool = False) -> str:
+    """Every rank writes its shard into `sharded-<step>/`: trainable parameters, buffers and optimizer state, and the
+    frozen parameters only when `frozen` (the run changed them: GPTQ or AWQ moved weights a resume cannot rebuild).
+    Otherwise a resumed run loads them again from where it first did — at 70B the 16-bit weights a QSLAW run keeps
+    frozen are ~140 GB, written at every checkpoint. Returns the directory's name."""
     import torch.distributed.checkpoint as dcp
-    from torch.distributed.checkpoint.state_dict import get_state_dict
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
 
     name = f"sharded-{step}"
-    model_state, optim_state = get_state_dict(model, optimizer, options=_trained_only())
+    model_state, optim_state = get_state_dict(model, optimizer,
+                                              options=StateDictOptions(ignore_frozen_params=not frozen))
     dcp.save({"model": model_state, "optim": optim_state}, checkpoint_id=str(directory / name))
     return name
 
@@ -116,13 +111,13 @@ def load_sharded(directory: Path, name: str, model, optimizer) -> None:
     from torch.distributed.checkpoint import DefaultLoadPlanner
     from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 
-    model_state, optim_state = get_state_dict(model, optimizer, options=_trained_only())
+    model_state, optim_state = get_state_dict(model, optimizer)
     state = {"model": model_state, "optim": optim_state}
-    # get_state_dict gives every trainable parameter optimizer state; one that never had a gradient (the vision
-    # tower's unused post-norm) has none in the checkpoint and keeps the blank state, which AdamW never applies
+    # what the checkpoint lacks keeps its value: frozen weights it left out (save_sharded), and the blank optimizer
+    # state of a trainable parameter that never had a gradient (the vision tower's unused post-norm; AdamW never
+    # applies it)
     dcp.load(state, checkpoint_id=str(directory / name), planner=DefaultLoadPlanner(allow_partial_load=True))
-    set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"],
-                   options=_trained_only())
+    set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
 
 
 def drop_older_shards(directory: Path, keep: str) -> None:

@@ -180,11 +180,11 @@ def save_atomically(state: dict, path: Path) -> None:
 
 
 def save_checkpoint(file: Path, step: int, model, optimizer, mine: dict, replicated: Callable[[], dict],
-                    fsdp: bool) -> None:
+                    fsdp: bool, frozen: bool = False) -> None:
     """Every rank contributes `mine` (its data position, RNG) and, sharded, its part of the weights and optimizer state
-    (`sharded-<step>/` beside `file`); rank 0 writes `file` atomically — last, so it only ever names a complete
-    checkpoint — with what `replicated()` returns (schedule, step; the weights and optimizer state unless sharded)
-    and every rank's `mine` under "ranks"."""
+    (`sharded-<step>/` beside `file`; frozen weights too when `frozen`, see model.parallel.save_sharded); rank 0 writes
+    `file` atomically — last, so it only ever names a complete checkpoint — with what `replicated()` returns
+    (schedule, step; the weights and optimizer state unless sharded) and every rank's `mine` under "ranks"."""
     from model.parallel import drop_older_shards, save_sharded
 
     rank, world = distributed()
@@ -194,7 +194,7 @@ def save_checkpoint(file: Path, step: int, model, optimizer, mine: dict, replica
 
         ranks = [None] * world
         dist.all_gather_object(ranks, mine)
-    sharded = save_sharded(file.parent, step, model, optimizer) if fsdp else None
+    sharded = save_sharded(file.parent, step, model, optimizer, frozen) if fsdp else None
     barrier()
     if rank == 0:
         written = {"sharded": sharded} if fsdp else {}

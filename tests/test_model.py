@@ -15,6 +15,7 @@ pytest.importorskip("transformers")
 from model.data import ShardStream  # noqa: E402
 from tests.local_servers import free_port  # noqa: E402
 from model.train import TrainConfig, train  # noqa: E402
+from torch.distributed.checkpoint import FileSystemReader  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -303,7 +304,6 @@ def test_adaptation_on_two_processes_ddp_and_fsdp_agree_and_fsdp_resumes_exactly
     qslaw: the packed checkpoint), and a run stopped after its step-2 checkpoint and rerun ends where the
     uninterrupted one did."""
     from safetensors.torch import load_file
-    from torch.distributed.checkpoint import FileSystemReader
 
     from model.adapt import AdaptConfig
     from model.build import load_lmm
@@ -355,6 +355,34 @@ def test_adaptation_on_two_processes_ddp_and_fsdp_agree_and_fsdp_resumes_exactly
     assert (frozen == []) if method == "qslaw" else len(frozen) == 1
     resumed = run("stopped", "fsdp")
     assert all(r["resumed_from"] == 2 and r["losses"] == f["losses"] for r, f in zip(resumed, fsdp))
+
+
+def test_a_sharded_gptq_adaptation_keeps_the_weights_gptq_moved_in_its_checkpoints(tiny_dataset, tmp_path):
+    """GPTQ changes weights that stay frozen; sharded checkpoints leave frozen weights out (a resume loads them from
+    the base) — except these, which the base does not have: a resumed run ends where the uninterrupted one did."""
+    from model.adapt import AdaptConfig
+    from model.build import load_lmm
+    from model.quant import QuantConfig
+
+    train(config(tiny_dataset, tmp_path / "s1", stage="1", steps=2, checkpoint_every=100))
+    start = tmp_path / "s1" / "final"
+    load_lmm(start).to(torch.bfloat16).save_pretrained(start)
+
+    def run(name: str, *args: str) -> list[dict]:
+        cfg = AdaptConfig(data=[str(tiny_dataset / "data" / "*.parquet")], out=str(tmp_path / name), method="qslaw",
+                          init_from=str(start), steps=4, batch_size=2, warmup_steps=2, checkpoint_every=2, lr=1e-2,
+                          quant=QuantConfig(bits=4, group_size=32, init="gptq"), calibration_batches=1,
+                          sharding="fsdp", eval_limit=1, max_new_tokens=2)
+        result = adapt_torchrun(cfg, *args)
+        assert (result.returncode != 0) if args else (result.returncode == 0), result.stderr[-3000:]
+        return [json.loads((tmp_path / name / f"rank{r}.json").read_text()) for r in range(2)] if not args else []
+
+    whole = run("whole")
+    run("stopped", "2")
+    saved = FileSystemReader(tmp_path / "stopped" / "checkpoint" / "sharded-2").read_metadata().state_dict_metadata
+    assert any(k.startswith("model.") and k.endswith("mlp.down_proj.weight") for k in saved)
+    resumed = run("stopped")
+    assert all(r["resumed_from"] == 2 and r["losses"] == w["losses"] for r, w in zip(resumed, whole))
 
 
 def test_sharded_adaptation_refuses_what_fsdp_cannot_shard():
